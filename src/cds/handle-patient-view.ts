@@ -1,0 +1,63 @@
+import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
+import type { MappingSet } from '../mappings/compiled.js';
+import { evaluateTrials } from '../engine/evaluate-trial.js';
+import type { TrialEvaluation } from '../engine/types.js';
+import { FhirServerSource } from '../data/fhir-server-source.js';
+import { gatherPatientData, type DataProvenance } from '../data/gather-patient-data.js';
+import type { PatientDataSource } from '../data/patient-data-source.js';
+import { PrefetchSource, bundleResources } from '../data/prefetch-source.js';
+import { badRequest } from '../http/operation-outcome.js';
+import { buildPatientRecord } from '../patient/patient-record.js';
+import type { HookRequest } from './hook-request.js';
+import { renderCards, type Card } from './render-cards.js';
+import type { ServiceDefinition } from './service-definition.js';
+
+export interface EngineDeps {
+  mappings: MappingSet;
+  fhir: { timeoutMs: number; maxPages: number; maxResources: number; fetch?: typeof fetch };
+}
+
+export interface PatientViewResult {
+  cards: Card[];
+  evaluations: TrialEvaluation[];
+  provenance: DataProvenance[];
+  faults: string[];
+}
+
+/**
+ * The patient-view service: gather the data (prefetch first, then the FHIR server), evaluate every trial,
+ * render cards. The route around it only validates and answers.
+ */
+export async function handlePatientView(
+  service: ServiceDefinition,
+  request: HookRequest,
+  deps: EngineDeps,
+  now: Date,
+): Promise<PatientViewResult> {
+  if (request.hook !== service.hook) throw badRequest(`service ${service.id} answers the ${service.hook} hook, not ${request.hook}`, ['hook']);
+  const sources: PatientDataSource[] = [new PrefetchSource(request.prefetch ?? undefined)];
+  if (request.fhirServer) {
+    const opts: ConstructorParameters<typeof FhirServerSource>[0] = {
+      baseUrl: request.fhirServer,
+      context: request.context,
+      ...deps.fhir,
+    };
+    if (request.fhirAuthorization) opts.accessToken = request.fhirAuthorization.access_token;
+    sources.push(new FhirServerSource(opts));
+  }
+  const { record, provenance } = await gatherPatientData(service.prefetch, sources, request.context.patientId);
+  const { evaluations, faults } = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
+  const cards = renderCards(deps.mappings.trials, evaluations, provenance);
+  return { cards, evaluations, provenance, faults };
+}
+
+/** POST /trials/$evaluate: one patient's resources as a Bundle, every trial with its full trace. */
+export function evaluateBundle(bundle: Bundle, deps: EngineDeps, now: Date): { evaluations: TrialEvaluation[]; faults: string[]; patientId?: string } {
+  const resources: Resource[] = bundleResources(bundle);
+  const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
+  if (patients.length > 1) throw badRequest('the Bundle holds more than one Patient; send one patient at a time', ['Bundle.entry']);
+  const patient = patients[0];
+  const record = buildPatientRecord(patient, resources.filter((r) => r.resourceType !== 'Patient'));
+  const result = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
+  return patient?.id ? { ...result, patientId: patient.id } : result;
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { MappingSet } from '../mappings/compiled.js';
+import { isGroup, type CompiledRule } from '../mappings/compiled.js';
+import type { ClinicalType } from '../patient/patient-record.js';
+
+/** The one placeholder the project adds to CDS Hooks templates: the Observation codes the trials use. */
+const OBSERVATION_CODES = '{{trialmatch.observationCodes}}';
+
+const descriptorSchema = z.object({
+  services: z.array(
+    z.object({
+      id: z.string().regex(/^[a-z0-9-]+$/),
+      hook: z.literal('patient-view'),
+      title: z.string().min(1),
+      description: z.string().min(1),
+      prefetch: z.record(z.string(), z.string().min(1)),
+      usageRequirements: z.string().optional(),
+    }),
+  ),
+});
+
+export type PrefetchResourceType = ClinicalType | 'Patient';
+
+export interface PrefetchKey {
+  key: string;
+  /** The template as sent in discovery, with CDS Hooks tokens still in it. */
+  template: string;
+  resourceType: PrefetchResourceType;
+}
+
+export interface ServiceDefinition {
+  id: string;
+  hook: 'patient-view';
+  title: string;
+  description: string;
+  usageRequirements?: string;
+  prefetch: PrefetchKey[];
+}
+
+const TYPES: readonly PrefetchResourceType[] = [
+  'Patient',
+  'Condition',
+  'Observation',
+  'MedicationStatement',
+  'MedicationRequest',
+  'Procedure',
+  'Immunization',
+];
+
+function collectObservationCodes(rule: CompiledRule, out: Set<string>): void {
+  if (isGroup(rule)) {
+    for (const r of rule.of) collectObservationCodes(r, out);
+    return;
+  }
+  if ((rule.kind === 'measurement' || rule.kind === 'lab-positive' || rule.kind === 'titer') && rule.valueSet) {
+    for (const set of rule.valueSet.members ?? [rule.valueSet]) for (const key of set.exact.keys()) out.add(key);
+  }
+}
+
+/** Every `system|code` an Observation criterion can use, so the service asks only for those. */
+export function observationCodes(mappings: MappingSet): string[] {
+  const out = new Set<string>();
+  for (const t of mappings.trials) for (const c of t.criteria) collectObservationCodes(c.rule, out);
+  for (const key of mappings.engine.bodyWeight.exact.keys()) out.add(key);
+  return [...out].sort();
+}
+
+/**
+ * Loads the service descriptors in cds-hooks/services.json and fills the project's observation-codes
+ * placeholder from the mappings. Each template must name a resource type the service reads.
+ */
+export function loadServiceDefinitions(dir: string, mappings: MappingSet): ServiceDefinition[] {
+  const file = join(dir, 'services.json');
+  const parsed = descriptorSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  const codes = observationCodes(mappings).join(',');
+  return parsed.services.map((s) => {
+    const prefetch = Object.entries(s.prefetch).map(([key, raw]) => {
+      const resourceType = raw.split(/[/?]/)[0] as PrefetchResourceType;
+      if (!TYPES.includes(resourceType)) throw new Error(`${file}: prefetch "${key}" reads ${resourceType}, which the service does not use`);
+      return { key, template: raw.replace(OBSERVATION_CODES, codes), resourceType };
+    });
+    const def: ServiceDefinition = { id: s.id, hook: s.hook, title: s.title, description: s.description, prefetch };
+    if (s.usageRequirements) def.usageRequirements = s.usageRequirements;
+    return def;
+  });
+}
+
+/** GET /cds-services: the discovery document (CDS Hooks 2.0 §Discovery). */
+export function renderDiscovery(services: readonly ServiceDefinition[]): { services: Record<string, unknown>[] } {
+  return {
+    services: services.map((s) => {
+      const entry: Record<string, unknown> = {
+        hook: s.hook,
+        id: s.id,
+        title: s.title,
+        description: s.description,
+        prefetch: Object.fromEntries(s.prefetch.map((p) => [p.key, p.template])),
+      };
+      if (s.usageRequirements) entry.usageRequirements = s.usageRequirements;
+      return entry;
+    }),
+  };
+}
+
+/** Fills the CDS Hooks context tokens of a template ({{context.patientId}}, ...). */
+export function fillTemplate(template: string, context: Record<string, string | undefined>): string {
+  return template.replace(/\{\{\s*context\.([A-Za-z]+)\s*\}\}/g, (_m, name: string) => encodeURIComponent(context[name] ?? ''));
+}

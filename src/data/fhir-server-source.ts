@@ -1,0 +1,91 @@
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { fillTemplate, type PrefetchKey } from '../cds/service-definition.js';
+import type { FetchResult, PatientDataSource } from './patient-data-source.js';
+import { bundleResources } from './prefetch-source.js';
+
+export interface FhirServerOptions {
+  baseUrl: string;
+  /** The EHR's bearer token (fhirAuthorization.access_token); never logged, never stored. */
+  accessToken?: string;
+  context: Record<string, string | undefined>;
+  timeoutMs: number;
+  maxPages: number;
+  maxResources: number;
+  fetch?: typeof fetch;
+}
+
+class FetchFailure extends Error {}
+
+/**
+ * Reads a prefetch key's data from the EHR's FHIR server: the template's search with the EHR's token,
+ * following Bundle `next` links (only on the same server, at most maxPages). Any failure is a result, not an
+ * exception: the criteria that need the data become unknown and the card says why.
+ */
+export class FhirServerSource implements PatientDataSource {
+  private readonly base: URL;
+
+  constructor(private readonly options: FhirServerOptions) {
+    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+  }
+
+  async get(key: PrefetchKey): Promise<FetchResult> {
+    const url = new URL(fillTemplate(key.template, this.options.context), this.base);
+    try {
+      const first = await this.request(url);
+      if (first.resourceType !== 'Bundle') return { ok: true, resources: [first], origin: 'fhir-server', pages: 1 };
+      return await this.collectPages(first);
+    } catch (err) {
+      const reason = err instanceof FetchFailure ? err.message : 'the FHIR server could not be reached';
+      return { ok: false, reason: `${key.resourceType} could not be read from the EHR's FHIR server: ${reason}` };
+    }
+  }
+
+  private async collectPages(first: Bundle): Promise<FetchResult> {
+    const resources: Resource[] = bundleResources(first);
+    const seen = new Set<string>();
+    let bundle = first;
+    let pages = 1;
+    for (;;) {
+      const next = bundle.link?.find((l) => l.relation === 'next')?.url;
+      if (!next) break;
+      if (seen.has(next)) throw new FetchFailure('its paging links loop');
+      seen.add(next);
+      if (pages >= this.options.maxPages) throw new FetchFailure(`more than ${this.options.maxPages} pages`);
+      const url = new URL(next, this.base);
+      if (url.origin !== this.base.origin) throw new FetchFailure('a paging link points to another server');
+      const page = await this.request(url);
+      if (page.resourceType !== 'Bundle') throw new FetchFailure('a paging link did not return a Bundle');
+      bundle = page;
+      pages++;
+      resources.push(...bundleResources(bundle));
+      if (resources.length > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`);
+    }
+    return { ok: true, resources, origin: 'fhir-server', pages };
+  }
+
+  private async request(url: URL): Promise<Resource> {
+    const headers: Record<string, string> = { accept: 'application/fhir+json' };
+    if (this.options.accessToken) headers.authorization = `Bearer ${this.options.accessToken}`;
+    const doFetch = this.options.fetch ?? fetch;
+    let res: Response;
+    try {
+      res = await doFetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) });
+    } catch (err) {
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      throw new FetchFailure(timedOut ? `no answer within ${this.options.timeoutMs} ms` : 'the connection failed');
+    }
+    if (res.status >= 300 && res.status < 400) throw new FetchFailure(`it answered with a redirect (HTTP ${res.status}), which is not followed`);
+    if (!res.ok) throw new FetchFailure(`HTTP ${res.status}`);
+    let body: unknown;
+    try {
+      body = await res.json();
+    } catch {
+      throw new FetchFailure('the answer was not JSON');
+    }
+    if (typeof body !== 'object' || body === null || typeof (body as Resource).resourceType !== 'string') {
+      throw new FetchFailure('the answer was not a FHIR resource');
+    }
+    if ((body as Resource).resourceType === 'OperationOutcome') throw new FetchFailure('it answered with an OperationOutcome');
+    return body as Resource;
+  }
+}

@@ -1,0 +1,85 @@
+import type { Patient, Resource } from '@medplum/fhirtypes';
+import type { PrefetchKey, PrefetchResourceType } from '../cds/service-definition.js';
+import { badRequest, preconditionFailed } from '../http/operation-outcome.js';
+import { buildPatientRecord, type ClinicalType, type PatientRecord } from '../patient/patient-record.js';
+import type { FetchResult, PatientDataSource } from './patient-data-source.js';
+
+export interface DataProvenance {
+  key: string;
+  resourceType: PrefetchResourceType;
+  origin: 'prefetch' | 'fhir-server' | 'unavailable';
+  count: number;
+  pages?: number;
+}
+
+export interface GatheredData {
+  record: PatientRecord;
+  provenance: DataProvenance[];
+}
+
+/** The patient a resource belongs to, when it says so with a relative or absolute Patient reference. */
+function patientOf(r: Resource): string | undefined {
+  const ref = (r as { subject?: { reference?: string }; patient?: { reference?: string } }).subject?.reference ??
+    (r as { patient?: { reference?: string } }).patient?.reference;
+  const m = ref ? /(?:^|\/)Patient\/([^/]+)$/.exec(ref) : null;
+  return m?.[1];
+}
+
+/**
+ * Gets every prefetch key's data: from the first source that answers for it (prefetch, then the FHIR
+ * server), all keys in parallel. A key no source can answer is a 412 (CDS Hooks: required data could not
+ * be had). A key whose FHIR search failed is recorded as unavailable, so the criteria that need it are
+ * unknown rather than "not present"; if nothing at all could be read, that is a 412 too.
+ */
+export async function gatherPatientData(
+  keys: readonly PrefetchKey[],
+  sources: readonly PatientDataSource[],
+  patientId: string,
+): Promise<GatheredData> {
+  const results = await Promise.all(
+    keys.map(async (key): Promise<[PrefetchKey, FetchResult | undefined]> => {
+      for (const source of sources) {
+        const result = await source.get(key);
+        if (result) return [key, result];
+      }
+      return [key, undefined];
+    }),
+  );
+  const missing = results.filter(([, r]) => r === undefined).map(([k]) => k.key);
+  if (missing.length > 0) {
+    throw preconditionFailed(
+      `prefetch ${missing.join(', ')} not provided and no fhirServer to fetch ${missing.length === 1 ? 'it' : 'them'} from`,
+      missing.map((k) => `prefetch.${k}`),
+    );
+  }
+  const unavailable = new Map<ClinicalType | 'Patient', string>();
+  const provenance: DataProvenance[] = [];
+  const resources: Resource[] = [];
+  let patient: Patient | undefined;
+  for (const [key, result] of results) {
+    if (!result || !result.ok) {
+      unavailable.set(key.resourceType, result?.reason ?? 'not available');
+      provenance.push({ key: key.key, resourceType: key.resourceType, origin: 'unavailable', count: 0 });
+      continue;
+    }
+    const p: DataProvenance = { key: key.key, resourceType: key.resourceType, origin: result.origin, count: result.resources.length };
+    if (result.pages) p.pages = result.pages;
+    provenance.push(p);
+    for (const r of result.resources) {
+      if (r.resourceType === 'Patient') {
+        if (r.id && r.id !== patientId) throw badRequest(`prefetch.${key.key} holds Patient/${r.id}, not the context's patient`, [`prefetch.${key.key}`]);
+        patient = r;
+        continue;
+      }
+      const owner = patientOf(r);
+      if (owner && owner !== patientId) {
+        throw badRequest(`prefetch.${key.key} holds a ${r.resourceType} of another patient`, [`prefetch.${key.key}`]);
+      }
+      resources.push(r);
+    }
+  }
+  if (unavailable.size === keys.length) {
+    throw preconditionFailed(`no patient data could be read: ${[...unavailable.values()][0] ?? ''}`);
+  }
+  return { record: buildPatientRecord(patient, resources, unavailable), provenance };
+}

@@ -1,0 +1,64 @@
+import type { CompiledLeaf, EngineValueSets } from '../mappings/compiled.js';
+import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
+import { matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
+import { resourceCode } from '../patient/patient-record.js';
+
+/** What every rule evaluation receives: the patient's record, the evaluation time, and the engine's codes. */
+export interface EvalContext {
+  record: PatientRecord;
+  now: Date;
+  engine: EngineValueSets;
+  /** Per-request memo of value set -> matching resources; the record is indexed by code once. */
+  memo: Map<string, ClinicalResource[]>;
+}
+
+export function createContext(record: PatientRecord, now: Date, engine: EngineValueSets): EvalContext {
+  return { record, now, engine, memo: new Map() };
+}
+
+/** The patient's resources of the given types whose code is in the value set. */
+export function findByValueSet(
+  ctx: EvalContext,
+  vs: CompiledValueSet,
+  types: readonly ClinicalType[],
+): ClinicalResource[] {
+  let all = ctx.memo.get(vs.id);
+  if (!all) {
+    const seen = new Set<ClinicalResource>();
+    all = [];
+    for (const key of matchingKeys(vs, ctx.record.byCode.keys())) {
+      for (const r of ctx.record.byCode.get(key) ?? []) {
+        if (!seen.has(r)) {
+          seen.add(r);
+          all.push(r);
+        }
+      }
+    }
+    ctx.memo.set(vs.id, all);
+  }
+  return all.filter((r) => types.includes(r.resourceType));
+}
+
+const NO_MEDICATIONS = new Map();
+
+/** Whether a resource passes the rule's exceptions list and FHIRPath filter. */
+export function passesFilters(leaf: CompiledLeaf, r: ClinicalResource): boolean {
+  const except = leaf.exceptValueSet;
+  if (except && resourceCode(r, NO_MEDICATIONS)?.coding?.some((c) => matchCoding(except, c))) return false;
+  return leaf.where ? leaf.where(r) : true;
+}
+
+/** The rule's candidate resources: in its code list, not in its exceptions, and passing its filter. */
+export function candidatesFor(ctx: EvalContext, leaf: CompiledLeaf, types: readonly ClinicalType[]): ClinicalResource[] {
+  if (!leaf.valueSet) throw new Error(`${leaf.id} has no code list`);
+  return findByValueSet(ctx, leaf.valueSet, types).filter((r) => passesFilters(leaf, r));
+}
+
+/**
+ * Why the absence of a matching record cannot be read as "not present": one of the types it could be in
+ * was not read (its prefetch was missing and the FHIR server failed).
+ */
+export function unavailableReason(ctx: EvalContext, types: readonly ClinicalType[]): string | undefined {
+  const reasons = types.map((t) => ctx.record.unavailable.get(t)).filter((r): r is string => r !== undefined);
+  return reasons.length > 0 ? reasons.join('; ') : undefined;
+}

@@ -1,0 +1,65 @@
+/** FHIR date arithmetic for look-back windows. Pure: "now" is always an argument. */
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Parses a FHIR date, dateTime or instant. Partial dates ("2024", "2024-05") are taken at their first day,
+ * which is the reading that keeps a record inside a window rather than silently dropping it.
+ */
+export function parseFhirDate(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(value);
+  if (m) {
+    return new Date(Date.UTC(Number(m[1]), Number(m[2] ?? '1') - 1, Number(m[3] ?? '1')));
+  }
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+/** Subtracts an ISO 8601 duration (P60D, P4W, P3M, P1Y) from a date, by calendar for months and years. */
+export function subtractDuration(from: Date, duration: string): Date {
+  return shift(from, duration, -1);
+}
+
+export function addDuration(from: Date, duration: string): Date {
+  return shift(from, duration, 1);
+}
+
+function shift(from: Date, duration: string, sign: 1 | -1): Date {
+  const m = /^P(\d+)([DWMY])$/.exec(duration);
+  if (!m) throw new Error(`unsupported duration ${duration}`);
+  const n = Number(m[1]) * sign;
+  const d = new Date(from.getTime());
+  const unit = m[2] as 'D' | 'W' | 'M' | 'Y';
+  switch (unit) {
+    case 'D':
+      return new Date(d.getTime() + n * DAY_MS);
+    case 'W':
+      return new Date(d.getTime() + n * 7 * DAY_MS);
+    case 'M':
+      d.setUTCMonth(d.getUTCMonth() + n);
+      return d;
+    case 'Y':
+      d.setUTCFullYear(d.getUTCFullYear() + n);
+      return d;
+  }
+}
+
+export function daysBetween(a: Date, b: Date): number {
+  return (b.getTime() - a.getTime()) / DAY_MS;
+}
+
+/** "2026-11-02": dates as a clinician reads them. */
+export function formatDate(d: Date | string | undefined): string | undefined {
+  if (d === undefined) return undefined;
+  if (typeof d === 'string') return d.length > 10 ? d.slice(0, 10) : d;
+  return d.toISOString().slice(0, 10);
+}
+
+/** Human words for a duration: "60 days", "3 months". */
+export function describeDuration(duration: string): string {
+  const m = /^P(\d+)([DWMY])$/.exec(duration);
+  if (!m) return duration;
+  const unit = { D: 'day', W: 'week', M: 'month', Y: 'year' }[m[2] as 'D' | 'W' | 'M' | 'Y'];
+  return `${m[1]} ${unit}${m[1] === '1' ? '' : 's'}`;
+}

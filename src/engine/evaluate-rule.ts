@@ -1,0 +1,96 @@
+import { isGroup, type CompiledGroup, type CompiledLeaf, type CompiledRule } from '../mappings/compiled.js';
+import type { EvalContext } from './context.js';
+import { part } from './part.js';
+import { evaluateCondition } from './rules/condition.js';
+import { evaluateAge, evaluateSex } from './rules/demographics.js';
+import { evaluateEvent } from './rules/event.js';
+import { evaluateMeasurement } from './rules/measurement.js';
+import { evaluateMedication } from './rules/medication.js';
+import { evaluateLabPositive, evaluateTiter } from './rules/qualitative.js';
+import type { Outcome, PartResult } from './types.js';
+
+function evaluateLeaf(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
+  switch (leaf.kind) {
+    case 'age':
+      return evaluateAge(leaf, ctx);
+    case 'sex':
+      return evaluateSex(leaf, ctx);
+    case 'condition':
+      return evaluateCondition(leaf, ctx);
+    case 'medication':
+      return evaluateMedication(leaf, ctx);
+    case 'procedure':
+    case 'immunization':
+      return evaluateEvent(leaf, ctx);
+    case 'measurement':
+      return evaluateMeasurement(leaf, ctx);
+    case 'lab-positive':
+      return evaluateLabPositive(leaf, ctx);
+    case 'titer':
+      return evaluateTiter(leaf, ctx);
+    case 'review':
+      return part(leaf, 'review', leaf.spec.kind === 'review' ? `for review (${leaf.spec.reason})` : 'for review');
+  }
+}
+
+/**
+ * Three-valued (Kleene) combination. "review" is a second flavour of unknown: one the investigator settles,
+ * not data. Data-unknown dominates review, and neither can produce a decisive value on its own, so a review
+ * part can never make an inclusion "not met" or an exclusion "met".
+ * - all: not met if any part is not met; else unknown / review if any is; else met.
+ * - any: met if any part is met; else unknown / review if any is; else not met.
+ * - at least N: met when N parts are met; not met when even every open part could not reach N.
+ * - not: swaps met and not met.
+ */
+export function combine(group: CompiledGroup, outcomes: readonly Outcome[]): Outcome {
+  const count = (o: Outcome): number => outcomes.filter((x) => x === o).length;
+  const met = count('met');
+  const notMet = count('not-met');
+  const open = count('unknown') > 0 ? 'unknown' : count('review') > 0 ? 'review' : undefined;
+  switch (group.kind) {
+    case 'all':
+      return notMet > 0 ? 'not-met' : (open ?? 'met');
+    case 'any':
+      return met > 0 ? 'met' : (open ?? 'not-met');
+    case 'atLeast':
+      if (met >= group.n) return 'met';
+      if (outcomes.length - notMet < group.n) return 'not-met';
+      return open ?? 'not-met';
+    case 'not':
+      return met > 0 ? 'not-met' : notMet > 0 ? 'met' : (open ?? 'unknown');
+  }
+}
+
+function describe(group: CompiledGroup, outcome: Outcome, parts: readonly PartResult[]): string {
+  const n = (o: Outcome): number => parts.filter((p) => p.outcome === o).length;
+  const head = { all: 'all of', any: 'any of', atLeast: `at least ${group.n} of`, not: 'not' }[group.kind];
+  return `${outcome} (${head} ${parts.length}: ${n('met')} met, ${n('not-met')} not met, ${n('unknown')} unknown, ${n('review')} for review)`;
+}
+
+/**
+ * Evaluates a rule tree. A fault inside one leaf (bad data, an expression error) makes that leaf unknown
+ * with the reason; it never fails the criterion, the trial or the request.
+ */
+export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: string[]): PartResult {
+  if (isGroup(rule)) {
+    const parts = rule.of.map((r) => evaluateRule(r, ctx, faults));
+    const outcome = combine(rule, parts.map((p) => p.outcome));
+    const missing = [...new Set(parts.filter((p) => p.outcome === 'unknown').flatMap((p) => p.missing ?? []))];
+    const result: PartResult = { id: rule.id, label: rule.label, kind: rule.kind, outcome, reason: describe(rule, outcome, parts), evidence: [], parts };
+    if (outcome === 'unknown' && missing.length > 0) result.missing = missing;
+    return result;
+  }
+  try {
+    return evaluateLeaf(rule, ctx);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    faults.push(`${rule.id}: ${message}`);
+    return part(rule, 'unknown', `could not be evaluated: ${message}`, [], [rule.label]);
+  }
+}
+
+/** True when the outcome shown still waits on a part left to the investigator. */
+export function needsReview(p: PartResult): boolean {
+  if (p.outcome === 'review') return true;
+  return p.outcome === 'unknown' && (p.parts ?? []).some(needsReview);
+}

@@ -1,0 +1,71 @@
+import type { CompiledTrial, EngineValueSets } from '../mappings/compiled.js';
+import type { PatientRecord } from '../patient/patient-record.js';
+import { createContext, type EvalContext } from './context.js';
+import { evaluateRule, needsReview } from './evaluate-rule.js';
+import type { CriterionResult, PartResult, TrialEvaluation, TrialStatus, Evidence } from './types.js';
+
+function flattenEvidence(p: PartResult): Evidence[] {
+  return [...p.evidence, ...(p.parts ?? []).flatMap(flattenEvidence)];
+}
+
+/**
+ * Status from the criteria (issue #2): ineligible only on positive evidence (an inclusion not met, an
+ * exclusion met); possibly eligible while any data-decidable criterion is unknown; otherwise likely eligible.
+ * Review items never make a trial ineligible and never block "likely".
+ */
+export function trialStatus(criteria: readonly CriterionResult[]): { status: TrialStatus; blocking: string[] } {
+  const blocking = criteria
+    .filter((c) => (c.type === 'inclusion' && c.outcome === 'not-met') || (c.type === 'exclusion' && c.outcome === 'met'))
+    .map((c) => c.id);
+  if (blocking.length > 0) return { status: 'ineligible', blocking };
+  return { status: criteria.some((c) => c.outcome === 'unknown') ? 'possibly-eligible' : 'likely-eligible', blocking };
+}
+
+function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[]): TrialEvaluation {
+  const criteria: CriterionResult[] = trial.criteria.map((c) => {
+    const root = evaluateRule(c.rule, ctx, faults);
+    const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
+    return {
+      id: c.id,
+      type: c.type,
+      item: c.item,
+      text: c.text,
+      interpretation: c.interpretation,
+      outcome: root.outcome,
+      result: root.outcome === 'review' ? 'unknown' : root.outcome,
+      review: needsReview(root),
+      reason: root.reason,
+      evidence: flattenEvidence(root),
+      missing,
+      parts: root.parts ?? [root],
+    };
+  });
+  const { status, blocking } = trialStatus(criteria);
+  const evaluation: TrialEvaluation = {
+    trialId: trial.id,
+    title: trial.title,
+    shortTitle: trial.shortTitle,
+    status,
+    blocking,
+    criteria,
+    evaluatedAt: ctx.now.toISOString(),
+  };
+  if (trial.nctId) evaluation.nctId = trial.nctId;
+  return evaluation;
+}
+
+/**
+ * Evaluates every trial for one patient. Pure: the record and "now" are arguments, nothing is read from
+ * the environment. `faults` lists criteria that could not be evaluated, for the caller to log.
+ */
+export function evaluateTrials(
+  trials: readonly CompiledTrial[],
+  record: PatientRecord,
+  now: Date,
+  engine: EngineValueSets,
+): { evaluations: TrialEvaluation[]; faults: string[] } {
+  const ctx = createContext(record, now, engine);
+  const faults: string[] = [];
+  const evaluations = trials.map((t) => evaluateWith(t, ctx, faults));
+  return { evaluations, faults };
+}

@@ -1,0 +1,26 @@
+import type { CompiledLeaf } from '../mappings/compiled.js';
+import type { Evidence, Outcome, PartResult } from './types.js';
+
+/** Builds a leaf's result; every leaf result goes through here so the trace has one shape. */
+export function part(
+  leaf: CompiledLeaf,
+  outcome: Outcome,
+  reason: string,
+  evidence: Evidence[] = [],
+  missing?: string[],
+): PartResult {
+  const result: PartResult = { id: leaf.id, label: leaf.label, kind: leaf.kind, outcome, reason, evidence };
+  if (missing && missing.length > 0 && (outcome === 'unknown' || outcome === 'review')) result.missing = missing;
+  return result;
+}
+
+/** The outcome when no matching record was found, as the mapping says absence should be read. */
+export function noDataOutcome(leaf: CompiledLeaf, fallback: Outcome): Outcome {
+  const ifNoData = 'ifNoData' in leaf.spec ? leaf.spec.ifNoData : undefined;
+  return ifNoData ?? fallback;
+}
+
+/** The outcome when a matching record was found: met, or shown for review when the mapping asks. */
+export function foundOutcome(leaf: CompiledLeaf): Outcome {
+  return 'onMatch' in leaf.spec && leaf.spec.onMatch === 'review' ? 'review' : 'met';
+}

@@ -1,0 +1,57 @@
+import type { CompiledLeaf } from '../../mappings/compiled.js';
+import { parseFhirDate, formatDate } from '../dates.js';
+import type { EvalContext } from '../context.js';
+import { part } from '../part.js';
+import type { Evidence, PartResult } from '../types.js';
+
+function addYears(d: Date, years: number): Date {
+  const out = new Date(d.getTime());
+  out.setUTCFullYear(out.getUTCFullYear() + years);
+  return out;
+}
+
+/** Completed years at `now`. */
+export function ageInYears(birth: Date, now: Date): number {
+  let age = now.getUTCFullYear() - birth.getUTCFullYear();
+  if (addYears(birth, age) > now) age--;
+  return age;
+}
+
+/**
+ * Age from Patient.birthDate at the evaluation time. Bounds follow the protocol's words: an inclusive
+ * minimum is reached on the birthday; an inclusive maximum ("5-18 years including threshold") holds until
+ * the day before the next birthday; an exclusive minimum ("more than 18") holds from the day after it.
+ */
+export function evaluateAge(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
+  if (leaf.spec.kind !== 'age') throw new Error('not an age rule');
+  const spec = leaf.spec;
+  const patient = ctx.record.patient;
+  if (!patient) {
+    return part(leaf, 'unknown', ctx.record.unavailable.get('Patient') ?? 'the Patient resource was not provided', [], ['Patient.birthDate']);
+  }
+  const birth = parseFhirDate(patient.birthDate);
+  if (!birth) return part(leaf, 'unknown', 'no birth date recorded', [], ['Patient.birthDate']);
+  const now = ctx.now;
+  const age = ageInYears(birth, now);
+  const evidence: Evidence[] = [
+    { reference: `Patient/${patient.id ?? '(no id)'}`, display: 'Age', value: age, unit: 'years', note: `born ${formatDate(patient.birthDate)}` },
+  ];
+  let ok = true;
+  if (spec.min !== undefined) {
+    const boundary = addYears(birth, spec.min);
+    ok &&= spec.minInclusive ? now >= boundary : now.getTime() >= boundary.getTime() + 86_400_000;
+  }
+  if (spec.max !== undefined) {
+    ok &&= spec.maxInclusive ? now < addYears(birth, spec.max + 1) : now < addYears(birth, spec.max);
+  }
+  return part(leaf, ok ? 'met' : 'not-met', `${age} years old`, evidence);
+}
+
+export function evaluateSex(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
+  if (leaf.spec.kind !== 'sex') throw new Error('not a sex rule');
+  const patient = ctx.record.patient;
+  const gender = patient?.gender;
+  if (!patient || !gender) return part(leaf, 'unknown', 'sex not recorded', [], ['Patient.gender']);
+  const evidence: Evidence[] = [{ reference: `Patient/${patient.id ?? '(no id)'}`, display: 'Sex', value: gender }];
+  return part(leaf, leaf.spec.is.includes(gender) ? 'met' : 'not-met', `recorded sex ${gender}`, evidence);
+}

@@ -1,0 +1,101 @@
+import type { CompiledLeaf } from '../../mappings/compiled.js';
+import type { EvalContext } from '../context.js';
+import { numericValue, upperLimit, type NumericValue } from '../observation-values.js';
+import { part } from '../part.js';
+import type { Evidence, PartResult } from '../types.js';
+import { convertUnit, isDimensionless } from '../units.js';
+import { baseEvidence, latestResult } from './lab.js';
+
+type Comparator = '>=' | '>' | '<=' | '<';
+
+function compare(value: number, cmp: Comparator, threshold: number): boolean {
+  switch (cmp) {
+    case '>=':
+      return value >= threshold;
+    case '>':
+      return value > threshold;
+    case '<=':
+      return value <= threshold;
+    case '<':
+      return value < threshold;
+  }
+}
+
+/**
+ * A result recorded with a comparator ("<5") is a range, not a value: it decides the criterion only when
+ * the whole range falls on one side of the threshold.
+ */
+function decide(v: NumericValue, value: number, cmp: Comparator, threshold: number): boolean | undefined {
+  if (!v.comparator) return compare(value, cmp, threshold);
+  const below = v.comparator === '<' || v.comparator === '<=';
+  // For "<x": every possible value is <= x. The criterion is decided if it holds (or fails) at both ends.
+  const bound = value;
+  const atBound = compare(bound, cmp, threshold);
+  const farEnd = compare(below ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY, cmp, threshold);
+  return atBound === farEnd ? atBound : undefined;
+}
+
+function round(n: number): number {
+  return Number(n.toPrecision(6));
+}
+
+export function evaluateMeasurement(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
+  if (leaf.spec.kind !== 'measurement') throw new Error('not a measurement rule');
+  const spec = leaf.spec;
+  const found = latestResult(leaf, ctx);
+  if (!found.ok) return found.result;
+  const { latest, windowText } = found;
+  const o = latest.observation;
+  const v = numericValue(o);
+  const evidence: Evidence = baseEvidence(latest);
+  const title = leaf.valueSet?.title ?? leaf.label;
+  if (!v) {
+    return part(leaf, 'unknown', `latest ${title} result${windowText} has no numeric value`, [{ ...evidence, note: 'no numeric value' }], [`a numeric ${title} result`]);
+  }
+  let threshold: number;
+  let unit: string | undefined;
+  let note: string;
+  if (spec.timesUln !== undefined) {
+    // "x ULN": the result's own reference range, else the mapping's stated default (and say so).
+    unit = v.unit;
+    const uln = upperLimit(o);
+    if (uln) {
+      const u = uln.unit && v.unit ? convertUnit(uln.value, uln.unit, v.unit, spec.molecularWeight) : { ok: true as const, value: uln.value };
+      if (!u.ok) return part(leaf, 'unknown', u.reason, [evidence]);
+      threshold = spec.timesUln * u.value;
+      note = `ULN ${round(u.value)} ${v.unit ?? ''} from the result's reference range`.trim();
+    } else if (spec.defaultUln) {
+      if (!v.unit) return part(leaf, 'unknown', 'result has no unit', [{ ...evidence, value: v.value }], [`${title} with a unit`]);
+      const u = convertUnit(spec.defaultUln.value, spec.defaultUln.unit, v.unit, spec.molecularWeight);
+      if (!u.ok) return part(leaf, 'unknown', u.reason, [evidence]);
+      threshold = spec.timesUln * u.value;
+      note = `result had no reference range: default ULN ${spec.defaultUln.value} ${spec.defaultUln.unit} used`;
+    } else {
+      return part(leaf, 'unknown', 'result has no reference range to compare with', [{ ...evidence, value: v.value, unit: v.unit }], [`${title} with its reference range`]);
+    }
+    const ok = decide(v, v.value, spec.comparator, threshold);
+    const ev: Evidence = { ...evidence, value: v.value, note: `${note}; threshold ${spec.comparator} ${round(threshold)} (${spec.timesUln} x ULN)` };
+    if (unit) ev.unit = unit;
+    if (ok === undefined) return part(leaf, 'unknown', `recorded as ${v.recorded}: cannot tell`, [ev], [`an exact ${title} value`]);
+    return part(leaf, ok ? 'met' : 'not-met', `${v.recorded} vs ${spec.timesUln} x ULN`, [ev]);
+  }
+  // Absolute threshold in the mapping's unit; the result is converted with UCUM.
+  if (spec.value === undefined || spec.unit === undefined) throw new Error('measurement without a threshold');
+  threshold = spec.value;
+  unit = spec.unit;
+  let value = v.value;
+  if (!v.unit) {
+    if (!isDimensionless(unit)) {
+      return part(leaf, 'unknown', `result has no unit; expected ${unit}`, [{ ...evidence, value: v.value }], [`${title} with a unit`]);
+    }
+  } else {
+    const c = convertUnit(v.value, v.unit, unit, spec.molecularWeight);
+    if (!c.ok) return part(leaf, 'unknown', c.reason, [{ ...evidence, value: v.value, unit: v.unit }], [`${title} in a convertible unit`]);
+    value = c.value;
+  }
+  const ev: Evidence = { ...evidence, value: round(value), unit };
+  if (v.unit && v.unit !== unit) ev.recorded = v.recorded;
+  const ok = decide(v, value, spec.comparator, threshold);
+  if (ok === undefined) return part(leaf, 'unknown', `recorded as ${v.recorded}: cannot tell`, [ev], [`an exact ${title} value`]);
+  return part(leaf, ok ? 'met' : 'not-met', `${round(value)} ${unit} ${ok ? 'meets' : 'does not meet'} ${spec.comparator} ${threshold} ${unit}`, [ev]);
+}

@@ -1,0 +1,63 @@
+/** The evaluator's output: a trace, from which cards and the JSON evaluation are rendered. */
+
+export type Outcome = 'met' | 'not-met' | 'unknown' | 'review';
+
+/** Where one statement came from: a resource, the value and unit it held, and its date. */
+export interface Evidence {
+  /** "Observation/123" */
+  reference: string;
+  /** What was found, in words a clinician reads ("Hemoglobin", "prednisone 20 MG Oral Tablet"). */
+  display: string;
+  value?: number | string;
+  unit?: string;
+  /** The value as recorded, when a unit conversion was applied ("8.5 g/dL"). */
+  recorded?: string;
+  /** The clinically relevant date (effective, onset, authored, performed, occurrence). */
+  date?: string;
+  /** How it was read: "matched by name", "default ULN 40 U/L used: result had no reference range". */
+  note?: string;
+}
+
+export interface PartResult {
+  id: string;
+  label: string;
+  kind: string;
+  outcome: Outcome;
+  /** One line on why this outcome. */
+  reason: string;
+  evidence: Evidence[];
+  /** When unknown: the data that would settle it. */
+  missing?: string[];
+  parts?: PartResult[];
+}
+
+export interface CriterionResult {
+  id: string;
+  type: 'inclusion' | 'exclusion';
+  item: string;
+  text: string;
+  interpretation: string;
+  /** Three-valued result for the trial's logic. Review items are 'unknown' here with review = true. */
+  result: 'met' | 'not-met' | 'unknown';
+  /** True when a part of this item is left to the investigator (judgement, consent, screening test). */
+  review: boolean;
+  outcome: Outcome;
+  reason: string;
+  evidence: Evidence[];
+  missing: string[];
+  parts: PartResult[];
+}
+
+export type TrialStatus = 'likely-eligible' | 'possibly-eligible' | 'ineligible';
+
+export interface TrialEvaluation {
+  trialId: string;
+  nctId?: string;
+  title: string;
+  shortTitle: string;
+  status: TrialStatus;
+  /** The criteria that make the trial ineligible (empty unless ineligible). */
+  blocking: string[];
+  criteria: CriterionResult[];
+  evaluatedAt: string;
+}

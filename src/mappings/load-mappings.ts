@@ -1,0 +1,186 @@
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import fhirpath from 'fhirpath';
+import r4model from 'fhirpath/fhir-context/r4';
+import type { z } from 'zod';
+import { compileValueSet, unionValueSets, type CompiledValueSet } from '../terminology/value-set.js';
+import type { ClinicalResource } from '../patient/patient-record.js';
+import type { CompiledCriterion, CompiledLeaf, CompiledRule, CompiledTrial, MappingSet, ResourcePredicate } from './compiled.js';
+import {
+  localCodesSchema,
+  trialSchema,
+  valueSetSchema,
+  type CodeEntry,
+  type CriterionInput,
+  type RuleInput,
+  type ValueSetInput,
+} from './schema.js';
+
+/** A mapping that cannot be loaded: the message names the file and, where it applies, the criterion. */
+export class MappingError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = 'MappingError';
+  }
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MappingError(file, `not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function parseWith<T>(schema: z.ZodType<T>, data: unknown, file: string): T {
+  const res = schema.safeParse(data);
+  if (res.success) return res.data;
+  const issues = res.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new MappingError(file, `does not match the mapping schema: ${issues.join('; ')}`);
+}
+
+function jsonFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** Compiles a FHIRPath boolean once; at evaluation a non-boolean or error is a fault of that part. */
+function compileWhere(expression: string): ResourcePredicate {
+  const fn = fhirpath.compile(expression, r4model);
+  return (resource: ClinicalResource): boolean => {
+    const out = fn(resource);
+    // Expressions here use no async functions, so the result is an array, never a promise.
+    if (!Array.isArray(out)) throw new Error(`FHIRPath "${expression}" returned a promise`);
+    if (out.length === 1 && typeof out[0] === 'boolean') return out[0];
+    if (out.length === 0) return false;
+    throw new Error(`FHIRPath "${expression}" did not give a boolean`);
+  };
+}
+
+type GroupInput = Extract<RuleInput, { of: RuleInput[] }>;
+
+function isGroupInput(rule: RuleInput): rule is GroupInput {
+  return rule.kind === 'all' || rule.kind === 'any' || rule.kind === 'atLeast' || rule.kind === 'not';
+}
+
+interface CompileScope {
+  file: string;
+  criterion: string;
+  valueSets: ReadonlyMap<string, CompiledValueSet>;
+}
+
+function compileRule(rule: RuleInput, id: string, scope: CompileScope): CompiledRule {
+  const where = `criterion ${scope.criterion}, part ${id}`;
+  if (isGroupInput(rule)) {
+    const group = rule;
+    const of = group.of.map((r, i) => compileRule(r, r.id ?? `${id}.${i + 1}`, scope));
+    const n = group.kind === 'atLeast' ? group.n : group.kind === 'all' ? of.length : 1;
+    if (group.kind === 'not' && of.length !== 1) throw new MappingError(scope.file, `${where}: "not" takes exactly one part`);
+    if (n > of.length) throw new MappingError(scope.file, `${where}: at least ${n} of only ${of.length} parts`);
+    return { kind: group.kind, id: group.id ?? id, label: group.label ?? group.kind, n, of };
+  }
+  const leaf: CompiledLeaf = { kind: rule.kind, id: rule.id ?? id, label: rule.label ?? rule.kind, spec: rule };
+  const lookup = (id: string): CompiledValueSet => {
+    const vs = scope.valueSets.get(id);
+    if (!vs) throw new MappingError(scope.file, `${where}: unknown value set "${id}"`);
+    return vs;
+  };
+  if ('valueSet' in rule) {
+    const vs = Array.isArray(rule.valueSet) ? unionValueSets(rule.valueSet.map(lookup)) : lookup(rule.valueSet);
+    leaf.valueSet = vs;
+    if (!rule.label) leaf.label = vs.title;
+    if (rule.exceptValueSet) leaf.exceptValueSet = lookup(rule.exceptValueSet);
+  }
+  if (rule.kind === 'condition' && rule.broaderValueSet) leaf.broaderValueSet = lookup(rule.broaderValueSet);
+  if ('where' in rule && rule.where) {
+    try {
+      leaf.where = compileWhere(rule.where);
+    } catch (err) {
+      throw new MappingError(scope.file, `${where}: FHIRPath "${rule.where}" does not compile: ${(err as Error).message}`);
+    }
+  }
+  if (rule.kind === 'measurement' && rule.unit) {
+    if (!/^[\x21-\x7e]+$/.test(rule.unit)) throw new MappingError(scope.file, `${where}: unit "${rule.unit}" is not a UCUM code`);
+  }
+  return leaf;
+}
+
+function compileCriterion(c: CriterionInput, scope: Omit<CompileScope, 'criterion'>): CompiledCriterion {
+  return {
+    id: c.id,
+    type: c.type,
+    item: c.item,
+    text: c.text,
+    interpretation: c.interpretation,
+    rule: compileRule(c.rule, c.rule.id ?? c.id, { ...scope, criterion: c.id }),
+  };
+}
+
+function collectIds(rule: CompiledRule, out: string[]): string[] {
+  out.push(rule.id);
+  if ('of' in rule) for (const r of rule.of) collectIds(r, out);
+  return out;
+}
+
+export interface LoadOptions {
+  /** fhir-mappings/ */
+  dir: string;
+  /** A site's local codes file (JSON, localCodesSchema); optional. */
+  localCodesFile?: string;
+}
+
+const ENGINE_VALUE_SETS = { bodyWeight: 'body-weight', resultPositive: 'result-positive', resultNegative: 'result-negative' } as const;
+
+/**
+ * Loads, validates and compiles every code list and trial in fhir-mappings/. Anything wrong stops here
+ * with the file and criterion named, so a broken mapping never reaches a patient.
+ */
+export function loadMappings(options: LoadOptions): MappingSet {
+  const local = new Map<string, CodeEntry[]>();
+  if (options.localCodesFile) {
+    if (!existsSync(options.localCodesFile)) throw new MappingError(options.localCodesFile, 'local codes file not found');
+    const parsed = parseWith(localCodesSchema, readJson(options.localCodesFile), options.localCodesFile);
+    for (const [id, codes] of Object.entries(parsed.valueSets)) local.set(id, codes);
+  }
+  const valueSets = new Map<string, CompiledValueSet>();
+  for (const file of jsonFiles(join(options.dir, 'valuesets'))) {
+    const vs: ValueSetInput = parseWith(valueSetSchema, readJson(file), file);
+    if (`${vs.id}.json` !== basename(file)) throw new MappingError(file, `id "${vs.id}" does not match the file name`);
+    valueSets.set(vs.id, compileValueSet(vs, local.get(vs.id) ?? []));
+  }
+  for (const id of local.keys()) {
+    if (!valueSets.has(id)) throw new MappingError(options.localCodesFile ?? 'local codes', `adds codes to unknown value set "${id}"`);
+  }
+  const engine = Object.fromEntries(
+    Object.entries(ENGINE_VALUE_SETS).map(([key, id]) => {
+      const vs = valueSets.get(id);
+      if (!vs) throw new MappingError(join(options.dir, 'valuesets', `${id}.json`), 'required by the evaluator but missing');
+      return [key, vs];
+    }),
+  ) as unknown as MappingSet['engine'];
+
+  const trials: CompiledTrial[] = [];
+  const ids = new Set<string>();
+  for (const file of jsonFiles(join(options.dir, 'trials'))) {
+    const input = parseWith(trialSchema, readJson(file), file);
+    if (ids.has(input.id)) throw new MappingError(file, `duplicate trial id "${input.id}"`);
+    ids.add(input.id);
+    const criteria = input.criteria.map((c) => compileCriterion(c, { file, valueSets }));
+    const seen = new Set<string>();
+    for (const c of criteria) {
+      for (const id of collectIds(c.rule, [])) {
+        if (seen.has(id)) throw new MappingError(file, `criterion ${c.id}: duplicate part id "${id}"`);
+        seen.add(id);
+      }
+    }
+    trials.push({ ...input, criteria, file });
+  }
+  if (trials.length === 0) throw new MappingError(join(options.dir, 'trials'), 'no trials found');
+  return { trials, valueSets, engine };
+}

@@ -1,0 +1,18 @@
+// @lhncbc/ucum-lhc ships no type declarations; this covers the one call the project makes.
+declare module '@lhncbc/ucum-lhc' {
+  interface ConversionResult {
+    status: 'succeeded' | 'failed' | 'error';
+    toVal: number | null;
+    msg: string[];
+  }
+  interface UcumLhcUtils {
+    convertUnitTo(
+      fromUnit: string,
+      fromVal: number,
+      toUnit: string,
+      options?: { molecularWeight?: number },
+    ): ConversionResult;
+  }
+  const ucum: { UcumLhcUtils: { getInstance(): UcumLhcUtils } };
+  export default ucum;
+}

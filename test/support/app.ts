@@ -1,0 +1,43 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type AppOptions } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { ANCHOR } from '../../scripts/fhir-builders.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const SYNTHEA_DIR = resolve(ROOT, '..', 'shared', 'data', 'synthea');
+
+/** A log sink the tests can read: pino writes one JSON line per entry. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.lines.push(chunk.toString());
+    cb();
+  }
+  get text(): string {
+    return this.lines.join('');
+  }
+}
+
+/** The real app, with a fixed evaluation time (the examples' anchor date) unless told otherwise. */
+export function testApp(overrides: Partial<AppOptions> = {}, env: NodeJS.ProcessEnv = {}): FastifyInstance {
+  return buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...env }), clock: () => ANCHOR, ...overrides });
+}
+
+export function exampleBundle(id: string): Bundle {
+  return JSON.parse(readFileSync(resolve(ROOT, 'cds-hooks', 'examples', `${id}.json`), 'utf8')) as Bundle;
+}
+
+export function exampleIds(): string[] {
+  const index = JSON.parse(readFileSync(resolve(ROOT, 'cds-hooks', 'examples', 'index.json'), 'utf8')) as { patients: { id: string }[] };
+  return index.patients.map((p) => p.id);
+}
+
+export function syntheaBundles(): { file: string; bundle: Bundle }[] {
+  return readdirSync(SYNTHEA_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((file) => ({ file, bundle: JSON.parse(readFileSync(resolve(SYNTHEA_DIR, file), 'utf8')) as Bundle }));
+}
