@@ -10,6 +10,7 @@ import { registerErrorHandler } from './http/error-handler.js';
 import { cdsServicesRoutes } from './http/routes/cds-services.js';
 import { trialsRoutes } from './http/routes/trials.js';
 import { examplesRoutes } from './http/routes/examples.js';
+import { demoRoutes } from './http/routes/demo.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { loggerOptions } from './logger.js';
@@ -69,6 +70,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(cdsServicesRoutes);
   void app.register(trialsRoutes);
   void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
+  void app.register(demoRoutes);
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   return app;
 }
