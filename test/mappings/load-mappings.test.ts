@@ -97,6 +97,11 @@ describe('site configuration, with no code change', () => {
     expect(part(withLocal, 'nct06789107-blinatumomab', 'inc-7.hb')).toMatchObject({ outcome: 'met', evidence: [{ value: 91, unit: 'g/L' }] });
   });
 
+  it('loads the documented example local codes file', () => {
+    const m = loadMappings({ dir: MAPPINGS, localCodesFile: join(MAPPINGS, 'local-codes.example.json') });
+    expect(m.valueSets.get('sledai-2k')?.exact.has('urn:oid:2.16.840.1.113883.3.999.7|SLEDAI2K')).toBe(true);
+  });
+
   it('refuses local codes for a code list that does not exist', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trialmatch-local-'));
     const localCodesFile = join(dir, 'local-codes.json');
