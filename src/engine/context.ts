@@ -1,6 +1,6 @@
 import type { CompiledLeaf, EngineValueSets } from '../mappings/compiled.js';
 import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
-import { matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
+import { isExactOnly, matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
 import { resourceCode } from '../patient/patient-record.js';
 
 /** What every rule evaluation receives: the patient's record, the evaluation time, and the engine's codes. */
@@ -10,6 +10,8 @@ export interface EvalContext {
   engine: EngineValueSets;
   /** Per-request memo of value set -> matching resources; the record is indexed by code once. */
   memo: Map<string, ClinicalResource[]>;
+  /** Position of each code in the record's index, built on first use (see keysInRecordOrder). */
+  keyOrder?: Map<string, number>;
 }
 
 export function createContext(record: PatientRecord, now: Date, engine: EngineValueSets): EvalContext {
@@ -26,7 +28,7 @@ export function findByValueSet(
   if (!all) {
     const seen = new Set<ClinicalResource>();
     all = [];
-    for (const key of matchingKeys(vs, ctx.record.byCode.keys())) {
+    for (const key of keysInRecord(ctx, vs)) {
       for (const r of ctx.record.byCode.get(key) ?? []) {
         if (!seen.has(r)) {
           seen.add(r);
@@ -37,6 +39,22 @@ export function findByValueSet(
     ctx.memo.set(vs.id, all);
   }
   return all.filter((r) => types.includes(r.resourceType));
+}
+
+/**
+ * The record's codes that the value set matches, in the record's index order (the order evidence is
+ * listed in). A plain list of codes smaller than the record is looked up code by code, so a big record
+ * costs a small list nothing; otherwise, or when the list has prefixes or exclusions, the record's codes
+ * are tested against the list.
+ */
+function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): string[] {
+  const byCode = ctx.record.byCode;
+  if (!isExactOnly(vs) || vs.exact.size >= byCode.size) return matchingKeys(vs, byCode.keys());
+  const keys: string[] = [];
+  for (const key of vs.exact.keys()) if (byCode.has(key)) keys.push(key);
+  if (keys.length < 2) return keys;
+  const order = (ctx.keyOrder ??= new Map([...byCode.keys()].map((k, i) => [k, i])));
+  return keys.sort((a, b) => order.get(a)! - order.get(b)!);
 }
 
 const NO_MEDICATIONS = new Map();

@@ -36,6 +36,25 @@ export interface CompiledValueSet {
   steroidFactors: ReadonlyMap<string, number>;
   /** For a union of lists: each list keeps its own exclusions. */
   members?: readonly CompiledValueSet[];
+  /**
+   * `names` as whole-word patterns, compiled once with the list: the by-name fallback runs for every
+   * medication record and every medication criterion, and building a RegExp per test dominated the profile.
+   */
+  namePatterns?: readonly RegExp[];
+  /**
+   * Whether a patient's `system|code` index key is in the list, without splitting the key or building a
+   * Coding (the per-request code index is matched against every list a criterion names).
+   */
+  keyMatcher?: KeyMatcher;
+}
+
+/** A list's prefixes and exclusions as whole `system|prefix` keys, so a key is tested with startsWith. */
+interface KeyMatcher {
+  prefixes: readonly string[];
+  excludedExact: ReadonlySet<string>;
+  excludedPrefixes: readonly string[];
+  /** Set when a system itself holds "|": such a list is matched the slow, exact way. */
+  unsafe: boolean;
 }
 
 export function codeKey(system: string, code: string): string {
@@ -65,14 +84,34 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
       exact.set(codeKey(entry.system, entry.code), code);
     }
   }
+  const names = (input.names ?? []).map((n) => n.toLowerCase());
   return {
     id: input.id,
     title: input.title,
     exact,
     prefixes,
     excluded,
-    names: (input.names ?? []).map((n) => n.toLowerCase()),
+    names,
     steroidFactors,
+    namePatterns: names.map(namePattern),
+    keyMatcher: keyMatcherOf(prefixes, excluded),
+  };
+}
+
+function namePattern(name: string): RegExp {
+  return new RegExp(`\\b${escapeRegExp(name)}\\b`);
+}
+
+function keyMatcherOf(
+  prefixes: readonly { system: string; prefix: string }[],
+  excluded: readonly { system: string; code: string; prefix: boolean }[],
+): KeyMatcher {
+  const unsafe = [...prefixes, ...excluded].some((x) => x.system.includes('|'));
+  return {
+    prefixes: prefixes.map((p) => codeKey(p.system, p.prefix)),
+    excludedExact: new Set(excluded.filter((x) => !x.prefix).map((x) => codeKey(x.system, x.code))),
+    excludedPrefixes: excluded.filter((x) => x.prefix).map((x) => codeKey(x.system, x.code)),
+    unsafe,
   };
 }
 
@@ -98,15 +137,34 @@ export function matchCoding(vs: CompiledValueSet, coding: Coding): ValueSetCode 
   return p ? { system, code, display: coding.display ?? p.display } : undefined;
 }
 
+/**
+ * Whether the value set matches a `system|code` index key: the same answer as matchCoding on the key's
+ * system and code. Keys come from codings with both parts, as buildPatientRecord makes them.
+ */
+export function matchesKey(vs: CompiledValueSet, key: string): boolean {
+  if (vs.members) return vs.members.some((m) => matchesKey(m, key));
+  const m = vs.keyMatcher;
+  if (!m || m.unsafe) {
+    const bar = key.indexOf('|');
+    return matchCoding(vs, { system: key.slice(0, bar), code: key.slice(bar + 1) }) !== undefined;
+  }
+  if (m.excludedExact.has(key)) return false;
+  for (const x of m.excludedPrefixes) if (key.startsWith(x)) return false;
+  if (vs.exact.has(key)) return true;
+  for (const p of m.prefixes) if (key.startsWith(p)) return true;
+  return false;
+}
+
+/** Whether the value set is plain codes only: then its matching keys are its own `exact` keys. */
+export function isExactOnly(vs: CompiledValueSet): boolean {
+  if (vs.members) return vs.members.every(isExactOnly);
+  return vs.prefixes.length === 0 && vs.excluded.length === 0;
+}
+
 /** Every `system|code` key in `keys` that the value set matches (for use with a patient's code index). */
 export function matchingKeys(vs: CompiledValueSet, keys: Iterable<string>): string[] {
   const out: string[] = [];
-  for (const key of keys) {
-    const bar = key.indexOf('|');
-    const system = key.slice(0, bar);
-    const code = key.slice(bar + 1);
-    if (matchCoding(vs, { system, code })) out.push(key);
-  }
+  for (const key of keys) if (matchesKey(vs, key)) out.push(key);
   return out;
 }
 
@@ -114,7 +172,13 @@ export function matchingKeys(vs: CompiledValueSet, keys: Iterable<string>): stri
 export function matchName(vs: CompiledValueSet, text: string | undefined): string | undefined {
   if (!text || vs.names.length === 0) return undefined;
   const lower = text.toLowerCase();
-  return vs.names.find((name) => new RegExp(`\\b${escapeRegExp(name)}\\b`).test(lower));
+  const patterns = vs.namePatterns ?? vs.names.map(namePattern);
+  for (let i = 0; i < vs.names.length; i++) {
+    const name = vs.names[i]!;
+    // includes() first: most texts name none of the list, and a whole-word match always contains the name.
+    if (lower.includes(name) && patterns[i]!.test(lower)) return name;
+  }
+  return undefined;
 }
 
 function escapeRegExp(s: string): string {
@@ -123,14 +187,16 @@ function escapeRegExp(s: string): string {
 
 /** Several code lists read as one ("cyclophosphamide or a biologic"); compiled once at start-up. */
 export function unionValueSets(sets: readonly CompiledValueSet[]): CompiledValueSet {
+  const names = [...new Set(sets.flatMap((s) => s.names))];
   return {
     id: sets.map((s) => s.id).join('+'),
     title: sets.map((s) => s.title).join(' or '),
     exact: new Map(sets.flatMap((s) => [...s.exact])),
     prefixes: sets.flatMap((s) => s.prefixes),
     excluded: sets.flatMap((s) => s.excluded),
-    names: [...new Set(sets.flatMap((s) => s.names))],
+    names,
     steroidFactors: new Map(sets.flatMap((s) => [...s.steroidFactors])),
     members: sets,
+    namePatterns: names.map(namePattern),
   };
 }

@@ -1,0 +1,76 @@
+/** Starting the HTTP targets in child processes and driving them with autocannon. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+export const SERVICE_PATH = '/cds-services/trialmatch-sle';
+
+export interface Target {
+  mode: 'service' | 'baseline';
+  url: string;
+  rss: () => Promise<number>;
+  stop: () => Promise<void>;
+}
+
+export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Target> {
+  const child: ChildProcess = fork(join(import.meta.dirname, 'serve.ts'), [mode], {
+    execArgv: [...nodeArgs, '--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port?: number }) => (m.port ? resolve(m.port) : reject(new Error('no port'))));
+    child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
+  });
+  const rss = (): Promise<number> =>
+    new Promise((resolve) => {
+      child.once('message', (m: { rss: number }) => resolve(m.rss));
+      child.send('rss');
+    });
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.send('stop');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    });
+  return { mode, url: `http://127.0.0.1:${port}`, rss, stop };
+}
+
+export interface LoadResult {
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+/** Drives POST SERVICE_PATH with the bodies in turn, for a fixed time. */
+export async function runLoad(url: string, bodies: string[], opts: { durationS: number; connections: number }): Promise<LoadResult> {
+  const result = await autocannon({
+    url: `${url}${SERVICE_PATH}`,
+    connections: opts.connections,
+    duration: opts.durationS,
+    requests: bodies.map((body) => ({ method: 'POST' as const, path: SERVICE_PATH, headers: { 'content-type': 'application/json' }, body })),
+    timeout: 30,
+  });
+  return {
+    requestsPerSec: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+/** One request, to check the target answers as expected before loading it. */
+export async function postOnce(url: string, body: string): Promise<{ status: number; json: unknown; ms: number }> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}${SERVICE_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const json: unknown = await res.json();
+  return { status: res.status, json, ms: performance.now() - t0 };
+}

@@ -1,0 +1,198 @@
+/**
+ * npm run bench (issue #5): the hook against its floor (a bare fastify route parsing the same body), for a
+ * typical patient, the largest Synthea patient and the FHIR-fetch path; the evaluator alone and how it grows
+ * with resources and trials; resident size over a 60-second full-load run. Prints a table and writes
+ * bench/results.md and bench/results.json.
+ *
+ * Options: --quick (3 s loads, no soak), --no-soak, --no-fhir. Env: BENCH_DURATION (s, default 10),
+ * BENCH_CONNECTIONS (default 10), FHIR_BASE_URL (use that server instead of starting HAPI).
+ */
+import { cpus, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkGolden, runEvaluatorBench, type EvaluatorResults } from './evaluator.js';
+import { largestSynthea, syntheaHookRequest, typicalHookRequest } from './fixtures.js';
+import { loadExample, obtainFhirServer, timeSearches, type SearchTiming } from './fhir-path.js';
+import { postOnce, runLoad, startTarget, type LoadResult } from './http.js';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const DURATION = Number(process.env.BENCH_DURATION ?? (quick ? 3 : 10));
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const WARMUP_S = quick ? 1 : 3;
+const SOAK_S = 60;
+const log = (line: string): void => console.log(line);
+const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 1024 ** 3),
+  node: process.version,
+  date: new Date().toISOString(),
+};
+log(`TrialMatch CDS bench: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.date}`);
+
+// 1. The evaluator's answers must be the ones recorded before any optimisation.
+const golden = checkGolden();
+log(golden.ok ? `results check: unchanged for ${golden.checked} patients` : `results check: CHANGED\n  ${golden.differences.join('\n  ')}`);
+
+// 2. The evaluator alone.
+log('evaluator (no HTTP):');
+const evaluator: EvaluatorResults = runEvaluatorBench(log, quick ? 400 : 1500);
+
+// 3. Hook vs floor, typical and heavy patient.
+interface HttpRow {
+  scenario: string;
+  bodyKiB: number;
+  baseline: LoadResult;
+  service: LoadResult;
+  ratio: number;
+  target: number;
+}
+const now = new Date();
+const synthea = largestSynthea();
+const scenarios = [
+  { scenario: 'typical patient (sle-child-likely), full prefetch', body: JSON.stringify(typicalHookRequest(now)), target: 0.6, expectCards: true },
+  { scenario: `heavy patient (Synthea ${synthea.file.split('_').slice(0, 2).join(' ')}), full prefetch`, body: JSON.stringify(syntheaHookRequest(synthea)), target: 0.4, expectCards: false },
+];
+const httpRows: HttpRow[] = [];
+const baseline = await startTarget('baseline');
+const service = await startTarget('service');
+try {
+  for (const s of scenarios) {
+    const check = await postOnce(service.url, s.body);
+    const cards = (check.json as { cards?: unknown[] }).cards?.length ?? -1;
+    if (check.status !== 200 || (s.expectCards ? cards < 1 : cards !== 0)) throw new Error(`${s.scenario}: the service answered ${check.status} with ${cards} cards`);
+    const results: Partial<Record<'baseline' | 'service', LoadResult>> = {};
+    for (const t of [baseline, service]) {
+      await runLoad(t.url, [s.body], { durationS: WARMUP_S, connections: CONNECTIONS });
+      results[t.mode] = await runLoad(t.url, [s.body], { durationS: DURATION, connections: CONNECTIONS });
+    }
+    const row: HttpRow = { scenario: s.scenario, bodyKiB: Math.round(Buffer.byteLength(s.body) / 1024), baseline: results.baseline!, service: results.service!, ratio: results.service!.requestsPerSec / results.baseline!.requestsPerSec, target: s.target };
+    httpRows.push(row);
+    log(`${row.scenario} (${row.bodyKiB} KiB, ${cards} cards): baseline ${row.baseline.requestsPerSec.toFixed(0)} req/s, service ${row.service.requestsPerSec.toFixed(0)} req/s, ratio ${(100 * row.ratio).toFixed(0)}%`);
+  }
+} finally {
+  await baseline.stop();
+  await service.stop();
+}
+
+// 4. The FHIR-fetch path.
+interface FhirRow {
+  skipped?: string;
+  server?: string;
+  searches?: SearchTiming[];
+  slowestSearch?: SearchTiming;
+  hook?: LoadResult;
+  ratio?: number;
+}
+let fhir: FhirRow = { skipped: 'not run (--no-fhir)' };
+if (!args.has('--no-fhir')) {
+  let server: Awaited<ReturnType<typeof obtainFhirServer>> | undefined;
+  try {
+    server = await obtainFhirServer(log);
+    if (server.startMs) log(`  HAPI ready in ${(server.startMs / 1000).toFixed(0)} s`);
+    const patientId = await loadExample(server.baseUrl, now);
+    const searches = await timeSearches(server.baseUrl, patientId);
+    const slowest = searches.reduce((a, b) => (b.medianMs > a.medianMs ? b : a));
+    const svc = await startTarget('service');
+    try {
+      const body = JSON.stringify({ hook: 'patient-view', hookInstance: '9a1c3e5f-7b2d-4f60-8e1a-3c5b7d9f1e2a', fhirServer: server.baseUrl, context: { userId: 'Practitioner/example', patientId } });
+      const check = await postOnce(svc.url, body);
+      if (check.status !== 200) throw new Error(`the hook answered ${check.status}: ${JSON.stringify(check.json).slice(0, 300)}`);
+      // One request at a time: the latency an EHR sees, comparable with the searches timed one at a time.
+      await runLoad(svc.url, [body], { durationS: WARMUP_S, connections: 1 });
+      const hook = await runLoad(svc.url, [body], { durationS: DURATION, connections: 1 });
+      fhir = { server: server.started ? 'HAPI FHIR 8.8.0 test server (started by the bench)' : server.baseUrl, searches, slowestSearch: slowest, hook, ratio: hook.p50Ms / slowest.medianMs };
+      log(`FHIR-fetch path: hook p50 ${hook.p50Ms} ms, slowest search (${slowest.key}) ${slowest.medianMs.toFixed(1)} ms, ratio ${fhir.ratio!.toFixed(2)}`);
+    } finally {
+      await svc.stop();
+    }
+  } catch (err) {
+    fhir = { skipped: (err as Error).message };
+    log(`FHIR-fetch path skipped: ${fhir.skipped}`);
+  } finally {
+    await server?.stop();
+  }
+}
+
+// 5. Memory at full load.
+interface SoakResult {
+  seconds: number;
+  rssStartMiB: number;
+  rssWarmMiB: number;
+  rssEndMiB: number;
+  growth: number;
+  load: LoadResult;
+  samplesMiB: number[];
+}
+let soak: SoakResult | undefined;
+if (!quick && !args.has('--no-soak')) {
+  const svc = await startTarget('service');
+  try {
+    const bodies = scenarios.map((s) => s.body);
+    const rssStart = await svc.rss();
+    const samples: number[] = [];
+    const warmUntil = Date.now() + 10_000;
+    let rssWarm = 0;
+    const timer = setInterval(() => {
+      void svc.rss().then((r) => {
+        samples.push(mb(r));
+        if (!rssWarm && Date.now() >= warmUntil) rssWarm = r;
+      });
+    }, 5000);
+    const load = await runLoad(svc.url, bodies, { durationS: SOAK_S, connections: CONNECTIONS });
+    clearInterval(timer);
+    const rssEnd = await svc.rss();
+    soak = { seconds: SOAK_S, rssStartMiB: mb(rssStart), rssWarmMiB: mb(rssWarm), rssEndMiB: mb(rssEnd), growth: rssEnd / rssWarm - 1, load, samplesMiB: samples };
+    log(`soak ${SOAK_S} s: RSS start ${soak.rssStartMiB} MiB, after warm-up ${soak.rssWarmMiB} MiB, end ${soak.rssEndMiB} MiB (${(100 * soak.growth).toFixed(1)}%)`);
+  } finally {
+    await svc.stop();
+  }
+}
+
+// 6. Report.
+const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
+const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(0));
+const verdict = (ok: boolean): string => (ok ? 'holds' : '**misses**');
+const lines: string[] = [];
+lines.push('# Benchmark results', '');
+lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.date}.`);
+lines.push(`Load: autocannon, ${CONNECTIONS} connections, ${DURATION} s per target after a ${WARMUP_S} s warm-up; service and baseline each in their own process.`, '');
+lines.push(`Results check (evaluator output identical to bench/expected-evaluations.json, ${golden.checked} patients): ${golden.ok ? 'unchanged' : `**CHANGED**: ${golden.differences.join('; ')}`}`, '');
+lines.push('## Hook vs floor', '');
+lines.push('| scenario | body | floor req/s | floor p50 / p99 ms | hook req/s | hook p50 / p99 ms | hook / floor | target | |');
+lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of httpRows) {
+  lines.push(`| ${r.scenario} | ${r.bodyKiB} KiB | ${r.baseline.requestsPerSec.toFixed(0)} | ${r.baseline.p50Ms} / ${r.baseline.p99Ms} | ${r.service.requestsPerSec.toFixed(0)} | ${r.service.p50Ms} / ${r.service.p99Ms} | ${pct(r.ratio)} | >= ${pct(r.target)} | ${verdict(r.ratio >= r.target)} |`);
+}
+lines.push('', '## FHIR-fetch path (no prefetch)', '');
+if (fhir.skipped) lines.push(`Skipped: ${fhir.skipped}`);
+else {
+  lines.push(`Server: ${fhir.server}. Hook: one request at a time, ${DURATION} s. Searches: each prefetch template's search with its next pages, 25 times one after another, median.`, '');
+  lines.push('| search (prefetch key) | resources | pages | median ms |', '| --- | --- | --- | --- |');
+  for (const s of fhir.searches!) lines.push(`| ${s.key} | ${s.resources} | ${s.pages} | ${ms(s.medianMs)} |`);
+  lines.push('', `Hook latency p50 ${fhir.hook!.p50Ms} ms, p99 ${fhir.hook!.p99Ms} ms (${fhir.hook!.requestsPerSec.toFixed(0)} req/s); slowest search ${fhir.slowestSearch!.key} ${ms(fhir.slowestSearch!.medianMs)} ms; ratio **${fhir.ratio!.toFixed(2)}** (target <= 1.3: ${verdict(fhir.ratio! <= 1.3)}).`);
+}
+lines.push('', '## Evaluator alone (no HTTP)', '');
+lines.push(`loadMappings (start-up, once): ${evaluator.loadMappingsMs.toFixed(0)} ms. Per patient: buildPatientRecord + evaluateTrials, median of interleaved batches.`, '');
+lines.push('| case | resources | trials | median ms | vs first row |', '| --- | --- | --- | --- | --- |');
+for (const r of [...evaluator.perPatient, ...evaluator.byResources, ...evaluator.byTrials]) {
+  lines.push(`| ${r.label} | ${r.resources} | ${r.trials} | ${r.medianMs.toFixed(3)} | ${r.relative === undefined ? '' : `x${r.relative.toFixed(2)}`} |`);
+}
+const x16 = evaluator.byResources.filter((r) => r.label.includes('x16')).map((r) => r.relative ?? 0);
+const t80 = evaluator.byTrials.at(-1)?.relative ?? 0;
+lines.push('', `Growth: x16 Observations costs at most x${Math.max(...x16).toFixed(2)} (target <= ~20x: ${verdict(Math.max(...x16) <= 20)}); 16x the trials costs x${t80.toFixed(2)} (linear is x16).`);
+lines.push('', '## Memory at full load', '');
+if (soak) {
+  lines.push(`${soak.seconds} s, ${CONNECTIONS} connections, the two patients above in turn: ${soak.load.requests} requests (${soak.load.requestsPerSec.toFixed(0)} req/s, ${soak.load.non2xx} non-2xx, ${soak.load.errors} errors).`);
+  lines.push(`RSS at start ${soak.rssStartMiB} MiB, after 10 s warm-up ${soak.rssWarmMiB} MiB, at the end ${soak.rssEndMiB} MiB: ${(100 * soak.growth).toFixed(1)}% after warm-up (target within 10%: ${verdict(Math.abs(soak.growth) <= 0.1)}). Samples every 5 s: ${soak.samplesMiB.join(', ')} MiB.`);
+} else lines.push('Not run (--quick or --no-soak).');
+const failures = [...httpRows.flatMap((r) => [r.baseline, r.service]), ...(fhir.hook ? [fhir.hook] : []), ...(soak ? [soak.load] : [])].filter((l) => l.non2xx + l.errors + l.timeouts > 0);
+if (failures.length) lines.push('', `**Some load runs had errors or non-2xx answers**: ${JSON.stringify(failures)}`);
+const md = `${lines.join('\n')}\n`;
+writeFileSync(join(import.meta.dirname, 'results.md'), md);
+writeFileSync(join(import.meta.dirname, 'results.json'), `${JSON.stringify({ machine, connections: CONNECTIONS, durationS: DURATION, golden, http: httpRows, fhir, evaluator, soak }, null, 2)}\n`);
+log(`\n${md}`);
+if (!golden.ok) process.exitCode = 1;

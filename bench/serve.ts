@@ -1,0 +1,43 @@
+/**
+ * One HTTP target of the bench, in its own process so the load generator does not share its event loop:
+ *   service   the real app (buildApp, LOG_LEVEL=silent)
+ *   baseline  a bare fastify route that parses the same body (same bodyLimit and JSON parser settings)
+ *             and answers {"cards":[]}: the floor, HTTP plus JSON parsing of the same bytes
+ * It reports its port to the parent over IPC and answers "rss" messages with its resident size.
+ *
+ * The service runs with AUTH_MODE=off (unless the environment says otherwise): a load generator cannot sign a
+ * fresh JWT per call (jti replays are refused), so the bench measures the hook without the token check.
+ * Its feedback journal goes to a temporary directory, never to data/.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+
+const mode = process.argv[2];
+const config = loadConfig({
+  AUTH_MODE: 'off',
+  FEEDBACK_FILE: join(mkdtempSync(join(tmpdir(), 'trialmatch-bench-')), 'feedback.jsonl'),
+  ...process.env,
+  LOG_LEVEL: 'silent',
+});
+
+function baselineApp(): ReturnType<typeof Fastify> {
+  const app = Fastify({ logger: false, bodyLimit: config.bodyLimit, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+  app.removeContentTypeParser('text/plain');
+  app.post('/cds-services/:id', async () => ({ cards: [] }));
+  return app;
+}
+
+const app = mode === 'baseline' ? baselineApp() : mode === 'service' ? buildApp({ config }) : undefined;
+if (!app) throw new Error('usage: serve.ts service|baseline');
+await app.listen({ port: 0, host: '127.0.0.1' });
+const address = app.server.address();
+if (!address || typeof address === 'string') throw new Error('no port');
+process.on('message', (msg) => {
+  if (msg === 'rss') process.send?.({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed });
+  if (msg === 'stop') void app.close().then(() => process.exit(0));
+});
+process.send?.({ port: address.port });
