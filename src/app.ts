@@ -3,7 +3,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { MemoryFeedbackStore, type FeedbackStore } from './cds/feedback-store.js';
+import { JournalFeedbackStore, type FeedbackStore } from './cds/feedback-store.js';
 import type { EngineDeps } from './cds/handle-patient-view.js';
 import { loadServiceDefinitions, type ServiceDefinition } from './cds/service-definition.js';
 import { registerErrorHandler } from './http/error-handler.js';
@@ -14,6 +14,10 @@ import { demoRoutes } from './http/routes/demo.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { loggerOptions } from './logger.js';
+import { registerClientAuth } from './security/client-auth.js';
+import { createDevTokenSigner, devTokenIssuer } from './security/dev-token.js';
+import { devTokenRoutes } from './security/dev-token-route.js';
+import { loadTrustConfig, type LoadedTrust } from './security/trust-config.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,7 +36,10 @@ export interface AppOptions {
   fetch?: typeof fetch;
   /** A pino destination stream, for tests that read the log. */
   logStream?: NodeJS.WritableStream;
+  /** Defaults to the durable journal at config.feedbackFile. */
   feedbackStore?: FeedbackStore;
+  /** Trusted issuers and FHIR servers; defaults to the file at config.trustFile. */
+  trust?: LoadedTrust;
 }
 
 /**
@@ -43,6 +50,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const { config } = options;
   const mappings = loadMappings({ dir: config.mappingsDir, ...(config.localCodesFile ? { localCodesFile: config.localCodesFile } : {}) });
   const services = loadServiceDefinitions(config.cdsHooksDir, mappings);
+  const trust = options.trust ?? loadTrustConfig(config.trustFile);
   const fastifyOptions: FastifyServerOptions = {
     logger: loggerOptions(config.logLevel, options.logStream),
     bodyLimit: config.bodyLimit,
@@ -58,15 +66,28 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   const engine: EngineDeps = {
     mappings,
-    fhir: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages, maxResources: config.fhirMaxResources, ...(options.fetch ? { fetch: options.fetch } : {}) },
+    fhir: {
+      timeoutMs: config.fhirTimeoutMs,
+      maxPages: config.fhirMaxPages,
+      maxResources: config.fhirMaxResources,
+      maxResponseBytes: config.fhirMaxResponseBytes,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    },
+    limits: { hookTimeoutMs: config.hookTimeoutMs, maxResources: config.maxResourcesPerHook },
   };
+  const feedback = options.feedbackStore ?? new JournalFeedbackStore(config.feedbackFile, config.feedbackMaxCards);
   app.decorate('engine', engine);
   app.decorate('services', services);
-  app.decorate('feedback', options.feedbackStore ?? new MemoryFeedbackStore());
+  app.decorate('feedback', feedback);
+  app.addHook('onClose', async () => feedback.close?.());
   app.decorate('clock', options.clock ?? (() => new Date()));
   registerErrorHandler(app);
   // CDS Hooks 2.0: browser-based EHRs call the service directly; allow Authorization and Content-Type.
   void app.register(cors, { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
+  // After CORS, so a refusal still carries the CORS headers a browser-based EHR needs to read it.
+  app.after(() => registerClientAuth(app, config, trust));
+  const devIssuer = devTokenIssuer(trust.issuers);
+  if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
   void app.register(cdsServicesRoutes);
   void app.register(trialsRoutes);
   void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });

@@ -1,30 +1,67 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { PROJECT_ROOT } from './paths.js';
 
 const num = (def: number): z.ZodDefault<z.ZodCoercedNumber> => z.coerce.number().int().positive().default(def);
 
-/** Everything the service reads from its environment, validated once at start-up. */
-export const configSchema = z.object({
-  port: num(3000),
-  host: z.string().default('0.0.0.0'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** fhir-mappings/: trials and code lists. */
-  mappingsDir: z.string().default(resolve(import.meta.dirname, '..', 'fhir-mappings')),
-  /** A site's own codes added to the code lists (JSON); optional. */
-  localCodesFile: z.string().optional(),
-  /** cds-hooks/: the service descriptors. */
-  cdsHooksDir: z.string().default(resolve(import.meta.dirname, '..', 'cds-hooks')),
-  /** Largest request body accepted, in bytes. */
-  bodyLimit: num(10 * 1024 * 1024),
-  /** Time allowed for one call to the EHR's FHIR server. */
-  fhirTimeoutMs: num(8000),
-  /** Bundle pages followed per search before giving up (a looping `next` link stops here). */
-  fhirMaxPages: num(50),
-  /** Resources accepted per search, across its pages. */
-  fhirMaxResources: num(20000),
-});
+// The same folder whether running from src/ (tsx) or dist/src/ (the production image).
+const ROOT = PROJECT_ROOT;
 
-export type Config = z.infer<typeof configSchema>;
+/** Everything the service reads from its environment, validated once at start-up. */
+export const configSchema = z
+  .object({
+    port: num(3000),
+    host: z.string().default('0.0.0.0'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** fhir-mappings/: trials and code lists. */
+    mappingsDir: z.string().default(resolve(ROOT, 'fhir-mappings')),
+    /** A site's own codes added to the code lists (JSON); optional. */
+    localCodesFile: z.string().optional(),
+    /** cds-hooks/: the service descriptors. */
+    cdsHooksDir: z.string().default(resolve(ROOT, 'cds-hooks')),
+    /** Largest request body accepted, in bytes. */
+    bodyLimit: num(10 * 1024 * 1024),
+    /** Time allowed for one call to the EHR's FHIR server. */
+    fhirTimeoutMs: num(8000),
+    /** Bundle pages followed per search before giving up (a looping `next` link stops here). */
+    fhirMaxPages: num(50),
+    /** Resources accepted per search, across its pages. */
+    fhirMaxResources: num(20000),
+    /** Largest answer read from the FHIR server, per page, in bytes. */
+    fhirMaxResponseBytes: num(50 * 1024 * 1024),
+    /** Resources accepted per hook call, prefetch and fetched together; more is a 413. */
+    maxResourcesPerHook: num(50000),
+    /** Total time for gathering one hook's data; keys still outstanding then become unknown ("took longer"). */
+    hookTimeoutMs: num(10000),
+    /**
+     * CDS Hooks 2.0 §Trusting CDS Clients: `on` verifies the EHR's JWT on every protected route; `off` is a
+     * development mode that accepts unsigned calls (and says so loudly at start-up).
+     */
+    authMode: z.enum(['on', 'off']).default('on'),
+    /** Trusted issuers and FHIR servers (JSON, see config/trust.example.json). */
+    trustFile: z.string().default(resolve(ROOT, 'config', 'trust.example.json')),
+    /**
+     * The URLs the service is reached at, without a trailing slash: a token's `aud` must be one of these plus
+     * the path called. Comma-separated in PUBLIC_BASE_URL; default http://localhost:PORT and http://127.0.0.1:PORT.
+     */
+    publicBaseUrls: z.array(z.url({ protocol: /^https?$/ })).optional(),
+    /** Clock skew allowed on `exp`, `iat` and `nbf`. */
+    jwtLeewaySeconds: z.coerce.number().int().nonnegative().default(60),
+    /** Tokens whose `exp` is further ahead than this are refused (bounds the replay cache). */
+    jwtMaxLifetimeSeconds: num(3600),
+    /** Live `jti`s remembered to refuse replays; when full of unexpired ones, new tokens get a 503. */
+    jtiCacheSize: num(200_000),
+    /** Durable feedback journal (JSON lines). */
+    feedbackFile: z.string().default(resolve(ROOT, 'data', 'feedback.jsonl')),
+    /** Card uuid -> trial mappings kept (in memory and in the journal) to attribute feedback. */
+    feedbackMaxCards: num(100_000),
+  })
+  .transform((c) => ({
+    ...c,
+    publicBaseUrls: (c.publicBaseUrls ?? [`http://localhost:${c.port}`, `http://127.0.0.1:${c.port}`]).map((u) => u.replace(/\/+$/, '')),
+  }));
+
+export type Config = z.output<typeof configSchema>;
 
 /** Reads the configuration from environment variables (PORT, HOST, LOG_LEVEL, ...). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -39,5 +76,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fhirTimeoutMs: env.FHIR_TIMEOUT_MS,
     fhirMaxPages: env.FHIR_MAX_PAGES,
     fhirMaxResources: env.FHIR_MAX_RESOURCES,
+    fhirMaxResponseBytes: env.FHIR_MAX_RESPONSE_BYTES,
+    maxResourcesPerHook: env.MAX_RESOURCES_PER_HOOK,
+    hookTimeoutMs: env.HOOK_TIMEOUT_MS,
+    authMode: env.AUTH_MODE || undefined,
+    trustFile: env.TRUST_CONFIG || undefined,
+    publicBaseUrls: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    jwtLeewaySeconds: env.JWT_LEEWAY_SECONDS,
+    jwtMaxLifetimeSeconds: env.JWT_MAX_LIFETIME_SECONDS,
+    jtiCacheSize: env.JTI_CACHE_SIZE,
+    feedbackFile: env.FEEDBACK_FILE || undefined,
+    feedbackMaxCards: env.FEEDBACK_MAX_CARDS,
   });
 }

@@ -11,6 +11,9 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream): Fa
     redact: {
       paths: [
         'req.headers.authorization',
+        'req.headers.cookie',
+        '*.authorization',
+        '*.token',
         '*.fhirAuthorization',
         '*.access_token',
         '*.prefetch',
@@ -21,10 +24,20 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream): Fa
       censor: '[redacted]',
     },
     serializers: {
-      req: (req: { method: string; routeOptions?: { url?: string }; url: string; id: string }) => ({
+      // The route pattern only: a path can carry ids, and an unmatched path anything the caller typed.
+      req: (req: { method: string; routeOptions?: { url?: string }; id: string }) => ({
         method: req.method,
-        route: req.routeOptions?.url ?? req.url.split('?')[0],
+        route: req.routeOptions?.url ?? '(no route)',
         id: req.id,
+      }),
+      // An evaluation fault is "criterionId: message", and the message can quote a patient's value: ids only.
+      faults: (faults: unknown) => (Array.isArray(faults) ? faults.map((f) => String(f).split(':')[0]) : faults),
+      // Errors by type and code, with the stack's frames but not its message (it can quote input).
+      err: (err: { name?: string; type?: string; code?: string; stack?: string }) => ({
+        type: err.type ?? err.name ?? 'Error',
+        message: '(not logged)',
+        ...(err.code ? { code: err.code } : {}),
+        stack: err.stack?.split('\n').filter((line) => line.trimStart().startsWith('at ')).join('\n') ?? '',
       }),
     },
     ...(process.stdout.isTTY && !stream ? { transport: { target: 'pino-pretty' } } : {}),

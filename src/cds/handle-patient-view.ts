@@ -7,6 +7,7 @@ import { gatherPatientData, type DataProvenance } from '../data/gather-patient-d
 import type { PatientDataSource } from '../data/patient-data-source.js';
 import { PrefetchSource, bundleResources } from '../data/prefetch-source.js';
 import { badRequest } from '../http/operation-outcome.js';
+import { fhirServerNotAllowed } from '../security/fhir-server-allowlist.js';
 import { buildPatientRecord } from '../patient/patient-record.js';
 import type { HookRequest } from './hook-request.js';
 import { renderCards, type Card } from './render-cards.js';
@@ -14,8 +15,16 @@ import type { ServiceDefinition } from './service-definition.js';
 
 export interface EngineDeps {
   mappings: MappingSet;
-  fhir: { timeoutMs: number; maxPages: number; maxResources: number; fetch?: typeof fetch };
+  fhir: { timeoutMs: number; maxPages: number; maxResources: number; maxResponseBytes?: number; fetch?: typeof fetch };
+  /** Per hook call: total time to gather data (HOOK_TIMEOUT_MS), resources accepted (MAX_RESOURCES_PER_HOOK). */
+  limits?: { hookTimeoutMs?: number; maxResources?: number };
 }
+
+/** The FHIR servers the caller may name (src/security/fhir-server-allowlist.ts). */
+export interface FhirServerPolicy {
+  allows(fhirServer: string): boolean;
+}
+
 
 export interface PatientViewResult {
   cards: Card[];
@@ -33,19 +42,29 @@ export async function handlePatientView(
   request: HookRequest,
   deps: EngineDeps,
   now: Date,
+  caller: { fhirServers?: FhirServerPolicy } = {},
 ): Promise<PatientViewResult> {
   if (request.hook !== service.hook) throw badRequest(`service ${service.id} answers the ${service.hook} hook, not ${request.hook}`, ['hook']);
+  // Server-side request forgery guard (CDS Hooks 2.0 §Trusting CDS Clients). The HTTP layer also refuses an
+  // untrusted fhirServer on every route before the handler runs (src/security/client-auth.ts).
+  if (request.fhirServer && caller.fhirServers && !caller.fhirServers.allows(request.fhirServer)) throw fhirServerNotAllowed();
+  const abort = new AbortController();
   const sources: PatientDataSource[] = [new PrefetchSource(request.prefetch ?? undefined)];
   if (request.fhirServer) {
     const opts: ConstructorParameters<typeof FhirServerSource>[0] = {
       baseUrl: request.fhirServer,
       context: request.context,
       ...deps.fhir,
+      signal: abort.signal,
     };
     if (request.fhirAuthorization) opts.accessToken = request.fhirAuthorization.access_token;
     sources.push(new FhirServerSource(opts));
   }
-  const { record, provenance } = await gatherPatientData(service.prefetch, sources, request.context.patientId);
+  const { record, provenance } = await gatherPatientData(service.prefetch, sources, request.context.patientId, {
+    abort,
+    ...(deps.limits?.hookTimeoutMs ? { timeoutMs: deps.limits.hookTimeoutMs } : {}),
+    ...(deps.limits?.maxResources ? { maxResources: deps.limits.maxResources } : {}),
+  });
   const { evaluations, faults } = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
   const cards = renderCards(deps.mappings.trials, evaluations, provenance);
   return { cards, evaluations, provenance, faults };

@@ -11,6 +11,10 @@ export interface FhirServerOptions {
   timeoutMs: number;
   maxPages: number;
   maxResources: number;
+  /** Largest answer read per request, in bytes (a server streaming without end cannot exhaust memory). */
+  maxResponseBytes?: number;
+  /** Aborted when the hook's total time is up: requests still in flight are cancelled. */
+  signal?: AbortSignal;
   fetch?: typeof fetch;
 }
 
@@ -30,9 +34,14 @@ export class FhirServerSource implements PatientDataSource {
 
   async get(key: PrefetchKey): Promise<FetchResult> {
     const url = new URL(fillTemplate(key.template, this.options.context), this.base);
+    // Tomcat, which HAPI FHIR runs on, answers a literal '|' in the query (system|code tokens) with an HTML
+    // 400 unless relaxed-query-chars is set (RFC 3986 does not allow it there); %7C is the same token to
+    // every FHIR server. WHATWG URL leaves '|' as it is, so encode it here.
+    url.search = url.search.replaceAll('|', '%7C');
     try {
       const first = await this.request(url);
       if (first.resourceType !== 'Bundle') return { ok: true, resources: [first], origin: 'fhir-server', pages: 1 };
+      if (bundleResources(first).length > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`);
       return await this.collectPages(first);
     } catch (err) {
       const reason = err instanceof FetchFailure ? err.message : 'the FHIR server could not be reached';
@@ -69,16 +78,19 @@ export class FhirServerSource implements PatientDataSource {
     const doFetch = this.options.fetch ?? fetch;
     let res: Response;
     try {
-      res = await doFetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(this.options.timeoutMs) });
+      const timeout = AbortSignal.timeout(this.options.timeoutMs);
+      res = await doFetch(url, { headers, redirect: 'manual', signal: this.options.signal ? AbortSignal.any([timeout, this.options.signal]) : timeout });
     } catch (err) {
+      if (this.options.signal?.aborted) throw new FetchFailure('the hook ran out of time');
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       throw new FetchFailure(timedOut ? `no answer within ${this.options.timeoutMs} ms` : 'the connection failed');
     }
     if (res.status >= 300 && res.status < 400) throw new FetchFailure(`it answered with a redirect (HTTP ${res.status}), which is not followed`);
     if (!res.ok) throw new FetchFailure(`HTTP ${res.status}`);
+    const text = await readLimited(res, this.options.maxResponseBytes ?? Number.POSITIVE_INFINITY);
     let body: unknown;
     try {
-      body = await res.json();
+      body = JSON.parse(text);
     } catch {
       throw new FetchFailure('the answer was not JSON');
     }
@@ -88,4 +100,32 @@ export class FhirServerSource implements PatientDataSource {
     if ((body as Resource).resourceType === 'OperationOutcome') throw new FetchFailure('it answered with an OperationOutcome');
     return body as Resource;
   }
+}
+
+/** The body as text, refusing more than `max` bytes (by Content-Length when given, else while reading). */
+async function readLimited(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new FetchFailure(`the answer was larger than ${max} bytes`);
+  }
+  if (!res.body) return '';
+  const decoder = new TextDecoder();
+  const chunks: string[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > max) {
+        await res.body.cancel().catch(() => undefined);
+        throw new FetchFailure(`the answer was larger than ${max} bytes`);
+      }
+      chunks.push(decoder.decode(chunk, { stream: true }));
+    }
+  } catch (err) {
+    if (err instanceof FetchFailure) throw err;
+    throw new FetchFailure('the connection broke while reading the answer');
+  }
+  chunks.push(decoder.decode());
+  return chunks.join('');
 }

@@ -1,6 +1,6 @@
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import type { PrefetchKey, PrefetchResourceType } from '../cds/service-definition.js';
-import { badRequest, preconditionFailed } from '../http/operation-outcome.js';
+import { OutcomeError, badRequest, operationOutcome, preconditionFailed } from '../http/operation-outcome.js';
 import { buildPatientRecord, type ClinicalType, type PatientRecord } from '../patient/patient-record.js';
 import type { FetchResult, PatientDataSource } from './patient-data-source.js';
 
@@ -12,9 +12,94 @@ export interface DataProvenance {
   pages?: number;
 }
 
+export interface GatherOptions {
+  /**
+   * Total time for all keys (HOOK_TIMEOUT_MS): the keys still outstanding then are unavailable ("took longer
+   * than N ms") and the hook answers with what it has.
+   */
+  timeoutMs?: number;
+  /** Aborted when the time is up or gathering ends, so sources cancel requests still in flight. */
+  abort?: AbortController;
+  /** Resources accepted across all keys, prefetch and fetched (MAX_RESOURCES_PER_HOOK); more is a 413. */
+  maxResources?: number;
+}
+
 export interface GatheredData {
   record: PatientRecord;
   provenance: DataProvenance[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Deeper than any real FHIR resource: past this the data is refused rather than walked. */
+const MAX_DEPTH = 100;
+
+/**
+ * FHIR primitives (FHIR R4 §JSON representation) the engine and the cards read as strings: anything else in
+ * these places (an object, a number, an array, null, "") is removed, so it reads as absent, never as a value.
+ * `code` is a string in Coding and Quantity but a CodeableConcept in resources, so an object is kept there.
+ */
+const STRING_PRIMITIVES = new Set([
+  'resourceType', 'id', 'text', 'display', 'system', 'unit', 'reference', 'status', 'gender', 'birthDate', 'deceasedDateTime',
+  'effectiveDateTime', 'effectiveInstant', 'issued', 'onsetDateTime', 'abatementDateTime', 'recordedDate', 'start', 'end',
+  'valueString', 'valueDateTime', 'authoredOn', 'performedDateTime', 'occurrenceDateTime', 'occurrenceString', 'dateAsserted', 'comparator', 'version',
+]);
+
+/** The fields the record's index reads as CodeableConcepts: an object whose `coding` is a list of objects. */
+const CONCEPTS = new Set(['code', 'vaccineCode', 'medicationCodeableConcept', 'valueCodeableConcept']);
+
+function tooDeep(): Error {
+  return badRequest(`the patient data is nested more than ${MAX_DEPTH} levels deep`, ['prefetch']);
+}
+
+/** One field's value made safe to read, or undefined to remove it. Copies only what it changes. */
+function cleanField(key: string, value: unknown, depth: number): unknown {
+  // FHIR JSON has no nulls and no empty strings (R4 §JSON: "primitive values SHALL NOT be empty").
+  if (value === null || (typeof value === 'string' && value.trim() === '')) return undefined;
+  if (key.startsWith('_')) return value; // primitive extensions: not read
+  if (STRING_PRIMITIVES.has(key)) return typeof value === 'string' ? value : undefined;
+  if (key === 'code' && typeof value === 'string') return value;
+  if (CONCEPTS.has(key)) {
+    if (!isObject(value)) return undefined;
+    const cleaned = cleanValue(value, depth) as Record<string, unknown>;
+    if (cleaned.coding === undefined || (Array.isArray(cleaned.coding) && cleaned.coding.every(isObject))) return cleaned;
+    return { ...cleaned, coding: Array.isArray(cleaned.coding) ? cleaned.coding.filter(isObject) : [] };
+  }
+  if (key === 'contained' && !Array.isArray(value)) return undefined;
+  return cleanValue(value, depth);
+}
+
+function cleanValue(value: unknown, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw tooDeep();
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const cleaned = item === null || (typeof item === 'string' && item.trim() === '') ? undefined : cleanValue(item, depth + 1);
+      if (cleaned !== item && !out) out = value.slice(0, i);
+      if (out && cleaned !== undefined) out.push(cleaned);
+    });
+    return out ?? value;
+  }
+  if (!isObject(value)) return value;
+  let out: Record<string, unknown> | undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const cleaned = cleanField(key, item, depth + 1);
+    if (cleaned === item) continue;
+    out ??= { ...value };
+    if (cleaned === undefined) delete out[key];
+    else out[key] = cleaned;
+  }
+  return out ?? value;
+}
+
+/**
+ * EHR data arrives malformed every day. The criteria are evaluated one by one, each failure becoming that
+ * criterion's `unknown` (house rule 7), but the record's index and the cards read some fields outside that
+ * guard; those are made safe here. A value of the wrong JSON type reads as absent, so the criteria that
+ * need it stay unknown (or unmet, as for any record the code lists do not recognise), never met by accident.
+ */
+function readableResource(r: Resource): Resource {
+  return cleanValue(r, 0) as Resource;
 }
 
 /** The patient a resource belongs to, when it says so with a relative or absolute Patient reference. */
@@ -35,16 +120,43 @@ export async function gatherPatientData(
   keys: readonly PrefetchKey[],
   sources: readonly PatientDataSource[],
   patientId: string,
+  options: GatherOptions = {},
 ): Promise<GatheredData> {
-  const results = await Promise.all(
-    keys.map(async (key): Promise<[PrefetchKey, FetchResult | undefined]> => {
-      for (const source of sources) {
-        const result = await source.get(key);
-        if (result) return [key, result];
-      }
-      return [key, undefined];
-    }),
-  );
+  const { timeoutMs, abort, maxResources } = options;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline =
+    timeoutMs === undefined
+      ? undefined
+      : new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), timeoutMs);
+        });
+  const fromSources = async (key: PrefetchKey): Promise<FetchResult | undefined> => {
+    for (const source of sources) {
+      const result = await source.get(key);
+      if (result) return result;
+    }
+    return undefined;
+  };
+  let results: [PrefetchKey, FetchResult | undefined][];
+  try {
+    results = await Promise.all(
+      keys.map(async (key): Promise<[PrefetchKey, FetchResult | undefined]> => {
+        const result = deadline ? await Promise.race([fromSources(key), deadline]) : await fromSources(key);
+        if (result === 'late') return [key, { ok: false, reason: `${key.resourceType} could not be read from the EHR's FHIR server: it took longer than ${timeoutMs} ms` }];
+        return [key, result];
+      }),
+    );
+  } finally {
+    clearTimeout(timer);
+    // Whatever is still in flight (late keys) is no longer wanted.
+    abort?.abort();
+  }
+  if (maxResources !== undefined) {
+    const total = results.reduce((n, [, r]) => n + (r?.ok ? r.resources.length : 0), 0);
+    if (total > maxResources) {
+      throw new OutcomeError(413, operationOutcome('error', 'too-costly', `the call carries ${total} resources, more than the ${maxResources} this service accepts per call`));
+    }
+  }
   const missing = results.filter(([, r]) => r === undefined).map(([k]) => k.key);
   if (missing.length > 0) {
     throw preconditionFailed(
@@ -65,7 +177,9 @@ export async function gatherPatientData(
     const p: DataProvenance = { key: key.key, resourceType: key.resourceType, origin: result.origin, count: result.resources.length };
     if (result.pages) p.pages = result.pages;
     provenance.push(p);
-    for (const r of result.resources) {
+    for (const raw of result.resources) {
+      const r = readableResource(raw);
+      if (typeof r.resourceType !== 'string') continue;
       if (r.resourceType === 'Patient') {
         if (r.id && r.id !== patientId) throw badRequest(`prefetch.${key.key} holds Patient/${r.id}, not the context's patient`, [`prefetch.${key.key}`]);
         patient = r;
@@ -81,5 +195,12 @@ export async function gatherPatientData(
   if (unavailable.size === keys.length) {
     throw preconditionFailed(`no patient data could be read: ${[...unavailable.values()][0] ?? ''}`);
   }
-  return { record: buildPatientRecord(patient, resources, unavailable), provenance };
+  let record: PatientRecord;
+  try {
+    record = buildPatientRecord(patient, resources, unavailable);
+  } catch {
+    // Defence in depth: data shaped in a way readableResource does not foresee is the caller's bad input.
+    throw badRequest('the patient data holds a resource whose structure is not valid FHIR; the service could not index it', ['prefetch']);
+  }
+  return { record, provenance };
 }

@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Bundle } from '@medplum/fhirtypes';
@@ -22,9 +23,17 @@ export class LogCapture extends Writable {
   }
 }
 
-/** The real app, with a fixed evaluation time (the examples' anchor date) unless told otherwise. */
+/**
+ * The real app, with a fixed evaluation time (the examples' anchor date) unless told otherwise. Client
+ * authentication is off unless the test sets AUTH_MODE=on (test/security/ does), and feedback goes to a
+ * journal in a fresh temporary directory (removed on close) unless FEEDBACK_FILE is given.
+ */
 export function testApp(overrides: Partial<AppOptions> = {}, env: NodeJS.ProcessEnv = {}): FastifyInstance {
-  return buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...env }), clock: () => ANCHOR, ...overrides });
+  const tempDir = env.FEEDBACK_FILE || overrides.feedbackStore ? undefined : mkdtempSync(resolve(tmpdir(), 'trialmatch-test-'));
+  const config = loadConfig({ LOG_LEVEL: 'silent', AUTH_MODE: 'off', ...(tempDir ? { FEEDBACK_FILE: resolve(tempDir, 'feedback.jsonl') } : {}), ...env });
+  const app = buildApp({ config, clock: () => ANCHOR, ...overrides });
+  if (tempDir) app.addHook('onClose', async () => rmSync(tempDir, { recursive: true, force: true }));
+  return app;
 }
 
 export function exampleBundle(id: string): Bundle {

@@ -21,7 +21,10 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/cds-services/:id', { schema: { params: serviceParams, body: hookRequestSchema } }, async (request) => {
     const service = findService(request.params.id);
     const started = performance.now();
-    const result = await handlePatientView(service, request.body, app.engine, app.clock());
+    // The caller's FHIR servers: per issuer, or the unauthenticated allowlist when AUTH_MODE=off; none at all
+    // when there is no caller identity (fail closed).
+    const fhirServers = request.client?.fhirServers ?? { allows: () => false };
+    const result = await handlePatientView(service, request.body, app.engine, app.clock(), { fhirServers });
     for (const card of result.cards) {
       const topic = card.source.topic.code;
       app.feedback.rememberCard(card.uuid, topic);
@@ -44,8 +47,8 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post('/cds-services/:id/feedback', { schema: { params: serviceParams, body: feedbackSchema } }, async (request, reply) => {
     const service = findService(request.params.id);
-    const { stored, unknownCards } = app.feedback.record(service.id, request.body.feedback);
-    request.log.info({ service: service.id, stored, unknownCards }, 'feedback received');
+    const { stored, unknownCards, duplicates } = await app.feedback.record(service.id, request.body.feedback);
+    request.log.info({ service: service.id, stored, unknownCards, duplicates }, 'feedback received');
     return reply.status(200).send();
   });
 };

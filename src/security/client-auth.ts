@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { ClientAuthenticator, type AuthError, type ClientIdentity } from './client-authenticator.js';
+import { FhirServerAllowlist, fhirServerNotAllowed } from './fhir-server-allowlist.js';
+import type { LoadedTrust } from './trust-config.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the client-auth hook on the routes it protects. */
+    client?: ClientIdentity;
+  }
+}
+
+/**
+ * The routes that carry patient data or answer for the EHR: CDS Hooks discovery, service calls and feedback,
+ * and the /trials API. /examples, /demo, /, /healthz, /dev/token and static files stay open (no EHR data).
+ */
+export function isProtectedPath(path: string): boolean {
+  return /^\/(cds-services|trials)(\/|$|\?)/.test(path);
+}
+
+function pathOf(request: FastifyRequest): string {
+  return request.url.split('?')[0] ?? '/';
+}
+
+/**
+ * Registers the authentication hook (onRequest, so an unauthenticated body is never parsed) and, when
+ * authentication is off, the global FHIR server allowlist. Refusals go through the one error handler.
+ */
+export function registerClientAuth(app: FastifyInstance, config: Config, trust: LoadedTrust): void {
+  app.decorateRequest('client', undefined);
+  registerFhirServerGuard(app);
+  if (config.authMode === 'off') {
+    const identity: ClientIdentity = { fhirServers: new FhirServerAllowlist(trust.unauthenticatedFhirServers) };
+    app.log.warn(
+      { authMode: 'off', fhirServers: trust.unauthenticatedFhirServers },
+      '!!! AUTHENTICATION IS OFF (AUTH_MODE=off): any caller can use this service. Development only; never expose it to a network. !!!',
+    );
+    app.addHook('onRequest', async (request) => {
+      request.client = identity;
+    });
+    return;
+  }
+  const authenticator = new ClientAuthenticator({
+    trust,
+    publicBaseUrls: config.publicBaseUrls,
+    leewaySeconds: config.jwtLeewaySeconds,
+    maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+    jtiCacheSize: config.jtiCacheSize,
+  });
+  app.log.info({ trustFile: trust.file, issuers: trust.issuers.map((i) => i.issuer), audiences: config.publicBaseUrls }, 'client authentication on');
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'OPTIONS') return;
+    const path = pathOf(request);
+    if (!isProtectedPath(path) && !isProtectedPath(request.routeOptions.url ?? '/')) return;
+    try {
+      request.client = await authenticator.authenticate(request.headers.authorization, request.url);
+      request.log.debug({ issuer: request.client.issuer }, 'client authenticated');
+    } catch (err) {
+      const failure = (err as Partial<AuthError>).failure;
+      // The category only: never the token, its claims or an unverified issuer.
+      request.log.info({ auth: failure ?? 'error' }, 'client refused');
+      if ((err as Partial<AuthError>).statusCode === 401) {
+        void reply.header('www-authenticate', failure === 'missing' ? 'Bearer realm="trialmatch-cds"' : 'Bearer realm="trialmatch-cds", error="invalid_token"');
+      }
+      throw err;
+    }
+  });
+}
+
+/** The `fhirServer` a request names, in its JSON body or its query string. */
+function fhirServerNamed(request: FastifyRequest): string | undefined {
+  const fromBody = (request.body as { fhirServer?: unknown } | null | undefined)?.fhirServer;
+  if (typeof fromBody === 'string') return fromBody;
+  const fromQuery = (request.query as { fhirServer?: unknown } | null | undefined)?.fhirServer;
+  return typeof fromQuery === 'string' ? fromQuery : undefined;
+}
+
+/**
+ * Server-side request forgery guard for every route (CDS Hooks 2.0 §Trusting CDS Clients): a request that
+ * names a `fhirServer` its caller may not name is refused with 403 before its handler runs, so no request
+ * leaves the service. A route without an authenticated caller may name none (when AUTH_MODE=off every
+ * caller gets the trust file's unauthenticatedFhirServers).
+ */
+function registerFhirServerGuard(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    const named = fhirServerNamed(request);
+    if (named === undefined) return;
+    if (request.client?.fhirServers.allows(named)) return;
+    request.log.info({ issuer: request.client?.issuer }, 'fhirServer refused: not on the allowlist');
+    throw fhirServerNotAllowed();
+  });
+}

@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { FHIR_SERVER_PATTERN_HELP, isFhirServerPattern } from './fhir-server-allowlist.js';
+
+/** CDS Hooks 2.0 recommends ES384 / RS384; `none` and the symmetric HS* algorithms are never accepted. */
+export const ALLOWED_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
+
+const comment = z.string().optional();
+
+const fhirServerPattern = z.string().refine(isFhirServerPattern, { message: FHIR_SERVER_PATTERN_HELP });
+
+/** A public signing key: asymmetric, with a `kid` (keys are picked by `kid`), without private parts. */
+const publicJwk = z
+  .object({
+    kty: z.enum(['EC', 'RSA'], { message: 'only EC and RSA keys are trusted (symmetric "oct" keys are refused)' }),
+    kid: z.string().min(1, 'every trusted key needs a kid'),
+    alg: z.enum(ALLOWED_ALGORITHMS).optional(),
+    use: z.literal('sig').optional(),
+  })
+  .loose()
+  .refine((k) => !('d' in k) && !('p' in k) && !('q' in k), { message: 'a trusted key must be public: remove the private parts (d, p, q, ...)' });
+
+const issuerSchema = z
+  .strictObject({
+    '//': comment,
+    /** The `iss` the EHR puts in its tokens. */
+    issuer: z.string().min(1),
+    description: z.string().optional(),
+    /** The issuer's public keys, inline ... */
+    jwks: z.strictObject({ keys: z.array(publicJwk).min(1) }).optional(),
+    /** ... or where to fetch them (cached and refreshed; https unless on this machine). */
+    jwksUrl: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => u.startsWith('https:') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/)/.test(u), { message: 'jwksUrl must be https (http only on this machine)' })
+      .optional(),
+    /** The FHIR servers this issuer's calls may name as `fhirServer`. */
+    fhirServers: z.array(fhirServerPattern).default([]),
+    /** Development only: serve GET /dev/token, signing with privateJwkFile. */
+    devTokenEndpoint: z.boolean().default(false),
+    /** The private JWK for devTokenEndpoint, relative to the trust file. */
+    privateJwkFile: z.string().optional(),
+  })
+  .refine((i) => (i.jwks ? 1 : 0) + (i.jwksUrl ? 1 : 0) === 1, { message: 'give exactly one of jwks and jwksUrl', path: ['jwks'] })
+  .refine((i) => !i.devTokenEndpoint || (i.privateJwkFile && i.jwks), { message: 'devTokenEndpoint needs an inline jwks and a privateJwkFile', path: ['privateJwkFile'] });
+
+export const trustConfigSchema = z
+  .strictObject({
+    '//': comment,
+    issuers: z.array(issuerSchema),
+    /** FHIR servers allowed when AUTH_MODE=off (there is no issuer to ask). */
+    unauthenticatedFhirServers: z.array(fhirServerPattern).default([]),
+  })
+  .refine((c) => new Set(c.issuers.map((i) => i.issuer)).size === c.issuers.length, { message: 'each issuer may appear once', path: ['issuers'] })
+  .refine((c) => c.issuers.filter((i) => i.devTokenEndpoint).length <= 1, { message: 'at most one issuer may have devTokenEndpoint', path: ['issuers'] });
+
+export type TrustConfig = z.output<typeof trustConfigSchema>;
+export type TrustedIssuer = TrustConfig['issuers'][number] & { privateJwkPath?: string };
+
+export interface LoadedTrust {
+  file: string;
+  issuers: TrustedIssuer[];
+  unauthenticatedFhirServers: string[];
+}
+
+/** Reads and validates the trust file; a broken one stops the service at start with the file and path named. */
+export function loadTrustConfig(file: string): LoadedTrust {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: cannot read the trust configuration: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const parsed = trustConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${file}: invalid trust configuration: ${issues}`);
+  }
+  return {
+    file,
+    issuers: parsed.data.issuers.map((i) => (i.privateJwkFile ? { ...i, privateJwkPath: resolve(dirname(file), i.privateJwkFile) } : i)),
+    unauthenticatedFhirServers: parsed.data.unauthenticatedFhirServers,
+  };
+}
