@@ -21,6 +21,12 @@ export default tseslint.config(
     },
   },
   {
+    // The demo page is plain browser JS with JSDoc types, checked by `tsc -p public` (npm run typecheck).
+    files: ['public/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', crypto: 'readonly', performance: 'readonly', fetch: 'readonly', location: 'readonly', FileReader: 'readonly', URL: 'readonly', console: 'readonly' } },
+    rules: { '@typescript-eslint/explicit-function-return-type': 'off' },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {
       '@typescript-eslint/explicit-function-return-type': 'off',

@@ -98,6 +98,26 @@ export function examplePatients(): ExamplePatient[] {
     .medication(MED.methotrexate, daysAgo(2100), { end: daysAgo(1600), tablets: 1, perDay: 1 });
   out.push({ id: woman.id, name: 'Ana Example', summary: '34-year-old woman with lupus nephritis, active on steroid, hydroxychloroquine and MMF', bundle: woman.bundle() });
 
+  // The belimumab trial's renal route needs a 24-hour urine protein, which has no confirmed code yet, so a
+  // nephritis patient stays "possibly"; this adult is refractory by treatment (steroid, antimalarial, two
+  // immunosuppressants, no rituximab or cyclophosphamide), the route the record can show.
+  const adult = new PatientBuilder('sle-adult-refractory', { gender: 'female', birthDate: yearsAgo(28, 150), name: [{ family: 'Example', given: ['Clara'] }] });
+  sle(adult, 2600);
+  activeSerology(adult, 15);
+  screeningLabs(adult, 10, 61, { female: true, cd19: 180 });
+  adult
+    .medication(MED.prednisone20, daysAgo(420), { end: daysAgo(300), tablets: 2, perDay: 1 })
+    .medication(MED.prednisone5, daysAgo(300), { tablets: 3, perDay: 1 })
+    .medication(MED.hcq200, daysAgo(2400), { tablets: 2, perDay: 1 })
+    .medication(MED.azathioprine50, daysAgo(1900), { end: daysAgo(1100), tablets: 3, perDay: 1 })
+    .medication(MED.mmf, daysAgo(1050), { doseMg: 1500, perDay: 2 });
+  out.push({
+    id: adult.id,
+    name: 'Clara Example',
+    summary: '28-year-old woman with SLE still active (SLEDAI-2K 12) despite steroid, hydroxychloroquine, azathioprine and MMF',
+    bundle: adult.bundle(),
+  });
+
   const boy = new PatientBuilder('sle-teen-missing-tests', { gender: 'male', birthDate: yearsAgo(15, 200), name: [{ family: 'Example', given: ['Tom'] }] });
   sle(boy, 1200);
   boy.qualitative('5048-4', 'ANA titre (IFA)', '1:320', daysAgo(150));

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { evaluateBundle } from '../../cds/handle-patient-view.js';
+import { evaluateBundle, handlePatientView } from '../../cds/handle-patient-view.js';
+import type { HookRequest } from '../../cds/hook-request.js';
 import { badRequest, notFound } from '../operation-outcome.js';
 
 const bundleSchema = z
@@ -11,6 +13,13 @@ const bundleSchema = z
 const evaluateQuery = z.object({
   /** Evaluation time (ISO date or date-time); defaults to now. */
   at: z.string().optional(),
+});
+
+const fromServerBody = z.object({
+  fhirServer: z.url({ protocol: /^https?$/, message: 'fhirServer must be an http(s) URL' }),
+  patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'patientId must be a FHIR id'),
+  /** A bearer token for the FHIR server, passed on as the hook's fhirAuthorization. */
+  accessToken: z.string().min(1).optional(),
 });
 
 /** The trial list and the evaluation as JSON, for integrators and the demo page. */
@@ -37,6 +46,24 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     const { evaluations, faults, patientId } = evaluateBundle(request.body as unknown as Bundle, app.engine, now);
     request.log.info({ trials: evaluations.length, faults }, 'bundle evaluated');
     return { ...(patientId ? { patient: `Patient/${patientId}` } : {}), evaluatedAt: now.toISOString(), trials: evaluations };
+  });
+
+  // The criteria behind a patient-view call that fetches from the FHIR server (no prefetch), so the demo
+  // page can show what the production path read; the same code as the hook, through handlePatientView.
+  app.post('/trials/$evaluate-from-server', { schema: { body: fromServerBody } }, async (request) => {
+    const { fhirServer, patientId, accessToken } = request.body;
+    const service = app.services.find((s) => s.hook === 'patient-view');
+    if (!service) throw notFound('no patient-view service is configured');
+    const hook: HookRequest = { hook: 'patient-view', hookInstance: randomUUID(), fhirServer, context: { patientId } };
+    if (accessToken) {
+      hook.fhirAuthorization = { access_token: accessToken, token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'trialmatch-cds-demo' };
+    }
+    const now = app.clock();
+    // The same FHIR server policy as the hook route: only servers this caller may name are fetched.
+    const fhirServers = request.client?.fhirServers ?? { allows: () => false };
+    const { evaluations, faults, provenance } = await handlePatientView(service, hook, app.engine, now, { fhirServers });
+    request.log.info({ trials: evaluations.length, faults, sources: provenance.map((p) => `${p.key}:${p.origin}:${p.count}`) }, 'server patient evaluated');
+    return { patient: `Patient/${patientId}`, evaluatedAt: now.toISOString(), trials: evaluations };
   });
 
   app.get('/trials/:trialId/feedback', { schema: { params: z.object({ trialId: z.string() }) } }, async (request) => {

@@ -1,0 +1,256 @@
+import { Marked } from './vendor/marked/marked.esm.js';
+
+/** @typedef {import('./api.js').Card} Card */
+/** @typedef {import('./api.js').Evaluation} Evaluation */
+/** @typedef {import('./api.js').TrialEvaluation} TrialEvaluation */
+/** @typedef {import('./api.js').Criterion} Criterion */
+/** @typedef {import('./api.js').Evidence} Evidence */
+/** @typedef {import('./api.js').Part} Part */
+/** @typedef {import('./api.js').Outcome} Outcome */
+
+/**
+ * Builds an element; children are nodes or text (never parsed as HTML), so data cannot inject markup.
+ * @param {string} tag
+ * @param {Record<string, string>} [attrs]
+ * @param {(Node | string | undefined | false)[]} children
+ * @returns {HTMLElement}
+ */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const c of children) if (c !== undefined && c !== false) node.append(c);
+  return node;
+}
+
+/** @param {string} s */
+function escapeHtml(s) {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** @param {string} url */
+function isWebUrl(url) {
+  try {
+    return ['http:', 'https:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Card detail is markdown from a service: rendered, but any raw HTML in it is shown as text, links go only
+ * to http(s) addresses, and images are reduced to their text, so a card cannot run script or load content.
+ */
+const markdown = new Marked({
+  gfm: true,
+  breaks: false,
+  async: false,
+  renderer: {
+    html({ text }) {
+      return escapeHtml(text);
+    },
+    link({ href, title, tokens }) {
+      const text = this.parser.parseInline(tokens);
+      if (!isWebUrl(href)) return text;
+      const t = title ? ` title="${escapeHtml(title)}"` : '';
+      return `<a href="${escapeHtml(href)}"${t} target="_blank" rel="noopener noreferrer">${text}</a>`;
+    },
+    image({ text }) {
+      return escapeHtml(text);
+    },
+  },
+});
+
+/**
+ * @param {string} source
+ * @returns {string} HTML safe to insert
+ */
+export function renderMarkdown(source) {
+  return /** @type {string} */ (markdown.parse(source));
+}
+
+const INDICATOR_WORDS = { info: 'Info', warning: 'Warning', critical: 'Critical' };
+
+/**
+ * The cards as an EHR shows them: indicator, summary, rendered detail, source, links.
+ * @param {Card[]} cards
+ */
+export function renderCards(cards) {
+  if (cards.length === 0) {
+    return el('p', { class: 'empty', 'data-testid': 'no-cards' }, 'No cards: the service suggests no trial for this patient. The criteria beside show why.');
+  }
+  const list = el('ol', { class: 'cards', 'aria-label': 'CDS Hooks cards' });
+  for (const card of cards) {
+    const indicator = INDICATOR_WORDS[card.indicator] ?? card.indicator;
+    const detail = el('div', { class: 'card-detail' });
+    if (card.detail) detail.innerHTML = renderMarkdown(card.detail);
+    const source = el('p', { class: 'card-source' }, 'Source: ');
+    source.append(
+      card.source.url && isWebUrl(card.source.url)
+        ? el('a', { href: card.source.url, target: '_blank', rel: 'noopener noreferrer' }, card.source.label)
+        : el('span', {}, card.source.label),
+    );
+    if (card.source.topic?.display) source.append(` · ${card.source.topic.display}`);
+    const links = el('ul', { class: 'card-links' });
+    for (const link of card.links ?? []) {
+      links.append(el('li', {}, isWebUrl(link.url) ? el('a', { href: link.url, target: '_blank', rel: 'noopener noreferrer' }, link.label) : link.label));
+    }
+    list.append(
+      el(
+        'li',
+        { class: `card card-${card.indicator}`, 'data-testid': 'card', 'data-topic': card.source.topic?.code ?? '' },
+        el('p', { class: 'card-head' }, el('span', { class: 'indicator', 'data-testid': 'card-indicator' }, indicator), el('strong', { class: 'card-summary', 'data-testid': 'card-summary' }, card.summary)),
+        detail,
+        el('footer', {}, source, (card.links ?? []).length > 0 && links),
+      ),
+    );
+  }
+  return list;
+}
+
+/** UCUM codes as a clinician writes them (the same reading as the cards). */
+const UNIT_WORDS = /** @type {Record<string, string>} */ ({
+  '10*3/uL': '× 10³/µL',
+  '10*9/L': '× 10⁹/L',
+  '/uL': '/µL',
+  '[IU]/mL': 'IU/mL',
+  'mL/min/{1.73_m2}': 'mL/min/1.73 m²',
+  'g/(24.h)': 'g/24 h',
+});
+
+/** @param {Evidence} e */
+export function evidenceText(e) {
+  let value = '';
+  if (e.value !== undefined) {
+    const unit = e.unit && typeof e.value === 'number' ? (UNIT_WORDS[e.unit] ?? e.unit.replace(/\{[^}]*\}/g, '')).trim() : '';
+    value = unit === '%' ? `${e.value}%` : `${e.value}${unit ? ` ${unit}` : ''}`;
+  }
+  const recorded = e.recorded ? ` (recorded ${e.recorded})` : '';
+  const date = e.date ? `, ${e.date.slice(0, 10)}` : '';
+  const note = e.note ? ` — ${e.note}` : '';
+  return `${e.display}${value ? `: ${value}` : ''}${recorded}${date}${note}`;
+}
+
+export const OUTCOME_WORDS = /** @type {const} */ ({ met: 'met', 'not-met': 'not met', unknown: 'unknown', review: 'to review' });
+const STATUS_WORDS = { 'likely-eligible': 'Likely eligible', 'possibly-eligible': 'Possibly eligible', ineligible: 'Not eligible' };
+
+/**
+ * Whether an outcome counts for the patient (an inclusion met, an exclusion not met) or against.
+ * @param {Criterion} c
+ */
+function outcomeTone(c) {
+  if (c.outcome === 'unknown' || c.outcome === 'review') return c.outcome;
+  const good = (c.type === 'inclusion') === (c.outcome === 'met');
+  return good ? 'pass' : 'fail';
+}
+
+/** @param {Criterion} c */
+function criterionName(c) {
+  return `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}`;
+}
+
+/** @param {Part} p @returns {Part[]} */
+function leaves(p) {
+  return p.parts ? p.parts.flatMap(leaves) : [p];
+}
+
+/**
+ * Why a blocking criterion blocks: the parts that decided it, in words.
+ * @param {Criterion} c
+ */
+function blockingReason(c) {
+  const decisive = c.parts.flatMap(leaves).filter((p) => p.outcome === c.outcome);
+  const said = decisive.map((p) => `${p.label}${p.evidence.length > 0 ? ` (${p.evidence.map(evidenceText).join('; ')})` : ''}`);
+  const verb = c.type === 'inclusion' ? 'not met' : 'applies';
+  return `${criterionName(c)} ${verb}: ${said.join('; ') || c.reason}`;
+}
+
+/**
+ * The parts of a criterion as a nested list: how the engine read it.
+ * @param {Part[]} parts
+ */
+function partList(parts) {
+  const ul = el('ul', { class: 'parts' });
+  for (const p of parts) {
+    const li = el('li', {}, el('span', { class: `badge badge-${p.outcome}` }, OUTCOME_WORDS[p.outcome] ?? p.outcome), ` ${p.label}`);
+    if (!p.parts) {
+      li.append(el('span', { class: 'reason' }, ` — ${p.reason}`));
+      if (p.evidence.length > 0) li.append(el('ul', { class: 'evidence' }, ...p.evidence.map((e) => el('li', {}, evidenceText(e)))));
+    } else {
+      li.append(partList(p.parts));
+    }
+    ul.append(li);
+  }
+  return ul;
+}
+
+/**
+ * @param {TrialEvaluation} t
+ */
+function trialSection(t) {
+  /** @type {Record<string, number>} */
+  const counts = { met: 0, 'not-met': 0, unknown: 0, review: 0 };
+  for (const c of t.criteria) counts[c.outcome] = (counts[c.outcome] ?? 0) + 1;
+  const blocking = t.criteria.filter((c) => t.blocking.includes(c.id));
+  const summary = el(
+    'summary',
+    {},
+    el('span', { class: `status status-${t.status}`, 'data-testid': 'trial-status' }, STATUS_WORDS[t.status] ?? t.status),
+    ' ',
+    el('span', { class: 'trial-title' }, t.shortTitle),
+    el('span', { class: 'counts' }, ` ${counts.met} met · ${counts['not-met']} not met · ${counts.unknown} unknown · ${counts.review} to review`),
+  );
+  const body = el('div', { class: 'trial-body' });
+  body.append(el('p', { class: 'trial-full-title' }, t.title, t.nctId ? ` (${t.nctId})` : ''));
+  if (blocking.length > 0) {
+    body.append(el('div', { class: 'blocking', 'data-testid': 'blocking' }, el('strong', {}, 'Why not eligible'), el('ul', {}, ...blocking.map((c) => el('li', {}, blockingReason(c))))));
+  }
+  const table = el(
+    'table',
+    { class: 'criteria' },
+    el('caption', { class: 'visually-hidden' }, `Criteria for ${t.shortTitle}`),
+    el('colgroup', {}, el('col', { class: 'col-criterion' }), el('col', { class: 'col-outcome' }), el('col', { class: 'col-evidence' })),
+    el('thead', {}, el('tr', {}, ...['Criterion (protocol text)', 'Outcome', 'Evidence, and data missing'].map((h) => el('th', { scope: 'col' }, h)))),
+  );
+  const tbody = el('tbody');
+  for (const c of t.criteria) {
+    // Evidence and missing data share a column: a narrow table column for "missing" would be empty most rows.
+    const found = el('td', {});
+    if (c.evidence.length > 0) found.append(el('ul', { class: 'evidence', 'data-testid': 'evidence' }, ...c.evidence.map((e) => el('li', {}, evidenceText(e)))));
+    if (c.missing.length > 0) found.append(el('div', { class: 'missing' }, el('strong', {}, 'Missing: '), el('ul', { 'data-testid': 'missing' }, ...c.missing.map((m) => el('li', {}, m)))));
+    if (c.evidence.length === 0 && c.missing.length === 0) found.append(el('span', { class: 'none' }, '—'));
+    const reading = el(
+      'details',
+      {},
+      el('summary', {}, c.text.length > 90 ? `${c.text.slice(0, 87).replace(/\s+\S*$/, '')}…` : c.text),
+      c.text.length > 90 && el('p', {}, c.text),
+      el('p', { class: 'interpretation' }, el('strong', {}, 'Read as: '), c.interpretation),
+      partList(c.parts),
+    );
+    tbody.append(
+      el(
+        'tr',
+        { 'data-testid': 'criterion', 'data-criterion': c.id, 'data-outcome': c.outcome, class: `tone-${outcomeTone(c)}${t.blocking.includes(c.id) ? ' is-blocking' : ''}` },
+        el('th', { scope: 'row' }, el('span', { class: 'criterion-name' }, criterionName(c)), reading),
+        el('td', {}, el('span', { class: `badge badge-${c.outcome}`, 'data-testid': 'outcome' }, OUTCOME_WORDS[c.outcome] ?? c.outcome)),
+        found,
+      ),
+    );
+  }
+  table.append(tbody);
+  body.append(el('div', { class: 'table-wrap' }, table));
+  const details = el('details', { class: `trial trial-${t.status}`, 'data-testid': 'trial', 'data-trial': t.trialId }, summary, body);
+  if (t.status !== 'ineligible') details.setAttribute('open', '');
+  return details;
+}
+
+/**
+ * Every trial with every criterion, likely first and ineligible last, each ineligible trial with its reason.
+ * @param {Evaluation} evaluation
+ */
+export function renderEvaluation(evaluation) {
+  const rank = { 'likely-eligible': 0, 'possibly-eligible': 1, ineligible: 2 };
+  const trials = [...evaluation.trials].sort((a, b) => (rank[a.status] ?? 3) - (rank[b.status] ?? 3));
+  const wrap = el('div', { class: 'trials' });
+  for (const t of trials) wrap.append(trialSection(t));
+  return wrap;
+}
