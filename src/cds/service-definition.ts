@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { MappingSet } from '../mappings/compiled.js';
 import { isGroup, type CompiledRule } from '../mappings/compiled.js';
-import type { ClinicalType } from '../patient/patient-record.js';
+import { CLINICAL_TYPES, type ClinicalType } from '../patient/patient-record.js';
 
 /** The one placeholder the project adds to CDS Hooks templates: the Observation codes the trials use. */
 const OBSERVATION_CODES = '{{trialmatch.observationCodes}}';
@@ -39,15 +39,7 @@ export interface ServiceDefinition {
   prefetch: PrefetchKey[];
 }
 
-const TYPES: readonly PrefetchResourceType[] = [
-  'Patient',
-  'Condition',
-  'Observation',
-  'MedicationStatement',
-  'MedicationRequest',
-  'Procedure',
-  'Immunization',
-];
+const TYPES: readonly PrefetchResourceType[] = ['Patient', ...CLINICAL_TYPES];
 
 function collectObservationCodes(rule: CompiledRule, out: Set<string>): void {
   if (isGroup(rule)) {
