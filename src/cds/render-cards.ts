@@ -74,9 +74,27 @@ function leaves(p: PartResult): PartResult[] {
   return p.parts ? p.parts.flatMap(leaves) : [p];
 }
 
+/**
+ * The leaves the outcome still waits on. An alternative that is already met leaves nothing open beside it
+ * (platelets >= 75 makes the "investigator discretion" route moot); where alternatives wait on review and one
+ * has its automatic parts met, only that one's review items are open (treated as required, so "intolerant
+ * to standard treatments" need not be checked too).
+ */
+function openLeaves(p: PartResult): PartResult[] {
+  if (!p.parts) return [p];
+  if (p.kind === 'any' || p.kind === 'atLeast') {
+    if (p.outcome === 'met') return [];
+    if (p.outcome === 'review') {
+      const backed = p.parts.find((x) => x.outcome === 'review' && x.parts !== undefined && leaves(x).some((l) => l.outcome === 'met'));
+      if (backed && p.kind === 'any') return openLeaves(backed);
+    }
+  }
+  return p.parts.flatMap(openLeaves);
+}
+
 /** The parts of a criterion that are still open, with what would settle them. */
 function openParts(c: CriterionResult, outcome: 'unknown' | 'review'): PartResult[] {
-  return c.parts.flatMap(leaves).filter((p) => p.outcome === outcome);
+  return c.parts.flatMap(openLeaves).filter((p) => p.outcome === outcome);
 }
 
 /** The protocol text cut to its first clause, for one line of a card. */

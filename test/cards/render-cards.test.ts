@@ -80,6 +80,17 @@ describe('cards a clinician can read', () => {
     }
   });
 
+  it('does not ask the team to review an alternative the record already makes moot', () => {
+    const cards = cardsOf.get('sle-child-likely')!;
+    const card = (trialId: string) => cards.find((c) => c.source.topic.code === trialId);
+    // Platelets 182 x 10^9/L meet the limit: the protocol's discretion for thrombocytopenia is not needed.
+    expect(card('nct06789107-blinatumomab').detail).not.toMatch(/investigator discretion/);
+    // Treated and refractory by the record (pending the team's view): "intolerant" is the other route, not needed.
+    const cd19 = section(card('zju-cd19-car-t-csle').detail, 'For the study team to review').join('\n');
+    expect(cd19).toMatch(/Still moderately to severely active despite these treatments/);
+    expect(cd19).not.toMatch(/Intolerant to standard treatments/);
+  });
+
   it('says why a likely card is likely: everything the record can show is met, and how many items to confirm', () => {
     const cards = cardsOf.get('sle-child-likely')!;
     expect(cards).toHaveLength(3);
