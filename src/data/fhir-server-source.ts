@@ -41,7 +41,6 @@ export class FhirServerSource implements PatientDataSource {
     try {
       const first = await this.request(url);
       if (first.resourceType !== 'Bundle') return { ok: true, resources: [first], origin: 'fhir-server', pages: 1 };
-      if (bundleResources(first).length > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`);
       return await this.collectPages(first);
     } catch (err) {
       const reason = err instanceof FetchFailure ? err.message : 'the FHIR server could not be reached';
@@ -55,6 +54,7 @@ export class FhirServerSource implements PatientDataSource {
     let bundle = first;
     let pages = 1;
     for (;;) {
+      if (resources.length > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`);
       const next = bundle.link?.find((l) => l.relation === 'next')?.url;
       if (!next) break;
       if (seen.has(next)) throw new FetchFailure('its paging links loop');
@@ -67,7 +67,6 @@ export class FhirServerSource implements PatientDataSource {
       bundle = page;
       pages++;
       resources.push(...bundleResources(bundle));
-      if (resources.length > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`);
     }
     return { ok: true, resources, origin: 'fhir-server', pages };
   }
