@@ -158,7 +158,7 @@ export class JournalFeedbackStore extends MemoryFeedbackStore {
 
   override rememberCard(cardUuid: string, trialId: string): void {
     super.rememberCard(cardUuid, trialId);
-    this.append([{ t: 'card', card: cardUuid, trialId }], false);
+    this.append([{ t: 'card', card: cardUuid, trialId }]);
     this.cardLines++;
     if (this.cardLines > 2 * this.maxCards) this.compactWhenIdle();
   }
@@ -166,7 +166,7 @@ export class JournalFeedbackStore extends MemoryFeedbackStore {
   /** Written, then fsynced without blocking the event loop; counted only once it is on disk. */
   protected override async persistFeedback(entries: readonly FeedbackEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    this.append(entries, false);
+    this.append(entries);
     this.allFeedback.push(...entries);
     this.pendingSyncs++;
     try {
@@ -189,10 +189,10 @@ export class JournalFeedbackStore extends MemoryFeedbackStore {
     this.fd = -1;
   }
 
-  private append(entries: readonly object[], sync: boolean): void {
+  /** Writes entries to the journal; callers that need them on disk fsync afterwards. */
+  private append(entries: readonly object[]): void {
     if (this.fd < 0) throw new Error('the feedback store is closed');
     writeSync(this.fd, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    if (sync) fsyncSync(this.fd);
   }
 
   private replay(): void {

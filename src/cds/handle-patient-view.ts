@@ -25,7 +25,6 @@ export interface FhirServerPolicy {
   allows(fhirServer: string): boolean;
 }
 
-
 export interface PatientViewResult {
   cards: Card[];
   evaluations: TrialEvaluation[];

@@ -40,7 +40,7 @@ export interface CompiledValueSet {
    * `names` as whole-word patterns, compiled once with the list: the by-name fallback runs for every
    * medication record and every medication criterion, and building a RegExp per test dominated the profile.
    */
-  namePatterns?: readonly RegExp[];
+  namePatterns: readonly RegExp[];
   /**
    * Whether a patient's `system|code` index key is in the list, without splitting the key or building a
    * Coding (the per-request code index is matched against every list a criterion names).
@@ -172,11 +172,10 @@ export function matchingKeys(vs: CompiledValueSet, keys: Iterable<string>): stri
 export function matchName(vs: CompiledValueSet, text: string | undefined): string | undefined {
   if (!text || vs.names.length === 0) return undefined;
   const lower = text.toLowerCase();
-  const patterns = vs.namePatterns ?? vs.names.map(namePattern);
   for (let i = 0; i < vs.names.length; i++) {
     const name = vs.names[i]!;
     // includes() first: most texts name none of the list, and a whole-word match always contains the name.
-    if (lower.includes(name) && patterns[i]!.test(lower)) return name;
+    if (lower.includes(name) && vs.namePatterns[i]!.test(lower)) return name;
   }
   return undefined;
 }
