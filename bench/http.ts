@@ -9,6 +9,8 @@ export interface Target {
   mode: 'service' | 'baseline';
   url: string;
   rss: () => Promise<number>;
+  /** CPU time the target process has used so far (user + system), µs. */
+  cpuUs: () => Promise<number>;
   stop: () => Promise<void>;
 }
 
@@ -22,11 +24,13 @@ export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv =
     child.once('message', (m: { port?: number }) => (m.port ? resolve(m.port) : reject(new Error('no port'))));
     child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
   });
-  const rss = (): Promise<number> =>
+  const stats = (): Promise<{ rss: number; cpuUs: number }> =>
     new Promise((resolve) => {
-      child.once('message', (m: { rss: number }) => resolve(m.rss));
+      child.once('message', (m: { rss: number; cpuUs: number }) => resolve(m));
       child.send('rss');
     });
+  const rss = async (): Promise<number> => (await stats()).rss;
+  const cpuUs = async (): Promise<number> => (await stats()).cpuUs;
   const stop = (): Promise<void> =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -34,7 +38,7 @@ export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv =
       child.send('stop');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
-  return { mode, url: `http://127.0.0.1:${port}`, rss, stop };
+  return { mode, url: `http://127.0.0.1:${port}`, rss, cpuUs, stop };
 }
 
 export interface LoadResult {
@@ -45,10 +49,15 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** The target's own CPU time per request served (µs), when the target was given: on a shared machine a
+   * steadier measure of cost than requests per second, which also depends on the load generator's share. */
+  cpuUsPerRequest?: number;
 }
 
 /** Drives POST SERVICE_PATH with the bodies in turn, for a fixed time. */
-export async function runLoad(url: string, bodies: string[], opts: { durationS: number; connections: number }): Promise<LoadResult> {
+export async function runLoad(target: Pick<Target, 'url'> & Partial<Pick<Target, 'cpuUs'>>, bodies: string[], opts: { durationS: number; connections: number }): Promise<LoadResult> {
+  const cpuBefore = await target.cpuUs?.();
+  const url = target.url;
   const result = await autocannon({
     url: `${url}${SERVICE_PATH}`,
     connections: opts.connections,
@@ -56,7 +65,10 @@ export async function runLoad(url: string, bodies: string[], opts: { durationS: 
     requests: bodies.map((body) => ({ method: 'POST' as const, path: SERVICE_PATH, headers: { 'content-type': 'application/json' }, body })),
     timeout: 30,
   });
+  const cpuAfter = await target.cpuUs?.();
+  const served = result.requests.total;
   return {
+    ...(cpuBefore !== undefined && cpuAfter !== undefined && served > 0 ? { cpuUsPerRequest: (cpuAfter - cpuBefore) / served } : {}),
     requestsPerSec: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,

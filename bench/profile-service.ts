@@ -17,7 +17,7 @@ rmSync(runDir, { recursive: true, force: true });
 mkdirSync(runDir, { recursive: true });
 const target = await startTarget('service', {}, ['--cpu-prof', `--cpu-prof-dir=${runDir}`]);
 const bodies = [JSON.stringify(typicalHookRequest(new Date())), JSON.stringify(syntheaHookRequest(largestSynthea()))];
-const load = await runLoad(target.url, bodies, { durationS: Number(process.env.BENCH_DURATION ?? 10), connections: 10 });
+const load = await runLoad(target, bodies, { durationS: Number(process.env.BENCH_DURATION ?? 10), connections: 10 });
 await target.stop();
 const [main] = readdirSync(runDir)
   .map((f) => join(runDir, f))

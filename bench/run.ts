@@ -57,6 +57,7 @@ const scenarios = [
   { scenario: `heavy patient (Synthea ${synthea.file.split('_').slice(0, 2).join(' ')}), full prefetch`, body: JSON.stringify(syntheaHookRequest(synthea)), target: 0.4, expectCards: false },
 ];
 const httpRows: HttpRow[] = [];
+const cpuText = (l: LoadResult): string => (l.cpuUsPerRequest === undefined ? 'n/a' : `${(l.cpuUsPerRequest / 1000).toFixed(2)} ms`);
 const baseline = await startTarget('baseline');
 const service = await startTarget('service');
 try {
@@ -66,12 +67,12 @@ try {
     if (check.status !== 200 || (s.expectCards ? cards < 1 : cards !== 0)) throw new Error(`${s.scenario}: the service answered ${check.status} with ${cards} cards`);
     const results: Partial<Record<'baseline' | 'service', LoadResult>> = {};
     for (const t of [baseline, service]) {
-      await runLoad(t.url, [s.body], { durationS: WARMUP_S, connections: CONNECTIONS });
-      results[t.mode] = await runLoad(t.url, [s.body], { durationS: DURATION, connections: CONNECTIONS });
+      await runLoad(t, [s.body], { durationS: WARMUP_S, connections: CONNECTIONS });
+      results[t.mode] = await runLoad(t, [s.body], { durationS: DURATION, connections: CONNECTIONS });
     }
     const row: HttpRow = { scenario: s.scenario, bodyKiB: Math.round(Buffer.byteLength(s.body) / 1024), baseline: results.baseline!, service: results.service!, ratio: results.service!.requestsPerSec / results.baseline!.requestsPerSec, target: s.target };
     httpRows.push(row);
-    log(`${row.scenario} (${row.bodyKiB} KiB, ${cards} cards): baseline ${row.baseline.requestsPerSec.toFixed(0)} req/s, service ${row.service.requestsPerSec.toFixed(0)} req/s, ratio ${(100 * row.ratio).toFixed(0)}%`);
+    log(`${row.scenario} (${row.bodyKiB} KiB, ${cards} cards): baseline ${row.baseline.requestsPerSec.toFixed(0)} req/s (${cpuText(row.baseline)} CPU/req), service ${row.service.requestsPerSec.toFixed(0)} req/s (${cpuText(row.service)} CPU/req), ratio ${(100 * row.ratio).toFixed(0)}%`);
   }
 } finally {
   await baseline.stop();
@@ -102,8 +103,8 @@ if (!args.has('--no-fhir')) {
       const check = await postOnce(svc.url, body);
       if (check.status !== 200) throw new Error(`the hook answered ${check.status}: ${JSON.stringify(check.json).slice(0, 300)}`);
       // One request at a time: the latency an EHR sees, comparable with the searches timed one at a time.
-      await runLoad(svc.url, [body], { durationS: WARMUP_S, connections: 1 });
-      const hook = await runLoad(svc.url, [body], { durationS: DURATION, connections: 1 });
+      await runLoad(svc, [body], { durationS: WARMUP_S, connections: 1 });
+      const hook = await runLoad(svc, [body], { durationS: DURATION, connections: 1 });
       fhir = { server: server.started ? 'HAPI FHIR 8.8.0 test server (started by the bench)' : server.baseUrl, searches, slowestSearch: slowest, hook, ratio: hook.p50Ms / slowest.medianMs };
       log(`FHIR-fetch path: hook p50 ${hook.p50Ms} ms, slowest search (${slowest.key}) ${slowest.medianMs.toFixed(1)} ms, ratio ${fhir.ratio!.toFixed(2)}`);
     } finally {
@@ -142,7 +143,7 @@ if (!quick && !args.has('--no-soak')) {
         if (!rssWarm && Date.now() >= warmUntil) rssWarm = r;
       });
     }, 5000);
-    const load = await runLoad(svc.url, bodies, { durationS: SOAK_S, connections: CONNECTIONS });
+    const load = await runLoad(svc, bodies, { durationS: SOAK_S, connections: CONNECTIONS });
     clearInterval(timer);
     const rssEnd = await svc.rss();
     soak = { seconds: SOAK_S, rssStartMiB: mb(rssStart), rssWarmMiB: mb(rssWarm), rssEndMiB: mb(rssEnd), growth: rssEnd / rssWarm - 1, load, samplesMiB: samples };
@@ -162,11 +163,12 @@ lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB
 lines.push(`Load: autocannon, ${CONNECTIONS} connections, ${DURATION} s per target after a ${WARMUP_S} s warm-up; service and baseline each in their own process.`, '');
 lines.push(`Results check (evaluator output identical to bench/expected-evaluations.json, ${golden.checked} patients): ${golden.ok ? 'unchanged' : `**CHANGED**: ${golden.differences.join('; ')}`}`, '');
 lines.push('## Hook vs floor', '');
-lines.push('| scenario | body | floor req/s | floor p50 / p99 ms | hook req/s | hook p50 / p99 ms | hook / floor | target | |');
-lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+lines.push('| scenario | body | floor req/s | floor p50 / p99 ms | floor CPU/req | hook req/s | hook p50 / p99 ms | hook CPU/req | hook / floor | target | |');
+lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of httpRows) {
-  lines.push(`| ${r.scenario} | ${r.bodyKiB} KiB | ${r.baseline.requestsPerSec.toFixed(0)} | ${r.baseline.p50Ms} / ${r.baseline.p99Ms} | ${r.service.requestsPerSec.toFixed(0)} | ${r.service.p50Ms} / ${r.service.p99Ms} | ${pct(r.ratio)} | >= ${pct(r.target)} | ${verdict(r.ratio >= r.target)} |`);
+  lines.push(`| ${r.scenario} | ${r.bodyKiB} KiB | ${r.baseline.requestsPerSec.toFixed(0)} | ${r.baseline.p50Ms} / ${r.baseline.p99Ms} | ${cpuText(r.baseline)} | ${r.service.requestsPerSec.toFixed(0)} | ${r.service.p50Ms} / ${r.service.p99Ms} | ${cpuText(r.service)} | ${pct(r.ratio)} | >= ${pct(r.target)} | ${verdict(r.ratio >= r.target)} |`);
 }
+lines.push('', 'hook / floor is the ratio of requests per second. CPU/req is each process\'s own CPU time (user + system) per request served: the load generator shares the machine, so this is the steadier view of what a request costs the service.');
 lines.push('', '## FHIR-fetch path (no prefetch)', '');
 if (fhir.skipped) lines.push(`Skipped: ${fhir.skipped}`);
 else {

@@ -3,7 +3,8 @@
  *   service   the real app (buildApp, LOG_LEVEL=silent)
  *   baseline  a bare fastify route that parses the same body (same bodyLimit and JSON parser settings)
  *             and answers {"cards":[]}: the floor, HTTP plus JSON parsing of the same bytes
- * It reports its port to the parent over IPC and answers "rss" messages with its resident size.
+ * It reports its port to the parent over IPC and answers "rss" messages with its resident size and the CPU
+ * time it has used (user + system, µs), so the bench can give each target's CPU cost per request.
  *
  * The service runs with AUTH_MODE=off (unless the environment says otherwise): a load generator cannot sign a
  * fresh JWT per call (jti replays are refused), so the bench measures the hook without the token check.
@@ -37,7 +38,10 @@ await app.listen({ port: 0, host: '127.0.0.1' });
 const address = app.server.address();
 if (!address || typeof address === 'string') throw new Error('no port');
 process.on('message', (msg) => {
-  if (msg === 'rss') process.send?.({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed });
+  if (msg === 'rss') {
+    const cpu = process.cpuUsage();
+    process.send?.({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, cpuUs: cpu.user + cpu.system });
+  }
   if (msg === 'stop') void app.close().then(() => process.exit(0));
 });
 process.send?.({ port: address.port });
