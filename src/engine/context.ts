@@ -2,6 +2,7 @@ import type { CompiledLeaf, EngineValueSets } from '../mappings/compiled.js';
 import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
 import { isExactOnly, matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
 import { resourceCode } from '../patient/patient-record.js';
+import type { PartResult } from './types.js';
 
 /** What every rule evaluation receives: the patient's record, the evaluation time, and the engine's codes. */
 export interface EvalContext {
@@ -10,12 +11,14 @@ export interface EvalContext {
   engine: EngineValueSets;
   /** Per-request memo of value set -> matching resources; the record is indexed by code once. */
   memo: Map<string, ClinicalResource[]>;
+  /** Per-request results of leaves by their memo key (CompiledLeaf.memoKey): trials share questions. */
+  leafResults: Map<string, PartResult>;
   /** Position of each code in the record's index, built on first use (see keysInRecordOrder). */
   keyOrder?: Map<string, number>;
 }
 
 export function createContext(record: PatientRecord, now: Date, engine: EngineValueSets): EvalContext {
-  return { record, now, engine, memo: new Map() };
+  return { record, now, engine, memo: new Map(), leafResults: new Map() };
 }
 
 /** The patient's resources of the given types whose code is in the value set. */

@@ -43,10 +43,27 @@ function evaluateLeaf(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
  * - not: swaps met and not met.
  */
 export function combine(group: CompiledGroup, outcomes: readonly Outcome[]): Outcome {
-  const count = (o: Outcome): number => outcomes.filter((x) => x === o).length;
-  const met = count('met');
-  const notMet = count('not-met');
-  const open = count('unknown') > 0 ? 'unknown' : count('review') > 0 ? 'review' : undefined;
+  return combineCounts(group, tally(outcomes));
+}
+
+interface Tally {
+  met: number;
+  'not-met': number;
+  unknown: number;
+  review: number;
+  total: number;
+}
+
+function tally(outcomes: readonly Outcome[]): Tally {
+  const t: Tally = { met: 0, 'not-met': 0, unknown: 0, review: 0, total: outcomes.length };
+  for (const o of outcomes) t[o]++;
+  return t;
+}
+
+function combineCounts(group: CompiledGroup, t: Tally): Outcome {
+  const met = t.met;
+  const notMet = t['not-met'];
+  const open = t.unknown > 0 ? 'unknown' : t.review > 0 ? 'review' : undefined;
   switch (group.kind) {
     case 'all':
       return notMet > 0 ? 'not-met' : (open ?? 'met');
@@ -54,18 +71,19 @@ export function combine(group: CompiledGroup, outcomes: readonly Outcome[]): Out
       return met > 0 ? 'met' : (open ?? 'not-met');
     case 'atLeast':
       if (met >= group.n) return 'met';
-      if (outcomes.length - notMet < group.n) return 'not-met';
+      if (t.total - notMet < group.n) return 'not-met';
       return open ?? 'not-met';
     case 'not':
       return met > 0 ? 'not-met' : notMet > 0 ? 'met' : (open ?? 'unknown');
   }
 }
 
-function describe(group: CompiledGroup, outcome: Outcome, parts: readonly PartResult[]): string {
-  const n = (o: Outcome): number => parts.filter((p) => p.outcome === o).length;
-  const head = { all: 'all of', any: 'any of', atLeast: `at least ${group.n} of`, not: 'not' }[group.kind];
-  return `${outcome} (${head} ${parts.length}: ${n('met')} met, ${n('not-met')} not met, ${n('unknown')} unknown, ${n('review')} for review)`;
+function describe(group: CompiledGroup, outcome: Outcome, t: Tally): string {
+  const head = group.kind === 'atLeast' ? `at least ${group.n} of` : GROUP_WORDS[group.kind];
+  return `${outcome} (${head} ${t.total}: ${t.met} met, ${t['not-met']} not met, ${t.unknown} unknown, ${t.review} for review)`;
 }
+
+const GROUP_WORDS = { all: 'all of', any: 'any of', atLeast: 'at least', not: 'not' } as const;
 
 /**
  * Evaluates a rule tree. A fault inside one leaf (bad data, an expression error) makes that leaf unknown
@@ -74,14 +92,24 @@ function describe(group: CompiledGroup, outcome: Outcome, parts: readonly PartRe
 export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: string[]): PartResult {
   if (isGroup(rule)) {
     const parts = rule.of.map((r) => evaluateRule(r, ctx, faults));
-    const outcome = combine(rule, parts.map((p) => p.outcome));
-    const missing = [...new Set(parts.filter((p) => p.outcome === 'unknown').flatMap((p) => p.missing ?? []))];
-    const result: PartResult = { id: rule.id, label: rule.label, kind: rule.kind, outcome, reason: describe(rule, outcome, parts), evidence: [], parts };
-    if (outcome === 'unknown' && missing.length > 0) result.missing = missing;
+    const t = tally(parts.map((p) => p.outcome));
+    const outcome = combineCounts(rule, t);
+    const result: PartResult = { id: rule.id, label: rule.label, kind: rule.kind, outcome, reason: describe(rule, outcome, t), evidence: [], parts };
+    if (outcome === 'unknown') {
+      const missing = new Set<string>();
+      for (const p of parts) if (p.outcome === 'unknown' && p.missing) for (const m of p.missing) missing.add(m);
+      if (missing.size > 0) result.missing = [...missing];
+    }
     return result;
   }
   try {
-    return evaluateLeaf(rule, ctx);
+    const key = rule.memoKey;
+    if (key === undefined) return evaluateLeaf(rule, ctx);
+    const shared = ctx.leafResults.get(key);
+    if (shared) return shared.id === rule.id && shared.label === rule.label ? shared : { ...shared, id: rule.id, label: rule.label };
+    const result = evaluateLeaf(rule, ctx);
+    ctx.leafResults.set(key, result);
+    return result;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     faults.push(`${rule.id}: ${message}`);

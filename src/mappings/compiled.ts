@@ -15,6 +15,12 @@ export interface CompiledLeaf {
   /** Resources whose code is in this list do not count (the protocol's stated exceptions). */
   exceptValueSet?: CompiledValueSet;
   where?: ResourcePredicate;
+  /**
+   * Leaves with the same key give the same result for the same record and time (the same kind, code lists,
+   * window, thresholds and filter; only id, label and note differ), so one request evaluates each key once
+   * however many trials ask the same question. Absent for review leaves, which read no data.
+   */
+  memoKey?: string;
 }
 
 export interface CompiledGroup {

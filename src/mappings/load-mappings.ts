@@ -108,7 +108,17 @@ function compileRule(rule: RuleInput, id: string, scope: CompileScope): Compiled
   if (rule.kind === 'measurement' && rule.unit) {
     if (!/^[\x21-\x7e]+$/.test(rule.unit)) throw new MappingError(scope.file, `${where}: unit "${rule.unit}" is not a UCUM code`);
   }
+  if (rule.kind !== 'review') leaf.memoKey = memoKeyOf(leaf);
   return leaf;
+}
+
+/**
+ * What a leaf's result depends on besides the record and the time: its whole spec but for id, label and note
+ * (which only name it), and its label when it has no code list (a rule then names its data by the label).
+ */
+function memoKeyOf(leaf: CompiledLeaf): string {
+  const { id: _id, label: _label, note: _note, ...meaning } = leaf.spec;
+  return `${JSON.stringify(meaning)}${leaf.valueSet ? '' : `|${leaf.label}`}`;
 }
 
 function compileCriterion(c: CriterionInput, scope: Omit<CompileScope, 'criterion'>): CompiledCriterion {
