@@ -4,8 +4,10 @@ import { createContext, type EvalContext } from './context.js';
 import { evaluateRule, needsReview } from './evaluate-rule.js';
 import type { CriterionResult, PartResult, TrialEvaluation, TrialStatus, Evidence } from './types.js';
 
-function flattenEvidence(p: PartResult): Evidence[] {
-  return [...p.evidence, ...(p.parts ?? []).flatMap(flattenEvidence)];
+function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
+  for (const e of p.evidence) out.push(e);
+  if (p.parts) for (const x of p.parts) flattenEvidence(x, out);
+  return out;
 }
 
 /**
@@ -35,7 +37,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[]):
       result: root.outcome === 'review' ? 'unknown' : root.outcome,
       review: needsReview(root),
       reason: root.reason,
-      evidence: flattenEvidence(root),
+      evidence: flattenEvidence(root, []),
       missing,
       parts: root.parts ?? [root],
     };

@@ -39,7 +39,7 @@ export interface PatientRecord {
   /** Resource types that could not be read (prefetch absent and the FHIR server failed): never "absent". */
   unavailable: ReadonlyMap<ClinicalType | 'Patient', string>;
   byCode: ReadonlyMap<string, readonly ClinicalResource[]>;
-  /** Medication records whose coding matched nothing, kept with their text for the by-name fallback. */
+  /** Medication records with their text (code text and displays), in lower case, for the by-name fallback. */
   medicationTexts: readonly { resource: MedicationStatement | MedicationRequest; text: string }[];
   counts: Readonly<Record<string, number>>;
 }
@@ -112,7 +112,7 @@ export function buildPatientRecord(
     }
     if (r.resourceType === 'MedicationStatement' || r.resourceType === 'MedicationRequest') {
       const text = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)].filter(Boolean).join(' ');
-      if (text) medicationTexts.push({ resource: r, text });
+      if (text) medicationTexts.push({ resource: r, text: text.toLowerCase() });
     }
   }
   return { patient, unavailable, byCode, medicationTexts, counts };

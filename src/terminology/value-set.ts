@@ -168,10 +168,9 @@ export function matchingKeys(vs: CompiledValueSet, keys: Iterable<string>): stri
   return out;
 }
 
-/** The ingredient name in free text that this value set lists, for the by-name fallback. */
-export function matchName(vs: CompiledValueSet, text: string | undefined): string | undefined {
-  if (!text || vs.names.length === 0) return undefined;
-  const lower = text.toLowerCase();
+/** The ingredient name in free text (already in lower case) that this value set lists, for the by-name fallback. */
+export function matchName(vs: CompiledValueSet, lower: string | undefined): string | undefined {
+  if (!lower || vs.names.length === 0) return undefined;
   for (let i = 0; i < vs.names.length; i++) {
     const name = vs.names[i]!;
     // includes() first: most texts name none of the list, and a whole-word match always contains the name.
