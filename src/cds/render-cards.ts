@@ -70,8 +70,14 @@ function describeEvidence(e: Evidence, label = ''): string {
   return `${name}${name && said ? ': ' : ''}${said}${note}`;
 }
 
-function leaves(p: PartResult): PartResult[] {
-  return p.parts ? p.parts.flatMap(leaves) : [p];
+function leaves(p: PartResult, out: PartResult[] = []): PartResult[] {
+  if (!p.parts) out.push(p);
+  else for (const x of p.parts) leaves(x, out);
+  return out;
+}
+
+function hasMetLeaf(p: PartResult): boolean {
+  return p.parts ? p.parts.some(hasMetLeaf) : p.outcome === 'met';
 }
 
 /**
@@ -80,21 +86,33 @@ function leaves(p: PartResult): PartResult[] {
  * has its automatic parts met, only that one's review items are open (treated as required, so "intolerant
  * to standard treatments" need not be checked too).
  */
-function openLeaves(p: PartResult): PartResult[] {
-  if (!p.parts) return [p];
+function openLeaves(p: PartResult, out: PartResult[]): void {
+  if (!p.parts) {
+    out.push(p);
+    return;
+  }
   if (p.kind === 'any' || p.kind === 'atLeast') {
-    if (p.outcome === 'met') return [];
-    if (p.outcome === 'review') {
-      const backed = p.parts.find((x) => x.outcome === 'review' && x.parts !== undefined && leaves(x).some((l) => l.outcome === 'met'));
-      if (backed && p.kind === 'any') return openLeaves(backed);
+    if (p.outcome === 'met') return;
+    if (p.outcome === 'review' && p.kind === 'any') {
+      const backed = p.parts.find((x) => x.outcome === 'review' && x.parts !== undefined && hasMetLeaf(x));
+      if (backed) return openLeaves(backed, out);
     }
   }
-  return p.parts.flatMap(openLeaves);
+  for (const x of p.parts) openLeaves(x, out);
 }
+
+/** A criterion's open leaves, worked out once per criterion: the card text asks for them several times. */
+const openLeavesOf = new WeakMap<CriterionResult, PartResult[]>();
 
 /** The parts of a criterion that are still open, with what would settle them. */
 function openParts(c: CriterionResult, outcome: 'unknown' | 'review'): PartResult[] {
-  return c.parts.flatMap(openLeaves).filter((p) => p.outcome === outcome);
+  let open = openLeavesOf.get(c);
+  if (!open) {
+    open = [];
+    for (const p of c.parts) openLeaves(p, open);
+    openLeavesOf.set(c, open);
+  }
+  return open.filter((p) => p.outcome === outcome);
 }
 
 /** The protocol text cut to its first clause, for one line of a card. */
@@ -103,8 +121,10 @@ function shortText(text: string): string {
   return first.length > 90 ? `${first.slice(0, 87).replace(/\s+\S*$/, '')}…` : first;
 }
 
+const MARKDOWN_SPECIAL = /[\\*_`[\]<>|#]/;
+
 function escapeMd(s: string): string {
-  return s.replace(/([\\*_`[\]<>|#])/g, '\\$1');
+  return MARKDOWN_SPECIAL.test(s) ? s.replace(/([\\*_`[\]<>|#])/g, '\\$1') : s;
 }
 
 function bullet(text: string): string {
@@ -172,7 +192,9 @@ function reviewLine(c: CriterionResult): string {
 
 /** A met inclusion in one line: the parts that met it, each with at most two values. */
 function metLine(c: CriterionResult): string {
-  const met = c.parts.flatMap(leaves).filter((p) => p.outcome === 'met' && p.kind !== 'review');
+  const all: PartResult[] = [];
+  for (const p of c.parts) leaves(p, all);
+  const met = all.filter((p) => p.outcome === 'met' && p.kind !== 'review');
   const said = met.slice(0, 2).map((p) => {
     const ev = p.evidence.slice(0, 2).map((x) => describeEvidence(x, p.label)).join('; ');
     return `${p.label}${ev ? `: ${ev}` : ''}`;
@@ -200,7 +222,8 @@ function detailOf(trial: CompiledTrial, e: TrialEvaluation, provenance: readonly
     }
   }
   // Record findings to judge come first; the rest keep the protocol's order.
-  const review = e.criteria.filter((c) => c.review).sort((a, b) => Number(flaggedInRecord(b).length > 0) - Number(flaggedInRecord(a).length > 0));
+  const toReview = e.criteria.filter((c) => c.review);
+  const review = [...toReview.filter((c) => flaggedInRecord(c).length > 0), ...toReview.filter((c) => flaggedInRecord(c).length === 0)];
   if (review.length > 0) {
     lines.push('', '**For the study team to review**');
     for (const c of review) lines.push(reviewLine(c));
