@@ -47,9 +47,10 @@ export async function handlePatientView(
   // Server-side request forgery guard (CDS Hooks 2.0 §Trusting CDS Clients). The HTTP layer also refuses an
   // untrusted fhirServer on every route before the handler runs (src/security/client-auth.ts).
   if (request.fhirServer && caller.fhirServers && !caller.fhirServers.allows(request.fhirServer)) throw fhirServerNotAllowed();
-  const abort = new AbortController();
+  // Cancels FHIR requests still in flight when gathering ends; a prefetch-only call has none to cancel.
+  const abort = request.fhirServer ? new AbortController() : undefined;
   const sources: PatientDataSource[] = [new PrefetchSource(request.prefetch ?? undefined)];
-  if (request.fhirServer) {
+  if (request.fhirServer && abort) {
     const opts: ConstructorParameters<typeof FhirServerSource>[0] = {
       baseUrl: request.fhirServer,
       context: request.context,
@@ -60,7 +61,7 @@ export async function handlePatientView(
     sources.push(new FhirServerSource(opts));
   }
   const { record, provenance } = await gatherPatientData(service.prefetch, sources, request.context.patientId, {
-    abort,
+    ...(abort ? { abort } : {}),
     ...(deps.limits?.hookTimeoutMs ? { timeoutMs: deps.limits.hookTimeoutMs } : {}),
     ...(deps.limits?.maxResources ? { maxResources: deps.limits.maxResources } : {}),
   });
