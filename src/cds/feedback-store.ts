@@ -11,10 +11,15 @@ export interface FeedbackSummary {
   overrideReasons: Record<string, number>;
 }
 
+export interface RememberedCard {
+  uuid: string;
+  trialId: string;
+}
+
 /** Feedback on cards, counted per trial. */
 export interface FeedbackStore {
-  /** Remembers which trial a card was for, so feedback (which names only the card) can be counted. */
-  rememberCard(cardUuid: string, trialId: string): void;
+  /** Remembers which trial each card was for, so feedback (which names only the card) can be counted. */
+  rememberCards(cards: readonly RememberedCard[]): void;
   /** Resolves once the feedback is stored (for the durable store: on disk); only then is it acknowledged. */
   record(serviceId: string, feedback: FeedbackRequest['feedback']): Promise<{ stored: number; unknownCards: number; duplicates?: number }>;
   summary(trialId: string): FeedbackSummary;
@@ -49,7 +54,11 @@ export class MemoryFeedbackStore implements FeedbackStore {
 
   constructor(protected readonly maxCards = 50_000) {}
 
-  rememberCard(cardUuid: string, trialId: string): void {
+  rememberCards(cards: readonly RememberedCard[]): void {
+    for (const c of cards) this.rememberCard(c.uuid, c.trialId);
+  }
+
+  protected rememberCard(cardUuid: string, trialId: string): void {
     this.cards.delete(cardUuid);
     this.cards.set(cardUuid, trialId);
     if (this.cards.size > this.maxCards) {
@@ -156,10 +165,12 @@ export class JournalFeedbackStore extends MemoryFeedbackStore {
     if (this.cardLines > 2 * this.maxCards) this.compact();
   }
 
-  override rememberCard(cardUuid: string, trialId: string): void {
-    super.rememberCard(cardUuid, trialId);
-    this.append([{ t: 'card', card: cardUuid, trialId }]);
-    this.cardLines++;
+  /** One write for a response's cards, not one per card. */
+  override rememberCards(cards: readonly RememberedCard[]): void {
+    if (cards.length === 0) return;
+    super.rememberCards(cards);
+    this.append(cards.map((c) => ({ t: 'card', card: c.uuid, trialId: c.trialId })));
+    this.cardLines += cards.length;
     if (this.cardLines > 2 * this.maxCards) this.compactWhenIdle();
   }
 

@@ -71,7 +71,7 @@ describe('feedback is not lost', () => {
   it('skips a line cut short by a crash, keeps the rest, and goes on appending', async () => {
     const file = resolve(dir, 'crash.jsonl');
     const store = new JournalFeedbackStore(file);
-    store.rememberCard('0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', 'trial-a');
+    store.rememberCards([{ uuid: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', trialId: 'trial-a' }]);
     await store.record('svc', [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }]);
     store.close();
     appendFileSync(file, '{"t":"feedback","service":"svc","card":"0b4bfa52-21a5');
@@ -89,9 +89,9 @@ describe('feedback is not lost', () => {
     const file = resolve(dir, 'compact.jsonl');
     const store = new JournalFeedbackStore(file, 10);
     const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-    store.rememberCard(uuid(0), 'trial-a');
+    store.rememberCards([{ uuid: uuid(0), trialId: 'trial-a' }]);
     await store.record('svc', [{ card: uuid(0), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }]);
-    for (let i = 1; i <= 100; i++) store.rememberCard(uuid(i), 'trial-b');
+    for (let i = 1; i <= 100; i++) store.rememberCards([{ uuid: uuid(i), trialId: 'trial-b' }]);
     store.close();
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines.length).toBeLessThanOrEqual(1 + 2 * 10 + 1);

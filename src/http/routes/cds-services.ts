@@ -25,10 +25,7 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod = async (app) => {
     // when there is no caller identity (fail closed).
     const fhirServers = request.client?.fhirServers ?? { allows: () => false };
     const result = await handlePatientView(service, request.body, app.engine, app.clock(), { fhirServers });
-    for (const card of result.cards) {
-      const topic = card.source.topic.code;
-      app.feedback.rememberCard(card.uuid, topic);
-    }
+    app.feedback.rememberCards(result.cards.map((card) => ({ uuid: card.uuid, trialId: card.source.topic.code })));
     // Ids, counts, outcomes and durations only: never patient data or tokens (house rule 8).
     request.log.info(
       {
