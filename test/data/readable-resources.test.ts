@@ -5,7 +5,7 @@ import { PrefetchSource } from '../../src/data/prefetch-source.js';
 import type { PrefetchKey } from '../../src/cds/service-definition.js';
 import { OutcomeError } from '../../src/http/operation-outcome.js';
 
-const KEYS: PrefetchKey[] = [{ key: 'observations', resourceType: 'Observation', template: 'Observation?patient={{context.patientId}}' } as PrefetchKey];
+const KEYS: PrefetchKey[] = [{ key: 'observations', resourceType: 'Observation', template: 'Observation?patient={{context.patientId}}' }];
 
 /** The Observations as the engine sees them after gathering (malformed fields removed). */
 async function readable(...observations: unknown[]): Promise<Observation[]> {
