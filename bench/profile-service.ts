@@ -1,7 +1,7 @@
 /**
  * CPU profile of the service under load (the hook, typical and heavy patient in turn), for finding what to
  * optimise:  tsx bench/profile-service.ts [name]  writes bench/profiles/<name>.cpuprofile and prints the
- * top self-time functions.
+ * top self-time functions. PROFILE_BODIES=typical (or heavy) profiles one patient only.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +16,11 @@ const runDir = join(dir, `${name}.tmp`);
 rmSync(runDir, { recursive: true, force: true });
 mkdirSync(runDir, { recursive: true });
 const target = await startTarget('service', {}, ['--cpu-prof', `--cpu-prof-dir=${runDir}`]);
-const bodies = [JSON.stringify(typicalHookRequest(new Date())), JSON.stringify(syntheaHookRequest(largestSynthea()))];
+const which = process.env.PROFILE_BODIES ?? 'typical,heavy';
+const bodies = [
+  ...(which.includes('typical') ? [JSON.stringify(typicalHookRequest(new Date()))] : []),
+  ...(which.includes('heavy') ? [JSON.stringify(syntheaHookRequest(largestSynthea()))] : []),
+];
 const load = await runLoad(target, bodies, { durationS: Number(process.env.BENCH_DURATION ?? 10), connections: 10 });
 await target.stop();
 const [main] = readdirSync(runDir)

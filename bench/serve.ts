@@ -1,6 +1,6 @@
 /**
  * One HTTP target of the bench, in its own process so the load generator does not share its event loop:
- *   service   the real app (buildApp, LOG_LEVEL=silent)
+ *   service   the real app (buildApp, LOG_LEVEL=silent), compiled (dist/) unless BENCH_SOURCE=ts
  *   baseline  a bare fastify route that parses the same body (same bodyLimit and JSON parser settings)
  *             and answers {"cards":[]}: the floor, HTTP plus JSON parsing of the same bytes
  * It reports its port to the parent over IPC and answers "rss" messages with its resident size and the CPU
@@ -14,8 +14,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+
+// The compiled service, as the production image runs it (npm run start:prod); BENCH_SOURCE=ts runs src/
+// through tsx instead, as npm start does (tsx's name-keeping wrappers cost ~20% of the evaluator's time).
+type AppModule = typeof import('../src/app.js');
+type ConfigModule = typeof import('../src/config.js');
+const fromSource = process.env.BENCH_SOURCE === 'ts';
+const { buildApp } = (await import(fromSource ? '../src/app.js' : '../dist/src/app.js')) as AppModule;
+const { loadConfig } = (await import(fromSource ? '../src/config.js' : '../dist/src/config.js')) as ConfigModule;
 
 const mode = process.argv[2];
 const config = loadConfig({
