@@ -14,14 +14,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
+import type * as AppModuleNs from '../src/app.js';
+import type * as ConfigModuleNs from '../src/config.js';
 
 // The compiled service, as the production image runs it (npm run start:prod); BENCH_SOURCE=ts runs src/
 // through tsx instead, as npm start does (tsx's name-keeping wrappers cost ~20% of the evaluator's time).
-type AppModule = typeof import('../src/app.js');
-type ConfigModule = typeof import('../src/config.js');
 const fromSource = process.env.BENCH_SOURCE === 'ts';
-const { buildApp } = (await import(fromSource ? '../src/app.js' : '../dist/src/app.js')) as AppModule;
-const { loadConfig } = (await import(fromSource ? '../src/config.js' : '../dist/src/config.js')) as ConfigModule;
+const { buildApp } = (await import(fromSource ? '../src/app.js' : '../dist/src/app.js')) as typeof AppModuleNs;
+const { loadConfig } = (await import(fromSource ? '../src/config.js' : '../dist/src/config.js')) as typeof ConfigModuleNs;
 
 const mode = process.argv[2];
 const config = loadConfig({
