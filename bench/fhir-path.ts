@@ -115,19 +115,57 @@ export interface SearchTiming {
   pages: number;
 }
 
-/** Each prefetch template's search (with its next pages), run `reps` times one after another; the median. */
-export async function timeSearches(baseUrl: string, patientId: string, reps = 25): Promise<SearchTiming[]> {
+export interface FhirPathTiming {
+  searches: SearchTiming[];
+  /** All the searches at once, as a client running them in parallel sees them: the service's own floor. */
+  parallelMedianMs: number;
+  hookMedianMs: number;
+  hookP90Ms: number;
+  rounds: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const p90 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
+
+/**
+ * Each prefetch template's search alone (with its next pages), then all of them at once, then one hook call
+ * without prefetch, round after round: HAPI keeps getting faster as its JIT warms, and the machine's load
+ * changes, so timing the searches first and the hook later would compare two different servers. Interleaved,
+ * both see the same one. The first `warmup` rounds are not counted.
+ */
+export async function timeFhirPath(
+  baseUrl: string,
+  patientId: string,
+  hook: () => Promise<number>,
+  rounds = 25,
+  warmup = 10,
+): Promise<FhirPathTiming> {
   const mappings = loadMappings({ dir: MAPPINGS_DIR });
   const [service] = loadServiceDefinitions(join(ROOT, 'cds-hooks'), mappings);
   if (!service) throw new Error('no service definition');
-  const out: SearchTiming[] = [];
-  for (const key of service.prefetch) {
-    const url = new URL(fillTemplate(key.template, { patientId }), `${baseUrl}/`).toString();
-    await timedSearch(url);
-    const runs: { ms: number; resources: number; pages: number }[] = [];
-    for (let i = 0; i < reps; i++) runs.push(await timedSearch(url));
-    const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
-    out.push({ key: key.key, medianMs: ms[Math.floor(ms.length / 2)]!, resources: runs[0]!.resources, pages: runs[0]!.pages });
+  const urls = service.prefetch.map((key) => ({ key: key.key, url: new URL(fillTemplate(key.template, { patientId }), `${baseUrl}/`).toString() }));
+  const alone = urls.map(() => [] as number[]);
+  const sizes = urls.map(() => ({ resources: 0, pages: 0 }));
+  const parallel: number[] = [];
+  const hooks: number[] = [];
+  for (let round = 0; round < warmup + rounds; round++) {
+    const counted = round >= warmup;
+    for (const [i, { url }] of urls.entries()) {
+      const t = await timedSearch(url);
+      if (counted) alone[i]!.push(t.ms);
+      sizes[i] = { resources: t.resources, pages: t.pages };
+    }
+    const t0 = performance.now();
+    await Promise.all(urls.map(({ url }) => timedSearch(url)));
+    if (counted) parallel.push(performance.now() - t0);
+    const hookMs = await hook();
+    if (counted) hooks.push(hookMs);
   }
-  return out;
+  return {
+    searches: urls.map(({ key }, i) => ({ key, medianMs: median(alone[i]!), ...sizes[i]! })),
+    parallelMedianMs: median(parallel),
+    hookMedianMs: median(hooks),
+    hookP90Ms: p90(hooks),
+    rounds,
+  };
 }

@@ -5,12 +5,20 @@ import autocannon from 'autocannon';
 
 export const SERVICE_PATH = '/cds-services/trialmatch-sle';
 
+export interface TargetStats {
+  rss: number;
+  heapUsed: number;
+  cpuUs: number;
+}
+
 export interface Target {
   mode: 'service' | 'baseline';
   url: string;
   rss: () => Promise<number>;
   /** CPU time the target process has used so far (user + system), µs. */
   cpuUs: () => Promise<number>;
+  /** Resident size, V8 heap in use, and CPU time, in one message. */
+  stats: () => Promise<TargetStats>;
   stop: () => Promise<void>;
 }
 
@@ -34,9 +42,9 @@ export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv =
     child.once('message', (m: { port?: number }) => (m.port ? resolve(m.port) : reject(new Error('no port'))));
     child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
   });
-  const stats = (): Promise<{ rss: number; cpuUs: number }> =>
+  const stats = (): Promise<TargetStats> =>
     new Promise((resolve) => {
-      child.once('message', (m: { rss: number; cpuUs: number }) => resolve(m));
+      child.once('message', (m: TargetStats) => resolve(m));
       child.send('rss');
     });
   const rss = async (): Promise<number> => (await stats()).rss;
@@ -48,7 +56,7 @@ export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv =
       child.send('stop');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
-  return { mode, url: `http://127.0.0.1:${port}`, rss, cpuUs, stop };
+  return { mode, url: `http://127.0.0.1:${port}`, rss, cpuUs, stats, stop };
 }
 
 export interface LoadResult {
