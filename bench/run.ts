@@ -223,6 +223,7 @@ for (const r of [...evaluator.perPatient, ...evaluator.byResources, ...evaluator
 const x16 = evaluator.byResources.filter((r) => r.label.includes('x16')).map((r) => r.relative ?? 0);
 const t80 = evaluator.byTrials.at(-1)?.relative ?? 0;
 lines.push('', `Growth: x16 Observations costs at most x${Math.max(...x16).toFixed(2)} (target <= ~20x: ${verdict(Math.max(...x16) <= 20)}); 16x the trials costs x${t80.toFixed(2)} (linear is x16).`);
+lines.push('', 'The trial rows use copies of the five with changed ids, as the issue asks. A copy asks the same questions as its original, which the evaluator answers once per request (leaves with the same meaning share one result), so a copy costs only its own criteria, groups and trace; a trial asking new questions costs about a fifth of the 5-trial row.');
 lines.push('', '## Memory at full load', '');
 if (soak) {
   lines.push(`${soak.seconds} s at full load (${CONNECTIONS} connections, the two patients above in turn) after ${soak.warmupS} s at the same load to warm up: ${soak.load.requests} requests (${soak.load.requestsPerSec.toFixed(0)} req/s, ${soak.load.non2xx} non-2xx, ${soak.load.errors} errors).`);
