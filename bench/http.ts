@@ -24,7 +24,7 @@ export interface Target {
 
 let built = false;
 
-/** Compiles src/ to dist/ once per bench run, so the service measured is the one the production image runs. */
+/** Compiles src/ to dist/ once per bench run (serve.ts loads the config, and the service, from it), so the service measured is the one the production image runs. */
 function buildOnce(): void {
   if (built || process.env.BENCH_SOURCE === 'ts') return;
   execFileSync(process.execPath, [join(import.meta.dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(import.meta.dirname, '..', 'tsconfig.build.json')], { stdio: 'inherit' });
@@ -32,7 +32,7 @@ function buildOnce(): void {
 }
 
 export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Target> {
-  if (mode === 'service') buildOnce();
+  buildOnce();
   const child: ChildProcess = fork(join(import.meta.dirname, 'serve.ts'), [mode], {
     execArgv: [...nodeArgs, '--import', 'tsx'],
     env: { ...process.env, ...env },
