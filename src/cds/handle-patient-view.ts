@@ -47,10 +47,11 @@ export async function handlePatientView(
   // Server-side request forgery guard (CDS Hooks 2.0 §Trusting CDS Clients). The HTTP layer also refuses an
   // untrusted fhirServer on every route before the handler runs (src/security/client-auth.ts).
   if (request.fhirServer && caller.fhirServers && !caller.fhirServers.allows(request.fhirServer)) throw fhirServerNotAllowed();
-  // Cancels FHIR requests still in flight when gathering ends; a prefetch-only call has none to cancel.
-  const abort = request.fhirServer ? new AbortController() : undefined;
   const sources: PatientDataSource[] = [new PrefetchSource(request.prefetch ?? undefined)];
-  if (request.fhirServer && abort) {
+  // Cancels FHIR requests still in flight when gathering ends; a prefetch-only call has none to cancel.
+  let abort: AbortController | undefined;
+  if (request.fhirServer) {
+    abort = new AbortController();
     const opts: ConstructorParameters<typeof FhirServerSource>[0] = {
       baseUrl: request.fhirServer,
       context: request.context,

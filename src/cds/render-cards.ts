@@ -122,9 +122,10 @@ function shortText(text: string): string {
 }
 
 const MARKDOWN_SPECIAL = /[\\*_`[\]<>|#]/;
+const MARKDOWN_SPECIALS = new RegExp(MARKDOWN_SPECIAL.source, 'g');
 
 function escapeMd(s: string): string {
-  return MARKDOWN_SPECIAL.test(s) ? s.replace(/([\\*_`[\]<>|#])/g, '\\$1') : s;
+  return MARKDOWN_SPECIAL.test(s) ? s.replace(MARKDOWN_SPECIALS, '\\$&') : s;
 }
 
 function bullet(text: string): string {

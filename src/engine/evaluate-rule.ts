@@ -83,7 +83,7 @@ function describe(group: CompiledGroup, outcome: Outcome, t: Tally): string {
   return `${outcome} (${head} ${t.total}: ${t.met} met, ${t['not-met']} not met, ${t.unknown} unknown, ${t.review} for review)`;
 }
 
-const GROUP_WORDS = { all: 'all of', any: 'any of', atLeast: 'at least', not: 'not' } as const;
+const GROUP_WORDS: Readonly<Record<Exclude<CompiledGroup['kind'], 'atLeast'>, string>> = { all: 'all of', any: 'any of', not: 'not' };
 
 /**
  * Evaluates a rule tree. A fault inside one leaf (bad data, an expression error) makes that leaf unknown

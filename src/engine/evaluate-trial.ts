@@ -37,7 +37,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[]):
       result: root.outcome === 'review' ? 'unknown' : root.outcome,
       review: needsReview(root),
       reason: root.reason,
-      evidence: flattenEvidence(root, []),
+      evidence: flattenEvidence(root),
       missing,
       parts: root.parts ?? [root],
     };

@@ -40,7 +40,7 @@ export interface PatientRecord {
   unavailable: ReadonlyMap<ClinicalType | 'Patient', string>;
   byCode: ReadonlyMap<string, readonly ClinicalResource[]>;
   /** Medication records with their text (code text and displays), in lower case, for the by-name fallback. */
-  medicationTexts: readonly { resource: MedicationStatement | MedicationRequest; text: string }[];
+  medicationTexts: readonly { resource: MedicationStatement | MedicationRequest; lowerText: string }[];
   counts: Readonly<Record<string, number>>;
 }
 
@@ -89,7 +89,7 @@ export function buildPatientRecord(
     if (r.resourceType === 'Medication' && r.id) medications.set(`Medication/${r.id}`, r);
   }
   const byCode = new Map<string, ClinicalResource[]>();
-  const medicationTexts: { resource: MedicationStatement | MedicationRequest; text: string }[] = [];
+  const medicationTexts: { resource: MedicationStatement | MedicationRequest; lowerText: string }[] = [];
   const counts: Record<string, number> = {};
   const seen = new Set<string>();
   for (const r of resources) {
@@ -112,7 +112,7 @@ export function buildPatientRecord(
     }
     if (r.resourceType === 'MedicationStatement' || r.resourceType === 'MedicationRequest') {
       const text = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)].filter(Boolean).join(' ');
-      if (text) medicationTexts.push({ resource: r, text: text.toLowerCase() });
+      if (text) medicationTexts.push({ resource: r, lowerText: text.toLowerCase() });
     }
   }
   return { patient, unavailable, byCode, medicationTexts, counts };

@@ -28,9 +28,9 @@ function matchMedications(ctx: EvalContext, leaf: CompiledLeaf, vs: CompiledValu
     const entry = concept?.coding?.map((c) => matchCoding(vs, c)).find((e) => e !== undefined);
     out.push({ record: r, entry, byName: undefined, exposure: exposureOf(r, ctx.now) });
   }
-  for (const { resource, text } of ctx.record.medicationTexts) {
+  for (const { resource, lowerText } of ctx.record.medicationTexts) {
     if (coded.has(resource) || isIgnoredMedication(resource) || !passesFilters(leaf, resource)) continue;
-    const name = matchName(vs, text);
+    const name = matchName(vs, lowerText);
     if (name) out.push({ record: resource, entry: undefined, byName: name, exposure: exposureOf(resource, ctx.now) });
   }
   return out;
