@@ -24,6 +24,8 @@ import {
   typicalExample,
 } from './fixtures.js';
 
+import { median } from './statistics.js';
+
 export const GOLDEN_FILE = join(import.meta.dirname, 'expected-evaluations.json');
 
 /** One patient through the evaluator as the hook does it: index the record, evaluate every trial. */
@@ -37,11 +39,6 @@ export function evaluateBundleOnce(bundle: Bundle, mappings: MappingSet, now: Da
   return evaluateTrials(mappings.trials, record, now, mappings.engine).evaluations;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 /**
  * Median time of one evaluation of each case, in ms. The cases are timed in interleaved rounds, so a

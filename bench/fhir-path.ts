@@ -11,6 +11,7 @@ import { fillTemplate, loadServiceDefinitions } from '../src/cds/service-definit
 import { daysSinceAnchor, loadExamples, shiftDates } from '../src/examples/example-patients.js';
 import { loadMappings } from '../src/mappings/load-mappings.js';
 import { EXAMPLES_DIR, MAPPINGS_DIR, ROOT, TYPICAL_ID } from './fixtures.js';
+import { median, p90 } from './statistics.js';
 
 const JAR = join(ROOT, 'test', 'fhir-server', 'target', 'hapi-fhir-test-server.jar');
 
@@ -124,8 +125,6 @@ export interface FhirPathTiming {
   rounds: number;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const p90 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
 
 /**
  * Each prefetch template's search alone (with its next pages), then all of them at once, then one hook call

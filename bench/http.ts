@@ -14,10 +14,7 @@ export interface TargetStats {
 export interface Target {
   mode: 'service' | 'baseline';
   url: string;
-  rss: () => Promise<number>;
-  /** CPU time the target process has used so far (user + system), µs. */
-  cpuUs: () => Promise<number>;
-  /** Resident size, V8 heap in use, and CPU time, in one message. */
+  /** Resident size, V8 heap in use, and CPU time used so far (user + system, µs), in one message. */
   stats: () => Promise<TargetStats>;
   stop: () => Promise<void>;
 }
@@ -45,10 +42,8 @@ export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv =
   const stats = (): Promise<TargetStats> =>
     new Promise((resolve) => {
       child.once('message', (m: TargetStats) => resolve(m));
-      child.send('rss');
+      child.send('stats');
     });
-  const rss = async (): Promise<number> => (await stats()).rss;
-  const cpuUs = async (): Promise<number> => (await stats()).cpuUs;
   const stop = (): Promise<void> =>
     new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -56,7 +51,7 @@ export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv =
       child.send('stop');
       setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
-  return { mode, url: `http://127.0.0.1:${port}`, rss, cpuUs, stats, stop };
+  return { mode, url: `http://127.0.0.1:${port}`, stats, stop };
 }
 
 export interface LoadResult {
@@ -73,8 +68,8 @@ export interface LoadResult {
 }
 
 /** Drives POST SERVICE_PATH with the bodies in turn, for a fixed time. */
-export async function runLoad(target: Pick<Target, 'url'> & Partial<Pick<Target, 'cpuUs'>>, bodies: string[], opts: { durationS: number; connections: number }): Promise<LoadResult> {
-  const cpuBefore = await target.cpuUs?.();
+export async function runLoad(target: Pick<Target, 'url'> & Partial<Pick<Target, 'stats'>>, bodies: string[], opts: { durationS: number; connections: number }): Promise<LoadResult> {
+  const cpuBefore = (await target.stats?.())?.cpuUs;
   const url = target.url;
   const result = await autocannon({
     url: `${url}${SERVICE_PATH}`,
@@ -83,7 +78,7 @@ export async function runLoad(target: Pick<Target, 'url'> & Partial<Pick<Target,
     requests: bodies.map((body) => ({ method: 'POST' as const, path: SERVICE_PATH, headers: { 'content-type': 'application/json' }, body })),
     timeout: 30,
   });
-  const cpuAfter = await target.cpuUs?.();
+  const cpuAfter = (await target.stats?.())?.cpuUs;
   const served = result.requests.total;
   return {
     ...(cpuBefore !== undefined && cpuAfter !== undefined && served > 0 ? { cpuUsPerRequest: (cpuAfter - cpuBefore) / served } : {}),

@@ -3,7 +3,7 @@
  *   service   the real app (buildApp, LOG_LEVEL=silent), compiled (dist/) unless BENCH_SOURCE=ts
  *   baseline  a bare fastify route that parses the same body (same bodyLimit and JSON parser settings)
  *             and answers {"cards":[]}: the floor, HTTP plus JSON parsing of the same bytes
- * It reports its port to the parent over IPC and answers "rss" messages with its resident size and the CPU
+ * It reports its port to the parent over IPC and answers "stats" messages with its resident size and the CPU
  * time it has used (user + system, µs), so the bench can give each target's CPU cost per request.
  *
  * The service runs with AUTH_MODE=off (unless the environment says otherwise): a load generator cannot sign a
@@ -44,7 +44,7 @@ await app.listen({ port: 0, host: '127.0.0.1' });
 const address = app.server.address();
 if (!address || typeof address === 'string') throw new Error('no port');
 process.on('message', (msg) => {
-  if (msg === 'rss') {
+  if (msg === 'stats') {
     const cpu = process.cpuUsage();
     process.send?.({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, cpuUs: cpu.user + cpu.system });
   }
