@@ -4,7 +4,7 @@
  * @typedef {{ reference: string, display: string, value?: number | string, unit?: string, recorded?: string, date?: string, note?: string }} Evidence
  * @typedef {{ id: string, label: string, kind: string, outcome: Outcome, reason: string, evidence: Evidence[], missing?: string[], parts?: Part[] }} Part
  * @typedef {{ id: string, type: 'inclusion' | 'exclusion', item: string, text: string, interpretation: string, outcome: Outcome, review: boolean, reason: string, evidence: Evidence[], missing: string[], parts: Part[] }} Criterion
- * @typedef {{ trialId: string, nctId?: string, title: string, shortTitle: string, status: 'likely-eligible' | 'possibly-eligible' | 'ineligible', blocking: string[], criteria: Criterion[], evaluatedAt: string }} TrialEvaluation
+ * @typedef {{ trialId: string, nctId?: string, title: string, shortTitle: string, status: 'likely-eligible' | 'possibly-eligible' | 'ineligible', blocking: string[], notScreened?: { reason: string, evidence: Evidence[] }, criteria: Criterion[], evaluatedAt: string }} TrialEvaluation
  * @typedef {{ patient?: string, evaluatedAt: string, trials: TrialEvaluation[] }} Evaluation
  * @typedef {{ label: string, url: string, type?: string }} CardLink
  * @typedef {{ uuid?: string, summary: string, detail?: string, indicator: 'info' | 'warning' | 'critical', source: { label: string, url?: string, topic?: { code?: string, display?: string } }, links?: CardLink[] }} Card

@@ -201,6 +201,9 @@ function trialSection(t) {
   );
   const body = el('div', { class: 'trial-body' });
   body.append(el('p', { class: 'trial-full-title' }, t.title, t.nctId ? ` (${t.nctId})` : ''));
+  if (t.notScreened) {
+    body.append(el('div', { class: 'blocking', 'data-testid': 'blocking' }, el('strong', {}, 'Not screened'), el('p', {}, `Not screened: ${t.notScreened.reason}.`)));
+  }
   if (blocking.length > 0) {
     body.append(el('div', { class: 'blocking', 'data-testid': 'blocking' }, el('strong', {}, 'Why not eligible'), el('ul', {}, ...blocking.map((c) => el('li', {}, blockingReason(c))))));
   }

@@ -2,6 +2,7 @@ import type { CompiledTrial, EngineValueSets } from '../mappings/compiled.js';
 import type { PatientRecord } from '../patient/patient-record.js';
 import { createContext, type EvalContext } from './context.js';
 import { evaluateRule, needsReview } from './evaluate-rule.js';
+import { formatDate } from './dates.js';
 import type { CriterionResult, PartResult, TrialEvaluation, TrialStatus, Evidence } from './types.js';
 
 function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
@@ -23,7 +24,21 @@ export function trialStatus(criteria: readonly CriterionResult[]): { status: Tri
   return { status: criteria.some((c) => c.outcome === 'unknown') ? 'possibly-eligible' : 'likely-eligible', blocking };
 }
 
-function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[]): TrialEvaluation {
+/**
+ * A deceased patient is screened for no trial (issue #10 item 10): Patient.deceasedBoolean true or any
+ * Patient.deceasedDateTime. Real EHR extracts (Synthea among them) keep the records of patients who died.
+ */
+export function notScreenedReason(record: PatientRecord): TrialEvaluation['notScreened'] {
+  const p = record.patient;
+  if (!p || (p.deceasedBoolean !== true && !p.deceasedDateTime)) return undefined;
+  const date = formatDate(p.deceasedDateTime);
+  return {
+    reason: date ? `the record says the patient died on ${date}` : 'the record says the patient has died',
+    evidence: [{ reference: `Patient/${p.id ?? '(no id)'}`, display: 'Deceased', value: date ?? 'true', ...(date ? { date } : {}) }],
+  };
+}
+
+function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], stop: TrialEvaluation['notScreened']): TrialEvaluation {
   const criteria: CriterionResult[] = trial.criteria.map((c) => {
     const root = evaluateRule(c.rule, ctx, faults);
     const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
@@ -42,7 +57,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[]):
       parts: root.parts ?? [root],
     };
   });
-  const { status, blocking } = trialStatus(criteria);
+  const { status, blocking } = stop ? { status: 'ineligible' as const, blocking: [] } : trialStatus(criteria);
   const evaluation: TrialEvaluation = {
     trialId: trial.id,
     title: trial.title,
@@ -53,6 +68,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[]):
     evaluatedAt: ctx.now.toISOString(),
   };
   if (trial.nctId) evaluation.nctId = trial.nctId;
+  if (stop) evaluation.notScreened = stop;
   return evaluation;
 }
 
@@ -68,6 +84,7 @@ export function evaluateTrials(
 ): { evaluations: TrialEvaluation[]; faults: string[] } {
   const ctx = createContext(record, now, engine);
   const faults: string[] = [];
-  const evaluations = trials.map((t) => evaluateWith(t, ctx, faults));
+  const stop = notScreenedReason(record);
+  const evaluations = trials.map((t) => evaluateWith(t, ctx, faults, stop));
   return { evaluations, faults };
 }

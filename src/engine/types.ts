@@ -58,6 +58,11 @@ export interface TrialEvaluation {
   status: TrialStatus;
   /** The criteria that make the trial ineligible (empty unless ineligible). */
   blocking: string[];
+  /**
+   * Set when a fact about the whole record stops screening before any criterion (the patient has died):
+   * the trial is then ineligible with this reason and its evidence, and no card is shown.
+   */
+  notScreened?: { reason: string; evidence: Evidence[] };
   criteria: CriterionResult[];
   evaluatedAt: string;
 }

@@ -38,8 +38,16 @@ function readJson(file: string): unknown {
 function parseWith<T>(schema: z.ZodType<T>, data: unknown, file: string): T {
   const res = schema.safeParse(data);
   if (res.success) return res.data;
-  const issues = res.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const issues = res.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}${criterionAt(data, i.path)}: ${i.message}`);
   throw new MappingError(file, `does not match the mapping schema: ${issues.join('; ')}`);
+}
+
+/** " (criterion exc-3)" when a schema issue lies inside a trial's criterion, so the message names it. */
+function criterionAt(data: unknown, path: readonly PropertyKey[]): string {
+  if (path[0] !== 'criteria' || typeof path[1] !== 'number') return '';
+  const criteria = (data as { criteria?: unknown }).criteria;
+  const id = Array.isArray(criteria) ? (criteria[path[1]] as { id?: unknown } | undefined)?.id : undefined;
+  return typeof id === 'string' ? ` (criterion ${id})` : '';
 }
 
 function jsonFiles(dir: string): string[] {

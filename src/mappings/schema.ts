@@ -42,13 +42,27 @@ const resourceRule = {
 
 const comparatorSchema = z.enum(['>=', '>', '<=', '<']);
 
+/**
+ * Which result decides a lab or measurement part, as the protocol means it (issue #10 item 2): the latest
+ * result in the window ("currently >= X"), any result in the window ("positive within 12 months"), or any
+ * result ever ("history of a positive test"; no window). Required, so every criterion states it.
+ */
+const whichSchema = z.enum(['latest', 'any', 'ever']);
+
+/** A window and `which` that contradict each other are a mapping error, not a silent choice. */
+function windowFitsWhich(r: { which: 'latest' | 'any' | 'ever'; window?: string | undefined }): boolean {
+  return r.which !== 'ever' || r.window === undefined;
+}
+const WHICH_WINDOW = { message: '"which": "ever" reads every result, so it takes no window', path: ['which'] };
+
 export type RuleInput =
-  | { kind: 'all' | 'any'; of: RuleInput[]; id?: string; label?: string; note?: string }
+  | { kind: 'all'; of: RuleInput[]; id?: string; label?: string; note?: string }
+  | { kind: 'any'; of: RuleInput[]; id?: string; label?: string; note?: string }
   | { kind: 'atLeast'; n: number; of: RuleInput[]; id?: string; label?: string; note?: string }
   | { kind: 'not'; of: [RuleInput]; id?: string; label?: string; note?: string }
-  | z.infer<typeof leafRuleSchema>;
+  | z.infer<(typeof leafRules)[number]>;
 
-const ageRuleSchema = z.object({
+const ageRuleSchema = z.strictObject({
   ...baseRule,
   kind: z.literal('age'),
   min: z.number().nonnegative().optional(),
@@ -57,13 +71,13 @@ const ageRuleSchema = z.object({
   maxInclusive: z.boolean().default(true),
 });
 
-const sexRuleSchema = z.object({
+const sexRuleSchema = z.strictObject({
   ...baseRule,
   kind: z.literal('sex'),
   is: z.array(z.enum(['female', 'male', 'other', 'unknown'])).min(1),
 });
 
-const conditionRuleSchema = z.object({
+const conditionRuleSchema = z.strictObject({
   ...resourceRule,
   kind: z.literal('condition'),
   /** Only conditions that are active now (clinicalStatus active/recurrence/relapse, not abated). */
@@ -72,7 +86,7 @@ const conditionRuleSchema = z.object({
   broaderValueSet: z.string().optional(),
 });
 
-const medicationRuleSchema = z.object({
+const medicationRuleSchema = z.strictObject({
   ...resourceRule,
   kind: z.literal('medication'),
   /** Only medications being taken now. */
@@ -87,13 +101,14 @@ const medicationRuleSchema = z.object({
   minIngredients: z.number().int().min(2).optional(),
 });
 
-const procedureRuleSchema = z.object({ ...resourceRule, kind: z.literal('procedure') });
-const immunizationRuleSchema = z.object({ ...resourceRule, kind: z.literal('immunization') });
+const procedureRuleSchema = z.strictObject({ ...resourceRule, kind: z.literal('procedure') });
+const immunizationRuleSchema = z.strictObject({ ...resourceRule, kind: z.literal('immunization') });
 
 const measurementRuleSchema = z
-  .object({
+  .strictObject({
     ...resourceRule,
     kind: z.literal('measurement'),
+    which: whichSchema,
     comparator: comparatorSchema,
     /** Absolute threshold in `unit` (UCUM). */
     value: z.number().optional(),
@@ -101,7 +116,7 @@ const measurementRuleSchema = z
     /** Threshold as a multiple of the upper limit of normal (Observation.referenceRange.high). */
     timesUln: z.number().positive().optional(),
     /** Used only when the result carries no referenceRange.high; said so in the evidence. */
-    defaultUln: z.object({ value: z.number().positive(), unit: z.string() }).optional(),
+    defaultUln: z.strictObject({ value: z.number().positive(), unit: z.string() }).optional(),
     /** g/mol, for converting mass to substance concentrations (e.g. bilirubin mg/dL to umol/L). */
     molecularWeight: z.number().positive().optional(),
     /** Where the window comes from: the protocol text, or the project's stated default. */
@@ -109,25 +124,28 @@ const measurementRuleSchema = z
   })
   .refine((r) => (r.value !== undefined && r.unit !== undefined) !== (r.timesUln !== undefined), {
     message: 'a measurement needs either value+unit or timesUln',
-  });
+  })
+  .refine(windowFitsWhich, WHICH_WINDOW);
 
-const labPositiveRuleSchema = z.object({
+const labPositiveRuleSchema = z.strictObject({
   ...resourceRule,
   kind: z.literal('lab-positive'),
+  which: whichSchema,
   /** 'negative' for criteria that require a negative test (met when negative). */
   expect: z.enum(['positive', 'negative']).default('positive'),
   windowSource: z.enum(['protocol', 'default']).default('default'),
-});
+}).refine(windowFitsWhich, WHICH_WINDOW);
 
-const titerRuleSchema = z.object({
+const titerRuleSchema = z.strictObject({
   ...resourceRule,
   kind: z.literal('titer'),
+  which: whichSchema,
   /** Minimum dilution denominator, e.g. 80 for ">= 1:80". */
   minDilution: z.number().int().positive(),
   windowSource: z.enum(['protocol', 'default']).default('default'),
-});
+}).refine(windowFitsWhich, WHICH_WINDOW);
 
-const reviewRuleSchema = z.object({
+const reviewRuleSchema = z.strictObject({
   ...baseRule,
   kind: z.literal('review'),
   label: z.string().min(1),
@@ -135,7 +153,7 @@ const reviewRuleSchema = z.object({
   reason: z.enum(['judgement', 'consent', 'screening-test', 'not-coded']),
 });
 
-const leafRuleSchema = z.discriminatedUnion('kind', [
+const leafRules = [
   ageRuleSchema,
   sexRuleSchema,
   conditionRuleSchema,
@@ -146,31 +164,23 @@ const leafRuleSchema = z.discriminatedUnion('kind', [
   labPositiveRuleSchema,
   titerRuleSchema,
   reviewRuleSchema,
-]);
+] as const;
 
+/**
+ * One discriminated union over every kind, groups included, so a mistake is reported against the kind the
+ * part names ("Unrecognized key: windw") rather than as "matches none of the alternatives".
+ */
 export const ruleSchema: z.ZodType<RuleInput> = z.lazy(() =>
-  z.union([
-    z.object({
-      ...baseRule,
-      kind: z.enum(['all', 'any']),
-      of: z.array(ruleSchema).min(1),
-    }),
-    z.object({
-      ...baseRule,
-      kind: z.literal('not'),
-      of: z.tuple([ruleSchema]),
-    }),
-    z.object({
-      ...baseRule,
-      kind: z.literal('atLeast'),
-      n: z.number().int().positive(),
-      of: z.array(ruleSchema).min(1),
-    }),
-    leafRuleSchema,
+  z.discriminatedUnion('kind', [
+    z.strictObject({ ...baseRule, kind: z.literal('all'), of: z.array(ruleSchema).min(1) }),
+    z.strictObject({ ...baseRule, kind: z.literal('any'), of: z.array(ruleSchema).min(1) }),
+    z.strictObject({ ...baseRule, kind: z.literal('not'), of: z.tuple([ruleSchema]) }),
+    z.strictObject({ ...baseRule, kind: z.literal('atLeast'), n: z.number().int().positive(), of: z.array(ruleSchema).min(1) }),
+    ...leafRules,
   ]),
 );
 
-export const criterionSchema = z.object({
+export const criterionSchema = z.strictObject({
   id: z.string().regex(/^(inc|exc)-[a-z0-9-]+$/),
   type: z.enum(['inclusion', 'exclusion']),
   /** The protocol's own item number, as printed ("7", "3.a"). */
@@ -182,7 +192,7 @@ export const criterionSchema = z.object({
   rule: ruleSchema,
 });
 
-export const trialSchema = z.object({
+export const trialSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/),
   nctId: z
     .string()
@@ -193,13 +203,13 @@ export const trialSchema = z.object({
   phase: z.string().min(1),
   studyType: z.enum(['interventional', 'observational']),
   recruitmentStatus: z.string().min(1),
-  registry: z.object({ url: z.url(), label: z.string().min(1) }),
+  registry: z.strictObject({ url: z.url(), label: z.string().min(1) }),
   /** The protocol document the criteria were taken from. */
   protocolSource: z.string().min(1),
   criteria: z.array(criterionSchema).min(1),
 });
 
-const codeEntrySchema = z.object({
+const codeEntrySchema = z.strictObject({
   system: z.string().min(1),
   code: z.string().min(1),
   display: z.string().min(1),
@@ -208,21 +218,23 @@ const codeEntrySchema = z.object({
   exclude: z.boolean().optional(),
   tty: z.string().optional(),
   ingredient: z.string().optional(),
-  strength: z.object({ value: z.number().positive(), unit: z.string() }).optional(),
+  strength: z.strictObject({ value: z.number().positive(), unit: z.string() }).optional(),
   prednisoneEquivalentFactor: z.number().positive().optional(),
   unit: z.string().optional(),
 });
 
-export const valueSetSchema = z.object({
+export const valueSetSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/),
   title: z.string().min(1),
+  /** The VSAC value set the list was taken from (its OID), when it was. */
+  oid: z.string().regex(/^\d+(\.\d+)+$/).optional(),
   description: z.string().min(1),
   codes: z.array(codeEntrySchema),
   names: z.array(z.string().min(3)).optional(),
 });
 
 /** A site's own codes, added to the shared code lists without a code change. */
-export const localCodesSchema = z.object({
+export const localCodesSchema = z.strictObject({
   valueSets: z.record(
     z.string(),
     z.array(
@@ -238,4 +250,4 @@ export type CriterionInput = z.infer<typeof criterionSchema>;
 export type ValueSetInput = z.infer<typeof valueSetSchema>;
 export type CodeEntry = z.infer<typeof codeEntrySchema>;
 export type LocalCodesInput = z.infer<typeof localCodesSchema>;
-export type LeafRuleInput = z.infer<typeof leafRuleSchema>;
+export type LeafRuleInput = z.infer<(typeof leafRules)[number]>;

@@ -90,7 +90,7 @@ export function coveragePatients(): Bundle[] {
     .qualitative('5048-4', 'ANA', '1:40', d)
     .qualitative('31348-6', 'Anti-dsDNA', 'neg', d)
     .qualitative('31627-3', 'Anti-Sm', 'neg', d);
-  for (const vs of ['hbsag', 'hbcab', 'hcv-antibody', 'hcv-rna', 'hiv-antibody', 'syphilis-test', 'pregnancy-test-urine', 'pregnancy-test-blood']) {
+  for (const vs of ['hbsag', 'hbcab', 'hcv-antibody', 'hcv-rna', 'hiv-antibody', 'syphilis-treponemal', 'syphilis-nontreponemal', 'pregnancy-test-urine', 'pregnancy-test-blood']) {
     const c = first(vs);
     worst.qualitative(c.code, c.display, 'pos', d);
   }

@@ -56,6 +56,46 @@ describe('loading the mappings', () => {
     expect(() => loadMappings({ dir: broken })).toThrow(/zju-cd19-car-t-csle\.json: does not match the mapping schema: criteria\.0\.text/);
   });
 
+  it('stops on a misspelled key instead of dropping it, naming the file and criterion (a "windw" would turn "within 30 days" into "any time")', () => {
+    const dir = scratchMappings();
+    editTrial(dir, 'nct06789107-blinatumomab.json', (t) => {
+      const alc = t.criteria.find((c: any) => c.id === 'inc-7').rule.of[0];
+      alc.windw = alc.window;
+      delete alc.window;
+    });
+    expect(() => loadMappings({ dir })).toThrow(/nct06789107-blinatumomab\.json: does not match the mapping schema: criteria\.\d+\.rule\.of\.0 \(criterion inc-7\): Unrecognized key: "windw"/);
+    // The service does not start on it either: the app builds its engine from the same loader.
+    expect(() => testApp({}, { MAPPINGS_DIR: dir })).toThrow(/Unrecognized key: "windw"/);
+  });
+
+  it('stops on a misspelled key in a group, a code list and a site\'s local codes file', () => {
+    const group = scratchMappings();
+    editTrial(group, 'zju-cd19-car-t-csle.json', (t) => {
+      t.criteria.find((c: any) => c.id === 'inc-4').rule.off = [];
+    });
+    expect(() => loadMappings({ dir: group })).toThrow(/criterion inc-4\): Unrecognized key: "off"/);
+    const list = scratchMappings();
+    const hb = join(list, 'valuesets', 'hemoglobin.json');
+    writeFileSync(hb, JSON.stringify({ ...JSON.parse(readFileSync(hb, 'utf8')), descripton: 'typo' }));
+    expect(() => loadMappings({ dir: list })).toThrow(/hemoglobin\.json: does not match the mapping schema: \(root\): Unrecognized key: "descripton"/);
+    const local = join(scratchMappings(), 'local-codes.json');
+    writeFileSync(local, JSON.stringify({ valueSets: { hemoglobin: [{ system: 'urn:oid:1.2.3', code: 'HGB', display: 'Hb', sorce: 'lab' }] } }));
+    expect(() => loadMappings({ dir: MAPPINGS, localCodesFile: local })).toThrow(/Unrecognized key: "sorce"/);
+  });
+
+  it('stops when a lab part does not say which result decides it, or reads every result within a window', () => {
+    const missing = scratchMappings();
+    editTrial(missing, 'nct06789107-blinatumomab.json', (t) => {
+      delete t.criteria.find((c: any) => c.id === 'inc-5').rule.which;
+    });
+    expect(() => loadMappings({ dir: missing })).toThrow(/rule\.which \(criterion inc-5\): Invalid option/);
+    const contradictory = scratchMappings();
+    editTrial(contradictory, 'nct06789107-blinatumomab.json', (t) => {
+      t.criteria.find((c: any) => c.id === 'inc-5').rule.which = 'ever';
+    });
+    expect(() => loadMappings({ dir: contradictory })).toThrow(/"which": "ever" reads every result, so it takes no window/);
+  });
+
   it('stops when a code list entry has no source', () => {
     const dir = scratchMappings();
     const path = join(dir, 'valuesets', 'hemoglobin.json');

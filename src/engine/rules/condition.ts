@@ -22,12 +22,37 @@ export function isActiveCondition(c: Condition, now: Date): boolean {
   return !abated || abated > now;
 }
 
-/** The latest date the condition is known to have been present: now if active, else abatement, else onset. */
-function lastPresent(c: Condition, now: Date): Date | undefined {
-  if (isActiveCondition(c, now)) return now;
-  return parseFhirDate(
-    c.abatementDateTime ?? c.abatementPeriod?.end ?? c.onsetDateTime ?? c.onsetPeriod?.end ?? c.onsetPeriod?.start ?? c.recordedDate,
-  );
+/** Every date the entry gives for when the condition began, was recorded or ended. */
+function conditionDates(c: Condition): Date[] {
+  const raw = [
+    c.onsetDateTime,
+    c.onsetPeriod?.start,
+    c.onsetPeriod?.end,
+    c.recordedDate,
+    c.abatementDateTime,
+    c.abatementPeriod?.start,
+    c.abatementPeriod?.end,
+  ];
+  const out: Date[] = [];
+  for (const r of raw) {
+    const d = parseFhirDate(r);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+/** A day's grace for dates stamped later today in another time zone. */
+const GRACE_MS = 86_400_000;
+
+/**
+ * Where a Condition stands against a look-back window (issue #10 item 4). It is in the window only when its
+ * onset, recorded date or abatement falls in it: an old problem-list entry still marked active is not a
+ * recent event. Such an entry is `stale`: shown to the study team with its dates, never deciding alone.
+ */
+function placeInWindow(c: Condition, from: Date, now: Date): 'in' | 'stale' | 'out' {
+  const limit = now.getTime() + GRACE_MS;
+  for (const d of conditionDates(c)) if (d >= from && d.getTime() <= limit) return 'in';
+  return isActiveCondition(c, now) ? 'stale' : 'out';
 }
 
 function evidenceOf(c: Condition, now: Date, note?: string): Evidence {
@@ -39,7 +64,11 @@ function evidenceOf(c: Condition, now: Date, note?: string): Evidence {
     value: active ? 'active' : (code(c) ?? 'resolved'),
     date: formatDate(c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate),
   };
-  const notes = [c.abatementDateTime ? `abated ${formatDate(c.abatementDateTime)}` : undefined, note].filter(Boolean);
+  const notes = [
+    c.abatementDateTime ? `abated ${formatDate(c.abatementDateTime)}` : undefined,
+    c.recordedDate && (c.onsetDateTime ?? c.onsetPeriod?.start) ? `recorded ${formatDate(c.recordedDate)}` : undefined,
+    note,
+  ].filter(Boolean);
   if (notes.length > 0) ev.note = notes.join('; ');
   return ev;
 }
@@ -53,16 +82,18 @@ export function evaluateCondition(leaf: CompiledLeaf, ctx: EvalContext): PartRes
   if (leaf.spec.kind !== 'condition' || !leaf.valueSet) throw new Error('not a condition rule');
   const spec = leaf.spec;
   const from = spec.window ? subtractDuration(ctx.now, spec.window) : undefined;
-  const inScope = (c: Condition): boolean => {
+  const stale: Condition[] = [];
+  const inScope = (c: Condition, keepStale = false): boolean => {
     if (IGNORED_VERIFICATION.has(c.verificationStatus?.coding?.[0]?.code ?? '')) return false;
     if (spec.activeOnly && !isActiveCondition(c, ctx.now)) return false;
     if (from) {
-      const last = lastPresent(c, ctx.now);
-      if (!last || last < from) return false;
+      const place = placeInWindow(c, from, ctx.now);
+      if (place === 'stale' && keepStale) stale.push(c);
+      if (place !== 'in') return false;
     }
     return true;
   };
-  const found = (candidatesFor(ctx, leaf, ['Condition']) as Condition[]).filter(inScope);
+  const found = (candidatesFor(ctx, leaf, ['Condition']) as Condition[]).filter((c) => inScope(c, true));
   const confirmed = found.filter((c) => !TENTATIVE_VERIFICATION.has(c.verificationStatus?.coding?.[0]?.code ?? ''));
   const windowText = spec.window ? ` within ${describeDuration(spec.window)}` : '';
   if (confirmed.length > 0) {
@@ -71,6 +102,12 @@ export function evaluateCondition(leaf: CompiledLeaf, ctx: EvalContext): PartRes
   if (found.length > 0) {
     return part(leaf, 'unknown', 'recorded, but not confirmed', found.map((c) => evidenceOf(c, ctx.now, 'verification status: not confirmed')), [
       `a confirmed ${leaf.valueSet.title} diagnosis`,
+    ]);
+  }
+  if (stale.length > 0 && spec.window) {
+    const note = `still marked active, but its dates are older than ${describeDuration(spec.window)}`;
+    return part(leaf, 'review', `recorded as active, dated before the last ${describeDuration(spec.window)}: is it current?`, stale.map((c) => evidenceOf(c, ctx.now, note)), [
+      `whether the ${leaf.valueSet.title} entry is current (${describeDuration(spec.window)} window)`,
     ]);
   }
   const unavailable = unavailableReason(ctx, ['Condition']);

@@ -5,7 +5,7 @@ import { candidatesFor, unavailableReason, type EvalContext } from '../context.j
 import { describeDuration, formatDate, subtractDuration } from '../dates.js';
 import { resultsInWindow, type DatedObservation } from '../observation-values.js';
 import { noDataOutcome, part } from '../part.js';
-import type { Evidence, PartResult } from '../types.js';
+import type { Evidence, Outcome, PartResult } from '../types.js';
 
 export function observationDisplay(o: Observation): string {
   return o.code.text ?? o.code.coding?.find((c) => c.display)?.display ?? 'Observation';
@@ -15,15 +15,32 @@ export function baseEvidence(d: DatedObservation): Evidence {
   return { reference: referenceOf(d.observation), display: observationDisplay(d.observation), date: formatDate(d.date) };
 }
 
-export type LatestResult =
-  | { ok: true; latest: DatedObservation; windowText: string }
-  | { ok: false; result: PartResult };
+/** How a result is named in a part's reason: "latest HIV antibody result in the last 3 months", "result of 2026-05-01". */
+export interface ResultScope {
+  /** The window in words, "" without one. */
+  windowText: string;
+  /** Words that name the result being read, for its reason. */
+  describe: string;
+}
+
+/** Reads one result against the part: met / not met, or unknown with what would settle it. */
+export type ReadResult = (d: DatedObservation, scope: ResultScope) => PartResult;
+
+/** For `which: any / ever`, the order in which one result's outcome decides the part. */
+const ANY_ORDER: readonly Outcome[] = ['met', 'review', 'unknown', 'not-met'];
+
+/** At most this many results are shown as evidence for "none of N results" (the latest first). */
+const MAX_SHOWN = 3;
 
 /**
- * Measurements are decided by the most recent result inside the criterion's window. None in the window is
- * unknown (missing data is never "not met"), and the part says what would settle it.
+ * Decides a lab or measurement part from the results in its window, as the mapping's `which` says (issue #10
+ * item 2): `latest`, the most recent result decides ("currently >= X"); `any` (in the window) and `ever` (no
+ * window), one result that meets the part is enough ("positive within 12 months": a positive six months ago
+ * is not hidden by today's normal one), a part is not met only when every result was read and none meets it,
+ * and an unreadable result leaves it unknown. No result in the window is unknown (missing data is never "not
+ * met"), and the part says what would settle it.
  */
-export function latestResult(leaf: CompiledLeaf, ctx: EvalContext): LatestResult {
+export function decideByResults(leaf: CompiledLeaf, ctx: EvalContext, read: ReadResult): PartResult {
   const spec = leaf.spec;
   if (!leaf.valueSet || (spec.kind !== 'measurement' && spec.kind !== 'lab-positive' && spec.kind !== 'titer')) {
     throw new Error('not a lab rule');
@@ -33,9 +50,11 @@ export function latestResult(leaf: CompiledLeaf, ctx: EvalContext): LatestResult
   const obs = candidatesFor(ctx, leaf, ['Observation']) as Observation[];
   const { inWindow, undated, future, outside } = resultsInWindow(obs, from, ctx.now);
   const windowText = window ? ` in the last ${describeDuration(window)}` : '';
-  const latest = inWindow[0];
-  if (latest) return { ok: true, latest, windowText };
   const title = leaf.valueSet.title;
+  if (inWindow.length > 0) {
+    if (spec.which === 'latest') return read(inWindow[0]!, { windowText, describe: `latest ${title} result${windowText}` });
+    return anyResult(leaf, inWindow, windowText, read);
+  }
   const notes = [
     outside[0] ? `latest result ${formatDate(outside[0].date)} is older than the window` : undefined,
     undated > 0 ? `${undated} result(s) without a date` : undefined,
@@ -46,5 +65,31 @@ export function latestResult(leaf: CompiledLeaf, ctx: EvalContext): LatestResult
   const reason = unavailable ?? `no ${title} result${windowText}${notes.length ? ` (${notes.join('; ')})` : ''}`;
   const outcome = unavailable ? 'unknown' : noDataOutcome(leaf, 'unknown');
   const said = outcome === 'review' ? `not in the record${windowText}: checked at screening` : reason;
-  return { ok: false, result: part(leaf, outcome, said, evidence, [`${title}${windowText}`]) };
+  return part(leaf, outcome, said, evidence, [`${title}${windowText}`]);
+}
+
+function anyResult(leaf: CompiledLeaf, results: readonly DatedObservation[], windowText: string, read: ReadResult): PartResult {
+  const title = leaf.valueSet?.title ?? leaf.label;
+  const byOutcome = new Map<Outcome, PartResult[]>();
+  for (const d of results) {
+    const r = read(d, { windowText, describe: `${title} result of ${formatDate(d.date) ?? 'an unknown date'}` });
+    const list = byOutcome.get(r.outcome);
+    if (list) list.push(r);
+    else byOutcome.set(r.outcome, [r]);
+  }
+  const span = windowText || ' in the record';
+  for (const outcome of ANY_ORDER) {
+    const found = byOutcome.get(outcome);
+    if (!found) continue;
+    const first = found[0]!;
+    const evidence = found.slice(0, MAX_SHOWN).flatMap((r) => r.evidence);
+    if (outcome === 'not-met') {
+      const reason = results.length === 1 ? first.reason : `none of ${results.length} ${title} results${span} meets it (latest: ${first.reason})`;
+      return part(leaf, 'not-met', reason, evidence);
+    }
+    const others = found.length > 1 ? ` (${found.length} results${span})` : '';
+    const missing = found.flatMap((r) => r.missing ?? []);
+    return part(leaf, outcome, `${first.reason}${others}`, evidence, missing.length > 0 ? [...new Set(missing)] : [`${title}${windowText}`]);
+  }
+  throw new Error('no result was read');
 }

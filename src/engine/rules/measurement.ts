@@ -1,10 +1,10 @@
 import type { CompiledLeaf } from '../../mappings/compiled.js';
 import type { EvalContext } from '../context.js';
-import { numericValue, upperLimit, type NumericValue } from '../observation-values.js';
+import { numericValue, upperLimit, type DatedObservation, type NumericValue } from '../observation-values.js';
 import { part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 import { convertUnit, isDimensionless } from '../units.js';
-import { baseEvidence, latestResult } from './lab.js';
+import { baseEvidence, decideByResults, type ResultScope } from './lab.js';
 
 type Comparator = '>=' | '>' | '<=' | '<';
 
@@ -40,17 +40,19 @@ function round(n: number): number {
 }
 
 export function evaluateMeasurement(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
+  return decideByResults(leaf, ctx, (d, scope) => readMeasurement(leaf, d, scope));
+}
+
+/** One result against the part's threshold, converted to the part's unit (or to the result's ULN). */
+function readMeasurement(leaf: CompiledLeaf, d: DatedObservation, scope: ResultScope): PartResult {
   if (leaf.spec.kind !== 'measurement') throw new Error('not a measurement rule');
   const spec = leaf.spec;
-  const found = latestResult(leaf, ctx);
-  if (!found.ok) return found.result;
-  const { latest, windowText } = found;
-  const o = latest.observation;
+  const o = d.observation;
   const v = numericValue(o);
-  const evidence: Evidence = baseEvidence(latest);
+  const evidence: Evidence = baseEvidence(d);
   const title = leaf.valueSet?.title ?? leaf.label;
   if (!v) {
-    return part(leaf, 'unknown', `latest ${title} result${windowText} has no numeric value`, [{ ...evidence, note: 'no numeric value' }], [`a numeric ${title} result`]);
+    return part(leaf, 'unknown', `${scope.describe} has no numeric value`, [{ ...evidence, note: 'no numeric value' }], [`a numeric ${title} result`]);
   }
   let threshold: number;
   let unit: string | undefined;

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
+import { testApp } from '../support/app.js';
+import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
+
+/**
+ * Issue #10: records written the way EHRs write them, each fired at the real hook. Each record is the
+ * likely-eligible example child (three cards: blinatumomab, BCMA/CD70 CAR-T, CD19 CAR-T) with one thing
+ * changed, so a card that vanishes shows the change read as an exclusion.
+ */
+
+const BLINA = 'nct06789107-blinatumomab';
+const BCMA = 'nct06934447-bcma-cd70-car-t';
+const CD19 = 'zju-cd19-car-t-csle';
+
+function record(name: string): Bundle {
+  return JSON.parse(readFileSync(resolve(import.meta.dirname, 'records', `${name}.json`), 'utf8')) as Bundle;
+}
+
+interface CriterionSummary {
+  id: string;
+  result: string;
+  review: boolean;
+  evidence?: { reference: string; date?: string; note?: string; value?: unknown }[];
+}
+
+interface CardView {
+  trialId: string;
+  status: string;
+  criteria: CriterionSummary[];
+}
+
+async function cardsFor(app: FastifyInstance, bundle: Bundle): Promise<CardView[]> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/cds-services/trialmatch-sle',
+    payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }),
+  });
+  expect(res.statusCode).toBe(200);
+  return (res.json().cards as { extension: Record<string, CardView> }[]).map((c) => c.extension[EXTENSION_KEY]!);
+}
+
+function criterion(cards: CardView[], trialId: string, id: string): CriterionSummary {
+  const card = cards.find((c) => c.trialId === trialId);
+  if (!card) throw new Error(`no card for ${trialId}: cards for ${cards.map((c) => c.trialId).join(', ')}`);
+  const c = card.criteria.find((x) => x.id === id);
+  if (!c) throw new Error(`no criterion ${id} on the ${trialId} card`);
+  return c;
+}
+
+describe('reading real EHR records (issue #10), through the patient-view hook', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = testApp();
+    await app.ready();
+  });
+  afterAll(() => app.close());
+
+  it('reads "positive within 12 months" from every result: a positive anti-dsDNA six months ago is not hidden by a normal one today', async () => {
+    const cards = await cardsFor(app, record('core-dsdna-positive-last-year'));
+    const inc3 = criterion(cards, BLINA, 'inc-3');
+    expect(inc3.result).toBe('met');
+    // The evidence is the positive result, with its date: 180 days before the evaluation date.
+    expect(inc3.evidence?.some((e) => e.value === 'positive' && e.date === '2026-05-27')).toBe(true);
+  });
+
+  it('does not read an old problem-list entry still marked active as a recent event: it goes to the study team with its dates', async () => {
+    const cards = await cardsFor(app, record('core-old-problem-list-entries'));
+    // Neuropsychiatric lupus "within 60 days" and macrophage activation syndrome "within 1 month", both
+    // entered years ago and never closed.
+    for (const [trialId, id] of [
+      [BLINA, 'exc-1'],
+      [BLINA, 'exc-12'],
+    ] as const) {
+      const c = criterion(cards, trialId, id);
+      expect(c.result, `${trialId} ${id}`).toBe('unknown');
+      expect(c.review, `${trialId} ${id}`).toBe(true);
+      expect(c.evidence?.[0]?.note).toMatch(/still marked active, but its dates are older than/);
+    }
+    expect(cards.map((c) => c.trialId).sort()).toEqual([BLINA, BCMA, CD19].sort());
+  });
+
+  it('sends a reactive RPR with a negative treponemal test to the study team instead of excluding (a biological false positive is common in SLE)', async () => {
+    const cards = await cardsFor(app, record('core-rpr-reactive-treponemal-negative'));
+    for (const [trialId, id] of [
+      [BCMA, 'exc-7'],
+      [CD19, 'exc-8'],
+    ] as const) {
+      const c = criterion(cards, trialId, id);
+      expect(c.result, `${trialId} ${id}`).toBe('unknown');
+      expect(c.review, `${trialId} ${id}`).toBe(true);
+    }
+  });
+
+  it('shows no trial card for a patient the record says has died, and $evaluate says why', async () => {
+    const bundle = record('core-deceased');
+    expect(await cardsFor(app, bundle)).toEqual([]);
+    const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
+    expect(res.statusCode).toBe(200);
+    const trials = res.json().trials as { status: string; notScreened?: { reason: string; evidence: { reference: string; date?: string }[] } }[];
+    expect(trials).toHaveLength(5);
+    for (const t of trials) {
+      expect(t.status).toBe('ineligible');
+      expect(t.notScreened?.reason).toBe('the record says the patient died on 2026-11-03');
+      expect(t.notScreened?.evidence[0]).toMatchObject({ reference: `Patient/${patientIdOf(bundle)}`, date: '2026-11-03' });
+    }
+  });
+
+  it('gives the unchanged example child all three cards (the records above differ from it in one thing each)', async () => {
+    const base = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'cds-hooks', 'examples', 'sle-child-likely.json'), 'utf8')) as Bundle;
+    const cards = await cardsFor(app, base);
+    expect(cards.map((c) => c.trialId).sort()).toEqual([BLINA, BCMA, CD19].sort());
+  });
+});
