@@ -21,6 +21,24 @@ export default tseslint.config(
     },
   },
   {
+    // The floors below the CDS service and the HTTP layer (issue #13): the evaluator, the mappings, data
+    // access, security, storage, the patient record and terminology never import cds/ or http/. What they
+    // refuse they throw as an OperationOutcome (src/fhir/outcomes.ts); http/ chooses the status.
+    files: ['src/engine/**/*.ts', 'src/mappings/**/*.ts', 'src/data/**/*.ts', 'src/security/**/*.ts', 'src/store/**/*.ts', 'src/patient/**/*.ts', 'src/terminology/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ regex: '^(\\.\\./)+(cds|http)/', message: 'a lower layer does not import cds/ or http/: move what both need down (e.g. src/data/prefetch-key.ts, src/fhir/outcomes.ts)' }],
+      }],
+    },
+  },
+  {
+    // src/fhir/ holds FHIR-wide helpers (outcomes, ids) every layer may import, so it imports none of them.
+    files: ['src/fhir/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./', message: 'src/fhir/ imports nothing of the project: every layer imports it' }] }],
+    },
+  },
+  {
     // The demo page is plain browser JS with JSDoc types, checked by `tsc -p public` (npm run typecheck).
     files: ['public/**/*.js'],
     languageOptions: { globals: { document: 'readonly', window: 'readonly', crypto: 'readonly', performance: 'readonly', fetch: 'readonly', location: 'readonly', FileReader: 'readonly', URL: 'readonly', console: 'readonly' } },

@@ -14,6 +14,7 @@ import { gatherPatientData } from '../src/data/gather-patient-data.js';
 import { PrefetchSource } from '../src/data/prefetch-source.js';
 import { evaluateTrials } from '../src/engine/evaluate-trial.js';
 import { loadMappings } from '../src/mappings/load-mappings.js';
+import { NO_FHIR_SERVERS } from '../src/security/fhir-server-allowlist.js';
 import { MAPPINGS_DIR, ROOT, largestSynthea, syntheaHookRequest, typicalHookRequest } from './fixtures.js';
 
 const budgetMs = Number(process.argv[2] ?? 1000);
@@ -52,7 +53,7 @@ for (const [label, request] of [
     ['evaluate 5 trials', await time(() => evaluateTrials(mappings.trials, gathered.record, now, mappings.engine))],
     ['render cards', await time(() => renderCards(mappings.trials, evaluations, gathered.provenance))],
     ['response JSON.stringify', await time(() => JSON.stringify({ cards }))],
-    ['handlePatientView (all of it)', await time(() => handlePatientView(service, parsed, engine, now))],
+    ['handlePatientView (all of it)', await time(() => handlePatientView(service, parsed, engine, now, { fhirServers: NO_FHIR_SERVERS }))],
   ];
   console.log(`\n${label}: ${Math.round(text.length / 1024)} KiB in, ${Math.round(JSON.stringify({ cards }).length / 1024)} KiB out, ${cards.length} cards`);
   for (const [name, ms] of rows) console.log(`  ${name.padEnd(48)} ${(ms * 1000).toFixed(0).padStart(6)} µs`);

@@ -3,7 +3,6 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { JournalFeedbackStore, type FeedbackStore } from './cds/feedback-store.js';
 import type { EngineDeps } from './cds/handle-patient-view.js';
 import { loadServiceDefinitions, type ServiceDefinition } from './cds/service-definition.js';
 import { registerErrorHandler } from './http/error-handler.js';
@@ -11,13 +10,14 @@ import { cdsServicesRoutes } from './http/routes/cds-services.js';
 import { trialsRoutes } from './http/routes/trials.js';
 import { examplesRoutes } from './http/routes/examples.js';
 import { demoRoutes } from './http/routes/demo.js';
+import { devTokenRoutes } from './http/routes/dev-token.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { loggerOptions } from './logger.js';
 import { registerClientAuth } from './security/client-auth.js';
 import { createDevTokenSigner, devTokenIssuer } from './security/dev-token.js';
-import { devTokenRoutes } from './security/dev-token-route.js';
 import { loadTrustConfig, type LoadedTrust } from './security/trust-config.js';
+import { JournalFeedbackStore, type FeedbackStore } from './store/feedback-store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -6,7 +6,7 @@ import { FhirServerSource } from '../data/fhir-server-source.js';
 import { gatherPatientData, type DataProvenance } from '../data/gather-patient-data.js';
 import type { PatientDataSource } from '../data/patient-data-source.js';
 import { PrefetchSource, bundleResources } from '../data/prefetch-source.js';
-import { badRequest } from '../http/operation-outcome.js';
+import { badRequest } from '../fhir/outcomes.js';
 import { fhirServerNotAllowed } from '../security/fhir-server-allowlist.js';
 import { buildPatientRecord } from '../patient/patient-record.js';
 import type { HookRequest } from './hook-request.js';
@@ -41,12 +41,13 @@ export async function handlePatientView(
   request: HookRequest,
   deps: EngineDeps,
   now: Date,
-  caller: { fhirServers?: FhirServerPolicy } = {},
+  caller: { fhirServers: FhirServerPolicy },
 ): Promise<PatientViewResult> {
   if (request.hook !== service.hook) throw badRequest(`service ${service.id} answers the ${service.hook} hook, not ${request.hook}`, ['hook']);
-  // Server-side request forgery guard (CDS Hooks 2.0 §Trusting CDS Clients). The HTTP layer also refuses an
-  // untrusted fhirServer on every route before the handler runs (src/security/client-auth.ts).
-  if (request.fhirServer && caller.fhirServers && !caller.fhirServers.allows(request.fhirServer)) throw fhirServerNotAllowed();
+  // Server-side request forgery guard (CDS Hooks 2.0 §Trusting CDS Clients), required of every caller so it
+  // is never skipped (fail closed). The HTTP layer also refuses an untrusted fhirServer on every route before
+  // the handler runs (src/security/client-auth.ts).
+  if (request.fhirServer && !caller.fhirServers.allows(request.fhirServer)) throw fhirServerNotAllowed();
   const sources: PatientDataSource[] = [new PrefetchSource(request.prefetch ?? undefined)];
   // Cancels FHIR requests still in flight when gathering ends; a prefetch-only call has none to cancel.
   let abort: AbortController | undefined;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { patientIdSchema } from '../fhir/fhir-id.js';
 
 /** A CDS Hooks 2.0 service call for the patient-view hook (patient-view 1.0 context). */
 export const hookRequestSchema = z
@@ -18,7 +19,7 @@ export const hookRequestSchema = z
       .optional(),
     context: z.object({
       userId: z.string().optional(),
-      patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'patientId must be a FHIR id'),
+      patientId: patientIdSchema,
       encounterId: z.string().optional(),
     }),
     prefetch: z.record(z.string(), z.unknown().nullable()).optional(),

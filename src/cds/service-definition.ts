@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { MappingSet } from '../mappings/compiled.js';
 import { isGroup, type CompiledRule } from '../mappings/compiled.js';
-import { CLINICAL_TYPES, type ClinicalType } from '../patient/patient-record.js';
+import type { PrefetchKey, PrefetchResourceType } from '../data/prefetch-key.js';
+import { CLINICAL_TYPES } from '../patient/patient-record.js';
 
 /** The one placeholder the project adds to CDS Hooks templates: the Observation codes the trials use. */
 const OBSERVATION_CODES = '{{trialmatch.observationCodes}}';
@@ -20,15 +21,6 @@ const descriptorSchema = z.object({
     }),
   ),
 });
-
-export type PrefetchResourceType = ClinicalType | 'Patient';
-
-export interface PrefetchKey {
-  key: string;
-  /** The template as sent in discovery, with CDS Hooks tokens still in it. */
-  template: string;
-  resourceType: PrefetchResourceType;
-}
 
 export interface ServiceDefinition {
   id: string;
@@ -94,9 +86,4 @@ export function renderDiscovery(services: readonly ServiceDefinition[]): { servi
       return entry;
     }),
   };
-}
-
-/** Fills the CDS Hooks context tokens of a template ({{context.patientId}}, ...). */
-export function fillTemplate(template: string, context: Record<string, string | undefined>): string {
-  return template.replace(/\{\{\s*context\.([A-Za-z]+)\s*\}\}/g, (_m, name: string) => encodeURIComponent(context[name] ?? ''));
 }

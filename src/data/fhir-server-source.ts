@@ -1,5 +1,5 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { fillTemplate, type PrefetchKey } from '../cds/service-definition.js';
+import { fillTemplate, type PrefetchKey } from './prefetch-key.js';
 import type { FetchResult, PatientDataSource } from './patient-data-source.js';
 import { bundleResources } from './prefetch-source.js';
 

@@ -1,8 +1,9 @@
 import type { Patient, Resource } from '@medplum/fhirtypes';
-import type { PrefetchKey, PrefetchResourceType } from '../cds/service-definition.js';
-import { OutcomeError, badRequest, operationOutcome, preconditionFailed } from '../http/operation-outcome.js';
+import { badRequest, contentTooLarge, preconditionFailed } from '../fhir/outcomes.js';
 import { buildPatientRecord, type ClinicalType, type PatientRecord } from '../patient/patient-record.js';
 import type { FetchResult, PatientDataSource } from './patient-data-source.js';
+import type { PrefetchKey, PrefetchResourceType } from './prefetch-key.js';
+import { readableResource } from './readable-resource.js';
 
 export interface DataProvenance {
   key: string;
@@ -27,97 +28,6 @@ export interface GatherOptions {
 export interface GatheredData {
   record: PatientRecord;
   provenance: DataProvenance[];
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Deeper than any real FHIR resource: past this the data is refused rather than walked. */
-const MAX_DEPTH = 100;
-
-/**
- * FHIR primitives (FHIR R4 §JSON representation) the engine and the cards read as strings: anything else in
- * these places (an object, a number, an array, null, "") is removed, so it reads as absent, never as a value.
- * `code` is a string in Coding and Quantity but a CodeableConcept in resources, so an object is kept there.
- */
-const STRING_PRIMITIVES = new Set([
-  'resourceType', 'id', 'text', 'display', 'system', 'unit', 'reference', 'status', 'gender', 'birthDate', 'deceasedDateTime',
-  'effectiveDateTime', 'effectiveInstant', 'issued', 'onsetDateTime', 'abatementDateTime', 'recordedDate', 'start', 'end',
-  'valueString', 'valueDateTime', 'authoredOn', 'performedDateTime', 'occurrenceDateTime', 'occurrenceString', 'dateAsserted', 'comparator', 'version',
-]);
-
-/** The fields the record's index reads as CodeableConcepts: an object whose `coding` is a list of objects. */
-const CONCEPTS = new Set(['code', 'vaccineCode', 'medicationCodeableConcept', 'valueCodeableConcept']);
-
-function tooDeep(): Error {
-  return badRequest(`the patient data is nested more than ${MAX_DEPTH} levels deep`, ['prefetch']);
-}
-
-/**
- * Whether a string is empty or only whitespace. Most strings start with a visible character, which settles
- * it without trim(); the test is a superset of what trim() removes, so trim() decides the rest.
- */
-function blank(s: string): boolean {
-  if (s.length === 0) return true;
-  const c = s.charCodeAt(0);
-  return (c <= 32 || c === 0xa0 || c >= 0x1680) && s.trim() === '';
-}
-
-/** One field's value made safe to read, or undefined to remove it. Copies only what it changes. */
-function cleanField(key: string, value: unknown, depth: number): unknown {
-  // FHIR JSON has no nulls and no empty strings (R4 §JSON: "primitive values SHALL NOT be empty").
-  if (value === null || (typeof value === 'string' && blank(value))) return undefined;
-  if (key.charCodeAt(0) === 95 /* _ */) return value; // primitive extensions: not read
-  if (STRING_PRIMITIVES.has(key)) return typeof value === 'string' ? value : undefined;
-  if (CONCEPTS.has(key)) {
-    if (key === 'code' && typeof value === 'string') return value;
-    if (!isObject(value)) return undefined;
-    const cleaned = cleanValue(value, depth) as Record<string, unknown>;
-    if (cleaned.coding === undefined || (Array.isArray(cleaned.coding) && cleaned.coding.every(isObject))) return cleaned;
-    return { ...cleaned, coding: Array.isArray(cleaned.coding) ? cleaned.coding.filter(isObject) : [] };
-  }
-  if (key === 'contained' && !Array.isArray(value)) return undefined;
-  if (typeof value !== 'object') {
-    if (depth > MAX_DEPTH) throw tooDeep();
-    return value;
-  }
-  return cleanValue(value, depth);
-}
-
-function cleanValue(value: unknown, depth: number): unknown {
-  if (depth > MAX_DEPTH) throw tooDeep();
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      const cleaned = item === null || (typeof item === 'string' && blank(item)) ? undefined : cleanValue(item, depth + 1);
-      if (cleaned !== item && !out) out = value.slice(0, i);
-      if (out && cleaned !== undefined) out.push(cleaned);
-    }
-    return out ?? value;
-  }
-  const obj = value as Record<string, unknown>;
-  let out: Record<string, unknown> | undefined;
-  for (const key in obj) {
-    if (!Object.hasOwn(obj, key)) continue;
-    const item = obj[key];
-    const cleaned = cleanField(key, item, depth + 1);
-    if (cleaned === item) continue;
-    out ??= { ...obj };
-    if (cleaned === undefined) delete out[key];
-    else out[key] = cleaned;
-  }
-  return out ?? value;
-}
-
-/**
- * EHR data arrives malformed every day. The criteria are evaluated one by one, each failure becoming that
- * criterion's `unknown` (house rule 7), but the record's index and the cards read some fields outside that
- * guard; those are made safe here. A value of the wrong JSON type reads as absent, so the criteria that
- * need it stay unknown (or unmet, as for any record the code lists do not recognise), never met by accident.
- */
-function readableResource(r: Resource): Resource {
-  return cleanValue(r, 0) as Resource;
 }
 
 /** The patient a resource belongs to, when it says so with a relative or absolute Patient reference. */
@@ -172,7 +82,7 @@ export async function gatherPatientData(
   if (maxResources !== undefined) {
     const total = results.reduce((n, [, r]) => n + (r?.ok ? r.resources.length : 0), 0);
     if (total > maxResources) {
-      throw new OutcomeError(413, operationOutcome('error', 'too-costly', `the call carries ${total} resources, more than the ${maxResources} this service accepts per call`));
+      throw contentTooLarge(`the call carries ${total} resources, more than the ${maxResources} this service accepts per call`);
     }
   }
   const missing = results.filter(([, r]) => r === undefined).map(([k]) => k.key);

@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { PrefetchKey } from '../cds/service-definition.js';
+import type { PrefetchKey } from './prefetch-key.js';
 
 export type FetchResult =
   | { ok: true; resources: Resource[]; origin: 'prefetch' | 'fhir-server'; pages?: number }

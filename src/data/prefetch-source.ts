@@ -1,5 +1,5 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { PrefetchKey } from '../cds/service-definition.js';
+import type { PrefetchKey } from './prefetch-key.js';
 import type { FetchResult, PatientDataSource } from './patient-data-source.js';
 
 function isResource(value: unknown): value is Resource {

@@ -1,8 +1,39 @@
+import { getStatus } from '@medplum/core';
+import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { OutcomeError, operationOutcome } from './operation-outcome.js';
+import {
+  CONTENT_TOO_LARGE_ID,
+  OperationOutcomeError,
+  SERVICE_UNAVAILABLE_ID,
+  UNSUPPORTED_MEDIA_TYPE_ID,
+  badRequest,
+  contentTooLarge,
+  notFound,
+  operationOutcome,
+  unsupportedMediaType,
+} from '../fhir/outcomes.js';
 
 const FHIR_JSON = 'application/fhir+json';
+
+/** The outcomes src/fhir/outcomes.ts adds to medplum's; medplum's getStatus maps the rest (401, 403, 404, 412). */
+const STATUS_BEYOND_MEDPLUM: Readonly<Record<string, number>> = {
+  [CONTENT_TOO_LARGE_ID]: 413,
+  [UNSUPPORTED_MEDIA_TYPE_ID]: 415,
+  [SERVICE_UNAVAILABLE_ID]: 503,
+};
+
+/** The HTTP status of a refusal, derived in this one place from what the outcome is (medplum's getStatus). */
+export function statusOf(outcome: OperationOutcome): number {
+  return (outcome.id !== undefined ? STATUS_BEYOND_MEDPLUM[outcome.id] : undefined) ?? getStatus(outcome);
+}
+
+/** fastify's own client errors (bad JSON, too large, wrong content type): fastify chose their status. */
+function frameworkOutcome(status: number, message: string): OperationOutcome {
+  if (status === 413) return contentTooLarge(message).outcome;
+  if (status === 415) return unsupportedMediaType(message).outcome;
+  return badRequest(message).outcome;
+}
 
 /**
  * The one error path: every failure becomes a FHIR OperationOutcome with a clear status. Validation and
@@ -11,9 +42,10 @@ const FHIR_JSON = 'application/fhir+json';
  */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof OutcomeError) {
-      request.log.info({ status: error.statusCode, code: error.outcome.issue?.[0]?.code }, 'request refused');
-      return reply.status(error.statusCode).type(FHIR_JSON).send(error.outcome);
+    if (error instanceof OperationOutcomeError) {
+      const status = statusOf(error.outcome);
+      request.log.info({ status, code: error.outcome.issue?.[0]?.code }, 'request refused');
+      return reply.status(status).type(FHIR_JSON).send(error.outcome);
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const issues = (error.validation as { instancePath: string; message?: string }[]).map((v) => {
@@ -25,15 +57,14 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      // fastify's own client errors: bad JSON, too large, wrong content type.
-      const code = status === 413 ? 'too-costly' : status === 415 ? 'not-supported' : 'invalid';
       request.log.info({ status, code: error.code }, 'request refused');
-      return reply.status(status).type(FHIR_JSON).send(operationOutcome('error', code, error.message));
+      return reply.status(status).type(FHIR_JSON).send(frameworkOutcome(status, error.message));
     }
     request.log.error({ err: { type: error.name, code: error.code, stack: error.stack } }, 'unexpected error');
-    return reply.status(500).type(FHIR_JSON).send(operationOutcome('fatal', 'exception', 'internal error; see the service log'));
+    return reply.status(500).type(FHIR_JSON).send(operationOutcome('exception', 'internal error; see the service log', { severity: 'fatal' }));
   });
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
-    reply.status(404).type(FHIR_JSON).send(operationOutcome('error', 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`));
+    const { outcome } = notFound(`no route for ${request.method} ${request.url.split('?')[0]}`);
+    reply.status(statusOf(outcome)).type(FHIR_JSON).send(outcome);
   });
 }

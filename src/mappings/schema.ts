@@ -249,5 +249,4 @@ export type TrialInput = z.infer<typeof trialSchema>;
 export type CriterionInput = z.infer<typeof criterionSchema>;
 export type ValueSetInput = z.infer<typeof valueSetSchema>;
 export type CodeEntry = z.infer<typeof codeEntrySchema>;
-export type LocalCodesInput = z.infer<typeof localCodesSchema>;
 export type LeafRuleInput = z.infer<(typeof leafRules)[number]>;

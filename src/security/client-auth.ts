@@ -1,6 +1,7 @@
+import { isUnauthenticated } from '@medplum/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
-import { ClientAuthenticator, type AuthError, type ClientIdentity } from './client-authenticator.js';
+import { AuthError, ClientAuthenticator, type ClientIdentity } from './client-authenticator.js';
 import { FhirServerAllowlist, fhirServerNotAllowed } from './fhir-server-allowlist.js';
 import type { LoadedTrust } from './trust-config.js';
 
@@ -57,10 +58,11 @@ export function registerClientAuth(app: FastifyInstance, config: Config, trust: 
       request.client = await authenticator.authenticate(request.headers.authorization, request.url);
       request.log.debug({ issuer: request.client.issuer }, 'client authenticated');
     } catch (err) {
-      const failure = (err as Partial<AuthError>).failure;
+      const failure = err instanceof AuthError ? err.failure : undefined;
       // The category only: never the token, its claims or an unverified issuer.
       request.log.info({ auth: failure ?? 'error' }, 'client refused');
-      if ((err as Partial<AuthError>).statusCode === 401) {
+      // RFC 6750 §3: a 401 names the scheme; not a 503 (the service could not check the token now).
+      if (err instanceof AuthError && isUnauthenticated(err.outcome)) {
         void reply.header('www-authenticate', failure === 'missing' ? 'Bearer realm="trialmatch-cds"' : 'Bearer realm="trialmatch-cds", error="invalid_token"');
       }
       throw err;

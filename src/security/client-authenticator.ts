@@ -1,5 +1,5 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { OutcomeError, operationOutcome } from '../http/operation-outcome.js';
+import { OperationOutcomeError, serviceUnavailable, unauthorized } from '../fhir/outcomes.js';
 import { FhirServerAllowlist } from './fhir-server-allowlist.js';
 import { ReplayCache } from './replay-cache.js';
 import { ALLOWED_ALGORITHMS, type LoadedTrust, type TrustedIssuer } from './trust-config.js';
@@ -25,14 +25,13 @@ export interface AuthenticatorOptions {
 /** The refusal categories, logged (never the token or its claims). */
 export type AuthFailure = 'missing' | 'malformed' | 'algorithm' | 'unknown-issuer' | 'signature' | 'audience' | 'expired' | 'claims' | 'replayed' | 'lifetime' | 'busy' | 'keys-unavailable';
 
-export class AuthError extends OutcomeError {
+/** A refused client: the outcome to answer with (401, or 503 when the service cannot check now) and why, for the log. */
+export class AuthError extends OperationOutcomeError {
   constructor(
     readonly failure: AuthFailure,
-    status: number,
-    diagnostics: string,
-    code: 'login' | 'security' | 'expired' | 'transient' = 'security',
+    refusal: OperationOutcomeError,
   ) {
-    super(status, operationOutcome('error', code, diagnostics));
+    super(refusal.outcome);
     this.name = 'AuthError';
   }
 }
@@ -78,9 +77,9 @@ export class ClientAuthenticator {
 
   /** @param requestUrl the path and query called, as sent (fastify's request.url) */
   async authenticate(authorization: string | undefined, requestUrl: string): Promise<ClientIdentity> {
-    if (!authorization) throw new AuthError('missing', 401, 'this endpoint needs an Authorization: Bearer <JWT> header (CDS Hooks 2.0 §Trusting CDS Clients)', 'login');
+    if (!authorization) throw new AuthError('missing', unauthorized('this endpoint needs an Authorization: Bearer <JWT> header (CDS Hooks 2.0 §Trusting CDS Clients)', 'login'));
     const m = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(authorization.trim());
-    if (!m) throw new AuthError('malformed', 401, 'the Authorization header must be "Bearer" followed by a compact JWT');
+    if (!m) throw new AuthError('malformed', unauthorized('the Authorization header must be "Bearer" followed by a compact JWT'));
     const token = m[1] as string;
     let alg: unknown;
     let iss: unknown;
@@ -88,13 +87,13 @@ export class ClientAuthenticator {
       alg = decodeProtectedHeader(token).alg;
       iss = decodeJwt(token).iss;
     } catch {
-      throw new AuthError('malformed', 401, 'the bearer token is not a readable JWT');
+      throw new AuthError('malformed', unauthorized('the bearer token is not a readable JWT'));
     }
     if (typeof alg !== 'string' || !(ALLOWED_ALGORITHMS as readonly string[]).includes(alg)) {
-      throw new AuthError('algorithm', 401, `the token's algorithm is not accepted; use one of ${ALLOWED_ALGORITHMS.join(', ')}`);
+      throw new AuthError('algorithm', unauthorized(`the token's algorithm is not accepted; use one of ${ALLOWED_ALGORITHMS.join(', ')}`));
     }
     const issuer = typeof iss === 'string' ? this.issuers.get(iss) : undefined;
-    if (!issuer) throw new AuthError('unknown-issuer', 401, 'the token\'s issuer (iss) is not a trusted issuer of this service');
+    if (!issuer) throw new AuthError('unknown-issuer', unauthorized('the token\'s issuer (iss) is not a trusted issuer of this service'));
     const audience = this.audiencesFor(requestUrl);
     let payload;
     try {
@@ -112,28 +111,28 @@ export class ClientAuthenticator {
     const nowMs = this.now();
     const expMs = (payload.exp as number) * 1000;
     if (expMs - nowMs > this.options.maxLifetimeSeconds * 1000) {
-      throw new AuthError('lifetime', 401, `the token's exp is more than ${this.options.maxLifetimeSeconds} s ahead`);
+      throw new AuthError('lifetime', unauthorized(`the token's exp is more than ${this.options.maxLifetimeSeconds} s ahead`));
     }
     const seen = this.replay.check(issuer.config.issuer, payload.jti as string, expMs + this.options.leewaySeconds * 1000, nowMs);
-    if (seen === 'replayed') throw new AuthError('replayed', 401, 'this token (jti) has been used before; send a new token with every call');
-    if (seen === 'full') throw new AuthError('busy', 503, 'too many live tokens to check for replay; try again shortly', 'transient');
+    if (seen === 'replayed') throw new AuthError('replayed', unauthorized('this token (jti) has been used before; send a new token with every call'));
+    if (seen === 'full') throw new AuthError('busy', serviceUnavailable('too many live tokens to check for replay; try again shortly'));
     return { issuer: issuer.config.issuer, fhirServers: issuer.fhirServers };
   }
 
   private refusal(err: unknown, audience: string[]): AuthError {
-    if (err instanceof errors.JWTExpired) return new AuthError('expired', 401, 'the token has expired (exp)', 'expired');
+    if (err instanceof errors.JWTExpired) return new AuthError('expired', unauthorized('the token has expired (exp)', 'expired'));
     if (err instanceof errors.JWTClaimValidationFailed) {
-      if (err.claim === 'aud') return new AuthError('audience', 401, `the token's aud must be the URL called: ${audience[0] ?? ''}`);
-      return new AuthError('claims', 401, `the token's ${err.claim} claim is missing or not valid (${err.reason})`);
+      if (err.claim === 'aud') return new AuthError('audience', unauthorized(`the token's aud must be the URL called: ${audience[0] ?? ''}`));
+      return new AuthError('claims', unauthorized(`the token's ${err.claim} claim is missing or not valid (${err.reason})`));
     }
     // A key set that cannot be fetched (network, timeout, not 200) is the service's problem, not the caller's.
     if (err instanceof errors.JWKSTimeout || !(err instanceof errors.JOSEError) || err.code === 'ERR_JOSE_GENERIC') {
-      return new AuthError('keys-unavailable', 503, 'the issuer\'s keys could not be fetched; try again shortly', 'transient');
+      return new AuthError('keys-unavailable', serviceUnavailable('the issuer\'s keys could not be fetched; try again shortly'));
     }
     if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
-      return new AuthError('signature', 401, 'no trusted key of this issuer matches the token\'s kid and alg');
+      return new AuthError('signature', unauthorized('no trusted key of this issuer matches the token\'s kid and alg'));
     }
-    if (err instanceof errors.JOSEAlgNotAllowed) return new AuthError('algorithm', 401, 'the token\'s algorithm is not accepted');
-    return new AuthError('signature', 401, 'the token\'s signature could not be verified');
+    if (err instanceof errors.JOSEAlgNotAllowed) return new AuthError('algorithm', unauthorized('the token\'s algorithm is not accepted'));
+    return new AuthError('signature', unauthorized('the token\'s signature could not be verified'));
   }
 }

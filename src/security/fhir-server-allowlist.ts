@@ -1,4 +1,4 @@
-import { OutcomeError, operationOutcome } from '../http/operation-outcome.js';
+import { forbidden, type OperationOutcomeError } from '../fhir/outcomes.js';
 
 /**
  * Which FHIR servers the service may call (CDS Hooks 2.0 §Trusting CDS Clients: `fhirServer` comes from the
@@ -70,10 +70,10 @@ export class FhirServerAllowlist {
   }
 }
 
+/** The policy of a caller the service has no identity for: it may name no FHIR server (fail closed). */
+export const NO_FHIR_SERVERS = new FhirServerAllowlist([]);
+
 /** A `fhirServer` the caller may not name: refused (403) before any request leaves the service. */
-export function fhirServerNotAllowed(): OutcomeError {
-  return new OutcomeError(
-    403,
-    operationOutcome('error', 'forbidden', 'fhirServer is not a FHIR server this service is configured to trust for this caller; no request was made to it', ['fhirServer']),
-  );
+export function fhirServerNotAllowed(): OperationOutcomeError {
+  return forbidden('fhirServer is not a FHIR server this service is configured to trust for this caller; no request was made to it', ['fhirServer']);
 }

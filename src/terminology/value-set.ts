@@ -1,17 +1,6 @@
 import type { Coding } from '@medplum/fhirtypes';
 import type { CodeEntry, ValueSetInput } from '../mappings/schema.js';
 
-export const SYSTEMS = {
-  snomed: 'http://snomed.info/sct',
-  icd10cm: 'http://hl7.org/fhir/sid/icd-10-cm',
-  loinc: 'http://loinc.org',
-  rxnorm: 'http://www.nlm.nih.gov/research/umls/rxnorm',
-  cvx: 'http://hl7.org/fhir/sid/cvx',
-  ucum: 'http://unitsofmeasure.org',
-  /** The project's own code system, for things no standard code names (see fhir-mappings/README.md). */
-  local: 'urn:trialmatch-cds:code',
-} as const;
-
 /** One code of a compiled value set, with what the evaluator needs to know about it. */
 export interface ValueSetCode {
   system: string;

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Observation, Resource } from '@medplum/fhirtypes';
 import { gatherPatientData } from '../../src/data/gather-patient-data.js';
 import { PrefetchSource } from '../../src/data/prefetch-source.js';
-import type { PrefetchKey } from '../../src/cds/service-definition.js';
-import { OutcomeError } from '../../src/http/operation-outcome.js';
+import type { PrefetchKey } from '../../src/data/prefetch-key.js';
+import { OperationOutcomeError } from '../../src/fhir/outcomes.js';
+import { statusOf } from '../../src/http/error-handler.js';
 
 const KEYS: PrefetchKey[] = [{ key: 'observations', resourceType: 'Observation', template: 'Observation?patient={{context.patientId}}' }];
 
@@ -52,7 +53,9 @@ describe('malformed FHIR made readable before use', () => {
     const nest = (depth: number): unknown => (depth === 0 ? 'leaf' : { extension: [nest(depth - 1)] });
     await expect(readable(obs({ extension: [nest(20)] }))).resolves.toHaveLength(1);
     const refused = await readable(obs({ extension: [nest(60)] })).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(OutcomeError);
-    expect((refused as OutcomeError).statusCode).toBe(400);
+    expect(refused).toBeInstanceOf(OperationOutcomeError);
+    const { outcome } = refused as OperationOutcomeError;
+    expect(outcome.issue?.[0]).toMatchObject({ code: 'invalid', expression: ['prefetch'] });
+    expect(statusOf(outcome)).toBe(400);
   });
 });

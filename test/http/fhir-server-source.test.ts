@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PrefetchKey } from '../../src/cds/service-definition.js';
+import type { PrefetchKey } from '../../src/data/prefetch-key.js';
 import { FhirServerSource } from '../../src/data/fhir-server-source.js';
 
 const KEY: PrefetchKey = { key: 'observations', template: 'Observation?patient={{context.patientId}}', resourceType: 'Observation' };

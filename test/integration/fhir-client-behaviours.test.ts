@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { FhirServerSource } from '../../src/data/fhir-server-source.js';
-import type { PrefetchKey } from '../../src/cds/service-definition.js';
+import type { PrefetchKey } from '../../src/data/prefetch-key.js';
 import { testApp } from '../support/app.js';
 import { hookRequest, prefetchFor } from '../support/hook-request.js';
 import {

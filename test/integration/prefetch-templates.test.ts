@@ -6,7 +6,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { fillTemplate } from '../../src/cds/service-definition.js';
+import { fillTemplate } from '../../src/data/prefetch-key.js';
 import { testApp } from '../support/app.js';
 import { examplePatients, fhirBaseUrl, loadIntoHapi, skipNote } from './hapi-support.js';
 

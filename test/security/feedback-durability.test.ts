@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { JournalFeedbackStore } from '../../src/cds/feedback-store.js';
+import { JournalFeedbackStore } from '../../src/store/feedback-store.js';
 import { exampleBundle, testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 

@@ -15,8 +15,14 @@ export function realMappings(): MappingSet {
   return cached;
 }
 
+/** Every trial's evaluation of one patient's Bundle, with the criteria that failed inside the engine (faults). */
+export function evaluateWithFaults(bundle: Bundle, now: Date = ANCHOR, mappings: MappingSet = realMappings()): { evaluations: TrialEvaluation[]; faults: string[] } {
+  const { evaluations, faults } = evaluateBundle(bundle, { mappings, fhir: { timeoutMs: 1000, maxPages: 1, maxResources: 1 } }, now);
+  return { evaluations, faults };
+}
+
 export function evaluate(bundle: Bundle, now: Date = ANCHOR, mappings: MappingSet = realMappings()): TrialEvaluation[] {
-  return evaluateBundle(bundle, { mappings, fhir: { timeoutMs: 1000, maxPages: 1, maxResources: 1 } }, now).evaluations;
+  return evaluateWithFaults(bundle, now, mappings).evaluations;
 }
 
 export function trial(evaluations: TrialEvaluation[], trialId: string): TrialEvaluation {

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { feedbackSchema, hookRequestSchema } from '../../cds/hook-request.js';
 import { handlePatientView } from '../../cds/handle-patient-view.js';
 import { renderDiscovery, type ServiceDefinition } from '../../cds/service-definition.js';
-import { notFound } from '../operation-outcome.js';
+import { notFound } from '../../fhir/outcomes.js';
+import { NO_FHIR_SERVERS } from '../../security/fhir-server-allowlist.js';
 
 const serviceParams = z.object({ id: z.string() });
 
@@ -23,7 +24,7 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod = async (app) => {
     const started = performance.now();
     // The caller's FHIR servers: per issuer, or the unauthenticated allowlist when AUTH_MODE=off; none at all
     // when there is no caller identity (fail closed).
-    const fhirServers = request.client?.fhirServers ?? { allows: () => false };
+    const fhirServers = request.client?.fhirServers ?? NO_FHIR_SERVERS;
     const result = await handlePatientView(service, request.body, app.engine, app.clock(), { fhirServers });
     app.feedback.rememberCards(result.cards.map((card) => ({ uuid: card.uuid, trialId: card.source.topic.code })));
     // Ids, counts, outcomes and durations only: never patient data or tokens (house rule 8).

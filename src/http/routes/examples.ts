@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { daysSinceAnchor, exampleHookRequest, shiftDates, type ExampleSet } from '../../examples/example-patients.js';
-import { notFound } from '../operation-outcome.js';
+import { notFound } from '../../fhir/outcomes.js';
 
 /** The bundled synthetic example patients, with their dates moved to today, for trying the service. */
 export const examplesRoutes: FastifyPluginAsyncZod<{ examples: ExampleSet }> = async (app, { examples }) => {

@@ -4,7 +4,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { evaluateBundle, handlePatientView } from '../../cds/handle-patient-view.js';
 import type { HookRequest } from '../../cds/hook-request.js';
-import { badRequest, notFound } from '../operation-outcome.js';
+import { patientIdSchema } from '../../fhir/fhir-id.js';
+import { badRequest, notFound } from '../../fhir/outcomes.js';
+import { NO_FHIR_SERVERS } from '../../security/fhir-server-allowlist.js';
 
 const bundleSchema = z
   .object({ resourceType: z.literal('Bundle', { message: 'the body must be a FHIR Bundle' }), entry: z.array(z.unknown()).optional() })
@@ -17,7 +19,7 @@ const evaluateQuery = z.object({
 
 const fromServerBody = z.object({
   fhirServer: z.url({ protocol: /^https?$/, message: 'fhirServer must be an http(s) URL' }),
-  patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'patientId must be a FHIR id'),
+  patientId: patientIdSchema,
   /** A bearer token for the FHIR server, passed on as the hook's fhirAuthorization. */
   accessToken: z.string().min(1).optional(),
 });
@@ -60,7 +62,7 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     }
     const now = app.clock();
     // The same FHIR server policy as the hook route: only servers this caller may name are fetched.
-    const fhirServers = request.client?.fhirServers ?? { allows: () => false };
+    const fhirServers = request.client?.fhirServers ?? NO_FHIR_SERVERS;
     const { evaluations, faults, provenance } = await handlePatientView(service, hook, app.engine, now, { fhirServers });
     request.log.info({ trials: evaluations.length, faults, sources: provenance.map((p) => `${p.key}:${p.origin}:${p.count}`) }, 'server patient evaluated');
     return { patient: `Patient/${patientId}`, evaluatedAt: now.toISOString(), trials: evaluations };

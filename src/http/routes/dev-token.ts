@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest } from '../http/operation-outcome.js';
-import { DEV_TOKEN_SECONDS, type DevTokenSigner } from './dev-token.js';
+import { badRequest } from '../../fhir/outcomes.js';
+import { DEV_TOKEN_SECONDS, type DevTokenSigner } from '../../security/dev-token.js';
 
 /**
  * GET /dev/token?aud=<absolute URL>: a short-lived ES384 client JWT from the development issuer, for the

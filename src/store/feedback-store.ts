@@ -2,13 +2,23 @@ import { closeSync, existsSync, fsync, fsyncSync, mkdirSync, openSync, readFileS
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { FeedbackRequest } from './hook-request.js';
 
 export interface FeedbackSummary {
   trialId: string;
   accepted: number;
   overridden: number;
   overrideReasons: Record<string, number>;
+}
+
+/**
+ * One feedback item as the store reads it (CDS Hooks 2.0 §Feedback; validated by cds/hook-request.ts's
+ * feedbackSchema before it gets here). Only the reason's code is read, never the clinician's comment.
+ */
+export interface CardFeedback {
+  card: string;
+  outcome: 'accepted' | 'overridden';
+  overrideReason?: { reason?: { code: string } };
+  outcomeTimestamp: string;
 }
 
 export interface RememberedCard {
@@ -21,7 +31,7 @@ export interface FeedbackStore {
   /** Remembers which trial each card was for, so feedback (which names only the card) can be counted. */
   rememberCards(cards: readonly RememberedCard[]): void;
   /** Resolves once the feedback is stored (for the durable store: on disk); only then is it acknowledged. */
-  record(serviceId: string, feedback: FeedbackRequest['feedback']): Promise<{ stored: number; unknownCards: number; duplicates?: number }>;
+  record(serviceId: string, feedback: readonly CardFeedback[]): Promise<{ stored: number; unknownCards: number; duplicates?: number }>;
   summary(trialId: string): FeedbackSummary;
   /** Flushes and releases whatever the store holds open. */
   close?(): void;
@@ -67,7 +77,7 @@ export class MemoryFeedbackStore implements FeedbackStore {
     }
   }
 
-  async record(serviceId: string, feedback: FeedbackRequest['feedback']): Promise<{ stored: number; unknownCards: number; duplicates: number }> {
+  async record(serviceId: string, feedback: readonly CardFeedback[]): Promise<{ stored: number; unknownCards: number; duplicates: number }> {
     let stored = 0;
     let unknownCards = 0;
     let duplicates = 0;
