@@ -99,8 +99,11 @@ const NOT_A_RESULT: readonly RegExp[] = [
   /\binvalid\b/,
   /\bsee (?:the )?(?:comments?|notes?|report|below|attached|interpretation|narrative|text)\b/,
   /\b(?:pending|in progress|to follow|awaiting)\b/,
-  /\bnot (?:performed|done|tested|run|reported|processed|received|available|interpretable)\b/,
-  /\b(?:qns|tnp|quantity not sufficient|insufficient|rejected|cancell?ed|unsatisfactory|uninterpretable)\b/,
+  /\bnot (?:performed|done|tested|run|reported|processed|received|available|interpretable|interpreted)\b/,
+  /\b(?:qns|quantity not sufficient|insufficient|rejected|cancell?ed|unsatisfactory|uninterpretable|dnr|do not report)\b/,
+  // "TNP", "TNP124", "DTEL^TNP1003": test not performed codes as LIS send them.
+  /\btnp/,
+  /^(?:nt|ng|canc)$/,
   /\b(?:haemoly[sz]ed|hemoly[sz]ed|lipa?emic|clotted|leaked|contaminated)\b/,
   /\b(?:error|fail|failed|failure)\b/,
   /\bno (?:sample|specimen|result)\b/,
@@ -119,7 +122,7 @@ const NEEDS_CONFIRMATION: readonly RegExp[] = [
   /弱阳性|可疑|待复查/,
 ];
 
-const INDETERMINATE: readonly RegExp[] = [/\b(?:indeterminate|indet|equivocal|borderline|inconclusive|undetermined|gr[ae]y[- ]zone)\b/, /临界|不确定/];
+const INDETERMINATE: readonly RegExp[] = [/\b(?:indetermina\w*|indet|equivocal|borderline|inconclusive|undetermined|gr[ae]y[- ]zone)\b/, /临界|不确定/];
 
 /** Whole-string abbreviations used by LIS and HL7 v2 feeds. */
 const ABBREVIATIONS: Readonly<Record<string, Reading>> = {
