@@ -220,6 +220,7 @@ function codingLabel(c: Coding): string {
 
 function readConcept(cc: CodeableConcept, lists: ResultCodeLists, out: ReadingSignal[]): void {
   let matched = false;
+  const codedReadings = new Set<Reading>();
   for (const coding of cc.coding ?? []) {
     let reading: Reading | undefined;
     if (matchCoding(lists.negative, coding)) reading = 'negative';
@@ -228,13 +229,15 @@ function readConcept(cc: CodeableConcept, lists: ResultCodeLists, out: ReadingSi
     else if (coding.system && INTERPRETATION_SYSTEMS.has(coding.system)) reading = interpretationCode(coding);
     if (reading) {
       matched = true;
+      codedReadings.add(reading);
       out.push({ from: 'coded value', reading, detail: codingLabel(coding) });
     }
   }
   // The concept's own text is read too: a coded Negative with the text "Positive" is a disagreement. A
   // display is read only when no code was recognised (a local code whose display is "Not detected").
   const text = readResultText(cc.text);
-  if (text) out.push({ from: 'coded value', reading: text.reading, detail: `text ${text.detail}` });
+  const agrees = text && codedReadings.size === 1 && codedReadings.has(text.reading);
+  if (text && !agrees) out.push({ from: 'coded value', reading: text.reading, detail: `text ${text.detail}` });
   else if (!matched && !cc.text) {
     for (const coding of cc.coding ?? []) {
       const d = readResultText(coding.display);

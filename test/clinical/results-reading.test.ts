@@ -61,7 +61,7 @@ afterAll(() => app.close());
 async function cardsFor(bundle: Bundle): Promise<Card[]> {
   const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
   expect(res.statusCode).toBe(200);
-  return (res.json() as { cards: Card[] }).cards;
+  return res.json<{ cards: Card[] }>().cards;
 }
 
 function statuses(cards: Card[]): Record<string, string> {
@@ -77,7 +77,7 @@ function evidenceOn(cards: Card[], trialId: string, criterionId: string, display
 async function traceOf(bundle: Bundle, trialId: string): Promise<TrialTrace> {
   const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
   expect(res.statusCode).toBe(200);
-  const trial = (res.json() as { trials: TrialTrace[] }).trials.find((t) => t.trialId === trialId);
+  const trial = res.json<{ trials: TrialTrace[] }>().trials.find((t) => t.trialId === trialId);
   if (!trial) throw new Error(`no trace for ${trialId}`);
   return trial;
 }
