@@ -148,6 +148,26 @@ describe('negative results written in words are read as negative', () => {
   });
 });
 
+describe('a viral load below the reporting limit (issue #10 item 2)', () => {
+  it('HCV RNA <15 IU/mL with a reference range upper limit of 15 reads as not detected', async () => {
+    const b = record('results-hcv-rna-below-limit-in-range');
+    expect(statuses(await cardsFor(b))).toEqual(allLikely);
+    expect(await partOf(b, BLINA, 'exc-10.hcv-rna')).toMatchObject({
+      outcome: 'not-met',
+      evidence: [{ value: 'negative', note: expect.stringContaining('below the reporting limit, within the reference range upper limit 15') }],
+    });
+  });
+
+  it('HCV RNA "<15 IU/mL" with no reference range stays unknown and says why (detected below the quantitation limit is possible)', async () => {
+    const b = record('results-hcv-rna-below-limit-no-range');
+    const cards = await cardsFor(b);
+    expect(statuses(cards)[BLINA]).toBe('possibly-eligible');
+    const part = await partOf(b, BLINA, 'exc-10.hcv-rna');
+    expect(part.outcome).toBe('unknown');
+    expect(part.evidence[0]?.note).toContain('may be a quantitation limit');
+  });
+});
+
 describe('coded LOINC answers are read (they were unknown)', () => {
   it('LA6577-6 Negative, LA11883-8 Not detected and LA15256-3 Nonreactive, sent as codes alone, decide the exclusions', async () => {
     const b = record('results-coded-answers-negative');
