@@ -1,6 +1,7 @@
-import type { CodeableConcept, Observation } from '@medplum/fhirtypes';
+import type { Observation } from '@medplum/fhirtypes';
 import { parseFhirDate } from './dates.js';
-import { matchCoding, type CompiledValueSet } from '../terminology/value-set.js';
+import type { CompiledValueSet } from '../terminology/value-set.js';
+import { readResult, type Reading, type ResultCodeLists } from './result-reading.js';
 
 /** Observation statuses that carry a usable result (FHIR R4 observation-status). */
 const USABLE_STATUS = new Set(['final', 'amended', 'corrected', 'preliminary']);
@@ -56,6 +57,14 @@ export interface NumericValue {
   recorded: string;
 }
 
+/**
+ * A number written as a string is at most this long once trimmed ("< 1.3 log IU/mL", "12.5 g/dL"); longer
+ * text is not a number as recorded. Capping before the regex keeps parsing linear: a leading-whitespace
+ * pattern on "   ...   x" backtracked quadratically (135 KiB of spaces then "x" took 21 s, issue #12).
+ */
+const MAX_NUMERIC_STRING = 64;
+const NUMERIC_STRING = /^(<=|>=|<|>)?\s*(-?\d+(?:\.\d+)?)\s*([^\d\s].*)?$/;
+
 /** The numeric value of a result: valueQuantity, valueInteger, or a number written as a string. */
 export function numericValue(o: Observation): NumericValue | undefined {
   const q = o.valueQuantity;
@@ -70,9 +79,12 @@ export function numericValue(o: Observation): NumericValue | undefined {
     return { value: o.valueInteger, unit: undefined, recorded: String(o.valueInteger) };
   }
   if (typeof o.valueString === 'string') {
-    const m = /^\s*(<=|>=|<|>)?\s*(-?\d+(?:\.\d+)?)\s*([^\d\s].*)?$/.exec(o.valueString);
+    // trim() is linear; the pattern then starts at a non-space, and the two \s* runs are separated by a digit.
+    const s = o.valueString.trim();
+    if (s.length > MAX_NUMERIC_STRING) return undefined;
+    const m = NUMERIC_STRING.exec(s);
     if (m) {
-      const v: NumericValue = { value: Number(m[2]), unit: m[3]?.trim() || undefined, recorded: o.valueString };
+      const v: NumericValue = { value: Number(m[2]), unit: m[3]?.trim() || undefined, recorded: s };
       if (m[1]) v.comparator = m[1] as NumericValue['comparator'] & string;
       return v;
     }
@@ -93,64 +105,25 @@ export function upperLimit(o: Observation): { value: number; unit: string | unde
 
 export type Polarity = 'positive' | 'negative' | 'indeterminate';
 
-const POSITIVE_INTERPRETATION = new Set(['POS', 'H', 'HH', 'HU', 'A', 'AA', 'DET']);
-const NEGATIVE_INTERPRETATION = new Set(['NEG', 'N', 'ND', 'NR']);
-const INDETERMINATE_INTERPRETATION = new Set(['IND', 'E', 'EQV', 'I']);
-
-/** Words EHRs use for qualitative results; negatives first, since "not detected" contains "detected". */
-function polarityOfText(text: string | undefined): Polarity | undefined {
-  if (!text) return undefined;
-  const t = text.toLowerCase();
-  if (/\b(indeterminate|equivocal|borderline|inconclusive)\b/.test(t)) return 'indeterminate';
-  if (/\b(negative|not detected|non-?reactive|undetectable|absent)\b/.test(t)) return 'negative';
-  if (/\b(positive|detected|reactive|present)\b/.test(t)) return 'positive';
-  if (/^\s*1\s*[:/]\s*\d+\s*$/.test(t)) return 'positive';
-  return undefined;
-}
-
-function polarityOfConcept(
-  cc: CodeableConcept | undefined,
-  positive: CompiledValueSet,
-  negative: CompiledValueSet,
-): Polarity | undefined {
-  if (!cc) return undefined;
-  for (const coding of cc.coding ?? []) {
-    if (matchCoding(negative, coding)) return 'negative';
-    if (matchCoding(positive, coding)) return 'positive';
-  }
-  return polarityOfText(cc.text ?? cc.coding?.find((c) => c.display)?.display);
-}
-
 /**
- * Reads a result as positive or negative: the coded value, then the recorded string, then the
- * interpretation flag, then a quantity against its reference range. Undefined when none of these says.
+ * Reads a result as positive, negative or indeterminate from the whole result (result-reading.ts): the
+ * coded value and its text, a string, a boolean, the interpretation flags and a quantity against its
+ * reference range, which must agree. Undefined when nothing in the result says anything.
+ *
+ * A result that cannot be read (not a result, needs confirmation, parts that disagree) comes back as
+ * `indeterminate` with `reading: 'unknown'` and a `how` that says why, so every caller treats it as unknown
+ * and the card shows the reason.
  */
 export function polarity(
   o: Observation,
   positive: CompiledValueSet,
   negative: CompiledValueSet,
-): { polarity: Polarity; how: string } | undefined {
-  const coded = polarityOfConcept(o.valueCodeableConcept, positive, negative);
-  if (coded) return { polarity: coded, how: 'coded result' };
-  if (typeof o.valueBoolean === 'boolean') return { polarity: o.valueBoolean ? 'positive' : 'negative', how: 'boolean result' };
-  const text = polarityOfText(o.valueString);
-  if (text) return { polarity: text, how: 'result text' };
-  for (const interp of o.interpretation ?? []) {
-    for (const c of interp.coding ?? []) {
-      if (!c.code) continue;
-      if (POSITIVE_INTERPRETATION.has(c.code)) return { polarity: 'positive', how: `interpretation ${c.code}` };
-      if (NEGATIVE_INTERPRETATION.has(c.code)) return { polarity: 'negative', how: `interpretation ${c.code}` };
-      if (INDETERMINATE_INTERPRETATION.has(c.code)) return { polarity: 'indeterminate', how: `interpretation ${c.code}` };
-    }
-    const t = polarityOfText(interp.text);
-    if (t) return { polarity: t, how: 'interpretation text' };
-  }
-  const num = numericValue(o);
-  const high = upperLimit(o);
-  if (num && high && !num.comparator) {
-    return { polarity: num.value > high.value ? 'positive' : 'negative', how: `value against reference range (upper ${high.value})` };
-  }
-  return undefined;
+  indeterminate?: CompiledValueSet,
+): { polarity: Polarity; how: string; reading: Reading } | undefined {
+  const lists: ResultCodeLists = indeterminate ? { positive, negative, indeterminate } : { positive, negative };
+  const r = readResult(o, lists, numericValue(o), upperLimit(o));
+  if (!r) return undefined;
+  return { polarity: r.reading === 'unknown' ? 'indeterminate' : r.reading, how: r.how, reading: r.reading };
 }
 
 /** A titre's dilution denominator: "1:320", "1/320", a Ratio 1:320, or a quantity of unit {titer}. */

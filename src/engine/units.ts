@@ -19,9 +19,35 @@ const ALIASES: Readonly<Record<string, string>> = {
   'K/uL': '10*3/uL',
   '10^3/uL': '10*3/uL',
   'IU/L': '[IU]/L',
+  'IU/l': '[IU]/L',
   'U/L': 'U/L',
+  'U/l': 'U/L',
   'IU/mL': '[IU]/mL',
+  'IU/ml': '[IU]/mL',
 };
+
+/** [IU] as UCUM writes it ("[IU]", and the legacy "[iU]"). */
+const IU_ATOM = /\[[Ii]U\]/g;
+/** Catalytic activity units: UCUM's enzyme unit U (1 U = 1 umol/min) or the SI katal, bare or prefixed: "U/L", "mU/mL", "ukat/L". */
+const ENZYME_U = /(?:^|[./])[kmunp]?(?:U|kat)(?:[./]|$)/;
+
+/**
+ * Enzyme activities in international units compare with U. The IUB (1961) and the IFCC define the
+ * international unit of enzyme activity as the amount that converts 1 umol of substrate per minute, which is
+ * UCUM's U (umol/min; 1 ukat = 60 U): 200 IU/L of ALT is 200 U/L. UCUM itself treats [IU] as an arbitrary unit (WHO
+ * reference preparations for hormones, vaccines, vitamins) that converts to nothing else, so ucum-lhc refuses
+ * [IU]/L -> U/L. The equivalence is used only when the other side is written in U, which names catalytic
+ * activity: an [IU] hormone (hCG in m[IU]/mL) still converts to nothing but [IU] (issue #10, Units).
+ */
+function asEnzymeUnits(from: string, to: string): [string, string] | undefined {
+  const fromIU = IU_ATOM.test(from);
+  IU_ATOM.lastIndex = 0;
+  const toIU = IU_ATOM.test(to);
+  IU_ATOM.lastIndex = 0;
+  if (fromIU && !toIU && ENZYME_U.test(to)) return [from.replace(IU_ATOM, 'U'), to];
+  if (toIU && !fromIU && ENZYME_U.test(from)) return [from, to.replace(IU_ATOM, 'U')];
+  return undefined;
+}
 
 /** Normalises a recorded unit to UCUM where the EHR used a common non-UCUM spelling. */
 export function normaliseUnit(unit: string): string {
@@ -42,10 +68,22 @@ export function convertUnit(value: number, from: string, to: string, molecularWe
   const t = normaliseUnit(to);
   if (f === t) return { ok: true, value };
   if (isDimensionless(f) && isDimensionless(t)) return { ok: true, value };
-  const res = utils.convertUnitTo(f, value, t, molecularWeight ? { molecularWeight } : undefined);
-  if (res.status === 'succeeded' && typeof res.toVal === 'number' && Number.isFinite(res.toVal)) {
-    // ucum-lhc works in floating point: 12.5 g/dL becomes 124.99999999999999 g/L. Round off the noise.
-    return { ok: true, value: Number(res.toVal.toPrecision(12)) };
+  const direct = ucumConvert(value, f, t, molecularWeight);
+  if (direct !== undefined) return { ok: true, value: direct };
+  const enzyme = asEnzymeUnits(f, t);
+  if (enzyme) {
+    if (enzyme[0] === enzyme[1]) return { ok: true, value };
+    const v = ucumConvert(value, enzyme[0], enzyme[1], molecularWeight);
+    if (v !== undefined) return { ok: true, value: v };
   }
   return { ok: false, reason: `unit "${from}" cannot be converted to "${to}"` };
+}
+
+function ucumConvert(value: number, from: string, to: string, molecularWeight?: number): number | undefined {
+  const res = utils.convertUnitTo(from, value, to, molecularWeight ? { molecularWeight } : undefined);
+  if (res.status === 'succeeded' && typeof res.toVal === 'number' && Number.isFinite(res.toVal)) {
+    // ucum-lhc works in floating point: 12.5 g/dL becomes 124.99999999999999 g/L. Round off the noise.
+    return Number(res.toVal.toPrecision(12));
+  }
+  return undefined;
 }

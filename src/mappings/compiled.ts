@@ -53,6 +53,8 @@ export interface EngineValueSets {
   bodyWeight: CompiledValueSet;
   resultPositive: CompiledValueSet;
   resultNegative: CompiledValueSet;
+  /** Indeterminate, equivocal, invalid and presumptive answers: read as not decided. */
+  resultIndeterminate: CompiledValueSet;
 }
 
 export interface MappingSet {

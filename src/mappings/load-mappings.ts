@@ -153,7 +153,12 @@ export interface LoadOptions {
   localCodesFile?: string;
 }
 
-const ENGINE_VALUE_SETS = { bodyWeight: 'body-weight', resultPositive: 'result-positive', resultNegative: 'result-negative' } as const;
+const ENGINE_VALUE_SETS = {
+  bodyWeight: 'body-weight',
+  resultPositive: 'result-positive',
+  resultNegative: 'result-negative',
+  resultIndeterminate: 'result-indeterminate',
+} as const;
 
 /**
  * Loads, validates and compiles every code list and trial in fhir-mappings/. Anything wrong stops here
