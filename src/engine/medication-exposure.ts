@@ -24,7 +24,7 @@ const NEVER_GIVEN: Readonly<Record<MedicationRecord['resourceType'], ReadonlySet
 
 export function isIgnoredMedication(m: MedicationRecord): boolean {
   if (m.resourceType === 'MedicationRequest' && m.doNotPerform === true) return true;
-  return NEVER_GIVEN[m.resourceType].has(m.status as string);
+  return NEVER_GIVEN[m.resourceType].has(m.status);
 }
 
 /**

@@ -48,7 +48,7 @@ async function cardsFor(name: string): Promise<Card[]> {
   const bundle = record(name);
   const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
   expect(res.statusCode).toBe(200);
-  return (res.json() as { cards: Card[] }).cards;
+  return res.json<{ cards: Card[] }>().cards;
 }
 
 function card(cards: Card[], trialId: string): Card | undefined {
@@ -123,7 +123,7 @@ describe('one ingredient is one agent however it is recorded', () => {
     const bundle = record('meds-coded-and-named');
     const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
     expect(res.statusCode).toBe(200);
-    const trials = (res.json() as { trials: { trialId: string; criteria: { id: string; parts: Part[] }[] }[] }).trials;
+    const trials = res.json<{ trials: { trialId: string; criteria: { id: string; parts: Part[] }[] }[] }>().trials;
     const two = findPart(trials.find((t) => t.trialId === ZJU)!.criteria.find((c) => c.id === 'inc-2')!.parts, 'inc-2.two-agents');
     expect(two?.outcome).toBe('not-met');
     expect(two?.reason).toContain('1 of 2 different agents recorded (mycophenolate mofetil)');
