@@ -146,15 +146,27 @@ function dosages(m: MedicationRecord): Dosage[] {
 const LOCAL_ROUTE_CODES = new Set(['6064005', '10547007', '16857009', '37161004', '46713006', '54485002']);
 
 /**
- * Words of a local (non-systemic) route or dose form, as RxNorm dose forms and route displays write them
- * ("Topical Cream", "Ointment", "Ophthalmic Solution", "Inhalant", "Dry Powder Inhaler", "Nasal Spray",
- * "Otic", "Rectal Foam", "Enema", "Suppository", "Vaginal", "Oral Paste" for dental paste). Rectal and
- * intestinal corticosteroids are classed as local (ATC A07EA), not systemic (H02).
+ * Words of a local (non-systemic) route, as RxNorm dose forms and route displays write them ("Topical Cream",
+ * "Ophthalmic Solution", "Inhalant", "Dry Powder Inhaler", "Nasal Spray", "Otic", "Rectal Foam", "Enema",
+ * "Vaginal Tablet"). They win over any form word: a vaginal tablet is not systemic. Rectal and intestinal
+ * corticosteroids are classed as local (ATC A07EA), not systemic (H02).
  */
-const LOCAL_WORDS =
-  /\b(topical|cream|ointment|lotion|gel|foam|shampoo|paste|ophthalmic|eye drops?|intravitreal|otic|ear drops?|nasal|inhal\w*|inhaler|nebuli[sz]\w*|respiratory|cutaneous|dermal|rectal|enema|suppository|vaginal|mouthwash|oral rinse)\b/i;
-/** Words of a systemic route; they win over a dose-form word ("Transdermal" is systemic for our purpose). */
-const SYSTEMIC_WORDS = /\b(oral|intravenous|iv|subcutaneous|intramuscular|injection|injectable|infusion|tablet|capsule|transdermal|sublingual)\b/i;
+const LOCAL_ROUTE_WORDS =
+  /\b(topical|ophthalmic|eye drops?|intravitreal|otic|ear drops?|nasal|intranasal|inhal\w*|nebuli[sz]\w*|respiratory|cutaneous|rectal|enema|suppository|vaginal|mouthwash|oral rinse|oral paste|dental)\b/i;
+/** Words of a systemic route or a systemic-only form. */
+const SYSTEMIC_WORDS = /\b(oral|intravenous|iv|subcutaneous|intramuscular|transdermal|sublingual|injection|injectable|infusion|tablet|capsule)\b/i;
+/** Dose forms that are local when nothing names a systemic route ("tacrolimus 0.1% ointment"). */
+const LOCAL_FORM_WORDS = /\b(cream|ointment|lotion|gel|foam|shampoo|paste)\b/i;
+
+/** What a text says of the route: local, systemic, or nothing. */
+function readRouteText(text: string): { systemic: boolean; word: string } | undefined {
+  const local = LOCAL_ROUTE_WORDS.exec(text);
+  if (local) return { systemic: false, word: local[0] };
+  const systemic = SYSTEMIC_WORDS.exec(text);
+  if (systemic) return { systemic: true, word: systemic[0] };
+  const form = LOCAL_FORM_WORDS.exec(text);
+  return form ? { systemic: false, word: form[0] } : undefined;
+}
 
 export type RouteReading = { systemic: true; how?: string } | { systemic: false; how: string };
 
@@ -181,13 +193,14 @@ export function routeOf(m: MedicationRecord, medications: ReadonlyMap<string, Me
     const local = codings.find((c) => c.system === 'http://snomed.info/sct' && typeof c.code === 'string' && LOCAL_ROUTE_CODES.has(c.code));
     if (local) return { systemic: false, how: `route ${local.display ?? `SNOMED ${local.code}`}` };
     const text = conceptText(route);
-    if (text && SYSTEMIC_WORDS.test(text)) return { systemic: true, how: `route ${text}` };
-    if (text && LOCAL_WORDS.test(text)) return { systemic: false, how: `route ${text}` };
+    const read = text ? readRouteText(text) : undefined;
+    if (read) return read.systemic ? { systemic: true, how: `route ${text}` } : { systemic: false, how: `route ${text}` };
   }
   const form = conceptText(referencedMedication(m, medications)?.form);
-  if (form && !SYSTEMIC_WORDS.test(form) && LOCAL_WORDS.test(form)) return { systemic: false, how: `dose form ${form}` };
-  const word = LOCAL_WORDS.exec(drugText);
-  if (word && !SYSTEMIC_WORDS.test(drugText)) return { systemic: false, how: `dose form "${word[0]}" in "${drugText}"` };
+  const byForm = form ? readRouteText(form) : undefined;
+  if (byForm) return byForm.systemic ? { systemic: true, how: `dose form ${form}` } : { systemic: false, how: `dose form ${form}` };
+  const byName = readRouteText(drugText);
+  if (byName && !byName.systemic) return { systemic: false, how: `dose form "${byName.word}" in "${drugText}"` };
   return { systemic: true };
 }
 
