@@ -148,3 +148,26 @@ describe('courses and agents', () => {
     expect(p.reason).toBe('2 different agents: mycophenolate mofetil, telitacicept');
   });
 });
+
+describe('administrations and contained Medications in the rules', () => {
+  it('cyclophosphamide infused 10 days ago, recorded only as an administration, meets "cyclophosphamide in the last 4 weeks"', () => {
+    const given: MedicationAdministration = { resourceType: 'MedicationAdministration', id: 'cyc', status: 'completed', subject, effectiveDateTime: '2026-11-13T10:00:00Z', medicationCodeableConcept: med('1734919', 'Cyclophosphamide 1000 MG Injection') };
+    const p = part(evaluate(bundleOf(given, statement('n', med('849574', 'Naproxen sodium 220 MG Oral Tablet'), '2026-01-01'))), 'nct06789107-blinatumomab', 'exc-15');
+    expect(p.outcome).toBe('met');
+    expect(p.evidence[0]).toMatchObject({ reference: 'MedicationAdministration/cyc', date: '2026-11-13' });
+  });
+
+  it('reads the dose of a contained Medication from its ingredient strength', () => {
+    const s: MedicationStatement = {
+      resourceType: 'MedicationStatement', id: 's', status: 'active', subject, effectivePeriod: { start: '2026-06-01' },
+      contained: [{ resourceType: 'Medication', id: 'm', code: { text: 'methylprednisolone 16 mg tablet' }, ingredient: [{ itemCodeableConcept: { text: 'methylprednisolone' }, strength: { numerator: { value: 16, unit: 'mg', code: 'mg' }, denominator: { value: 1, unit: 'tablet' } } }] }],
+      medicationReference: { reference: '#m' },
+      dosage: [{ doseAndRate: [{ doseQuantity: { value: 2, unit: 'tablet' } }], timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } } }],
+    };
+    const weight: Resource = { resourceType: 'Observation', id: 'w', status: 'final', subject, code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] }, effectiveDateTime: '2026-11-01', valueQuantity: { value: 30, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' } };
+    const p = part(evaluate(bundleOf(s, weight)), 'zju-cd19-car-t-csle', 'inc-2.hd-steroid');
+    // 2 x 16 mg methylprednisolone = 32 mg = 40 mg prednisone a day, 1.33 mg/kg at 30 kg, for almost 6 months.
+    expect(p.outcome).toBe('met');
+    expect(p.evidence[0]?.note).toContain('1.33 mg/kg/day at 30 kg');
+  });
+});
