@@ -59,11 +59,17 @@ export function daysSinceAnchor(anchor: Date, now: Date): number {
 /** Splits one patient's Bundle into the service's prefetch keys, as an EHR that fills prefetch would. */
 export function prefetchFromBundle(bundle: Bundle): Record<string, Resource | Bundle | null> {
   const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => r !== undefined);
+  // Medication resources the records point to (medicationReference) come with each medication search, as a
+  // server answering `_include=<type>:medication` sends them (search mode "include", not counted in total).
+  const medications = resources.filter((r) => r.resourceType === 'Medication');
   const search = (type: string): Bundle => ({
     resourceType: 'Bundle',
     type: 'searchset',
     total: resources.filter((r) => r.resourceType === type).length,
-    entry: resources.filter((r) => r.resourceType === type).map((resource) => ({ resource, search: { mode: 'match' as const } })),
+    entry: [
+      ...resources.filter((r) => r.resourceType === type).map((resource) => ({ resource, search: { mode: 'match' as const } })),
+      ...(type.startsWith('Medication') ? medications.map((resource) => ({ resource, search: { mode: 'include' as const } })) : []),
+    ],
   });
   return {
     patient: resources.find((r) => r.resourceType === 'Patient') ?? null,
@@ -71,6 +77,8 @@ export function prefetchFromBundle(bundle: Bundle): Record<string, Resource | Bu
     observations: search('Observation'),
     medicationStatements: search('MedicationStatement'),
     medicationRequests: search('MedicationRequest'),
+    medicationAdministrations: search('MedicationAdministration'),
+    medicationDispenses: search('MedicationDispense'),
     procedures: search('Procedure'),
     immunizations: search('Immunization'),
   };

@@ -99,6 +99,12 @@ const medicationRuleSchema = z.strictObject({
   minCourse: durationSchema.optional(),
   /** At least this many different ingredients of the list ("at least 2 of the following treatments"). */
   minIngredients: z.number().int().min(2).optional(),
+  /**
+   * Which routes count. 'systemic' (the default for every medication criterion: the protocols mean systemic
+   * therapy) leaves out topical, ophthalmic, otic, nasal, inhaled, rectal and vaginal use, read from the
+   * dosage route or the product's dose form; 'any' counts every route.
+   */
+  routes: z.enum(['systemic', 'any']).default('systemic'),
 });
 
 const procedureRuleSchema = z.strictObject({ ...resourceRule, kind: z.literal('procedure') });
@@ -231,6 +237,12 @@ export const valueSetSchema = z.strictObject({
   description: z.string().min(1),
   codes: z.array(codeEntrySchema),
   names: z.array(z.string().min(3)).optional(),
+  /**
+   * Other names of an ingredient (brands, abbreviations, other languages) -> the ingredient they stand for:
+   * an RxNorm IN code of this list, or a generic name in `names`. Each is also matched as a name, and counts
+   * as that ingredient, so "CellCept" and "mycophenolate mofetil" (coded or named) are one agent.
+   */
+  synonyms: z.record(z.string().min(2), z.string().min(1)).optional(),
 });
 
 /** A site's own codes, added to the shared code lists without a code change. */

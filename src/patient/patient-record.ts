@@ -3,6 +3,8 @@ import type {
   Condition,
   Immunization,
   Medication,
+  MedicationAdministration,
+  MedicationDispense,
   MedicationRequest,
   MedicationStatement,
   Observation,
@@ -17,6 +19,8 @@ export const CLINICAL_TYPES = [
   'Observation',
   'MedicationStatement',
   'MedicationRequest',
+  'MedicationAdministration',
+  'MedicationDispense',
   'Procedure',
   'Immunization',
 ] as const;
@@ -27,8 +31,18 @@ export type ClinicalResource =
   | Observation
   | MedicationStatement
   | MedicationRequest
+  | MedicationAdministration
+  | MedicationDispense
   | Procedure
   | Immunization;
+
+/** The record types that say a patient took, was given, was handed or was ordered a medication. */
+export const MEDICATION_TYPES = ['MedicationStatement', 'MedicationRequest', 'MedicationAdministration', 'MedicationDispense'] as const;
+export type MedicationRecord = MedicationStatement | MedicationRequest | MedicationAdministration | MedicationDispense;
+
+export function isMedicationRecord(r: { resourceType: string }): r is MedicationRecord {
+  return (MEDICATION_TYPES as readonly string[]).includes(r.resourceType);
+}
 
 /**
  * One patient's data, indexed once per request by `system|code` so that each criterion looks up only the
@@ -40,7 +54,9 @@ export interface PatientRecord {
   unavailable: ReadonlyMap<ClinicalType | 'Patient', string>;
   byCode: ReadonlyMap<string, readonly ClinicalResource[]>;
   /** Medication records with their text (code text and displays), in lower case, for the by-name fallback. */
-  medicationTexts: readonly { resource: MedicationStatement | MedicationRequest; lowerText: string }[];
+  medicationTexts: readonly { resource: MedicationRecord; lowerText: string }[];
+  /** Medication resources of the record by reference ("Medication/id"), for medicationReference. */
+  medications: ReadonlyMap<string, Medication>;
   counts: Readonly<Record<string, number>>;
 }
 
@@ -58,24 +74,31 @@ export function resourceCode(
       return resource.vaccineCode;
     case 'MedicationStatement':
     case 'MedicationRequest':
+    case 'MedicationAdministration':
+    case 'MedicationDispense':
       return medicationConcept(resource, medications);
   }
 }
 
-function medicationConcept(
-  resource: MedicationStatement | MedicationRequest,
-  medications: ReadonlyMap<string, Medication>,
-): CodeableConcept | undefined {
+function medicationConcept(resource: MedicationRecord, medications: ReadonlyMap<string, Medication>): CodeableConcept | undefined {
   if (resource.medicationCodeableConcept) return resource.medicationCodeableConcept;
+  return referencedMedication(resource, medications)?.code;
+}
+
+/**
+ * The Medication a record's medicationReference points to: contained ("#med1") or elsewhere in the record
+ * ("Medication/123", or an absolute URL ending so, as a server's _include returns it). Its code, form and
+ * ingredient strengths are read like the record's own (FHIR R4 MedicationRequest.medication[x]).
+ */
+export function referencedMedication(resource: MedicationRecord, medications: ReadonlyMap<string, Medication>): Medication | undefined {
   const ref = resource.medicationReference?.reference;
-  if (!ref) return undefined;
-  // A reference is either to a contained Medication ("#med1") or to one elsewhere in the record.
-  const med = ref.startsWith('#')
-    ? (resource.contained?.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as
-        | Medication
-        | undefined)
-    : medications.get(ref);
-  return med?.code;
+  if (typeof ref !== 'string' || ref.length === 0) return undefined;
+  if (ref.startsWith('#')) {
+    const contained = Array.isArray(resource.contained) ? resource.contained : [];
+    return contained.find((c) => c.resourceType === 'Medication' && c.id === ref.slice(1)) as Medication | undefined;
+  }
+  const m = /(?:^|\/)(Medication\/[^/]+)$/.exec(ref);
+  return m ? medications.get(m[1]!) : undefined;
 }
 
 /** Builds the per-request index. Resources of types the evaluator does not read are counted and dropped. */
@@ -89,7 +112,7 @@ export function buildPatientRecord(
     if (r.resourceType === 'Medication' && r.id) medications.set(`Medication/${r.id}`, r);
   }
   const byCode = new Map<string, ClinicalResource[]>();
-  const medicationTexts: { resource: MedicationStatement | MedicationRequest; lowerText: string }[] = [];
+  const medicationTexts: { resource: MedicationRecord; lowerText: string }[] = [];
   const counts: Record<string, number> = {};
   const seen = new Set<string>();
   for (const r of resources) {
@@ -110,12 +133,12 @@ export function buildPatientRecord(
         if (list[list.length - 1] !== r) list.push(r);
       } else byCode.set(key, [r]);
     }
-    if (r.resourceType === 'MedicationStatement' || r.resourceType === 'MedicationRequest') {
+    if (isMedicationRecord(r)) {
       const text = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)].filter(Boolean).join(' ');
       if (text) medicationTexts.push({ resource: r, lowerText: text.toLowerCase() });
     }
   }
-  return { patient, unavailable, byCode, medicationTexts, counts };
+  return { patient, unavailable, byCode, medicationTexts, medications, counts };
 }
 
 function isClinical(r: Resource): r is ClinicalResource {

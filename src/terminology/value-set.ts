@@ -23,6 +23,13 @@ export interface CompiledValueSet {
   names: readonly string[];
   /** Ingredient code -> prednisone-equivalent factor, for steroid dose conversion. */
   steroidFactors: ReadonlyMap<string, number>;
+  /**
+   * Lower-case name (generic, brand, synonym) -> the ingredient it stands for: the RxNorm IN code when the
+   * list has the ingredient, else the generic name. One ingredient is then one agent however it is recorded.
+   */
+  nameIngredients: ReadonlyMap<string, string>;
+  /** Ingredient key (IN code or generic name) -> its name, for the evidence ("mycophenolate mofetil"). */
+  ingredientNames: ReadonlyMap<string, string>;
   /** For a union of lists: each list keeps its own exclusions. */
   members?: readonly CompiledValueSet[];
   /**
@@ -73,7 +80,9 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
       exact.set(codeKey(entry.system, entry.code), code);
     }
   }
-  const names = (input.names ?? []).map((n) => n.toLowerCase());
+  const synonyms = Object.entries(input.synonyms ?? {}).map(([n, ing]) => [n.toLowerCase(), ing.toLowerCase()] as const);
+  const names = [...new Set([...(input.names ?? []).map((n) => n.toLowerCase()), ...synonyms.map(([n]) => n)])];
+  const { nameIngredients, ingredientNames } = ingredientTables(exact, names, synonyms);
   return {
     id: input.id,
     title: input.title,
@@ -82,13 +91,54 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
     excluded,
     names,
     steroidFactors,
+    nameIngredients,
+    ingredientNames,
     namePatterns: names.map(namePattern),
     keyMatcher: keyMatcherOf(prefixes, excluded),
   };
 }
 
+/**
+ * Names to ingredients. An ingredient entry (IN) names itself by its display; a synonym names the ingredient
+ * it is mapped to (an IN code, or a generic name that is itself resolved); any other name stands for itself.
+ */
+function ingredientTables(
+  exact: ReadonlyMap<string, ValueSetCode>,
+  names: readonly string[],
+  synonyms: readonly (readonly [string, string])[],
+): { nameIngredients: Map<string, string>; ingredientNames: Map<string, string> } {
+  const ingredientNames = new Map<string, string>();
+  const byGeneric = new Map<string, string>();
+  for (const e of exact.values()) {
+    if (e.ingredient === e.code) {
+      const generic = e.display.toLowerCase();
+      ingredientNames.set(e.code, generic);
+      byGeneric.set(generic, e.code);
+    }
+  }
+  const resolve = (target: string): string => (ingredientNames.has(target) ? target : (byGeneric.get(target) ?? target));
+  const nameIngredients = new Map<string, string>();
+  for (const n of names) nameIngredients.set(n, byGeneric.get(n) ?? n);
+  for (const [n, target] of synonyms) nameIngredients.set(n, resolve(target));
+  for (const key of nameIngredients.values()) if (!ingredientNames.has(key)) ingredientNames.set(key, key);
+  return { nameIngredients, ingredientNames };
+}
+
+/**
+ * A name as a whole word. Word boundaries are asked for only where the name begins or ends with a Latin
+ * letter or digit: Chinese names (泰它西普) are written without spaces, and \b never matches next to them.
+ */
 function namePattern(name: string): RegExp {
-  return new RegExp(`\\b${escapeRegExp(name)}\\b`);
+  const head = /^\w/.test(name) ? '\\b' : '';
+  const tail = /\w$/.test(name) ? '\\b' : '';
+  return new RegExp(`${head}${escapeRegExp(name)}${tail}`);
+}
+
+/** The ingredient a matched record stands for: by the entry its code matched, else by the name it matched. */
+export function ingredientKey(vs: CompiledValueSet, entry: ValueSetCode | undefined, name: string | undefined): string | undefined {
+  if (entry?.ingredient) return entry.ingredient;
+  if (name) return vs.nameIngredients.get(name) ?? name;
+  return undefined;
 }
 
 function keyMatcherOf(
@@ -160,12 +210,15 @@ export function matchingKeys(vs: CompiledValueSet, keys: Iterable<string>): stri
 /** The ingredient name in free text (already in lower case) that this value set lists, for the by-name fallback. */
 export function matchName(vs: CompiledValueSet, lower: string | undefined): string | undefined {
   if (!lower || vs.names.length === 0) return undefined;
+  // The longest name that matches: "rituxan hycela" rather than "rituxan", "mycophenolic acid" rather
+  // than "mycophenolate"... each maps to its own ingredient.
+  let best: string | undefined;
   for (let i = 0; i < vs.names.length; i++) {
     const name = vs.names[i]!;
     // includes() first: most texts name none of the list, and a whole-word match always contains the name.
-    if (lower.includes(name) && vs.namePatterns[i]!.test(lower)) return name;
+    if (lower.includes(name) && (best === undefined || name.length > best.length) && vs.namePatterns[i]!.test(lower)) best = name;
   }
-  return undefined;
+  return best;
 }
 
 function escapeRegExp(s: string): string {
@@ -183,6 +236,8 @@ export function unionValueSets(sets: readonly CompiledValueSet[]): CompiledValue
     excluded: sets.flatMap((s) => s.excluded),
     names,
     steroidFactors: new Map(sets.flatMap((s) => [...s.steroidFactors])),
+    nameIngredients: new Map(sets.flatMap((s) => [...s.nameIngredients])),
+    ingredientNames: new Map(sets.flatMap((s) => [...s.ingredientNames])),
     members: sets,
     namePatterns: names.map(namePattern),
   };

@@ -99,6 +99,9 @@ export function coveragePatients(): Bundle[] {
   const edge = new PatientBuilder('edge', { gender: 'male', birthDate: yearsAgo(9, 10) });
   edge.qualitative('31627-3', 'Anti-Sm', 'pos', daysAgo(40)).score('SLEDAI-2K', 0, daysAgo(5)).quantity('2465-3', 'IgG', 650, 'mg/dL', daysAgo(5));
   edge.qualitative(first('hcv-rna').code, 'HCV RNA', 'Not detected', daysAgo(5));
+  // A medication history with none of the listed drugs: treatment-history parts are then not met. (With no
+  // medication data at all, as for the toddler, they stay unknown: issue #10 item 11.)
+  edge.medication({ rxnorm: '849574', display: 'Naproxen sodium 220 MG Oral Tablet' }, daysAgo(100));
 
   const toddler = new PatientBuilder('toddler', { gender: 'male', birthDate: yearsAgo(3) });
   return [worst.bundle(), edge.bundle(), toddler.bundle()];

@@ -33,7 +33,7 @@ describe('CDS Hooks discovery', () => {
     expect(service).toMatchObject({ id: 'trialmatch-sle', hook: 'patient-view' });
     expect(service.description.length).toBeGreaterThan(20);
     expect(Object.keys(service.prefetch).sort()).toEqual(
-      ['conditions', 'immunizations', 'medicationRequests', 'medicationStatements', 'observations', 'patient', 'procedures'].sort(),
+      ['conditions', 'immunizations', 'medicationAdministrations', 'medicationDispenses', 'medicationRequests', 'medicationStatements', 'observations', 'patient', 'procedures'].sort(),
     );
     expect(service.prefetch.patient).toBe('Patient/{{context.patientId}}');
   });

@@ -96,7 +96,8 @@ describe('fhirServer allowlist', () => {
       const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(PATIENT, { fhirServer: `${fhir.url}/fhir` }) });
       expect(res.statusCode).toBe(200);
       expect(res.json().cards).toHaveLength(3);
-      expect(fhir.calls.length).toBe(7);
+      // One search per prefetch key: the patient and eight record types.
+      expect(fhir.calls.length).toBe(9);
     });
 
     it('refuses a server off this machine', async () => {

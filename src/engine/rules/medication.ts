@@ -1,10 +1,10 @@
 import type { Observation } from '@medplum/fhirtypes';
 import type { CompiledLeaf } from '../../mappings/compiled.js';
-import { referenceOf, resourceCode } from '../../patient/patient-record.js';
-import { matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
+import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patient-record.js';
+import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
 import { candidatesFor, findByValueSet, passesFilters, unavailableReason, type EvalContext } from '../context.js';
 import { daysBetween, describeDuration, formatDate, subtractDuration } from '../dates.js';
-import { dailyDoseMg, exposureOf, isIgnoredMedication, type Exposure, type MedicationRecord } from '../medication-exposure.js';
+import { dailyDoseMg, exposureOf, isIgnoredMedication, routeOf, type Exposure, type MedicationRecord } from '../medication-exposure.js';
 import { numericValue, resultsInWindow } from '../observation-values.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
@@ -15,47 +15,76 @@ interface Match {
   entry: ValueSetCode | undefined;
   byName: string | undefined;
   exposure: Exposure;
+  /** The ingredient it stands for (RxNorm IN code, else generic name): one agent however it is recorded. */
+  ingredient: string;
+  /** Why it is not systemic use, when it is not (topical, ophthalmic, inhaled...). */
+  local?: string;
 }
 
-/** Records in the list by RxNorm code (ingredient or product), then by ingredient name in the text. */
+/** Lower-case text of a record's drug (code text and displays), for names and dose forms. */
+function drugText(ctx: EvalContext, r: MedicationRecord): string {
+  const concept = resourceCode(r, ctx.record.medications);
+  const codings = Array.isArray(concept?.coding) ? concept.coding : [];
+  return [concept?.text, ...codings.map((c) => c.display)].filter((x): x is string => typeof x === 'string').join(' ').toLowerCase();
+}
+
+/**
+ * Records in the list by RxNorm code (ingredient or product), then by name in the text (generic, brand or
+ * synonym), from all four medication record types. Records that say the drug was never given are left out.
+ */
 function matchMedications(ctx: EvalContext, leaf: CompiledLeaf, vs: CompiledValueSet): Match[] {
+  if (leaf.spec.kind !== 'medication') throw new Error('not a medication rule');
+  const systemicOnly = leaf.spec.routes !== 'any';
   const out: Match[] = [];
-  const coded = new Set<MedicationRecord>(findByValueSet(ctx, vs, ['MedicationStatement', 'MedicationRequest']) as MedicationRecord[]);
-  const empty = new Map();
-  for (const r of candidatesFor(ctx, leaf, ['MedicationStatement', 'MedicationRequest']) as MedicationRecord[]) {
+  const coded = new Set<MedicationRecord>(findByValueSet(ctx, vs, MEDICATION_TYPES) as MedicationRecord[]);
+  const add = (r: MedicationRecord, entry: ValueSetCode | undefined, byName: string | undefined, text: string): void => {
+    const name = byName ?? (entry?.ingredient ? undefined : matchName(vs, text));
+    const ingredient = ingredientKey(vs, entry, name) ?? entry?.code ?? (text || medicationDisplay(ctx, r));
+    const m: Match = { record: r, entry, byName, exposure: exposureOf(r, ctx.now), ingredient };
+    if (systemicOnly) {
+      const route = routeOf(r, ctx.record.medications, text);
+      if (!route.systemic) m.local = route.how;
+    }
+    out.push(m);
+  };
+  for (const r of candidatesFor(ctx, leaf, MEDICATION_TYPES) as MedicationRecord[]) {
     if (isIgnoredMedication(r)) continue;
-    const concept = resourceCode(r, empty);
+    const concept = resourceCode(r, ctx.record.medications);
     const entry = concept?.coding?.map((c) => matchCoding(vs, c)).find((e) => e !== undefined);
-    out.push({ record: r, entry, byName: undefined, exposure: exposureOf(r, ctx.now) });
+    add(r, entry, undefined, drugText(ctx, r));
   }
   for (const { resource, lowerText } of ctx.record.medicationTexts) {
     if (coded.has(resource) || isIgnoredMedication(resource) || !passesFilters(leaf, resource)) continue;
     const name = matchName(vs, lowerText);
-    if (name) out.push({ record: resource, entry: undefined, byName: name, exposure: exposureOf(resource, ctx.now) });
+    if (name) add(resource, undefined, name, lowerText);
   }
   return out;
 }
 
-/** The drug a match stands for: its RxNorm ingredient, or the name it matched by. */
-function ingredientOf(m: Match): string {
-  return m.entry?.ingredient ?? m.byName ?? m.entry?.display ?? medicationDisplay(m.record);
-}
-
-function medicationDisplay(m: MedicationRecord): string {
-  const cc = m.medicationCodeableConcept;
+function medicationDisplay(ctx: EvalContext, m: MedicationRecord): string {
+  const cc = resourceCode(m, ctx.record.medications);
   return cc?.text ?? cc?.coding?.find((c) => c.display)?.display ?? m.medicationReference?.display ?? 'Medication';
 }
 
-function evidenceOf(m: Match, extra?: string): Evidence {
+const KIND_WORDS: Readonly<Record<MedicationRecord['resourceType'], string>> = {
+  MedicationStatement: 'statement',
+  MedicationRequest: 'order',
+  MedicationAdministration: 'administration',
+  MedicationDispense: 'dispense',
+};
+
+function evidenceOf(ctx: EvalContext, vs: CompiledValueSet, m: Match, extra?: string): Evidence {
   const ev: Evidence = {
     reference: referenceOf(m.record),
-    display: medicationDisplay(m.record),
-    value: m.exposure.current ? 'current' : m.record.status,
+    display: medicationDisplay(ctx, m.record),
+    value: m.exposure.current && m.exposure.certainty === 'given' ? 'current' : `${KIND_WORDS[m.record.resourceType]} ${m.record.status}`,
     date: formatDate(m.exposure.start),
   };
+  const ingredientName = vs.ingredientNames.get(m.ingredient);
   const notes = [
-    m.byName ? `matched by name "${m.byName}": its code is not in the list` : undefined,
-    !m.exposure.current && m.exposure.end ? `last taken ${formatDate(m.exposure.end)}` : undefined,
+    m.byName ? `matched by name "${m.byName}"${ingredientName && ingredientName !== m.byName ? ` (${ingredientName})` : ''}: its code is not in the list` : undefined,
+    m.exposure.dateNote,
+    m.exposure.certainty === 'given' && !m.exposure.current && m.exposure.end ? `last taken ${formatDate(m.exposure.end)}` : undefined,
     extra,
   ].filter(Boolean);
   if (notes.length > 0) ev.note = notes.join('; ');
@@ -63,12 +92,8 @@ function evidenceOf(m: Match, extra?: string): Evidence {
 }
 
 function steroidFactor(vs: CompiledValueSet, m: Match): number | undefined {
-  if (m.entry) return m.entry.prednisoneEquivalentFactor ?? (m.entry.ingredient ? vs.steroidFactors.get(m.entry.ingredient) : undefined);
-  const name = m.byName;
-  for (const e of vs.exact.values()) {
-    if (e.prednisoneEquivalentFactor && name && e.display.toLowerCase() === name) return e.prednisoneEquivalentFactor;
-  }
-  return undefined;
+  if (m.entry?.prednisoneEquivalentFactor) return m.entry.prednisoneEquivalentFactor;
+  return vs.steroidFactors.get(m.ingredient);
 }
 
 /** The latest body weight in the last 6 months, in kg: doses per kg use it. */
@@ -88,23 +113,68 @@ function latestWeightKg(ctx: EvalContext): { kg: number; evidence: Evidence } | 
 
 type Check = { outcome: 'pass' | 'fail' | 'unknown'; note?: string; extraEvidence?: Evidence };
 
+/** Two records at most this far apart still form one course (a renewal picked up the next day). */
+const RENEWAL_GAP_DAYS = 2;
+
+/**
+ * When the current course of this ingredient at this dose began: the record's own start, moved back over
+ * earlier given records of the same ingredient and the same daily dose that end where the next begins or
+ * overlap it (renewals). A link whose dose cannot be read on one side makes the result `uncertain`: the
+ * course may have been stable, the record cannot show it. A different dose ends the course (a dose change).
+ */
+function courseStart(ctx: EvalContext, m: Match, all: readonly Match[]): { start: Date | undefined; uncertain?: string; renewals: number } {
+  let start = m.exposure.start;
+  if (!start) return { start, renewals: 0 };
+  const doseOf = (x: Match): number | undefined => {
+    const d = dailyDoseMg(x.record, x.entry, ctx.record.medications);
+    return d.ok ? d.mgPerDay : undefined;
+  };
+  const dose = doseOf(m);
+  let uncertain: string | undefined;
+  let renewals = 0;
+  const earlier = all
+    .filter((x) => x !== m && x.ingredient === m.ingredient && x.exposure.certainty === 'given' && !x.local && x.exposure.start && x.exposure.end)
+    .sort((a, b) => b.exposure.start!.getTime() - a.exposure.start!.getTime());
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const x of earlier) {
+      if (x.exposure.start! >= start || daysBetween(x.exposure.end!, start) > RENEWAL_GAP_DAYS) continue;
+      const d = doseOf(x);
+      if (d !== undefined && dose !== undefined && Math.abs(d - dose) > 1e-6) continue;
+      if (d === undefined || dose === undefined) uncertain ??= `the dose of ${referenceOf(d === undefined ? x.record : m.record)} is not recorded, so a stable dose cannot be confirmed`;
+      start = x.exposure.start!;
+      renewals++;
+      changed = true;
+    }
+  }
+  return { start, uncertain, renewals };
+}
+
 /** Whether one medication record satisfies the rule's timing and dose constraints. */
-function checkMatch(leaf: CompiledLeaf, ctx: EvalContext, m: Match, weight: ReturnType<typeof latestWeightKg>): Check {
+function checkMatch(leaf: CompiledLeaf, ctx: EvalContext, m: Match, all: readonly Match[], weight: ReturnType<typeof latestWeightKg>): Check {
   if (leaf.spec.kind !== 'medication') throw new Error('not a medication rule');
   const spec = leaf.spec;
   const { exposure } = m;
+  if (m.local) return { outcome: 'fail', note: `${m.local}: not systemic therapy` };
   if (spec.currentOnly && !exposure.current) return { outcome: 'fail', note: 'not current' };
   if (spec.window) {
     const from = subtractDuration(ctx.now, spec.window);
     if (!exposure.end) return { outcome: 'unknown', note: 'no dates recorded' };
     if (exposure.end < from) return { outcome: 'fail', note: `last taken before the ${describeDuration(spec.window)} window` };
   }
+  let uncertainCourse: string | undefined;
   if (spec.startedAtLeast) {
-    if (!exposure.start) return { outcome: 'unknown', note: 'start date not recorded' };
-    if (exposure.start > subtractDuration(ctx.now, spec.startedAtLeast)) {
-      return { outcome: 'fail', note: `current course started ${formatDate(exposure.start)}, less than ${describeDuration(spec.startedAtLeast)} ago` };
+    const course = courseStart(ctx, m, all);
+    if (!course.start) return { outcome: 'unknown', note: 'start date not recorded' };
+    const renewed = course.renewals > 0 ? ` (${course.renewals + 1} records of the same dose read as one course)` : '';
+    if (course.start > subtractDuration(ctx.now, spec.startedAtLeast)) {
+      return { outcome: 'fail', note: `current course started ${formatDate(course.start)}, less than ${describeDuration(spec.startedAtLeast)} ago${renewed}` };
     }
+    if (course.uncertain) uncertainCourse = `course from ${formatDate(course.start)}, but ${course.uncertain}`;
+    else if (renewed) uncertainCourse = undefined;
+    if (!course.uncertain && renewed) return finish(m, all, spec, { outcome: 'pass', note: `course started ${formatDate(course.start)}${renewed}` });
   }
+  if (uncertainCourse) return { outcome: 'unknown', note: uncertainCourse };
   if (spec.minCourse) {
     if (!exposure.start || !exposure.end) return { outcome: 'unknown', note: 'course dates not recorded' };
     const days = daysBetween(exposure.start, exposure.end);
@@ -114,28 +184,58 @@ function checkMatch(leaf: CompiledLeaf, ctx: EvalContext, m: Match, weight: Retu
   if (spec.minPrednisoneMgPerKgPerDay !== undefined) {
     const factor = leaf.valueSet ? steroidFactor(leaf.valueSet, m) : undefined;
     if (factor === undefined) return { outcome: 'unknown', note: 'no prednisone equivalence for this drug' };
-    const dose = dailyDoseMg(m.record, m.entry);
+    const dose = dailyDoseMg(m.record, m.entry, ctx.record.medications);
     if (!dose.ok) return { outcome: 'unknown', note: dose.reason };
     if (!weight) return { outcome: 'unknown', note: 'no body weight in the last 6 months' };
     const perKg = (dose.mgPerDay * factor) / weight.kg;
     const note = `${dose.how} = ${round(dose.mgPerDay * factor)} mg/day prednisone equivalent, ${round(perKg)} mg/kg/day at ${round(weight.kg)} kg`;
-    return { outcome: perKg >= spec.minPrednisoneMgPerKgPerDay ? 'pass' : 'fail', note, extraEvidence: weight.evidence };
+    return finish(m, all, spec, { outcome: perKg >= spec.minPrednisoneMgPerKgPerDay ? 'pass' : 'fail', note, extraEvidence: weight.evidence });
   }
-  return { outcome: 'pass' };
+  return finish(m, all, spec, { outcome: 'pass' });
+}
+
+/**
+ * How an order counts (clinical safety rule 3: an order that may not have been given moves the answer
+ * toward unknown, never toward an exclusion being met on its own). A record that is only `ordered` (see
+ * Exposure) and would pass the part leaves it `unknown`, shown with the order's date:
+ * - "in the last N" and "currently receiving" parts, exclusions and inclusions alike: unknown. An exclusion
+ *   is then never met by an order alone (it goes to the study team with the order shown); an inclusion is
+ *   never met by it either, and never not-met because of it.
+ * - A part with no time limit (a treatment history: "treated with corticosteroids", a dose course) counts
+ *   the order when the record also shows the same ingredient given (an administration, dispense or
+ *   statement): the drug was taken, and the order supplies what the other record lacks (dose, dates).
+ */
+function finish(m: Match, all: readonly Match[], spec: { window?: string; currentOnly: boolean; startedAtLeast?: string }, check: Check): Check {
+  if (check.outcome !== 'pass' || m.exposure.certainty === 'given') return check;
+  const timeLimited = spec.window !== undefined || spec.currentOnly || spec.startedAtLeast !== undefined;
+  const given = all.find((x) => x !== m && x.ingredient === m.ingredient && x.exposure.certainty === 'given' && !x.local);
+  if (!timeLimited && given) {
+    return { ...check, note: [check.note, `counted with ${referenceOf(given.record)}, which shows it given`].filter(Boolean).join('; ') };
+  }
+  return { ...check, outcome: 'unknown', note: [check.note, 'an order alone does not show the drug was given'].filter(Boolean).join('; ') };
 }
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
+/** Whether the record holds any medication data at all (any of the four types, whatever its drug). */
+function hasMedicationData(ctx: EvalContext): boolean {
+  return MEDICATION_TYPES.some((t) => (ctx.record.counts[t] ?? 0) > 0);
+}
+
 /**
- * Medications are decided from the record: a matching MedicationStatement or MedicationRequest that meets
- * the timing and dose constraints is presence; none is absence. Entered-in-error, not-taken and draft
- * records are ignored.
+ * Medications are decided from the record: a matching record given (statement, administration, dispense)
+ * that meets the timing, route and dose constraints is presence; orders alone leave it unknown (finish).
+ * Absence is read as "not taken" only when the record holds medication data of some kind: a record with
+ * none at all (issue #10 item 11: the EHR may simply not send medications) leaves every medication part
+ * unknown, "no medication history in the record" - for a treatment-history inclusion (never not-met on an
+ * absent history) and for a "no X in the last N" exclusion alike (never a guess either way).
  */
 export function evaluateMedication(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
   if (leaf.spec.kind !== 'medication' || !leaf.valueSet) throw new Error('not a medication rule');
-  const matches = matchMedications(ctx, leaf, leaf.valueSet);
+  const vs = leaf.valueSet;
+  const matches = matchMedications(ctx, leaf, vs);
   const weight = leaf.spec.minPrednisoneMgPerKgPerDay !== undefined ? latestWeightKg(ctx) : undefined;
   const pass: Evidence[] = [];
   const unsure: Evidence[] = [];
@@ -144,8 +244,8 @@ export function evaluateMedication(leaf: CompiledLeaf, ctx: EvalContext): PartRe
   const passing: Match[] = [];
   const unsureMatches: Match[] = [];
   for (const m of matches) {
-    const check = checkMatch(leaf, ctx, m, weight);
-    const ev = evidenceOf(m, check.note);
+    const check = checkMatch(leaf, ctx, m, matches, weight);
+    const ev = evidenceOf(ctx, vs, m, check.note);
     if (check.outcome === 'pass') {
       passing.push(m);
       pass.push(ev);
@@ -156,28 +256,37 @@ export function evaluateMedication(leaf: CompiledLeaf, ctx: EvalContext): PartRe
       if (check.note) unsureNotes.push(check.note);
     } else failed.push(ev);
   }
-  const title = leaf.valueSet.title;
+  const title = vs.title;
+  const nameOf = (k: string): string => vs.ingredientNames.get(k) ?? k;
+  const noHistory = !hasMedicationData(ctx);
+  const unavailable = unavailableReason(ctx, MEDICATION_TYPES);
   const minIngredients = leaf.spec.minIngredients;
   if (minIngredients !== undefined) {
-    // Count different drugs, not records: two prescriptions of methotrexate are one agent.
-    const agents = new Set(passing.map(ingredientOf));
-    const possible = new Set([...passing, ...unsureMatches].map(ingredientOf));
-    const list = [...agents].join(', ') || 'none';
+    // Count different ingredients, not records: two prescriptions of methotrexate, or CellCept and
+    // "mycophenolate mofetil", are one agent.
+    const agents = new Set(passing.map((m) => m.ingredient));
+    const possible = new Set([...passing, ...unsureMatches].map((m) => m.ingredient));
+    const list = [...agents].map(nameOf).join(', ') || 'none';
     if (agents.size >= minIngredients) return part(leaf, foundOutcome(leaf), `${agents.size} different agents: ${list}`, pass);
     if (possible.size >= minIngredients) {
       return part(leaf, 'unknown', `${agents.size} of ${minIngredients} agents confirmed (${list}); others incomplete`, [...pass, ...unsure], [`${title}: ${unsureNotes[0] ?? 'dates'}`]);
     }
-    const unavailable = unavailableReason(ctx, ['MedicationStatement', 'MedicationRequest']);
     if (unavailable) return part(leaf, 'unknown', unavailable, pass, [`medications (${title})`]);
+    if (noHistory) return part(leaf, noHistoryOutcome(leaf), 'no medication history in the record', [], [`medication history (${title})`]);
     return part(leaf, noDataOutcome(leaf, 'not-met'), `${agents.size} of ${minIngredients} different agents recorded (${list})`, [...pass, ...failed]);
   }
   if (pass.length > 0) return part(leaf, foundOutcome(leaf), `${title}: found`, pass);
   if (unsure.length > 0) {
     return part(leaf, 'unknown', `${title} recorded, but ${unsureNotes[0] ?? 'its details are incomplete'}`, unsure, [`${title}: ${unsureNotes[0] ?? 'dates and dose'}`]);
   }
-  const unavailable = unavailableReason(ctx, ['MedicationStatement', 'MedicationRequest']);
   if (unavailable) return part(leaf, 'unknown', unavailable, failed, [`medications (${title})`]);
+  if (noHistory) return part(leaf, noHistoryOutcome(leaf), 'no medication history in the record', [], [`medication history (${title})`]);
   const outcome = noDataOutcome(leaf, 'not-met');
   const reason = failed.length > 0 ? `${title} recorded, but not as the criterion requires` : `no ${title} recorded`;
   return part(leaf, outcome, reason, failed, outcome === 'not-met' ? undefined : [title]);
+}
+
+/** With no medication data at all: unknown, or the mapping's `review` when it asks for one. */
+function noHistoryOutcome(leaf: CompiledLeaf): 'unknown' | 'review' {
+  return noDataOutcome(leaf, 'unknown') === 'review' ? 'review' : 'unknown';
 }
