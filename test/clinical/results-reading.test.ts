@@ -135,7 +135,7 @@ describe('negative results written in words are read as negative', () => {
     const b = record('results-syphilis-non-reactive');
     const cards = await cardsFor(b);
     expect(statuses(cards)).toEqual(allLikely);
-    expect(await partOf(b, ZJU, 'exc-8.syphilis')).toMatchObject({ outcome: 'not-met', evidence: [{ value: 'negative' }] });
+    expect(await partOf(b, ZJU, 'exc-8.syphilis-nontreponemal')).toMatchObject({ outcome: 'not-met', evidence: [{ value: 'negative' }] });
     expect(await partOf(b, BCMA, 'exc-7.syphilis')).toMatchObject({ outcome: 'not-met' });
   });
 
@@ -175,7 +175,7 @@ describe('coded LOINC answers are read (they were unknown)', () => {
     expect(statuses(cards)).toEqual(allLikely);
     expect(await partOf(b, BLINA, 'exc-10.hbsag')).toMatchObject({ outcome: 'not-met', evidence: [{ value: 'negative', note: 'read from the coded value LA6577-6' }] });
     expect(await partOf(b, BLINA, 'exc-10.hiv')).toMatchObject({ outcome: 'not-met', evidence: [{ value: 'negative', note: 'read from the coded value LA11883-8' }] });
-    expect(await partOf(b, ZJU, 'exc-8.syphilis')).toMatchObject({ outcome: 'not-met', evidence: [{ value: 'negative', note: 'read from the coded value LA15256-3' }] });
+    expect(await partOf(b, ZJU, 'exc-8.syphilis-nontreponemal')).toMatchObject({ outcome: 'not-met', evidence: [{ value: 'negative', note: 'read from the coded value LA15256-3' }] });
   });
 
   it('HBsAg coded LA6576-8 Positive excludes from the blinatumomab trial, on the evidence of that result', async () => {

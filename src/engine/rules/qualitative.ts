@@ -15,10 +15,13 @@ export function evaluateLabPositive(leaf: CompiledLeaf, ctx: EvalContext): PartR
 }
 
 function readPolarity(leaf: CompiledLeaf, ctx: EvalContext, d: DatedObservation, scope: ResultScope): PartResult {
-  const p = polarity(d.observation, ctx.engine.resultPositive, ctx.engine.resultNegative);
+  const p = polarity(d.observation, ctx.engine.resultPositive, ctx.engine.resultNegative, ctx.engine.resultIndeterminate);
   const title = leaf.valueSet?.title ?? leaf.label;
   const ev = { ...baseEvidence(d) };
   if (!p) return part(leaf, 'unknown', `${scope.describe} cannot be read as positive or negative`, [ev], [`a readable ${title} result`]);
+  // A result whose wording is not read (invalid, pending, mixed, parts that disagree) is not a test result at
+  // all: it asks for a readable result, not a repeat of an indeterminate one.
+  if (p.reading === 'unknown') return part(leaf, 'unknown', `${scope.describe} cannot be read: ${p.how}`, [{ ...ev, note: p.how }], [`a readable ${title} result`]);
   const evidence = [{ ...ev, value: p.polarity, note: `read from the ${p.how}` }];
   if (p.polarity === 'indeterminate') return part(leaf, 'unknown', `${title} indeterminate`, evidence, [`a repeat ${title}`]);
   const expect = leaf.spec.kind === 'lab-positive' ? leaf.spec.expect : 'positive';
@@ -43,7 +46,7 @@ function readTiter(leaf: CompiledLeaf, ctx: EvalContext, d: DatedObservation, sc
     const ok = dilution >= min;
     return part(leaf, ok ? 'met' : 'not-met', `titre 1:${dilution} ${ok ? '>=' : '<'} 1:${min}`, [{ ...ev, value: `1:${dilution}`, unit: 'titre' }]);
   }
-  const p = polarity(d.observation, ctx.engine.resultPositive, ctx.engine.resultNegative);
+  const p = polarity(d.observation, ctx.engine.resultPositive, ctx.engine.resultNegative, ctx.engine.resultIndeterminate);
   if (p?.polarity === 'negative') return part(leaf, 'not-met', `${title} negative`, [{ ...ev, value: 'negative', note: `read from the ${p.how}` }]);
   return part(
     leaf,
