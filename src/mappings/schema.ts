@@ -218,6 +218,8 @@ export const valueSetSchema = z.object({
   title: z.string().min(1),
   description: z.string().min(1),
   codes: z.array(codeEntrySchema),
+  /** The VSAC value set (OID) the codes were drawn from; the list may be a reviewed subset of it. */
+  oid: z.string().regex(/^\d+(\.\d+)+$/).optional(),
   names: z.array(z.string().min(3)).optional(),
 });
 
