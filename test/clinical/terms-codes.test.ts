@@ -113,3 +113,29 @@ describe('findings the protocols do not mean do not exclude', () => {
     expect(refs).not.toContain('Observation/terms-hcv-511-band-not-hbsag-obs-90');
   });
 });
+
+describe('diagnoses coded in WHO ICD-10 are read', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = testApp();
+    await app.ready();
+  });
+  afterAll(() => app.close());
+
+  it('HIV disease coded WHO B24 meets the HIV exclusion, so the blinatumomab trial shows no card', async () => {
+    const cards = await cardsFor(app, 'terms-who-hiv-b24');
+    expect(cards.has(BLINA)).toBe(false);
+    // $evaluate shows why: exc-10 is met by the WHO-coded Condition.
+    const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: record('terms-who-hiv-b24') as unknown as Record<string, unknown> });
+    expect(res.statusCode).toBe(200);
+    const blina = (res.json().trials as { trialId: string; criteria: CriterionOut[] }[]).find((t) => t.trialId === BLINA)!;
+    const exc10 = blina.criteria.find((c) => c.id === 'exc-10')!;
+    expect(exc10.result).toBe('met');
+    expect((exc10.evidence ?? []).map((e) => e.reference)).toContain('Condition/terms-who-hiv-b24-cond-90');
+  });
+
+  it('WHO Q21.1 (atrial septal defect, which WHO also uses for a patent foramen ovale) does not exclude on its own', async () => {
+    const cards = await cardsFor(app, 'terms-who-atrial-septal-q21-1');
+    expect(criterion(cards, BLINA, 'exc-4').result).not.toBe('met');
+  });
+});
