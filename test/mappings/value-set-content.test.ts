@@ -98,6 +98,7 @@ const DISJOINT: readonly [string, string, string][] = [
   ['result-positive', 'result-negative', 'a result cannot be both positive and negative'],
   ['sle', 'lupus-unspecified', 'SLE vs lupus not stated to be systemic (found alone: unknown)'],
   ['tuberculosis', 'tb-test-reaction', 'tuberculosis vs a positive test without tuberculosis (review)'],
+  ['urine-protein-24h', 'urine-protein-creatinine-ratio', 'a 24-h collection vs a spot ratio: different tests, different units'],
   ['hbsag', 'hcv-antibody', 'HBV antigen vs HCV antibody (22326-3, an HCV 5-1-1 antibody, sat in hbsag)'],
   ['hbsag', 'hbcab', 'HBV surface antigen vs core antibody: two protocol items'],
   ['hbv-dna', 'hcv-rna', 'different viruses'],
