@@ -232,10 +232,10 @@ const codeEntrySchema = z.strictObject({
 export const valueSetSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/),
   title: z.string().min(1),
-  /** The VSAC value set the list was taken from (its OID), when it was. */
-  oid: z.string().regex(/^\d+(\.\d+)+$/).optional(),
   description: z.string().min(1),
   codes: z.array(codeEntrySchema),
+  /** The VSAC value set (OID) the codes were drawn from; the list may be a reviewed subset of it. */
+  oid: z.string().regex(/^\d+(\.\d+)+$/).optional(),
   names: z.array(z.string().min(3)).optional(),
   /**
    * Other names of an ingredient (brands, abbreviations, other languages) -> the ingredient they stand for:

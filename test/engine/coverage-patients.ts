@@ -23,6 +23,9 @@ function condition(b: PatientBuilder, valueSet: string, onsetDaysAgo: number, sy
   return b.condition(c.system, c.code, c.display, { onset: daysAgo(onsetDaysAgo) });
 }
 
+/** Test lists that were empty until issue #10 filled them from sources. */
+const FILLED_TESTS = ['hbv-dna', 'cmv-dna', 'ebv-dna', 'tb-igra', 'tuberculin-skin-test'];
+
 /**
  * Patients made to reach the outcomes the example patients do not: every exclusion present and every
  * inclusion failed ("worst"), and the edge cases between.
@@ -45,6 +48,7 @@ export function coveragePatients(): Bundle[] {
     ['cmv-infection', 20],
     ['ebv-infection', 20],
     ['tuberculosis', 900],
+    ['tb-test-reaction', 300],
     ['macrophage-activation-syndrome', 10],
     ['malignancy', 365],
     ['depression', 200],
@@ -90,10 +94,12 @@ export function coveragePatients(): Bundle[] {
     .qualitative('5048-4', 'ANA', '1:40', d)
     .qualitative('31348-6', 'Anti-dsDNA', 'neg', d)
     .qualitative('31627-3', 'Anti-Sm', 'neg', d);
-  for (const vs of ['hbsag', 'hbcab', 'hcv-antibody', 'hcv-rna', 'hiv-antibody', 'syphilis-treponemal', 'syphilis-nontreponemal', 'pregnancy-test-urine', 'pregnancy-test-blood']) {
+  for (const vs of ['hbsag', 'hbcab', 'hcv-antibody', 'hcv-rna', 'hiv-antibody', 'syphilis-treponemal', 'syphilis-nontreponemal', 'pregnancy-test-urine', 'pregnancy-test-blood', ...FILLED_TESTS]) {
     const c = first(vs);
     worst.qualitative(c.code, c.display, 'pos', d);
   }
+  const protein = first('urine-protein-24h');
+  worst.quantity(protein.code, protein.display, 2.4, 'g/(24.h)', d);
 
   // An older child: positive anti-Sm, an inactive SLEDAI of 0, an IgG normal for 9 and over but low for 5-8.
   const edge = new PatientBuilder('edge', { gender: 'male', birthDate: yearsAgo(9, 10) });
@@ -102,6 +108,8 @@ export function coveragePatients(): Bundle[] {
   // A medication history with none of the listed drugs: treatment-history parts are then not met. (With no
   // medication data at all, as for the toddler, they stay unknown: issue #10 item 11.)
   edge.medication({ rxnorm: '849574', display: 'Naproxen sodium 220 MG Oral Tablet' }, daysAgo(100));
+  for (const vs of FILLED_TESTS) edge.qualitative(first(vs).code, first(vs).display, 'neg', daysAgo(5));
+  edge.quantity(first('urine-protein-24h').code, '24-h urine protein', 0.4, 'g/(24.h)', daysAgo(5));
 
   const toddler = new PatientBuilder('toddler', { gender: 'male', birthDate: yearsAgo(3) });
   return [worst.bundle(), edge.bundle(), toddler.bundle()];
