@@ -59,4 +59,9 @@ derive('core-rpr-reactive-treponemal-negative', (rs, b) => {
   b.qualitative('20507-0', 'RPR', 'Reactive', daysAgo(5)).qualitative('24110-9', 'Treponema pallidum Ab (EIA)', 'neg', daysAgo(12));
   return kept;
 });
+derive('core-igra-positive-no-tb', (rs, b) => {
+  const igra = first('tb-igra');
+  b.qualitative(igra.code, igra.display, 'pos', daysAgo(30));
+  return rs;
+});
 derive('core-deceased', (rs) => rs.map((r): Resource => (r.resourceType === 'Patient' ? { ...r, deceasedDateTime: daysAgo(20) } : r)));

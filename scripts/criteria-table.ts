@@ -97,6 +97,7 @@ function absent(p: Part): string {
   if (p.kind === 'review') return 'review';
   if (p.ifNoData) return p.ifNoData;
   if (['measurement', 'lab-positive', 'titer', 'age', 'sex', 'fhirpath'].includes(p.kind)) return 'unknown';
+  if (p.kind === 'medication') return 'not met; unknown when the record holds no medication data at all';
   return 'not met (unknown if the data could not be read)';
 }
 

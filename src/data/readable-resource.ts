@@ -15,6 +15,7 @@ const STRING_PRIMITIVES = new Set([
   'resourceType', 'id', 'text', 'display', 'system', 'unit', 'reference', 'status', 'gender', 'birthDate', 'deceasedDateTime',
   'effectiveDateTime', 'effectiveInstant', 'issued', 'onsetDateTime', 'abatementDateTime', 'recordedDate', 'start', 'end',
   'valueString', 'valueDateTime', 'authoredOn', 'performedDateTime', 'occurrenceDateTime', 'occurrenceString', 'dateAsserted', 'comparator', 'version',
+  'whenHandedOver', 'whenPrepared', 'recorded',
 ]);
 
 /** The fields the record's index reads as CodeableConcepts: an object whose `coding` is a list of objects. */

@@ -96,6 +96,15 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
     }
   });
 
+  it('sends a positive IGRA without a tuberculosis diagnosis to the study team instead of excluding', async () => {
+    // A guard more than a regression test: on e384078 the IGRA list was empty, so this result was not seen.
+    const cards = await cardsFor(app, record('core-igra-positive-no-tb'));
+    const exc11 = criterion(cards, BLINA, 'exc-11');
+    expect(exc11.result).toBe('unknown');
+    expect(exc11.review).toBe(true);
+    expect(exc11.evidence?.some((e) => e.value === 'positive')).toBe(true);
+  });
+
   it('shows no trial card for a patient the record says has died, and $evaluate says why', async () => {
     const bundle = record('core-deceased');
     expect(await cardsFor(app, bundle)).toEqual([]);
