@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Bundle, BundleEntry, MedicationRequest, Procedure, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Immunization, MedicationRequest, Procedure, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillTemplate } from '../../src/cds/service-definition.js';
@@ -88,8 +88,30 @@ function largeRecord(): Bundle {
     };
     extra.push({ resource: r });
   }
+  // Immunizations as Synthea codes them: a yearly influenza vaccine (CVX 140, inactivated: no criterion reads
+  // it) and the childhood live vaccines MMR (03) and varicella (21), which the live-vaccine exclusion reads.
+  const vaccines: [string, string, string][] = [
+    ['03', 'MMR', '2015-10-20'],
+    ['21', 'varicella', '2015-10-20'],
+    ['03', 'MMR', '2018-10-22'],
+  ];
+  for (let y = 2015; y <= 2026; y++) vaccines.push(['140', 'Influenza, seasonal, injectable, preservative free', `${y}-10-01`]);
+  vaccines.forEach(([code, display, date], i) => {
+    const im: Immunization = {
+      resourceType: 'Immunization',
+      id: `${LARGE}-imm-${i}`,
+      status: 'completed',
+      vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code, display }], text: display },
+      patient: subject,
+      occurrenceDateTime: `${date}T10:00:00Z`,
+      primarySource: true,
+    };
+    extra.push({ resource: im });
+  });
   return { ...renamed, entry: [...(renamed.entry ?? []), ...extra] };
 }
+/** The live vaccines of largeRecord(): all the Immunization search, filtered by vaccine code, should return. */
+const LIVE_VACCINES = 3;
 
 describe.skipIf(!fhirBaseUrl)(`real-size records and paged prefetch on HAPI FHIR${skipNote}`, () => {
   let app: FastifyInstance;
@@ -143,6 +165,8 @@ describe.skipIf(!fhirBaseUrl)(`real-size records and paged prefetch on HAPI FHIR
     const sources = loggedSources(logs.lines.slice(mark).join('')).at(-1);
     expect(sources).toContain(`procedures:fhir-server:${PROCEDURES}`);
     expect(sources).toContain(`medicationRequests:fhir-server:${REQUESTS}`);
+    // The vaccine-code filter brought the live vaccines only, and the cards are still those of full prefetch.
+    expect(sources).toContain(`immunizations:fhir-server:${LIVE_VACCINES}`);
     // _count=200: 1,200 Procedures are 15 pages (14 paging links), 1,100 MedicationRequests 6 (5 links).
     expect(pages).toBe(Math.ceil(PROCEDURES / 200) - 1 + Math.ceil(REQUESTS / 200) - 1);
     for (const r of requests) expect(r.authorization).toBe(`Bearer ${TOKEN}`);
