@@ -27,7 +27,7 @@ const NEXT = 'https://ehr.example.org/fhir?_getpages=6c3f0e8a&_getpagesoffset=20
 
 /** The search as the sandbox sends it: the first `size` matches, a `next` link, no total. */
 function firstPage(search: Bundle, size = 20, link: string | null = NEXT): Bundle {
-  const entry = (search.entry ?? []).slice(0, size) as BundleEntry[];
+  const entry = (search.entry ?? []).slice(0, size);
   return { resourceType: 'Bundle', type: 'searchset', entry, ...(link ? { link: [{ relation: 'self', url: 'https://ehr.example.org/fhir/MedicationStatement?patient=x' }, { relation: 'next', url: link }] } : {}) };
 }
 

@@ -22,7 +22,7 @@ const BLINA = 'nct06789107-blinatumomab';
 const TOKEN = 'paging-token-3b9d';
 const RECORD = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', 'clinical', 'records', 'data-paged-31-medication-statements.json'), 'utf8')) as Bundle;
 const PATIENT = patientIdOf(RECORD);
-const STATEMENTS = ((prefetchFor(RECORD).medicationStatements as Bundle).entry ?? []) as BundleEntry[];
+const STATEMENTS = ((prefetchFor(RECORD).medicationStatements as Bundle).entry ?? []);
 
 const searchset = (entry: BundleEntry[], next?: string): Bundle => ({
   resourceType: 'Bundle',
