@@ -180,11 +180,16 @@ export async function gatherPatientData(
       : new Promise<'late'>((resolve) => {
           timer = setTimeout(() => resolve('late'), timeoutMs);
         });
+  /** Per key, a first page already in hand: kept as partial if the rest is still being read at the deadline. */
+  const firstPages = new Map<string, FetchResult>();
   const fromSources = async (key: PrefetchKey): Promise<FetchResult | undefined> => {
     for (let i = 0; i < sources.length; i++) {
       const result = await sources[i]!.get(key);
       if (!result) continue;
-      if (result.ok && result.partial) return completePartial(key, result, result.partial, sources.slice(i + 1));
+      if (result.ok && result.partial) {
+        firstPages.set(key.key, result);
+        return completePartial(key, result, result.partial, sources.slice(i + 1));
+      }
       return result;
     }
     return undefined;
@@ -194,7 +199,14 @@ export async function gatherPatientData(
     results = await Promise.all(
       keys.map(async (key): Promise<[PrefetchKey, FetchResult | undefined]> => {
         const result = deadline ? await Promise.race([fromSources(key), deadline]) : await fromSources(key);
-        if (result === 'late') return [key, { ok: false, reason: `${key.resourceType} could not be read from the EHR's FHIR server: it took longer than ${timeoutMs} ms` }];
+        if (result === 'late') {
+          const first = firstPages.get(key.key);
+          if (first?.ok && first.partial) {
+            const { continueFrom: _next, ...page } = first;
+            return [key, { ...page, partial: `${first.partial}; reading the rest took longer than ${timeoutMs} ms` }];
+          }
+          return [key, { ok: false, reason: `${key.resourceType} could not be read from the EHR's FHIR server: it took longer than ${timeoutMs} ms` }];
+        }
         return [key, result];
       }),
     );

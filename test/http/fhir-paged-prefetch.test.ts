@@ -43,6 +43,7 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     res.statusCode = status;
     res.end(JSON.stringify(body));
   };
+  if (url.pathname.startsWith('/slow/')) return; // holds the connection: the hook's deadline ends it
   if (url.pathname.startsWith('/broken/')) return send(500, { resourceType: 'OperationOutcome', issue: [{ severity: 'fatal', code: 'exception' }] });
   if (url.pathname === '/fhir' && url.searchParams.get('_getpages') === 'p1') return send(200, searchset(STATEMENTS.slice(20)));
   if (url.pathname === '/fhir/MedicationStatement' && url.searchParams.get('patient') === PATIENT) return send(200, searchset(STATEMENTS));
@@ -123,6 +124,37 @@ describe('a paged prefetch with a fhirServer', () => {
     const inc4 = blina.extension[EXTENSION_KEY].criteria.find((c: any) => c.id === 'inc-4');
     expect(inc4.result).toBe('unknown');
     expect(blina.detail).toMatch(/MedicationStatement: the EHR sent only the first page of the search \(20 resources\); the rest of MedicationStatement could not be read from the EHR's FHIR server: HTTP 500/);
+  });
+});
+
+describe('a paged prefetch whose rest is still being read at the hook deadline (HOOK_TIMEOUT_MS)', () => {
+  let server: RecordingServer;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    server = await startServer(handler);
+    app = testApp({}, { HOOK_TIMEOUT_MS: '500' });
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+    await server.close();
+  });
+
+  it('keeps the first page as partial evidence instead of dropping it: the SLE drugs on it still count', async () => {
+    // The six SLE drugs and 14 others on the first page; the rest behind a link that never answers.
+    const sle = STATEMENTS.filter((e) => !e.resource!.id!.includes('-otc-'));
+    const otc = STATEMENTS.filter((e) => e.resource!.id!.includes('-otc-'));
+    const prefetch = { ...prefetchFor(RECORD), medicationStatements: searchset([...sle, ...otc].slice(0, 20), `${server.url}/slow/fhir?_getpages=p1`) };
+    const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(PATIENT, { prefetch, fhirServer: `${server.url}/slow/fhir` }) });
+    expect(res.statusCode, res.body).toBe(200);
+    const blina = (res.json().cards as any[]).find((c) => c.source.topic.code === BLINA);
+    const criteria = blina.extension[EXTENSION_KEY].criteria;
+    // Inclusion 4 is met from the page (only its review item is left); exclusion 13 needs an absence: unknown.
+    const inc4 = criteria.find((c: any) => c.id === 'inc-4');
+    expect(inc4).toMatchObject({ result: 'unknown', review: true });
+    expect(inc4.missing).toBeUndefined();
+    expect(criteria.find((c: any) => c.id === 'exc-13').result).toBe('unknown');
+    expect(blina.detail).toContain('MedicationStatement: the EHR sent only the first page of the search (20 resources); reading the rest took longer than 500 ms');
   });
 });
 
