@@ -1,7 +1,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { fillTemplate, type PrefetchKey } from './prefetch-key.js';
 import type { FetchResult, PatientDataSource } from './patient-data-source.js';
-import { bundleResources } from './prefetch-source.js';
+import { bundleResources, nextLink } from './prefetch-source.js';
 
 export interface FhirServerOptions {
   baseUrl: string;
@@ -19,6 +19,23 @@ export interface FhirServerOptions {
 }
 
 class FetchFailure extends Error {}
+
+/**
+ * Whether a paging link stays on the FHIR server the caller named: the same origin and, on a `/` boundary,
+ * the same base path (the allowlist allowed that base, so a link below it is allowed too; one elsewhere on
+ * the host is not: it could reach another tenant's FHIR base or an admin endpoint with the EHR's token).
+ * WHATWG URL resolves `..` and `%2e%2e` before this check, but leaves `%2f`, `%5c`, `%25` and `;` as they
+ * are, which a server or proxy may decode or strip into a traversal after it (`/fhir/..%2fadmin`,
+ * Tomcat's `/fhir/..;/admin`): a link whose path holds them is refused. HAPI's links are
+ * `<base>?_getpages=...`, the base path itself with a query.
+ */
+export function linkWithinBase(link: URL, base: URL): boolean {
+  if (link.origin !== base.origin || link.username || link.password) return false;
+  const path = link.pathname;
+  if (/%2e|%2f|%5c|%25|;/i.test(path)) return false;
+  const basePath = base.pathname.replace(/\/+$/, '');
+  return path === basePath || path.startsWith(`${basePath}/`);
+}
 
 /**
  * Reads a prefetch key's data from the EHR's FHIR server: the template's search with the EHR's token,
@@ -48,6 +65,20 @@ export class FhirServerSource implements PatientDataSource {
     }
   }
 
+  /**
+   * The rest of a search whose first page came in the prefetch (CDS Hooks clients MAY page prefetch): its
+   * `next` links are followed with the same token, limits and link policy as this source's own searches,
+   * and the result holds every page, the prefetch's first one included.
+   */
+  async continuePaging(key: PrefetchKey, page: Bundle): Promise<FetchResult> {
+    try {
+      return await this.collectPages(page);
+    } catch (err) {
+      const reason = err instanceof FetchFailure ? err.message : 'the FHIR server could not be reached';
+      return { ok: false, reason: `the rest of ${key.resourceType} could not be read from the EHR's FHIR server: ${reason}` };
+    }
+  }
+
   private async collectPages(first: Bundle): Promise<FetchResult> {
     const resources: Resource[] = bundleResources(first);
     const seen = new Set<string>();
@@ -55,13 +86,19 @@ export class FhirServerSource implements PatientDataSource {
     let pages = 1;
     for (;;) {
       if (resources.length > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`);
-      const next = bundle.link?.find((l) => l.relation === 'next')?.url;
+      const next = nextLink(bundle);
       if (!next) break;
       if (seen.has(next)) throw new FetchFailure('its paging links loop');
       seen.add(next);
       if (pages >= this.options.maxPages) throw new FetchFailure(`more than ${this.options.maxPages} pages`);
-      const url = new URL(next, this.base);
+      let url: URL;
+      try {
+        url = new URL(next, this.base);
+      } catch {
+        throw new FetchFailure('a paging link is not a URL');
+      }
       if (url.origin !== this.base.origin) throw new FetchFailure('a paging link points to another server');
+      if (!linkWithinBase(url, this.base)) throw new FetchFailure('a paging link points outside the FHIR server\'s base path');
       const page = await this.request(url);
       if (page.resourceType !== 'Bundle') throw new FetchFailure('a paging link did not return a Bundle');
       bundle = page;

@@ -11,6 +11,11 @@ export interface DataProvenance {
   origin: 'prefetch' | 'fhir-server' | 'unavailable';
   count: number;
   pages?: number;
+  /**
+   * The data is only part of the search (a paged prefetch that could not be completed): its findings count,
+   * an absence in it does not. The reason is in the record's `unavailable` map under the resource type.
+   */
+  partial?: true;
 }
 
 export interface GatherOptions {
@@ -39,6 +44,33 @@ function patientOf(r: Resource): string | undefined {
 }
 
 /**
+ * A prefetch key that holds only part of its search (CDS Hooks clients MAY page prefetch) is never read as
+ * the whole record (issue #10 item 7). It is completed by the later sources (the FHIR server): first by
+ * following the page's `next` link, else by running the key's own search; if neither works, the data stays
+ * partial, with the reason the criteria that would read an absence in it give for being unknown.
+ */
+async function completePartial(
+  key: PrefetchKey,
+  partial: Extract<FetchResult, { ok: true }>,
+  first: string,
+  later: readonly PatientDataSource[],
+): Promise<FetchResult> {
+  const why: string[] = [];
+  for (const source of later) {
+    if (partial.continueFrom && source.continuePaging) {
+      const rest = await source.continuePaging(key, partial.continueFrom);
+      if (rest.ok && !rest.partial) return { ...rest, origin: 'prefetch' };
+      if (!rest.ok) why.push(rest.reason);
+    }
+    const full = await source.get(key);
+    if (full?.ok && !full.partial) return full;
+    if (full && !full.ok) why.push(full.reason);
+  }
+  const reason = why.length > 0 ? `; ${why.join('; ')}` : ', and no fhirServer was given to read the rest';
+  return { ok: true, resources: partial.resources, origin: 'prefetch', partial: `${first}${reason}` };
+}
+
+/**
  * Gets every prefetch key's data: from the first source that answers for it (prefetch, then the FHIR
  * server), all keys in parallel. A key no source can answer is a 412 (CDS Hooks: required data could not
  * be had). A key whose FHIR search failed is recorded as unavailable, so the criteria that need it are
@@ -58,10 +90,17 @@ export async function gatherPatientData(
       : new Promise<'late'>((resolve) => {
           timer = setTimeout(() => resolve('late'), timeoutMs);
         });
+  /** Per key, a first page already in hand: kept as partial if the rest is still being read at the deadline. */
+  const firstPages = new Map<string, FetchResult>();
   const fromSources = async (key: PrefetchKey): Promise<FetchResult | undefined> => {
-    for (const source of sources) {
-      const result = await source.get(key);
-      if (result) return result;
+    for (let i = 0; i < sources.length; i++) {
+      const result = await sources[i]!.get(key);
+      if (!result) continue;
+      if (result.ok && result.partial) {
+        firstPages.set(key.key, result);
+        return completePartial(key, result, result.partial, sources.slice(i + 1));
+      }
+      return result;
     }
     return undefined;
   };
@@ -70,7 +109,14 @@ export async function gatherPatientData(
     results = await Promise.all(
       keys.map(async (key): Promise<[PrefetchKey, FetchResult | undefined]> => {
         const result = deadline ? await Promise.race([fromSources(key), deadline]) : await fromSources(key);
-        if (result === 'late') return [key, { ok: false, reason: `${key.resourceType} could not be read from the EHR's FHIR server: it took longer than ${timeoutMs} ms` }];
+        if (result === 'late') {
+          const first = firstPages.get(key.key);
+          if (first?.ok && first.partial) {
+            const { continueFrom: _next, ...page } = first;
+            return [key, { ...page, partial: `${first.partial}; reading the rest took longer than ${timeoutMs} ms` }];
+          }
+          return [key, { ok: false, reason: `${key.resourceType} could not be read from the EHR's FHIR server: it took longer than ${timeoutMs} ms` }];
+        }
         return [key, result];
       }),
     );
@@ -93,17 +139,25 @@ export async function gatherPatientData(
     );
   }
   const unavailable = new Map<ClinicalType | 'Patient', string>();
+  let unreadable = 0;
   const provenance: DataProvenance[] = [];
   const resources: Resource[] = [];
   let patient: Patient | undefined;
   for (const [key, result] of results) {
     if (!result || !result.ok) {
       unavailable.set(key.resourceType, result?.reason ?? 'not available');
+      unreadable++;
       provenance.push({ key: key.key, resourceType: key.resourceType, origin: 'unavailable', count: 0 });
       continue;
     }
     const p: DataProvenance = { key: key.key, resourceType: key.resourceType, origin: result.origin, count: result.resources.length };
     if (result.pages) p.pages = result.pages;
+    if (result.partial) {
+      // The engine reads `unavailable` only where an absence would decide (src/engine/context.ts
+      // unavailableReason): a partial page's findings still count, its gaps stay unknown.
+      p.partial = true;
+      unavailable.set(key.resourceType, result.partial);
+    }
     provenance.push(p);
     for (const raw of result.resources) {
       const r = readableResource(raw);
@@ -120,7 +174,7 @@ export async function gatherPatientData(
       resources.push(r);
     }
   }
-  if (unavailable.size === keys.length) {
+  if (unreadable === keys.length) {
     throw preconditionFailed(`no patient data could be read: ${[...unavailable.values()][0] ?? ''}`);
   }
   let record: PatientRecord;

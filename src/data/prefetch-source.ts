@@ -16,6 +16,27 @@ export function bundleResources(bundle: Bundle): Resource[] {
   return out;
 }
 
+/** The Bundle's `next` paging link, if it has one (FHIR R4 §3.1.1.3.3 Paging). */
+export function nextLink(bundle: Bundle): string | undefined {
+  const links = Array.isArray(bundle.link) ? bundle.link : [];
+  const url = links.find((l) => l?.relation === 'next')?.url;
+  return typeof url === 'string' && url.length > 0 ? url : undefined;
+}
+
+/**
+ * Why a prefetch Bundle is not the whole search, or undefined when nothing says so. CDS Hooks 2.0 §Prefetch
+ * lets the client page its prefetch (the CDS Hooks sandbox sends HAPI's 20-per-page Bundles): a `next` link
+ * means more pages exist; a searchset `total` above the matches it holds says the same without a link.
+ */
+function incompleteness(bundle: Bundle, resources: readonly Resource[]): string | undefined {
+  if (nextLink(bundle)) return 'next';
+  if (bundle.type !== 'searchset' || typeof bundle.total !== 'number') return undefined;
+  const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
+  // _include'd resources are not matches; entries without a search mode are counted as matches.
+  const matches = entries.filter((e) => isResource(e?.resource) && e.resource.resourceType !== 'OperationOutcome' && e.search?.mode !== 'include').length;
+  return bundle.total > Math.min(matches, resources.length) ? 'total' : undefined;
+}
+
 /**
  * Prefetch per CDS Hooks 2.0: an absent key, or one holding an OperationOutcome (the EHR's query failed),
  * is not an answer; `null` means there is no such data; a Bundle or a resource is the data.
@@ -32,7 +53,16 @@ export class PrefetchSource implements PatientDataSource {
     const value = this.prefetch[key.key];
     if (value === null) return { ok: true, resources: [], origin: 'prefetch' };
     if (!isResource(value) || value.resourceType === 'OperationOutcome') return undefined;
-    if (value.resourceType === 'Bundle') return { ok: true, resources: bundleResources(value), origin: 'prefetch' };
+    if (value.resourceType === 'Bundle') {
+      const resources = bundleResources(value);
+      const incomplete = incompleteness(value, resources);
+      if (!incomplete) return { ok: true, resources, origin: 'prefetch' };
+      // Never read as the whole record (issue #10 item 7): the gatherer completes it from the FHIR server
+      // when it can; otherwise the criteria that would read an absence in it become unknown.
+      const of = incomplete === 'total' ? ` of ${String(value.total)}` : '';
+      const partial = `${key.resourceType}: the EHR sent only the first page of the search (${resources.length}${of} resources)`;
+      return { ok: true, resources, origin: 'prefetch', partial, ...(incomplete === 'next' ? { continueFrom: value } : {}) };
+    }
     return { ok: true, resources: [value], origin: 'prefetch' };
   }
 }

@@ -36,8 +36,8 @@ export const EXTRA_CONDITIONS = 25;
 
 /**
  * sle-child-likely under another id, plus 250 older haemoglobin results (so the Observation search, at
- * _count=200, needs a second page) and 25 resolved unrelated conditions (so the Condition search, at HAPI's
- * default page size of 20, does too). The newest haemoglobin stays the example's 11.2 g/dL of 2026-11-16.
+ * _count=200, needs a second page) and 25 resolved unrelated conditions (more than HAPI's default page of 20,
+ * which the Condition template's _count=200 keeps to one page). The newest haemoglobin stays the example's 11.2 g/dL of 2026-11-16.
  */
 export function pagingPatientBundle(): Bundle {
   const base = examplePatients().find((p) => p.id === 'sle-child-likely');

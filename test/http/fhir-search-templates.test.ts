@@ -1,0 +1,101 @@
+/**
+ * "Searches that outgrow the page limit" (issue #10 item 9): every search template asks for _count=200 and
+ * filters by code only where a token search finds everything the criteria can match. Procedure and
+ * Immunization criteria match exact codes unless a list has a prefix (ICD-10-CM "T86.1 and below"), which a
+ * `code=system|code` search cannot express; Conditions (ICD-10 prefixes) and medications (matched by name)
+ * are never filtered.
+ */
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventCodes, loadServiceDefinitions } from '../../src/cds/service-definition.js';
+import { loadMappings } from '../../src/mappings/load-mappings.js';
+import { ROOT, testApp } from '../support/app.js';
+import { realMappings } from '../support/evaluate.js';
+
+/** The value sets the trials' procedure criteria name (walked from the trial files, not listed by hand). */
+function procedureValueSets(): Set<string> {
+  const out = new Set<string>();
+  const walk = (r: any): void => {
+    if (Array.isArray(r.of)) r.of.forEach(walk);
+    else if (r.kind === 'procedure') for (const v of [r.valueSet].flat()) out.add(v);
+  };
+  const dir = resolve(ROOT, 'fhir-mappings', 'trials');
+  for (const f of readdirSync(dir)) for (const c of JSON.parse(readFileSync(resolve(dir, f), 'utf8')).criteria) walk(c.rule);
+  return out;
+}
+
+describe('the search templates in discovery', () => {
+  let app: FastifyInstance;
+  let prefetch: Record<string, string>;
+  beforeAll(async () => {
+    app = testApp();
+    await app.ready();
+    prefetch = (await app.inject({ method: 'GET', url: '/cds-services' })).json().services[0].prefetch;
+  });
+  afterAll(() => app.close());
+
+  it('asks for 200 a page in every search (HAPI serves 20 unless told, at most 200)', () => {
+    for (const [key, template] of Object.entries(prefetch)) {
+      if (!template.includes('?')) continue;
+      expect(template, key).toMatch(/[?&]_count=200(&|$)/);
+    }
+    expect(Object.values(prefetch).filter((t) => t.includes('?')).length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('filters Immunizations by exactly the vaccine codes the criteria read', () => {
+    const codes = new URL(prefetch.immunizations!, 'http://x/').searchParams.get('vaccine-code')!.split(',');
+    expect(codes).toEqual(eventCodes(realMappings(), 'Immunization'));
+    const live = JSON.parse(readFileSync(resolve(ROOT, 'fhir-mappings', 'valuesets', 'live-vaccines.json'), 'utf8')) as { codes: { system: string; code: string }[] };
+    for (const c of live.codes) expect(codes).toContain(`${c.system}|${c.code}`);
+  });
+
+  it('does not filter Procedures while a procedure list has a prefix, nor Conditions or medications', () => {
+    expect(eventCodes(realMappings(), 'Procedure')).toBeUndefined();
+    expect(prefetch.procedures).toBe('Procedure?patient={{context.patientId}}&_count=200');
+    expect(prefetch.conditions).toBe('Condition?patient={{context.patientId}}&_count=200');
+    expect(prefetch.medicationStatements).toBe('MedicationStatement?patient={{context.patientId}}&_include=MedicationStatement:medication&_count=200');
+    expect(prefetch.medicationRequests).toBe('MedicationRequest?patient={{context.patientId}}&_include=MedicationRequest:medication&_count=200');
+  });
+});
+
+describe('filling the code placeholders from the mappings', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(resolve(tmpdir(), 'trialmatch-templates-'));
+    cpSync(resolve(ROOT, 'fhir-mappings'), resolve(dir, 'fhir-mappings'), { recursive: true });
+    // The same trials with every prefix taken out of the procedure lists: then exact tokens express them.
+    for (const id of procedureValueSets()) {
+      const file = resolve(dir, 'fhir-mappings', 'valuesets', `${id}.json`);
+      const vs = JSON.parse(readFileSync(file, 'utf8')) as { codes: { prefix?: boolean }[] };
+      vs.codes = vs.codes.filter((c) => !c.prefix);
+      writeFileSync(file, JSON.stringify(vs));
+    }
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('fills {{trialmatch.procedureCodes}} once no procedure list has a prefix, with every code of those lists', () => {
+    expect(procedureValueSets().size).toBeGreaterThan(0);
+    const mappings = loadMappings({ dir: resolve(dir, 'fhir-mappings') });
+    const codes = eventCodes(mappings, 'Procedure');
+    expect(codes).toBeDefined();
+    const template = loadServiceDefinitions(resolve(ROOT, 'cds-hooks'), mappings)[0]!.prefetch.find((p) => p.key === 'procedures')!.template;
+    expect(template).toBe(`Procedure?patient={{context.patientId}}&code=${codes!.join(',')}&_count=200`);
+    for (const id of procedureValueSets()) {
+      for (const c of JSON.parse(readFileSync(resolve(dir, 'fhir-mappings', 'valuesets', `${id}.json`), 'utf8')).codes) {
+        expect(codes).toContain(`${c.system}|${c.code}`);
+      }
+    }
+  });
+
+  it('refuses a template with a placeholder it does not know, rather than sending it to the EHR', () => {
+    const hooks = resolve(dir, 'cds-hooks');
+    cpSync(resolve(ROOT, 'cds-hooks', 'services.json'), resolve(hooks, 'services.json'));
+    const services = JSON.parse(readFileSync(resolve(hooks, 'services.json'), 'utf8'));
+    services.services[0].prefetch.procedures = 'Procedure?patient={{context.patientId}}&code={{trialmatch.procedureCode}}';
+    writeFileSync(resolve(hooks, 'services.json'), JSON.stringify(services));
+    expect(() => loadServiceDefinitions(hooks, realMappings())).toThrow(/placeholder the service does not fill/);
+  });
+});
