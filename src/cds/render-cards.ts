@@ -215,6 +215,10 @@ function detailOf(trial: CompiledTrial, e: TrialEvaluation, provenance: readonly
   if (unavailable.length > 0) {
     lines.push('', `**Could not be read from the EHR:** ${unavailable.map((p) => p.resourceType).join(', ')}. Criteria that need them are shown as missing.`);
   }
+  const partial = provenance.filter((p) => p.partial);
+  if (partial.length > 0) {
+    lines.push('', `**The EHR sent only part of:** ${partial.map((p) => p.resourceType).join(', ')}. What it sent counts; criteria that need the rest are shown as missing.`);
+  }
   const missing = e.criteria.filter((c) => c.outcome === 'unknown');
   if (missing.length > 0) {
     lines.push('', '**Missing data that would decide it**');

@@ -105,6 +105,32 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
     expect(exc11.evidence?.some((e) => e.value === 'positive')).toBe(true);
   });
 
+  it('reads no "latest" lab result from a page of the Observations: a low haemoglobin on page 1 does not hide the trial', async () => {
+    const bundle = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'cds-hooks', 'examples', 'sle-child-likely.json'), 'utf8')) as Bundle;
+    const id = patientIdOf(bundle);
+    const prefetch = prefetchFor(bundle) as Record<string, Bundle>;
+    const observations = prefetch.observations!;
+    // The newest result on the page the EHR sent: Hb 70 g/L yesterday (below the 80 g/L of inclusion 7).
+    observations.entry = [
+      {
+        resource: {
+          resourceType: 'Observation', id: `${id}-hb-low`, status: 'final', subject: { reference: `Patient/${id}` },
+          code: { coding: [{ system: 'http://loinc.org', code: '718-7', display: 'Hemoglobin [Mass/volume] in Blood' }] },
+          effectiveDateTime: '2026-11-22T08:00:00Z', valueQuantity: { value: 70, unit: 'g/L', system: 'http://unitsofmeasure.org', code: 'g/L' },
+        },
+      },
+      ...(observations.entry ?? []),
+    ];
+    observations.link = [{ relation: 'next', url: 'https://ehr.example.org/fhir/Observation?_getpages=abc&_getpagesoffset=20' }];
+    const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(id, { prefetch }) });
+    expect(res.statusCode).toBe(200);
+    const cards = res.json().cards as { detail: string; extension: Record<string, CardView> }[];
+    const blina = cards.find((c) => c.extension[EXTENSION_KEY]?.trialId === BLINA);
+    expect(blina, 'the blinatumomab card').toBeDefined();
+    expect(blina!.extension[EXTENSION_KEY]!.criteria.find((c) => c.id === 'inc-7')?.result).toBe('unknown');
+    expect(blina!.detail).toContain('**The EHR sent only part of:** Observation');
+  });
+
   it('shows no trial card for a patient the record says has died, and $evaluate says why', async () => {
     const bundle = record('core-deceased');
     expect(await cardsFor(app, bundle)).toEqual([]);

@@ -52,8 +52,12 @@ export function decideByResults(leaf: CompiledLeaf, ctx: EvalContext, read: Read
   const windowText = window ? ` in the last ${describeDuration(window)}` : '';
   const title = leaf.valueSet.title;
   if (inWindow.length > 0) {
-    if (spec.which === 'latest') return read(inWindow[0]!, { windowText, describe: `latest ${title} result${windowText}` });
-    return anyResult(leaf, inWindow, windowText, read);
+    const decided =
+      spec.which === 'latest'
+        ? read(inWindow[0]!, { windowText, describe: `latest ${title} result${windowText}` })
+        : anyResult(leaf, inWindow, windowText, read);
+    const partial = unavailableReason(ctx, ['Observation']);
+    return partial ? onPartialResults(leaf, decided, partial, spec.which) : decided;
   }
   const notes = [
     outside[0] ? `latest result ${formatDate(outside[0].date)} is older than the window` : undefined,
@@ -66,6 +70,18 @@ export function decideByResults(leaf: CompiledLeaf, ctx: EvalContext, read: Read
   const outcome = unavailable ? 'unknown' : noDataOutcome(leaf, 'unknown');
   const said = outcome === 'review' ? `not in the record${windowText}: checked at screening` : reason;
   return part(leaf, outcome, said, evidence, [`${title}${windowText}`]);
+}
+
+/**
+ * Results read from part of the record (the EHR sent only a page): a result found still counts for `any` /
+ * `ever`, but nothing decides `latest` (a later result may be on a page not sent) and nothing is "none of
+ * them" (issue #10 item 7: a page of a search is never read as the whole record).
+ */
+function onPartialResults(leaf: CompiledLeaf, decided: PartResult, partial: string, which: 'latest' | 'any' | 'ever'): PartResult {
+  const stands = decided.outcome === 'unknown' || decided.outcome === 'review' || (which !== 'latest' && decided.outcome === 'met');
+  if (stands) return decided;
+  const title = leaf.valueSet?.title ?? leaf.label;
+  return part(leaf, 'unknown', `${decided.reason}, but ${partial}`, decided.evidence, [`every ${title} result`]);
 }
 
 function anyResult(leaf: CompiledLeaf, results: readonly DatedObservation[], windowText: string, read: ReadResult): PartResult {
