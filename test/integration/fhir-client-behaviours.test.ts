@@ -136,7 +136,7 @@ describe.skipIf(!fhirBaseUrl)(`the FHIR client against HAPI FHIR${skipNote}`, ()
           const res = await callHook(app, hookRequest('sle-child-likely', { fhirServer: server.url, fhirAuthorization: fhirAuthorization('sle-child-likely') }));
           expect(res.statusCode).toBe(412);
           expect(res.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'required' }] });
-          expect(server.hits()).toBe(7);
+          expect(server.hits()).toBe(9);
         } finally {
           await server.close();
         }

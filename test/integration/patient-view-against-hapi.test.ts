@@ -84,9 +84,9 @@ describe.skipIf(!fhirBaseUrl)(`patient-view with data from HAPI FHIR${skipNote}`
       const expected = await baseline(id);
       const { cards, requests } = await viaHapi(id);
       expect(cardView(cards), id).toEqual(expected);
-      // All seven prefetch keys were fetched from HAPI.
+      // All nine prefetch keys were fetched from HAPI.
       expect(requests.map((r) => decodeURIComponent(r.url).split(/[/?]/)[2]).sort(), id).toEqual(
-        ['Condition', 'Immunization', 'MedicationRequest', 'MedicationStatement', 'Observation', 'Patient', 'Procedure'],
+        ['Condition', 'Immunization', 'MedicationAdministration', 'MedicationDispense', 'MedicationRequest', 'MedicationStatement', 'Observation', 'Patient', 'Procedure'],
       );
       expectOnlyThisPatientsSearches(requests, id);
     }
@@ -110,7 +110,7 @@ describe.skipIf(!fhirBaseUrl)(`patient-view with data from HAPI FHIR${skipNote}`
     expect(cardView(cards)).toEqual(await baseline(id));
     const fetched = requests.map((r) => decodeURIComponent(r.url));
     expect(fetched.filter((u) => /^\/fhir\/(Procedure|Immunization|MedicationRequest)\b/.test(u))).toEqual([]);
-    expect(fetched).toHaveLength(4);
+    expect(fetched).toHaveLength(6);
   });
 
   it('follows HAPI paging links to read every Observation and Condition, and still finds the newest result', async () => {
@@ -141,7 +141,7 @@ describe.skipIf(!fhirBaseUrl)(`patient-view with data from HAPI FHIR${skipNote}`
   it('sends the EHR token on every FHIR request and never logs it', async () => {
     const id = 'sle-adult-belimumab';
     const { requests } = await viaHapi(id);
-    expect(requests.length).toBe(7);
+    expect(requests.length).toBe(9);
     for (const r of requests) expect(r.authorization).toBe(`Bearer ${TOKEN}`);
     // Without fhirAuthorization no token is invented.
     const before = proxy.requests.length;

@@ -53,7 +53,7 @@ describe.skipIf(!fhirBaseUrl)(`discovery prefetch templates on HAPI FHIR${skipNo
   afterAll(() => app?.close());
 
   it('runs every template with the patient filled in: 200, and only that patient’s resources', async () => {
-    expect(Object.keys(templates).length).toBe(7);
+    expect(Object.keys(templates).length).toBe(9);
     for (const id of ids) {
       const expected = examplePatients().find((p) => p.id === id)!.bundle.entry!.map((e) => e.resource!);
       for (const [key, template] of Object.entries(templates)) {
