@@ -4,7 +4,8 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
-import { testApp } from '../support/app.js';
+import { ROOT, testApp } from '../support/app.js';
+import { TRIAL, clinicalRecord as record, criterionOn as criterion, eligibilities, fireHook, type Eligibility } from '../support/clinical.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 
 /**
@@ -13,44 +14,10 @@ import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.j
  * changed, so a card that vanishes shows the change read as an exclusion.
  */
 
-const BLINA = 'nct06789107-blinatumomab';
-const BCMA = 'nct06934447-bcma-cd70-car-t';
-const CD19 = 'zju-cd19-car-t-csle';
-
-function record(name: string): Bundle {
-  return JSON.parse(readFileSync(resolve(import.meta.dirname, 'records', `${name}.json`), 'utf8')) as Bundle;
-}
-
-interface CriterionSummary {
-  id: string;
-  result: string;
-  review: boolean;
-  evidence?: { reference: string; date?: string; note?: string; value?: unknown }[];
-}
-
-interface CardView {
-  trialId: string;
-  status: string;
-  criteria: CriterionSummary[];
-}
-
-async function cardsFor(app: FastifyInstance, bundle: Bundle): Promise<CardView[]> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/cds-services/trialmatch-sle',
-    payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }),
-  });
-  expect(res.statusCode).toBe(200);
-  return (res.json().cards as { extension: Record<string, CardView> }[]).map((c) => c.extension[EXTENSION_KEY]!);
-}
-
-function criterion(cards: CardView[], trialId: string, id: string): CriterionSummary {
-  const card = cards.find((c) => c.trialId === trialId);
-  if (!card) throw new Error(`no card for ${trialId}: cards for ${cards.map((c) => c.trialId).join(', ')}`);
-  const c = card.criteria.find((x) => x.id === id);
-  if (!c) throw new Error(`no criterion ${id} on the ${trialId} card`);
-  return c;
-}
+const BLINA = TRIAL.blinatumomab;
+const BCMA = TRIAL.bcma;
+const CD19 = TRIAL.cd19;
+const exampleChild = (): Bundle => JSON.parse(readFileSync(resolve(ROOT, 'cds-hooks', 'examples', 'sle-child-likely.json'), 'utf8')) as Bundle;
 
 describe('reading real EHR records (issue #10), through the patient-view hook', () => {
   let app: FastifyInstance;
@@ -61,7 +28,7 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
   afterAll(() => app.close());
 
   it('reads "positive within 12 months" from every result: a positive anti-dsDNA six months ago is not hidden by a normal one today', async () => {
-    const cards = await cardsFor(app, record('core-dsdna-positive-last-year'));
+    const cards = await fireHook(app, record('core-dsdna-positive-last-year'));
     const inc3 = criterion(cards, BLINA, 'inc-3');
     expect(inc3.result).toBe('met');
     // The evidence is the positive result, with its date: 180 days before the evaluation date.
@@ -69,7 +36,7 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
   });
 
   it('does not read an old problem-list entry still marked active as a recent event: it goes to the study team with its dates', async () => {
-    const cards = await cardsFor(app, record('core-old-problem-list-entries'));
+    const cards = await fireHook(app, record('core-old-problem-list-entries'));
     // Neuropsychiatric lupus "within 60 days" and macrophage activation syndrome "within 1 month", both
     // entered years ago and never closed.
     for (const [trialId, id] of [
@@ -81,11 +48,11 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
       expect(c.review, `${trialId} ${id}`).toBe(true);
       expect(c.evidence?.[0]?.note).toMatch(/still marked active, but its dates are older than/);
     }
-    expect(cards.map((c) => c.trialId).sort()).toEqual([BLINA, BCMA, CD19].sort());
+    expect(eligibilities(cards).map((c) => c.trialId).sort()).toEqual([BLINA, BCMA, CD19].sort());
   });
 
   it('sends a reactive RPR with a negative treponemal test to the study team instead of excluding (a biological false positive is common in SLE)', async () => {
-    const cards = await cardsFor(app, record('core-rpr-reactive-treponemal-negative'));
+    const cards = await fireHook(app, record('core-rpr-reactive-treponemal-negative'));
     for (const [trialId, id] of [
       [BCMA, 'exc-7'],
       [CD19, 'exc-8'],
@@ -98,7 +65,7 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
 
   it('sends a positive IGRA without a tuberculosis diagnosis to the study team instead of excluding', async () => {
     // A guard more than a regression test: on e384078 the IGRA list was empty, so this result was not seen.
-    const cards = await cardsFor(app, record('core-igra-positive-no-tb'));
+    const cards = await fireHook(app, record('core-igra-positive-no-tb'));
     const exc11 = criterion(cards, BLINA, 'exc-11');
     expect(exc11.result).toBe('unknown');
     expect(exc11.review).toBe(true);
@@ -106,7 +73,7 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
   });
 
   it('reads no "latest" lab result from a page of the Observations: a low haemoglobin on page 1 does not hide the trial', async () => {
-    const bundle = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'cds-hooks', 'examples', 'sle-child-likely.json'), 'utf8')) as Bundle;
+    const bundle = exampleChild();
     const id = patientIdOf(bundle);
     const prefetch = prefetchFor(bundle) as Record<string, Bundle>;
     const observations = prefetch.observations!;
@@ -124,7 +91,7 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
     observations.link = [{ relation: 'next', url: 'https://ehr.example.org/fhir/Observation?_getpages=abc&_getpagesoffset=20' }];
     const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(id, { prefetch }) });
     expect(res.statusCode).toBe(200);
-    const cards = res.json().cards as { detail: string; extension: Record<string, CardView> }[];
+    const cards = res.json().cards as { detail: string; extension: Record<string, Eligibility> }[];
     const blina = cards.find((c) => c.extension[EXTENSION_KEY]?.trialId === BLINA);
     expect(blina, 'the blinatumomab card').toBeDefined();
     expect(blina!.extension[EXTENSION_KEY]!.criteria.find((c) => c.id === 'inc-7')?.result).toBe('unknown');
@@ -133,7 +100,7 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
 
   it('shows no trial card for a patient the record says has died, and $evaluate says why', async () => {
     const bundle = record('core-deceased');
-    expect(await cardsFor(app, bundle)).toEqual([]);
+    expect(await fireHook(app, bundle)).toEqual([]);
     const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
     expect(res.statusCode).toBe(200);
     const trials = res.json().trials as { status: string; notScreened?: { reason: string; evidence: { reference: string; date?: string }[] } }[];
@@ -146,8 +113,7 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
   });
 
   it('gives the unchanged example child all three cards (the records above differ from it in one thing each)', async () => {
-    const base = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'cds-hooks', 'examples', 'sle-child-likely.json'), 'utf8')) as Bundle;
-    const cards = await cardsFor(app, base);
-    expect(cards.map((c) => c.trialId).sort()).toEqual([BLINA, BCMA, CD19].sort());
+    const cards = await fireHook(app, exampleChild());
+    expect(eligibilities(cards).map((c) => c.trialId).sort()).toEqual([BLINA, BCMA, CD19].sort());
   });
 });

@@ -1,11 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { testApp } from '../support/app.js';
-import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
+import { clinicalRecord as record, fireHook } from '../support/clinical.js';
 
 /**
  * Issue #10, "Medication exposure" and item 11: patients recorded the way EHRs record medications (infusions
@@ -26,16 +23,11 @@ interface Card {
   extension: Record<string, { status: string; criteria: Criterion[] }>;
 }
 
-const RECORDS = resolve(import.meta.dirname, 'records');
-const SERVICE = '/cds-services/trialmatch-sle';
 const BLINATUMOMAB = 'nct06789107-blinatumomab';
 const BITE = 'nct07352332-bite-immune-profiling';
 const ZJU = 'zju-cd19-car-t-csle';
 const BCMA = 'nct06934447-bcma-cd70-car-t';
 
-function record(name: string): Bundle {
-  return JSON.parse(readFileSync(resolve(RECORDS, `${name}.json`), 'utf8')) as Bundle;
-}
 
 let app: FastifyInstance;
 beforeAll(async () => {
@@ -45,10 +37,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function cardsFor(name: string): Promise<Card[]> {
-  const bundle = record(name);
-  const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
-  expect(res.statusCode).toBe(200);
-  return res.json<{ cards: Card[] }>().cards;
+  return (await fireHook(app, record(name))) as unknown as Card[];
 }
 
 function card(cards: Card[], trialId: string): Card | undefined {

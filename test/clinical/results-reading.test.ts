@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
-import { ROOT, testApp } from '../support/app.js';
-import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
+import { testApp } from '../support/app.js';
+import { clinicalRecord as record, fireHook } from '../support/clinical.js';
 
 /**
  * Issue #10, "Result text read backwards" and "Units", through the hook. Each record is the likely-eligible
@@ -19,9 +17,6 @@ const BCMA = 'nct06934447-bcma-cd70-car-t';
 const ZJU = 'zju-cd19-car-t-csle';
 const PAEDIATRIC = [BLINA, BCMA, ZJU].sort();
 
-function record(name: string): Bundle {
-  return JSON.parse(readFileSync(resolve(ROOT, 'test', 'clinical', 'records', `${name}.json`), 'utf8')) as Bundle;
-}
 
 interface Evidence {
   reference: string;
@@ -59,9 +54,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function cardsFor(bundle: Bundle): Promise<Card[]> {
-  const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
-  expect(res.statusCode).toBe(200);
-  return res.json<{ cards: Card[] }>().cards;
+  return await fireHook(app, bundle);
 }
 
 function statuses(cards: Card[]): Record<string, string> {

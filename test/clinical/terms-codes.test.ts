@@ -1,11 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { testApp } from '../support/app.js';
-import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
+import { clinicalRecord as record, eligibilities, fireHook } from '../support/clinical.js';
 
 /**
  * Issue #10, "A wrong code", "Codes the lists lack" and "Prefixes broader than the protocol": patients coded
@@ -13,14 +9,10 @@ import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.j
  * patient with one coding changed or one finding added (test/clinical/records/terms-*.json).
  */
 
-const SERVICE = '/cds-services/trialmatch-sle';
 const BLINA = 'nct06789107-blinatumomab';
 const BELIMUMAB = 'nct04893161-belimumab-response';
 const CAR_T = ['zju-cd19-car-t-csle', 'nct06934447-bcma-cd70-car-t'];
 
-function record(name: string): Bundle {
-  return JSON.parse(readFileSync(resolve(import.meta.dirname, 'records', `${name}.json`), 'utf8')) as Bundle;
-}
 
 interface CriterionOut {
   id: string;
@@ -30,14 +22,8 @@ interface CriterionOut {
 }
 
 async function cardsFor(app: FastifyInstance, name: string): Promise<Map<string, CriterionOut[]>> {
-  const bundle = record(name);
-  const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
-  expect(res.statusCode).toBe(200);
   const out = new Map<string, CriterionOut[]>();
-  for (const card of res.json().cards as { extension: Record<string, { trialId: string; criteria: CriterionOut[] }> }[]) {
-    const ext = card.extension[EXTENSION_KEY]!;
-    out.set(ext.trialId, ext.criteria);
-  }
+  for (const e of eligibilities(await fireHook(app, record(name)))) out.set(e.trialId, e.criteria as CriterionOut[]);
   return out;
 }
 

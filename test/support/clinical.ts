@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
+import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
+import { ROOT } from './app.js';
+import { hookRequest, patientIdOf, prefetchFor } from './hook-request.js';
+
+/** The five trials, by the ids their cards carry. */
+export const TRIAL = {
+  blinatumomab: 'nct06789107-blinatumomab',
+  bcma: 'nct06934447-bcma-cd70-car-t',
+  cd19: 'zju-cd19-car-t-csle',
+  bite: 'nct07352332-bite-immune-profiling',
+  belimumab: 'nct04893161-belimumab-response',
+} as const;
+
+/** A test record: a FHIR Bundle in test/clinical/records/. */
+export function clinicalRecord(name: string): Bundle {
+  return JSON.parse(readFileSync(resolve(ROOT, 'test', 'clinical', 'records', `${name}.json`), 'utf8')) as Bundle;
+}
+
+export interface CardEvidence {
+  reference: string;
+  display?: string;
+  value?: unknown;
+  unit?: string;
+  date?: string;
+  note?: string;
+}
+
+export interface CardCriterion {
+  id: string;
+  type?: 'inclusion' | 'exclusion';
+  result: 'met' | 'not-met' | 'unknown';
+  review: boolean;
+  evidence?: CardEvidence[];
+  missing?: string[];
+}
+
+export interface Eligibility {
+  trialId: string;
+  status: string;
+  criteria: CardCriterion[];
+}
+
+export interface HookCard {
+  summary: string;
+  detail: string;
+  source: { topic: { code: string } };
+  extension: Record<string, Eligibility>;
+}
+
+/** Fires the patient-view hook with the bundle as full prefetch (or `prefetch` when given); expects a 200. */
+export async function fireHook(app: FastifyInstance, bundle: Bundle, prefetch: Record<string, unknown> = prefetchFor(bundle)): Promise<HookCard[]> {
+  const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(patientIdOf(bundle), { prefetch }) });
+  expect(res.statusCode).toBe(200);
+  return res.json<{ cards: HookCard[] }>().cards;
+}
+
+/** The eligibility extension of each card. */
+export function eligibilities(cards: readonly HookCard[]): Eligibility[] {
+  return cards.map((c) => c.extension[EXTENSION_KEY]!);
+}
+
+/** One criterion on a trial's card; fails with the trials that did get a card when that trial has none. */
+export function criterionOn(cards: readonly HookCard[], trialId: string, id: string): CardCriterion {
+  const shown = eligibilities(cards);
+  const card = shown.find((e) => e.trialId === trialId);
+  if (!card) throw new Error(`no card for ${trialId}: the trial was hidden (cards: ${shown.map((e) => e.trialId).join(', ') || 'none'})`);
+  const c = card.criteria.find((x) => x.id === id);
+  if (!c) throw new Error(`${trialId} has no criterion ${id}`);
+  return c;
+}
