@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CompiledTrial } from '../mappings/compiled.js';
+import type { CompiledTrial } from '../engine/compiled.js';
 import type { CriterionResult, Evidence, PartResult, TrialEvaluation } from '../engine/types.js';
 import type { DataProvenance } from '../data/gather-patient-data.js';
 

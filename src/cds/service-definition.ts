@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { MappingSet } from '../mappings/compiled.js';
-import { isGroup, type CompiledRule } from '../mappings/compiled.js';
+import { codesRead } from '../mappings/codes-read.js';
 import type { PrefetchKey, PrefetchResourceType } from '../data/prefetch-key.js';
 import { CLINICAL_TYPES } from '../patient/patient-record.js';
 
@@ -33,22 +33,9 @@ export interface ServiceDefinition {
 
 const TYPES: readonly PrefetchResourceType[] = ['Patient', ...CLINICAL_TYPES];
 
-function collectObservationCodes(rule: CompiledRule, out: Set<string>): void {
-  if (isGroup(rule)) {
-    for (const r of rule.of) collectObservationCodes(r, out);
-    return;
-  }
-  if ((rule.kind === 'measurement' || rule.kind === 'lab-positive' || rule.kind === 'titer') && rule.valueSet) {
-    for (const set of rule.valueSet.members ?? [rule.valueSet]) for (const key of set.exact.keys()) out.add(key);
-  }
-}
-
 /** Every `system|code` an Observation criterion can use, so the service asks only for those. */
 export function observationCodes(mappings: MappingSet): string[] {
-  const out = new Set<string>();
-  for (const t of mappings.trials) for (const c of t.criteria) collectObservationCodes(c.rule, out);
-  for (const key of mappings.engine.bodyWeight.exact.keys()) out.add(key);
-  return [...out].sort();
+  return codesRead(mappings, 'Observation');
 }
 
 /**

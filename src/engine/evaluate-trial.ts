@@ -1,4 +1,4 @@
-import type { CompiledTrial, EngineValueSets } from '../mappings/compiled.js';
+import type { CompiledTrial, EngineValueSets } from './compiled.js';
 import type { PatientRecord } from '../patient/patient-record.js';
 import { createContext, type EvalContext } from './context.js';
 import { evaluateRule, needsReview } from './evaluate-rule.js';

@@ -3,7 +3,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { evaluateTrials } from '../../src/engine/evaluate-trial.js';
 import type { Outcome, PartResult, TrialEvaluation } from '../../src/engine/types.js';
-import { isGroup, type CompiledRule } from '../../src/mappings/compiled.js';
+import type { CodedLeaf, CompiledRule } from '../../src/engine/compiled.js';
 import { CLINICAL_TYPES, buildPatientRecord } from '../../src/patient/patient-record.js';
 import { exampleBundle, exampleIds } from '../support/app.js';
 import { evaluate, realMappings } from '../support/evaluate.js';
@@ -34,9 +34,9 @@ function automaticLeaves(): string[] {
 function automaticParts(): Map<string, Outcome> {
   const out = new Map<string, Outcome>();
   const walk = (trialId: string, rule: CompiledRule): void => {
-    if (isGroup(rule)) rule.of.forEach((r) => walk(trialId, r));
+    if ('of' in rule) rule.of.forEach((r) => walk(trialId, r));
     // A part whose finding is for the investigator to grade ("severe"?) shows "review" where others show "met".
-    else if (rule.kind !== 'review') out.set(`${trialId}/${rule.id}`, 'onMatch' in rule.spec && rule.spec.onMatch === 'review' ? 'review' : 'met');
+    else if (rule.kind !== 'review') out.set(`${trialId}/${rule.id}`, (rule.spec as { onMatch?: string }).onMatch === 'review' ? 'review' : 'met');
   };
   for (const t of realMappings().trials) for (const c of t.criteria) walk(t.id, c.rule);
   return out;
@@ -80,8 +80,11 @@ describe('criteria coverage', () => {
     const m = realMappings();
     const empty: string[] = [];
     const walk = (trialId: string, rule: CompiledRule): void => {
-      if (isGroup(rule)) rule.of.forEach((r) => walk(trialId, r));
-      else if (rule.valueSet && rule.valueSet.exact.size === 0 && rule.valueSet.prefixes.length === 0 && rule.valueSet.names.length === 0) empty.push(`${trialId}/${rule.id}`);
+      if ('of' in rule) rule.of.forEach((r) => walk(trialId, r));
+      else {
+        const vs = (rule as Partial<CodedLeaf>).valueSet;
+        if (vs && vs.exact.size === 0 && vs.prefixes.length === 0 && vs.names.length === 0) empty.push(`${trialId}/${rule.id}`);
+      }
     };
     for (const t of m.trials) for (const c of t.criteria) walk(t.id, c.rule);
     expect(empty.sort()).toEqual([...NO_CODES].sort());

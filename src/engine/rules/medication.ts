@@ -1,5 +1,5 @@
 import type { Observation } from '@medplum/fhirtypes';
-import type { CompiledLeaf } from '../../mappings/compiled.js';
+import type { MedicationLeaf } from './medication-kind.js';
 import { referenceOf, resourceCode } from '../../patient/patient-record.js';
 import { matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
 import { candidatesFor, findByValueSet, passesFilters, unavailableReason, type EvalContext } from '../context.js';
@@ -18,7 +18,7 @@ interface Match {
 }
 
 /** Records in the list by RxNorm code (ingredient or product), then by ingredient name in the text. */
-function matchMedications(ctx: EvalContext, leaf: CompiledLeaf, vs: CompiledValueSet): Match[] {
+function matchMedications(ctx: EvalContext, leaf: MedicationLeaf, vs: CompiledValueSet): Match[] {
   const out: Match[] = [];
   const coded = new Set<MedicationRecord>(findByValueSet(ctx, vs, ['MedicationStatement', 'MedicationRequest']) as MedicationRecord[]);
   const empty = new Map();
@@ -89,8 +89,7 @@ function latestWeightKg(ctx: EvalContext): { kg: number; evidence: Evidence } | 
 type Check = { outcome: 'pass' | 'fail' | 'unknown'; note?: string; extraEvidence?: Evidence };
 
 /** Whether one medication record satisfies the rule's timing and dose constraints. */
-function checkMatch(leaf: CompiledLeaf, ctx: EvalContext, m: Match, weight: ReturnType<typeof latestWeightKg>): Check {
-  if (leaf.spec.kind !== 'medication') throw new Error('not a medication rule');
+function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, weight: ReturnType<typeof latestWeightKg>): Check {
   const spec = leaf.spec;
   const { exposure } = m;
   if (spec.currentOnly && !exposure.current) return { outcome: 'fail', note: 'not current' };
@@ -133,8 +132,7 @@ function round(n: number): number {
  * the timing and dose constraints is presence; none is absence. Entered-in-error, not-taken and draft
  * records are ignored.
  */
-export function evaluateMedication(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
-  if (leaf.spec.kind !== 'medication' || !leaf.valueSet) throw new Error('not a medication rule');
+export function evaluateMedication(leaf: MedicationLeaf, ctx: EvalContext): PartResult {
   const matches = matchMedications(ctx, leaf, leaf.valueSet);
   const weight = leaf.spec.minPrednisoneMgPerKgPerDay !== undefined ? latestWeightKg(ctx) : undefined;
   const pass: Evidence[] = [];
