@@ -8,25 +8,12 @@ const DAY_MS = 86_400_000;
  */
 export function parseFhirDate(value: string | undefined): Date | undefined {
   if (!value) return undefined;
-  if (parsed.has(value)) return parsed.get(value);
+  // A fresh Date per call: no cache shared across requests hands one mutable Date to every caller (issue #13).
   const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(value);
-  let date: Date | undefined;
-  if (m) date = new Date(Date.UTC(Number(m[1]), Number(m[2] ?? '1') - 1, Number(m[3] ?? '1')));
-  else {
-    const t = Date.parse(value);
-    date = Number.isNaN(t) ? undefined : new Date(t);
-  }
-  if (parsed.size >= PARSED_MAX) parsed.clear();
-  parsed.set(value, date);
-  return date;
+  if (m) return new Date(Date.UTC(Number(m[1]), Number(m[2] ?? '1') - 1, Number(m[3] ?? '1')));
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : new Date(t);
 }
-
-/**
- * Dates already parsed, shared: a record's dates are read by many criteria, and the trials share most of
- * them. Callers never change a Date they are given (shift and addYears copy). Bounded, cleared when full.
- */
-const parsed = new Map<string, Date | undefined>();
-const PARSED_MAX = 10_000;
 
 /** Subtracts an ISO 8601 duration (P60D, P4W, P3M, P1Y) from a date, by calendar for months and years. */
 export function subtractDuration(from: Date, duration: string): Date {
@@ -65,16 +52,8 @@ export function daysBetween(a: Date, b: Date): number {
 export function formatDate(d: Date | string | undefined): string | undefined {
   if (d === undefined) return undefined;
   if (typeof d === 'string') return d.length > 10 ? d.slice(0, 10) : d;
-  let text = formatted.get(d);
-  if (text === undefined) {
-    text = d.toISOString().slice(0, 10);
-    formatted.set(d, text);
-  }
-  return text;
+  return d.toISOString().slice(0, 10);
 }
-
-/** The shared Dates above are formatted many times over: each once. */
-const formatted = new WeakMap<Date, string>();
 
 /** Human words for a duration: "60 days", "3 months". */
 export function describeDuration(duration: string): string {
