@@ -33,6 +33,11 @@ const fhirpathRuleSchema = z.strictObject({
       }),
     )
     .min(1),
+  /**
+   * Named steps, evaluated in order before `expression`, each bound to `%name` for the steps after it and
+   * for `expression` and `evidence` (the therapy start, the results that count), so both read one reading.
+   */
+  let: z.array(z.strictObject({ name: z.string().regex(/^[a-z][A-Za-z0-9]*$/), expression: z.string().min(1) })).optional(),
   /** Boolean: true met, false not met, empty undecided. */
   expression: z.string().min(1),
   /** The resources shown as evidence (a collection of resources); absent: none. */
@@ -51,6 +56,7 @@ interface BoundRead {
 
 export interface FhirpathLeaf extends CompiledLeaf<'fhirpath', FhirpathSpec> {
   bound: readonly BoundRead[];
+  steps: readonly { name: string; expression: CompiledExpression }[];
   expression: CompiledExpression;
   evidence?: CompiledExpression;
 }
@@ -59,12 +65,12 @@ export const fhirpathKind = defineKind({
   kind: 'fhirpath',
   schema: fhirpathRuleSchema,
   compile(spec, scope): FhirpathLeaf {
-    const { id: _id, label, note: _note, kind, reads, expression, evidence, ifNoData, ...rest } = spec;
+    const { id: _id, label, note: _note, kind, reads, let: steps = [], expression, evidence, ifNoData, ...rest } = spec;
     const _unkeyed: Record<string, never> = rest;
-    const names = new Set<string>();
-    for (const r of reads) {
-      if (r.as === 'now' || names.has(r.as)) scope.fail(`"as": "${r.as}" is used twice or is reserved`);
-      names.add(r.as);
+    const names = new Set<string>(['now']);
+    for (const name of [...reads.map((r) => r.as), ...steps.map((s) => s.name)]) {
+      if (names.has(name)) scope.fail(`variable "%${name}" is defined twice or is reserved`);
+      names.add(name);
     }
     const bound = reads.map((r) => ({ resourceType: r.resourceType, valueSet: scope.valueSet(r.valueSet), as: r.as }));
     const leaf: FhirpathLeaf = {
@@ -73,8 +79,9 @@ export const fhirpathKind = defineKind({
       label,
       spec,
       bound,
+      steps: steps.map((s) => ({ name: s.name, expression: scope.expression(s.expression) })),
       expression: scope.expression(expression),
-      memoKey: memoKey(kind, [reads, expression, evidence, ifNoData]),
+      memoKey: memoKey(kind, [reads, steps, expression, evidence, ifNoData]),
       reads: bound.map((b) => ({ resourceType: b.resourceType, valueSet: b.valueSet })),
       evaluate: (ctx) => evaluateFhirpath(leaf, ctx),
     };
@@ -83,9 +90,10 @@ export const fhirpathKind = defineKind({
   },
 });
 
-function environment(leaf: FhirpathLeaf, ctx: EvalContext): Record<string, unknown> {
+function environment(leaf: FhirpathLeaf, ctx: EvalContext, focus: unknown): Record<string, unknown> {
   const env: Record<string, unknown> = { now: ctx.now.toISOString() };
   for (const b of leaf.bound) env[b.as] = findByValueSet(ctx, b.valueSet, [b.resourceType]);
+  for (const step of leaf.steps) env[step.name] = step.expression(focus, env);
   return env;
 }
 
@@ -122,8 +130,8 @@ function evidenceOf(r: Resource): Evidence {
 export function evaluateFhirpath(leaf: FhirpathLeaf, ctx: EvalContext): PartResult {
   const unavailable = unavailableReason(ctx, leaf.bound.map((b) => b.resourceType));
   if (unavailable) return part(leaf, 'unknown', unavailable, [], [leaf.label]);
-  const env = environment(leaf, ctx);
   const focus = ctx.record.patient ?? { resourceType: 'Patient' };
+  const env = environment(leaf, ctx, focus);
   const out = leaf.expression(focus, env);
   const evidence = leaf.evidence ? leaf.evidence(focus, env).filter(isResource).map(evidenceOf) : [];
   if (out.length === 0) {
