@@ -34,13 +34,13 @@ const fhirpathRuleSchema = z.strictObject({
     )
     .min(1),
   /**
-   * Named steps, evaluated in order before `expression`, each bound to `%name` for the steps after it and
-   * for `expression` and `evidence` (the therapy start, the results that count), so both read one reading.
+   * Named steps, each bound to `%name` for the other steps, `expression` and `evidence` (the therapy start,
+   * the results that count), so both read one reading; each is evaluated when first read, once.
    */
   let: z.array(z.strictObject({ name: z.string().regex(/^[a-z][A-Za-z0-9]*$/), expression: z.string().min(1) })).optional(),
   /** Boolean: true met, false not met, empty undecided. */
   expression: z.string().min(1),
-  /** The resources shown as evidence (a collection of resources); absent: none. */
+  /** The resources shown as evidence when the expression decides (a collection of resources); absent: none. */
   evidence: z.string().min(1).optional(),
   /** What an empty result means: unknown (default) or review. Never not-met: empty is not an answer. */
   ifNoData: z.enum(['unknown', 'review']).optional(),
@@ -93,7 +93,12 @@ export const fhirpathKind = defineKind({
 function environment(leaf: FhirpathLeaf, ctx: EvalContext, focus: unknown): Record<string, unknown> {
   const env: Record<string, unknown> = { now: ctx.now.toISOString() };
   for (const b of leaf.bound) env[b.as] = findByValueSet(ctx, b.valueSet, [b.resourceType]);
-  for (const step of leaf.steps) env[step.name] = step.expression(focus, env);
+  // Steps are evaluated when first read (and once), so a guard such as `iif(%results.exists(), ...)` spares
+  // a record without the data every step after it: most patients have none of what a criterion reads.
+  for (const step of leaf.steps) {
+    let value: unknown[] | undefined;
+    Object.defineProperty(env, step.name, { enumerable: true, get: () => (value ??= step.expression(focus, env)) });
+  }
   return env;
 }
 
@@ -133,11 +138,11 @@ export function evaluateFhirpath(leaf: FhirpathLeaf, ctx: EvalContext): PartResu
   const focus = ctx.record.patient ?? { resourceType: 'Patient' };
   const env = environment(leaf, ctx, focus);
   const out = leaf.expression(focus, env);
-  const evidence = leaf.evidence ? leaf.evidence(focus, env).filter(isResource).map(evidenceOf) : [];
   if (out.length === 0) {
-    const outcome = noDataOutcome(leaf, 'unknown');
-    return part(leaf, outcome, 'the record does not decide it', evidence, [leaf.label]);
+    // Undecided: what would settle it is the part itself; there is no finding to show (nor to compute).
+    return part(leaf, noDataOutcome(leaf, 'unknown'), 'the record does not decide it', [], [leaf.label]);
   }
   if (out.length !== 1 || typeof out[0] !== 'boolean') throw new Error('the expression did not give one boolean');
+  const evidence = leaf.evidence ? leaf.evidence(focus, env).filter(isResource).map(evidenceOf) : [];
   return part(leaf, out[0] ? 'met' : 'not-met', out[0] ? 'shown by the record' : 'the record shows it is not met', evidence);
 }
