@@ -71,7 +71,15 @@ export function daysBetween(a: Date, b: Date): number {
 export function formatDate(d: Date | string | undefined): string | undefined {
   if (d === undefined) return undefined;
   if (typeof d === 'string') return d.length > 10 ? d.slice(0, 10) : d;
-  return d.toISOString().slice(0, 10);
+  // By hand rather than toISOString().slice(0, 10), which is costly on this hot path (every piece of
+  // evidence); the same text for years 0-9999, and toISOString itself for anything else (or an invalid date).
+  const year = d.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) return d.toISOString().slice(0, 10);
+  return `${String(year).padStart(4, '0')}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }
 
 /** Human words for a duration: "60 days", "3 months". */
