@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CompiledTrial } from '../mappings/compiled.js';
+import type { CompiledTrial } from '../engine/compiled.js';
 import type { CriterionResult, Evidence, PartResult, TrialEvaluation } from '../engine/types.js';
 import type { DataProvenance } from '../data/gather-patient-data.js';
 
@@ -76,43 +76,9 @@ function leaves(p: PartResult, out: PartResult[] = []): PartResult[] {
   return out;
 }
 
-function hasMetLeaf(p: PartResult): boolean {
-  return p.parts ? p.parts.some(hasMetLeaf) : p.outcome === 'met';
-}
-
-/**
- * The leaves the outcome still waits on. An alternative that is already met leaves nothing open beside it
- * (platelets >= 75 makes the "investigator discretion" route moot); where alternatives wait on review and one
- * has its automatic parts met, only that one's review items are open (treated as required, so "intolerant
- * to standard treatments" need not be checked too).
- */
-function openLeaves(p: PartResult, out: PartResult[]): void {
-  if (!p.parts) {
-    out.push(p);
-    return;
-  }
-  if (p.kind === 'any' || p.kind === 'atLeast') {
-    if (p.outcome === 'met') return;
-    if (p.outcome === 'review' && p.kind === 'any') {
-      const backed = p.parts.find((x) => x.outcome === 'review' && x.parts !== undefined && hasMetLeaf(x));
-      if (backed) return openLeaves(backed, out);
-    }
-  }
-  for (const x of p.parts) openLeaves(x, out);
-}
-
-/** A criterion's open leaves, worked out once per criterion: the card text asks for them several times. */
-const openLeavesOf = new WeakMap<CriterionResult, PartResult[]>();
-
-/** The parts of a criterion that are still open, with what would settle them. */
+/** The parts of a criterion still open with this outcome, as the trace lists them. */
 function openParts(c: CriterionResult, outcome: 'unknown' | 'review'): PartResult[] {
-  let open = openLeavesOf.get(c);
-  if (!open) {
-    open = [];
-    for (const p of c.parts) openLeaves(p, open);
-    openLeavesOf.set(c, open);
-  }
-  return open.filter((p) => p.outcome === outcome);
+  return c.open.filter((p) => p.outcome === outcome);
 }
 
 /** The protocol text cut to its first clause, for one line of a card. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { MappingSet } from '../mappings/compiled.js';
-import { isGroup, type CompiledRule } from '../mappings/compiled.js';
+import { codesRead, filterableCodes } from '../mappings/codes-read.js';
 import type { PrefetchKey, PrefetchResourceType } from '../data/prefetch-key.js';
 import { CLINICAL_TYPES } from '../patient/patient-record.js';
 
@@ -38,74 +38,21 @@ export interface ServiceDefinition {
 
 const TYPES: readonly PrefetchResourceType[] = ['Patient', ...CLINICAL_TYPES];
 
-function collectObservationCodes(rule: CompiledRule, out: Set<string>): void {
-  if (isGroup(rule)) {
-    for (const r of rule.of) collectObservationCodes(r, out);
-    return;
-  }
-  if ((rule.kind === 'measurement' || rule.kind === 'lab-positive' || rule.kind === 'titer') && rule.valueSet) {
-    for (const set of rule.valueSet.members ?? [rule.valueSet]) for (const key of set.exact.keys()) out.add(key);
-  }
-}
-
 /** Every `system|code` an Observation criterion can use, so the service asks only for those. */
 export function observationCodes(mappings: MappingSet): string[] {
-  const out = new Set<string>();
-  for (const t of mappings.trials) for (const c of t.criteria) collectObservationCodes(c.rule, out);
-  for (const key of mappings.engine.bodyWeight.exact.keys()) out.add(key);
-  return [...out].sort();
+  return codesRead(mappings, 'Observation');
 }
 
 /**
- * The rule kinds the engine has today and the one resource type each reads by code (src/engine/rules/*),
- * `undefined` for the kinds that read no code-filterable type. A kind not in this table (one added later)
- * may read anything, so no type is filtered while it is in use.
- */
-const CODE_READS: Readonly<Record<string, 'Procedure' | 'Immunization' | undefined>> = {
-  procedure: 'Procedure',
-  immunization: 'Immunization',
-  condition: undefined,
-  medication: undefined,
-  measurement: undefined,
-  'lab-positive': undefined,
-  titer: undefined,
-  age: undefined,
-  sex: undefined,
-  review: undefined,
-};
-
-/**
- * Every `system|code` a Procedure or Immunization criterion can match, or `undefined` when a token search
- * cannot express the criteria's lists: a prefix ("T86.1 and below"), a match by name, or a rule kind this
- * table does not know. A `code=` search with exact tokens finds exactly the resources those lists match (the
- * engine too compares system and code exactly: src/terminology/value-set.ts matchCoding), so the filter
- * loses nothing the criteria read; where it cannot, the type is read whole.
+ * Every `system|code` the Procedure or Immunization criteria can match, or `undefined` when a token search
+ * cannot express what they read (from each leaf's `reads`, src/mappings/codes-read.ts): a prefix ("T86.1 and
+ * below"), a match by name, or a leaf that reads the type without a code list. A `code=` search with exact
+ * tokens finds exactly the resources those lists match (the engine too compares system and code exactly:
+ * src/terminology/value-set.ts matchCoding), so the filter loses nothing the criteria read; where it cannot,
+ * the type is read whole.
  */
 export function eventCodes(mappings: MappingSet, type: 'Procedure' | 'Immunization'): string[] | undefined {
-  const out = new Set<string>();
-  let expressible = true;
-  const walk = (rule: CompiledRule): void => {
-    if (isGroup(rule)) {
-      for (const r of rule.of) walk(r);
-      return;
-    }
-    if (!(rule.kind in CODE_READS)) {
-      expressible = false;
-      return;
-    }
-    if (CODE_READS[rule.kind] !== type) return;
-    if (!rule.valueSet) {
-      expressible = false;
-      return;
-    }
-    for (const set of rule.valueSet.members ?? [rule.valueSet]) {
-      if (set.prefixes.length > 0 || set.names.length > 0) expressible = false;
-      for (const key of set.exact.keys()) out.add(key);
-    }
-  };
-  for (const t of mappings.trials) for (const c of t.criteria) walk(c.rule);
-  // No criterion reads the type: nothing to filter by, and an empty `code=` is not a valid search.
-  return expressible && out.size > 0 ? [...out].sort() : undefined;
+  return filterableCodes(mappings, type);
 }
 
 /**

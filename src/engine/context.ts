@@ -1,4 +1,4 @@
-import type { CompiledLeaf, EngineValueSets } from '../mappings/compiled.js';
+import type { CodedLeaf, EngineValueSets } from './compiled.js';
 import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
 import { isExactOnly, matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
 import { resourceCode } from '../patient/patient-record.js';
@@ -63,15 +63,14 @@ function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): string[] {
 const NO_MEDICATIONS = new Map();
 
 /** Whether a resource passes the rule's exceptions list and FHIRPath filter. */
-export function passesFilters(leaf: CompiledLeaf, r: ClinicalResource): boolean {
+export function passesFilters(leaf: Pick<CodedLeaf, 'exceptValueSet' | 'where'>, r: ClinicalResource): boolean {
   const except = leaf.exceptValueSet;
   if (except && resourceCode(r, NO_MEDICATIONS)?.coding?.some((c) => matchCoding(except, c))) return false;
   return leaf.where ? leaf.where(r) : true;
 }
 
 /** The rule's candidate resources: in its code list, not in its exceptions, and passing its filter. */
-export function candidatesFor(ctx: EvalContext, leaf: CompiledLeaf, types: readonly ClinicalType[]): ClinicalResource[] {
-  if (!leaf.valueSet) throw new Error(`${leaf.id} has no code list`);
+export function candidatesFor(ctx: EvalContext, leaf: Pick<CodedLeaf, 'valueSet' | 'exceptValueSet' | 'where'>, types: readonly ClinicalType[]): ClinicalResource[] {
   return findByValueSet(ctx, leaf.valueSet, types).filter((r) => passesFilters(leaf, r));
 }
 

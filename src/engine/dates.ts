@@ -8,25 +8,31 @@ const DAY_MS = 86_400_000;
  */
 export function parseFhirDate(value: string | undefined): Date | undefined {
   if (!value) return undefined;
-  if (parsed.has(value)) return parsed.get(value);
-  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(value);
-  let date: Date | undefined;
-  if (m) date = new Date(Date.UTC(Number(m[1]), Number(m[2] ?? '1') - 1, Number(m[3] ?? '1')));
-  else {
-    const t = Date.parse(value);
-    date = Number.isNaN(t) ? undefined : new Date(t);
+  // A fresh Date per call: no cache shared across requests hands one mutable Date to every caller (issue #13).
+  // The partial forms are read by hand, which costs less than a regular expression on this hot path.
+  const n = value.length;
+  if (n === 4 || (n === 7 && value.charCodeAt(4) === DASH) || (n === 10 && value.charCodeAt(4) === DASH && value.charCodeAt(7) === DASH)) {
+    const year = digits(value, 0, 4);
+    const month = n >= 7 ? digits(value, 5, 7) : 1;
+    const day = n === 10 ? digits(value, 8, 10) : 1;
+    if (year >= 0 && month >= 0 && day >= 0) return new Date(Date.UTC(year, month - 1, day));
   }
-  if (parsed.size >= PARSED_MAX) parsed.clear();
-  parsed.set(value, date);
-  return date;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : new Date(t);
 }
 
-/**
- * Dates already parsed, shared: a record's dates are read by many criteria, and the trials share most of
- * them. Callers never change a Date they are given (shift and addYears copy). Bounded, cleared when full.
- */
-const parsed = new Map<string, Date | undefined>();
-const PARSED_MAX = 10_000;
+const DASH = 45;
+
+/** The decimal number in value[from, to), or -1 when a character is not a digit 0-9. */
+function digits(value: string, from: number, to: number): number {
+  let out = 0;
+  for (let i = from; i < to; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    out = out * 10 + d;
+  }
+  return out;
+}
 
 /** Subtracts an ISO 8601 duration (P60D, P4W, P3M, P1Y) from a date, by calendar for months and years. */
 export function subtractDuration(from: Date, duration: string): Date {
@@ -65,16 +71,16 @@ export function daysBetween(a: Date, b: Date): number {
 export function formatDate(d: Date | string | undefined): string | undefined {
   if (d === undefined) return undefined;
   if (typeof d === 'string') return d.length > 10 ? d.slice(0, 10) : d;
-  let text = formatted.get(d);
-  if (text === undefined) {
-    text = d.toISOString().slice(0, 10);
-    formatted.set(d, text);
-  }
-  return text;
+  // By hand rather than toISOString().slice(0, 10), which is costly on this hot path (every piece of
+  // evidence); the same text for years 0-9999, and toISOString itself for anything else (or an invalid date).
+  const year = d.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) return d.toISOString().slice(0, 10);
+  return `${String(year).padStart(4, '0')}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
 }
 
-/** The shared Dates above are formatted many times over: each once. */
-const formatted = new WeakMap<Date, string>();
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
 
 /** Human words for a duration: "60 days", "3 months". */
 export function describeDuration(duration: string): string {

@@ -1,37 +1,7 @@
-import { isGroup, type CompiledGroup, type CompiledLeaf, type CompiledRule } from '../mappings/compiled.js';
+import type { CompiledGroup, CompiledRule } from './compiled.js';
 import type { EvalContext } from './context.js';
 import { part } from './part.js';
-import { evaluateCondition } from './rules/condition.js';
-import { evaluateAge, evaluateSex } from './rules/demographics.js';
-import { evaluateEvent } from './rules/event.js';
-import { evaluateMeasurement } from './rules/measurement.js';
-import { evaluateMedication } from './rules/medication.js';
-import { evaluateLabPositive, evaluateTiter } from './rules/qualitative.js';
 import type { Outcome, PartResult } from './types.js';
-
-function evaluateLeaf(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
-  switch (leaf.kind) {
-    case 'age':
-      return evaluateAge(leaf, ctx);
-    case 'sex':
-      return evaluateSex(leaf, ctx);
-    case 'condition':
-      return evaluateCondition(leaf, ctx);
-    case 'medication':
-      return evaluateMedication(leaf, ctx);
-    case 'procedure':
-    case 'immunization':
-      return evaluateEvent(leaf, ctx);
-    case 'measurement':
-      return evaluateMeasurement(leaf, ctx);
-    case 'lab-positive':
-      return evaluateLabPositive(leaf, ctx);
-    case 'titer':
-      return evaluateTiter(leaf, ctx);
-    case 'review':
-      return part(leaf, 'review', leaf.spec.kind === 'review' ? `for review (${leaf.spec.reason})` : 'for review');
-  }
-}
 
 /**
  * Three-valued (Kleene) combination. "review" is a second flavour of unknown: one the investigator settles,
@@ -90,7 +60,7 @@ const GROUP_WORDS: Readonly<Record<Exclude<CompiledGroup['kind'], 'atLeast'>, st
  * with the reason; it never fails the criterion, the trial or the request.
  */
 export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: string[]): PartResult {
-  if (isGroup(rule)) {
+  if ('of' in rule) {
     const parts = rule.of.map((r) => evaluateRule(r, ctx, faults));
     const t = tally(parts.map((p) => p.outcome));
     const outcome = combineCounts(rule, t);
@@ -104,10 +74,10 @@ export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: strin
   }
   try {
     const key = rule.memoKey;
-    if (key === undefined) return evaluateLeaf(rule, ctx);
+    if (key === undefined) return rule.evaluate(ctx);
     const shared = ctx.leafResults.get(key);
     if (shared) return shared.id === rule.id && shared.label === rule.label ? shared : { ...shared, id: rule.id, label: rule.label };
-    const result = evaluateLeaf(rule, ctx);
+    const result = rule.evaluate(ctx);
     ctx.leafResults.set(key, result);
     return result;
   } catch (err) {

@@ -1,8 +1,9 @@
-import type { CompiledTrial, EngineValueSets } from '../mappings/compiled.js';
+import type { CompiledTrial, EngineValueSets } from './compiled.js';
 import type { PatientRecord } from '../patient/patient-record.js';
 import { createContext, type EvalContext } from './context.js';
 import { evaluateRule, needsReview } from './evaluate-rule.js';
 import { formatDate } from './dates.js';
+import { openParts } from './open-parts.js';
 import type { CriterionResult, PartResult, TrialEvaluation, TrialStatus, Evidence } from './types.js';
 
 function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
@@ -42,6 +43,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
   const criteria: CriterionResult[] = trial.criteria.map((c) => {
     const root = evaluateRule(c.rule, ctx, faults);
     const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
+    const parts = root.parts ?? [root];
     return {
       id: c.id,
       type: c.type,
@@ -54,7 +56,8 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
       reason: root.reason,
       evidence: flattenEvidence(root),
       missing,
-      parts: root.parts ?? [root],
+      parts,
+      open: openParts(parts),
     };
   });
   const { status, blocking } = stop ? { status: 'ineligible' as const, blocking: [] } : trialStatus(criteria);

@@ -1,9 +1,9 @@
-import type { CompiledLeaf } from '../mappings/compiled.js';
+import type { CompiledLeaf } from './compiled.js';
 import type { Evidence, Outcome, PartResult } from './types.js';
 
 /** Builds a leaf's result; every leaf result goes through here so the trace has one shape. */
 export function part(
-  leaf: CompiledLeaf,
+  leaf: Pick<CompiledLeaf, 'id' | 'label' | 'kind'>,
   outcome: Outcome,
   reason: string,
   evidence: Evidence[] = [],
@@ -15,12 +15,11 @@ export function part(
 }
 
 /** The outcome when no matching record was found, as the mapping says absence should be read. */
-export function noDataOutcome(leaf: CompiledLeaf, fallback: Outcome): Outcome {
-  const ifNoData = 'ifNoData' in leaf.spec ? leaf.spec.ifNoData : undefined;
-  return ifNoData ?? fallback;
+export function noDataOutcome(leaf: { spec: { ifNoData?: Outcome | undefined } }, fallback: Outcome): Outcome {
+  return leaf.spec.ifNoData ?? fallback;
 }
 
 /** The outcome when a matching record was found: met, or shown for review when the mapping asks. */
-export function foundOutcome(leaf: CompiledLeaf): Outcome {
-  return 'onMatch' in leaf.spec && leaf.spec.onMatch === 'review' ? 'review' : 'met';
+export function foundOutcome(leaf: { spec: { onMatch?: 'met' | 'review' | undefined } }): Outcome {
+  return leaf.spec.onMatch === 'review' ? 'review' : 'met';
 }

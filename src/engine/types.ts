@@ -46,6 +46,11 @@ export interface CriterionResult {
   evidence: Evidence[];
   missing: string[];
   parts: PartResult[];
+  /**
+   * The leaves the outcome still waits on (unknown or for review): an alternative already met leaves
+   * nothing open beside it (src/engine/open-parts.ts). Cards list these; they do not walk the parts again.
+   */
+  open: PartResult[];
 }
 
 export type TrialStatus = 'likely-eligible' | 'possibly-eligible' | 'ineligible';

@@ -5,10 +5,14 @@ import r4model from 'fhirpath/fhir-context/r4';
 import type { z } from 'zod';
 import { compileValueSet, unionValueSets, type CompiledValueSet } from '../terminology/value-set.js';
 import type { ClinicalResource } from '../patient/patient-record.js';
-import type { CompiledCriterion, CompiledLeaf, CompiledRule, CompiledTrial, MappingSet, ResourcePredicate } from './compiled.js';
+import type { CompiledCriterion, CompiledRule, CompiledTrial, EngineValueSets, ResourcePredicate } from '../engine/compiled.js';
+import type { CompileScope, CompiledExpression, RuleKind } from '../engine/rule-kind.js';
+import { RULE_KINDS } from '../engine/rules/registry.js';
+import type { MappingSet } from './compiled.js';
 import {
+  GROUP_KINDS,
   localCodesSchema,
-  trialSchema,
+  trialSchemaFor,
   valueSetSchema,
   type CodeEntry,
   type CriterionInput,
@@ -71,65 +75,65 @@ function compileWhere(expression: string): ResourcePredicate {
   };
 }
 
-type GroupInput = Extract<RuleInput, { of: RuleInput[] }>;
-
-function isGroupInput(rule: RuleInput): rule is GroupInput {
-  return rule.kind === 'all' || rule.kind === 'any' || rule.kind === 'atLeast' || rule.kind === 'not';
+/** A FHIRPath expression of a `fhirpath` part, compiled once; a promise (async function) is a fault. */
+function compileExpression(expression: string): CompiledExpression {
+  const fn = fhirpath.compile(expression, r4model);
+  return (focus: unknown, env: Record<string, unknown>): unknown[] => {
+    const out = fn(focus, env);
+    if (!Array.isArray(out)) throw new Error(`FHIRPath "${expression}" returned a promise`);
+    return out;
+  };
 }
 
-interface CompileScope {
+interface LoadScope {
   file: string;
   criterion: string;
   valueSets: ReadonlyMap<string, CompiledValueSet>;
+  engine: EngineValueSets;
+  kinds: ReadonlyMap<string, RuleKind>;
 }
 
-function compileRule(rule: RuleInput, id: string, scope: CompileScope): CompiledRule {
+/** What a kind gets to compile one part: lookups and compilers that name the criterion and part in errors. */
+function compileScope(id: string, scope: LoadScope): CompileScope {
   const where = `criterion ${scope.criterion}, part ${id}`;
-  if (isGroupInput(rule)) {
+  const fail = (message: string): never => {
+    throw new MappingError(scope.file, `${where}: ${message}`);
+  };
+  const lookup = (vsId: string): CompiledValueSet => scope.valueSets.get(vsId) ?? fail(`unknown value set "${vsId}"`);
+  const compiled = <T>(expression: string, compile: (e: string) => T): T => {
+    try {
+      return compile(expression);
+    } catch (err) {
+      return fail(`FHIRPath "${expression}" does not compile: ${(err as Error).message}`);
+    }
+  };
+  return {
+    id,
+    engine: scope.engine,
+    valueSet: (ids) => (typeof ids === 'string' ? lookup(ids) : unionValueSets(ids.map(lookup))),
+    where: (expression) => compiled(expression, compileWhere),
+    expression: (expression) => compiled(expression, compileExpression),
+    fail,
+  };
+}
+
+function compileRule(rule: RuleInput, id: string, scope: LoadScope): CompiledRule {
+  if ('of' in rule) {
     const group = rule;
     const of = group.of.map((r, i) => compileRule(r, r.id ?? `${id}.${i + 1}`, scope));
     const n = group.kind === 'atLeast' ? group.n : group.kind === 'all' ? of.length : 1;
+    const where = `criterion ${scope.criterion}, part ${id}`;
     if (group.kind === 'not' && of.length !== 1) throw new MappingError(scope.file, `${where}: "not" takes exactly one part`);
     if (n > of.length) throw new MappingError(scope.file, `${where}: at least ${n} of only ${of.length} parts`);
     return { kind: group.kind, id: group.id ?? id, label: group.label ?? group.kind, n, of };
   }
-  const leaf: CompiledLeaf = { kind: rule.kind, id: rule.id ?? id, label: rule.label ?? rule.kind, spec: rule };
-  const lookup = (id: string): CompiledValueSet => {
-    const vs = scope.valueSets.get(id);
-    if (!vs) throw new MappingError(scope.file, `${where}: unknown value set "${id}"`);
-    return vs;
-  };
-  if ('valueSet' in rule) {
-    const vs = Array.isArray(rule.valueSet) ? unionValueSets(rule.valueSet.map(lookup)) : lookup(rule.valueSet);
-    leaf.valueSet = vs;
-    if (!rule.label) leaf.label = vs.title;
-    if (rule.exceptValueSet) leaf.exceptValueSet = lookup(rule.exceptValueSet);
-  }
-  if (rule.kind === 'condition' && rule.broaderValueSet) leaf.broaderValueSet = lookup(rule.broaderValueSet);
-  if ('where' in rule && rule.where) {
-    try {
-      leaf.where = compileWhere(rule.where);
-    } catch (err) {
-      throw new MappingError(scope.file, `${where}: FHIRPath "${rule.where}" does not compile: ${(err as Error).message}`);
-    }
-  }
-  if (rule.kind === 'measurement' && rule.unit) {
-    if (!/^[\x21-\x7e]+$/.test(rule.unit)) throw new MappingError(scope.file, `${where}: unit "${rule.unit}" is not a UCUM code`);
-  }
-  if (rule.kind !== 'review') leaf.memoKey = memoKeyOf(leaf);
-  return leaf;
+  // The rule schema was built from these kinds, so a parsed leaf always names one of them.
+  const kind = scope.kinds.get(rule.kind);
+  if (!kind) throw new MappingError(scope.file, `criterion ${scope.criterion}, part ${id}: unknown kind "${rule.kind}"`);
+  return kind.compile(rule, compileScope(rule.id ?? id, scope));
 }
 
-/**
- * What a leaf's result depends on besides the record and the time: its whole spec but for id, label and note
- * (which only name it), and its label when it has no code list (a rule then names its data by the label).
- */
-function memoKeyOf(leaf: CompiledLeaf): string {
-  const { id: _id, label: _label, note: _note, ...meaning } = leaf.spec;
-  return `${JSON.stringify(meaning)}${leaf.valueSet ? '' : `|${leaf.label}`}`;
-}
-
-function compileCriterion(c: CriterionInput, scope: Omit<CompileScope, 'criterion'>): CompiledCriterion {
+function compileCriterion(c: CriterionInput, scope: Omit<LoadScope, 'criterion'>): CompiledCriterion {
   return {
     id: c.id,
     type: c.type,
@@ -151,6 +155,17 @@ export interface LoadOptions {
   dir: string;
   /** A site's local codes file (JSON, localCodesSchema); optional. */
   localCodesFile?: string;
+  /** The rule kinds a mapping may name; src/engine/rules/registry.ts unless a test brings its own. */
+  kinds?: readonly RuleKind[];
+}
+
+function kindMap(kinds: readonly RuleKind[]): ReadonlyMap<string, RuleKind> {
+  const map = new Map<string, RuleKind>();
+  for (const k of kinds) {
+    if (map.has(k.kind) || GROUP_KINDS.includes(k.kind)) throw new Error(`rule kind "${k.kind}" is registered twice or names a group`);
+    map.set(k.kind, k);
+  }
+  return map;
 }
 
 const ENGINE_VALUE_SETS = {
@@ -186,15 +201,18 @@ export function loadMappings(options: LoadOptions): MappingSet {
       if (!vs) throw new MappingError(join(options.dir, 'valuesets', `${id}.json`), 'required by the evaluator but missing');
       return [key, vs];
     }),
-  ) as unknown as MappingSet['engine'];
+  ) as unknown as EngineValueSets;
 
+  const kindList = options.kinds ?? RULE_KINDS;
+  const kinds = kindMap(kindList);
+  const trialSchema = trialSchemaFor(kindList);
   const trials: CompiledTrial[] = [];
   const ids = new Set<string>();
   for (const file of jsonFiles(join(options.dir, 'trials'))) {
     const input = parseWith(trialSchema, readJson(file), file);
     if (ids.has(input.id)) throw new MappingError(file, `duplicate trial id "${input.id}"`);
     ids.add(input.id);
-    const criteria = input.criteria.map((c) => compileCriterion(c, { file, valueSets }));
+    const criteria = input.criteria.map((c) => compileCriterion(c, { file, valueSets, engine, kinds }));
     const seen = new Set<string>();
     for (const c of criteria) {
       for (const id of collectIds(c.rule, [])) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { combine, needsReview } from '../../src/engine/evaluate-rule.js';
-import type { CompiledGroup } from '../../src/mappings/compiled.js';
+import type { CompiledGroup } from '../../src/engine/compiled.js';
 import type { Outcome } from '../../src/engine/types.js';
 
 const group = (kind: CompiledGroup['kind'], n = 1): CompiledGroup => ({ kind, id: 'g', label: 'g', n, of: [] });

@@ -5,7 +5,7 @@ import { createContext } from '../../src/engine/context.js';
 import { evaluateRule } from '../../src/engine/evaluate-rule.js';
 import { evaluateTrials } from '../../src/engine/evaluate-trial.js';
 import type { PartResult } from '../../src/engine/types.js';
-import { isGroup, type CompiledLeaf, type CompiledRule } from '../../src/mappings/compiled.js';
+import type { CompiledLeaf, CompiledRule } from '../../src/engine/compiled.js';
 import { loadExamples } from '../../src/examples/example-patients.js';
 import { buildPatientRecord } from '../../src/patient/patient-record.js';
 import { resolve } from 'node:path';
@@ -21,7 +21,7 @@ function recordOf(bundle: Bundle): ReturnType<typeof buildPatientRecord> {
 
 /** Each compiled leaf beside the part the evaluation gave for it, walking rule and result trees together. */
 function pairs(rule: CompiledRule, result: PartResult, out: [CompiledLeaf, PartResult][] = []): [CompiledLeaf, PartResult][] {
-  if (!isGroup(rule)) out.push([rule, result]);
+  if (!('of' in rule)) out.push([rule, result]);
   else rule.of.forEach((r, i) => pairs(r, result.parts![i]!, out));
   return out;
 }
@@ -38,7 +38,7 @@ describe('questions the trials share are answered once per request', () => {
       mappings.trials.forEach((trial, t) => {
         trial.criteria.forEach((criterion, c) => {
           const root = evaluations[t]!.criteria[c]!;
-          const result: PartResult = root.parts.length === 1 && !isGroup(criterion.rule) ? root.parts[0]! : { ...root, id: criterion.rule.id, label: criterion.rule.label, kind: criterion.rule.kind, parts: root.parts };
+          const result: PartResult = root.parts.length === 1 && !('of' in criterion.rule) ? root.parts[0]! : { ...root, id: criterion.rule.id, label: criterion.rule.label, kind: criterion.rule.kind, parts: root.parts };
           for (const [leaf, shared] of pairs(criterion.rule, result)) {
             const alone = evaluateRule(leaf, createContext(record, ANCHOR, mappings.engine), []);
             expect(shared, `${trial.id} ${leaf.id}`).toEqual(alone);
@@ -55,7 +55,7 @@ describe('questions the trials share are answered once per request', () => {
     const record = recordOf(patients[0]!);
     const ctx = createContext(record, ANCHOR, mappings.engine);
     const leaves: CompiledLeaf[] = [];
-    const walk = (r: CompiledRule): void => (isGroup(r) ? r.of.forEach(walk) : void leaves.push(r));
+    const walk = (r: CompiledRule): void => ('of' in r ? r.of.forEach(walk) : void leaves.push(r));
     for (const trial of mappings.trials) for (const c of trial.criteria) walk(c.rule);
     const keyed = leaves.filter((l) => l.memoKey !== undefined);
     const results = keyed.map((leaf) => [leaf, evaluateRule(leaf, ctx, [])] as const);
@@ -64,7 +64,7 @@ describe('questions the trials share are answered once per request', () => {
     // Leaves that differ in anything but their names do not share a key: the window, for one.
     const windows = new Map<string, Set<string>>();
     for (const leaf of keyed) {
-      const { id: _i, label: _l, note: _n, ...meaning } = leaf.spec;
+      const { id: _i, label: _l, note: _n, ...meaning } = leaf.spec as Record<string, unknown>;
       const key = leaf.memoKey!;
       windows.set(key, (windows.get(key) ?? new Set()).add(JSON.stringify(meaning)));
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isGroup, type CompiledRule } from '../../src/mappings/compiled.js';
+import type { CompiledRule } from '../../src/engine/compiled.js';
 import { ROOT } from '../support/app.js';
 import { realMappings } from '../support/evaluate.js';
 
@@ -27,7 +27,7 @@ function range(n: number): string[] {
 }
 
 function leaves(rule: CompiledRule): CompiledRule[] {
-  return isGroup(rule) ? rule.of.flatMap(leaves) : [rule];
+  return 'of' in rule ? rule.of.flatMap(leaves) : [rule];
 }
 
 describe('every protocol item is in the mapping', () => {

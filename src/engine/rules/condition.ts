@@ -1,10 +1,52 @@
 import type { Condition } from '@medplum/fhirtypes';
-import type { CompiledLeaf } from '../../mappings/compiled.js';
+import { z } from 'zod';
+import type { CodedLeaf } from '../compiled.js';
+import { conceptText } from '../../fhir/concept-text.js';
 import { referenceOf } from '../../patient/patient-record.js';
+import type { CompiledValueSet } from '../../terminology/value-set.js';
+import { codedFields, defineKind, memoKey } from '../rule-kind.js';
+import { resourceRule } from './fields.js';
 import { describeDuration, formatDate, parseFhirDate, subtractDuration } from '../dates.js';
 import { candidatesFor, findByValueSet, passesFilters, unavailableReason, type EvalContext } from '../context.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
+
+const conditionRuleSchema = z.strictObject({
+  ...resourceRule,
+  kind: z.literal('condition'),
+  /** Only conditions that are active now (clinicalStatus active/recurrence/relapse, not abated). */
+  activeOnly: z.boolean().default(false),
+  /** Codes broader than the value set (e.g. "lupus erythematosus" for SLE): found alone, the part is unknown. */
+  broaderValueSet: z.string().optional(),
+});
+
+type ConditionSpec = z.infer<typeof conditionRuleSchema>;
+
+export interface ConditionLeaf extends CodedLeaf<'condition', ConditionSpec> {
+  broaderValueSet?: CompiledValueSet;
+}
+
+/** A diagnosis in the patient's Conditions (the `condition` kind). */
+export const conditionKind = defineKind({
+  kind: 'condition',
+  schema: conditionRuleSchema,
+  compile(spec, scope): ConditionLeaf {
+    // Every parsed field is named here, so a new field fails the type check until the key takes it.
+    const { id: _id, label: _label, note: _note, kind, valueSet, exceptValueSet, window, where, ifNoData, onMatch, activeOnly, broaderValueSet, ...rest } = spec;
+    const _unkeyed: Record<string, never> = rest;
+    const coded = codedFields(spec, scope);
+    const leaf: ConditionLeaf = {
+      kind,
+      ...coded,
+      spec,
+      memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch, activeOnly, broaderValueSet]),
+      reads: [{ resourceType: 'Condition', valueSet: coded.valueSet }],
+      evaluate: (ctx) => evaluateCondition(leaf, ctx),
+    };
+    if (broaderValueSet) leaf.broaderValueSet = scope.valueSet(broaderValueSet);
+    return leaf;
+  },
+});
 
 const IGNORED_VERIFICATION = new Set(['refuted', 'entered-in-error']);
 const TENTATIVE_VERIFICATION = new Set(['unconfirmed', 'provisional', 'differential']);
@@ -56,7 +98,7 @@ function placeInWindow(c: Condition, from: Date, now: Date): 'in' | 'stale' | 'o
 }
 
 function evidenceOf(c: Condition, now: Date, note?: string): Evidence {
-  const display = c.code?.text ?? c.code?.coding?.find((x) => x.display)?.display ?? 'Condition';
+  const display = conceptText(c.code) ?? 'Condition';
   const active = isActiveCondition(c, now);
   const ev: Evidence = {
     reference: referenceOf(c),
@@ -78,8 +120,7 @@ function evidenceOf(c: Condition, now: Date, note?: string): Evidence {
  * Conditions could not be read). Refuted and entered-in-error Conditions are ignored; tentative ones and
  * codes broader than the list (e.g. "lupus erythematosus" for SLE) leave the part unknown.
  */
-export function evaluateCondition(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
-  if (leaf.spec.kind !== 'condition' || !leaf.valueSet) throw new Error('not a condition rule');
+export function evaluateCondition(leaf: ConditionLeaf, ctx: EvalContext): PartResult {
   const spec = leaf.spec;
   const from = spec.window ? subtractDuration(ctx.now, spec.window) : undefined;
   const stale: Condition[] = [];

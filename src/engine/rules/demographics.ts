@@ -1,8 +1,69 @@
-import type { CompiledLeaf } from '../../mappings/compiled.js';
+import { z } from 'zod';
+import type { CompiledLeaf } from '../compiled.js';
+import { defineKind, memoKey } from '../rule-kind.js';
+import { baseRule } from './fields.js';
 import { parseFhirDate, formatDate } from '../dates.js';
 import type { EvalContext } from '../context.js';
 import { part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
+
+const ageRuleSchema = z.strictObject({
+  ...baseRule,
+  kind: z.literal('age'),
+  min: z.number().nonnegative().optional(),
+  max: z.number().positive().optional(),
+  minInclusive: z.boolean().default(true),
+  maxInclusive: z.boolean().default(true),
+});
+
+const sexRuleSchema = z.strictObject({
+  ...baseRule,
+  kind: z.literal('sex'),
+  is: z.array(z.enum(['female', 'male', 'other', 'unknown'])).min(1),
+});
+
+export type AgeLeaf = CompiledLeaf<'age', z.infer<typeof ageRuleSchema>>;
+export type SexLeaf = CompiledLeaf<'sex', z.infer<typeof sexRuleSchema>>;
+
+/** Age at the evaluation time, from Patient.birthDate (the `age` kind). */
+export const ageKind = defineKind({
+  kind: 'age',
+  schema: ageRuleSchema,
+  compile(spec, scope): AgeLeaf {
+    const { id: _id, label, note: _note, kind, min, max, minInclusive, maxInclusive, ...rest } = spec;
+    const _unkeyed: Record<string, never> = rest;
+    const leaf: AgeLeaf = {
+      kind,
+      id: scope.id,
+      label: label ?? kind,
+      spec,
+      memoKey: memoKey(kind, [min, max, minInclusive, maxInclusive]),
+      reads: [{ resourceType: 'Patient' }],
+      evaluate: (ctx) => evaluateAge(leaf, ctx),
+    };
+    return leaf;
+  },
+});
+
+/** Patient.gender (the `sex` kind). */
+export const sexKind = defineKind({
+  kind: 'sex',
+  schema: sexRuleSchema,
+  compile(spec, scope): SexLeaf {
+    const { id: _id, label, note: _note, kind, is, ...rest } = spec;
+    const _unkeyed: Record<string, never> = rest;
+    const leaf: SexLeaf = {
+      kind,
+      id: scope.id,
+      label: label ?? kind,
+      spec,
+      memoKey: memoKey(kind, [is]),
+      reads: [{ resourceType: 'Patient' }],
+      evaluate: (ctx) => evaluateSex(leaf, ctx),
+    };
+    return leaf;
+  },
+});
 
 function addYears(d: Date, years: number): Date {
   const out = new Date(d.getTime());
@@ -22,8 +83,7 @@ export function ageInYears(birth: Date, now: Date): number {
  * minimum is reached on the birthday; an inclusive maximum ("5-18 years including threshold") holds until
  * the day before the next birthday; an exclusive minimum ("more than 18") holds from the day after it.
  */
-export function evaluateAge(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
-  if (leaf.spec.kind !== 'age') throw new Error('not an age rule');
+export function evaluateAge(leaf: AgeLeaf, ctx: EvalContext): PartResult {
   const spec = leaf.spec;
   const patient = ctx.record.patient;
   if (!patient) {
@@ -47,8 +107,7 @@ export function evaluateAge(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
   return part(leaf, ok ? 'met' : 'not-met', `${age} years old`, evidence);
 }
 
-export function evaluateSex(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
-  if (leaf.spec.kind !== 'sex') throw new Error('not a sex rule');
+export function evaluateSex(leaf: SexLeaf, ctx: EvalContext): PartResult {
   const patient = ctx.record.patient;
   const gender = patient?.gender;
   if (!patient || !gender) return part(leaf, 'unknown', 'sex not recorded', [], ['Patient.gender']);

@@ -1,10 +1,43 @@
 import type { Immunization, Procedure } from '@medplum/fhirtypes';
-import type { CompiledLeaf } from '../../mappings/compiled.js';
+import { z } from 'zod';
+import type { CodedLeaf } from '../compiled.js';
+import { conceptText } from '../../fhir/concept-text.js';
+import { codedFields, defineKind, memoKey, type CompileScope } from '../rule-kind.js';
+import { resourceRule } from './fields.js';
 import { referenceOf } from '../../patient/patient-record.js';
 import { candidatesFor, unavailableReason, type EvalContext } from '../context.js';
 import { describeDuration, formatDate, parseFhirDate, subtractDuration } from '../dates.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
+
+const procedureRuleSchema = z.strictObject({ ...resourceRule, kind: z.literal('procedure') });
+const immunizationRuleSchema = z.strictObject({ ...resourceRule, kind: z.literal('immunization') });
+
+type EventSpec = z.infer<typeof procedureRuleSchema> | z.infer<typeof immunizationRuleSchema>;
+export type EventLeaf = CodedLeaf<EventSpec['kind'], EventSpec>;
+
+const EVENT_TYPES = { procedure: 'Procedure', immunization: 'Immunization' } as const;
+
+/** The two event kinds differ only in the resource type they read. */
+function compileEvent(spec: EventSpec, scope: CompileScope): EventLeaf {
+  const { id: _id, label: _label, note: _note, kind, valueSet, exceptValueSet, window, where, ifNoData, onMatch, ...rest } = spec;
+  const _unkeyed: Record<string, never> = rest;
+  const coded = codedFields(spec, scope);
+  const leaf: EventLeaf = {
+    kind,
+    ...coded,
+    spec,
+    memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch]),
+    reads: [{ resourceType: EVENT_TYPES[kind], valueSet: coded.valueSet }],
+    evaluate: (ctx) => evaluateEvent(leaf, ctx),
+  };
+  return leaf;
+}
+
+/** A procedure in the record (the `procedure` kind). */
+export const procedureKind = defineKind({ kind: 'procedure', schema: procedureRuleSchema, compile: compileEvent });
+/** An immunization in the record (the `immunization` kind). */
+export const immunizationKind = defineKind({ kind: 'immunization', schema: immunizationRuleSchema, compile: compileEvent });
 
 const NOT_DONE = new Set(['entered-in-error', 'not-done']);
 
@@ -17,9 +50,8 @@ function eventDate(r: Procedure | Immunization): string | undefined {
  * Procedures and immunizations are decided from the record: one in the list, done, and inside the window
  * is presence; none is absence. Ongoing procedures (status in-progress) count as current.
  */
-export function evaluateEvent(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
-  if ((leaf.spec.kind !== 'procedure' && leaf.spec.kind !== 'immunization') || !leaf.valueSet) throw new Error('not an event rule');
-  const type = leaf.spec.kind === 'procedure' ? 'Procedure' : 'Immunization';
+export function evaluateEvent(leaf: EventLeaf, ctx: EvalContext): PartResult {
+  const type = EVENT_TYPES[leaf.kind];
   const from = leaf.spec.window ? subtractDuration(ctx.now, leaf.spec.window) : undefined;
   const found: Evidence[] = [];
   const undated: Evidence[] = [];
@@ -31,7 +63,7 @@ export function evaluateEvent(leaf: CompiledLeaf, ctx: EvalContext): PartResult 
     const code = r.resourceType === 'Procedure' ? r.code : r.vaccineCode;
     const ev: Evidence = {
       reference: referenceOf(r),
-      display: code?.text ?? code?.coding?.find((c) => c.display)?.display ?? type,
+      display: conceptText(code) ?? type,
       value: ongoing ? 'ongoing' : r.status,
       date: formatDate(raw),
     };

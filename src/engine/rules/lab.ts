@@ -1,5 +1,6 @@
 import type { Observation } from '@medplum/fhirtypes';
-import type { CompiledLeaf } from '../../mappings/compiled.js';
+import type { CodedLeaf } from '../compiled.js';
+import { conceptText } from '../../fhir/concept-text.js';
 import { referenceOf } from '../../patient/patient-record.js';
 import { candidatesFor, unavailableReason, type EvalContext } from '../context.js';
 import { describeDuration, formatDate, subtractDuration } from '../dates.js';
@@ -8,12 +9,22 @@ import { noDataOutcome, part } from '../part.js';
 import type { Evidence, Outcome, PartResult } from '../types.js';
 
 export function observationDisplay(o: Observation): string {
-  return o.code.text ?? o.code.coding?.find((c) => c.display)?.display ?? 'Observation';
+  return conceptText(o.code) ?? 'Observation';
 }
 
 export function baseEvidence(d: DatedObservation): Evidence {
   return { reference: referenceOf(d.observation), display: observationDisplay(d.observation), date: formatDate(d.date) };
 }
+
+/** What the result kinds (measurement, lab-positive, titer) share: which result decides, in what window. */
+export interface LabSpec {
+  which: 'latest' | 'any' | 'ever';
+  window?: string | undefined;
+  ifNoData?: 'not-met' | 'unknown' | 'review' | undefined;
+}
+
+/** A leaf of one of the result kinds. */
+export type LabLeaf = CodedLeaf<string, LabSpec>;
 
 /** How a result is named in a part's reason: "latest HIV antibody result in the last 3 months", "result of 2026-05-01". */
 export interface ResultScope {
@@ -40,11 +51,8 @@ const MAX_SHOWN = 3;
  * and an unreadable result leaves it unknown. No result in the window is unknown (missing data is never "not
  * met"), and the part says what would settle it.
  */
-export function decideByResults(leaf: CompiledLeaf, ctx: EvalContext, read: ReadResult): PartResult {
+export function decideByResults(leaf: LabLeaf, ctx: EvalContext, read: ReadResult): PartResult {
   const spec = leaf.spec;
-  if (!leaf.valueSet || (spec.kind !== 'measurement' && spec.kind !== 'lab-positive' && spec.kind !== 'titer')) {
-    throw new Error('not a lab rule');
-  }
   const window = spec.window;
   const from = window ? subtractDuration(ctx.now, window) : undefined;
   const obs = candidatesFor(ctx, leaf, ['Observation']) as Observation[];
@@ -77,15 +85,14 @@ export function decideByResults(leaf: CompiledLeaf, ctx: EvalContext, read: Read
  * `ever`, but nothing decides `latest` (a later result may be on a page not sent) and nothing is "none of
  * them" (issue #10 item 7: a page of a search is never read as the whole record).
  */
-function onPartialResults(leaf: CompiledLeaf, decided: PartResult, partial: string, which: 'latest' | 'any' | 'ever'): PartResult {
+function onPartialResults(leaf: LabLeaf, decided: PartResult, partial: string, which: 'latest' | 'any' | 'ever'): PartResult {
   const stands = decided.outcome === 'unknown' || decided.outcome === 'review' || (which !== 'latest' && decided.outcome === 'met');
   if (stands) return decided;
-  const title = leaf.valueSet?.title ?? leaf.label;
-  return part(leaf, 'unknown', `${decided.reason}, but ${partial}`, decided.evidence, [`every ${title} result`]);
+  return part(leaf, 'unknown', `${decided.reason}, but ${partial}`, decided.evidence, [`every ${leaf.valueSet.title} result`]);
 }
 
-function anyResult(leaf: CompiledLeaf, results: readonly DatedObservation[], windowText: string, read: ReadResult): PartResult {
-  const title = leaf.valueSet?.title ?? leaf.label;
+function anyResult(leaf: LabLeaf, results: readonly DatedObservation[], windowText: string, read: ReadResult): PartResult {
+  const title = leaf.valueSet.title;
   const byOutcome = new Map<Outcome, PartResult[]>();
   for (const d of results) {
     const r = read(d, { windowText, describe: `${title} result of ${formatDate(d.date) ?? 'an unknown date'}` });

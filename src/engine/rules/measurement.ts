@@ -1,10 +1,57 @@
-import type { CompiledLeaf } from '../../mappings/compiled.js';
+import { z } from 'zod';
+import type { CodedLeaf } from '../compiled.js';
 import type { EvalContext } from '../context.js';
+import { codedFields, defineKind, memoKey } from '../rule-kind.js';
+import { comparatorSchema, resourceRule, whichSchema, windowFitsWhich, WHICH_WINDOW } from './fields.js';
 import { numericValue, upperLimit, type DatedObservation, type NumericValue } from '../observation-values.js';
 import { part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 import { convertUnit, isDimensionless } from '../units.js';
 import { baseEvidence, decideByResults, type ResultScope } from './lab.js';
+
+const measurementRuleSchema = z
+  .strictObject({
+    ...resourceRule,
+    kind: z.literal('measurement'),
+    which: whichSchema,
+    comparator: comparatorSchema,
+    /** Absolute threshold in `unit` (UCUM). */
+    value: z.number().optional(),
+    unit: z.string().optional(),
+    /** Threshold as a multiple of the upper limit of normal (Observation.referenceRange.high). */
+    timesUln: z.number().positive().optional(),
+    /** Used only when the result carries no referenceRange.high; said so in the evidence. */
+    defaultUln: z.strictObject({ value: z.number().positive(), unit: z.string() }).optional(),
+    /** g/mol, for converting mass to substance concentrations (e.g. bilirubin mg/dL to umol/L). */
+    molecularWeight: z.number().positive().optional(),
+  })
+  .refine((r) => (r.value !== undefined && r.unit !== undefined) !== (r.timesUln !== undefined), {
+    message: 'a measurement needs either value+unit or timesUln',
+  })
+  .refine(windowFitsWhich, WHICH_WINDOW);
+
+export type MeasurementLeaf = CodedLeaf<'measurement', z.infer<typeof measurementRuleSchema>>;
+
+/** A numeric result against a threshold, absolute or a multiple of the ULN (the `measurement` kind). */
+export const measurementKind = defineKind({
+  kind: 'measurement',
+  schema: measurementRuleSchema,
+  compile(spec, scope): MeasurementLeaf {
+    const { id: _id, label: _label, note: _note, kind, valueSet, exceptValueSet, window, where, ifNoData, onMatch, which, comparator, value, unit, timesUln, defaultUln, molecularWeight, ...rest } = spec;
+    const _unkeyed: Record<string, never> = rest;
+    const coded = codedFields(spec, scope);
+    if (unit !== undefined && !/^[\x21-\x7e]+$/.test(unit)) scope.fail(`unit "${unit}" is not a UCUM code`);
+    const leaf: MeasurementLeaf = {
+      kind,
+      ...coded,
+      spec,
+      memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch, which, comparator, value, unit, timesUln, defaultUln, molecularWeight]),
+      reads: [{ resourceType: 'Observation', valueSet: coded.valueSet }],
+      evaluate: (ctx) => evaluateMeasurement(leaf, ctx),
+    };
+    return leaf;
+  },
+});
 
 type Comparator = '>=' | '>' | '<=' | '<';
 
@@ -39,18 +86,17 @@ function round(n: number): number {
   return Number(n.toPrecision(6));
 }
 
-export function evaluateMeasurement(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
+export function evaluateMeasurement(leaf: MeasurementLeaf, ctx: EvalContext): PartResult {
   return decideByResults(leaf, ctx, (d, scope) => readMeasurement(leaf, d, scope));
 }
 
 /** One result against the part's threshold, converted to the part's unit (or to the result's ULN). */
-function readMeasurement(leaf: CompiledLeaf, d: DatedObservation, scope: ResultScope): PartResult {
-  if (leaf.spec.kind !== 'measurement') throw new Error('not a measurement rule');
+function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: ResultScope): PartResult {
   const spec = leaf.spec;
   const o = d.observation;
   const v = numericValue(o);
   const evidence: Evidence = baseEvidence(d);
-  const title = leaf.valueSet?.title ?? leaf.label;
+  const title = leaf.valueSet.title;
   if (!v) {
     return part(leaf, 'unknown', `${scope.describe} has no numeric value`, [{ ...evidence, note: 'no numeric value' }], [`a numeric ${title} result`]);
   }

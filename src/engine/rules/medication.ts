@@ -1,5 +1,5 @@
 import type { Observation } from '@medplum/fhirtypes';
-import type { CompiledLeaf } from '../../mappings/compiled.js';
+import type { MedicationLeaf } from './medication-kind.js';
 import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patient-record.js';
 import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
 import { candidatesFor, findByValueSet, passesFilters, unavailableReason, type EvalContext } from '../context.js';
@@ -32,8 +32,7 @@ function drugText(ctx: EvalContext, r: MedicationRecord): string {
  * Records in the list by RxNorm code (ingredient or product), then by name in the text (generic, brand or
  * synonym), from all four medication record types. Records that say the drug was never given are left out.
  */
-function matchMedications(ctx: EvalContext, leaf: CompiledLeaf, vs: CompiledValueSet): Match[] {
-  if (leaf.spec.kind !== 'medication') throw new Error('not a medication rule');
+function matchMedications(ctx: EvalContext, leaf: MedicationLeaf, vs: CompiledValueSet): Match[] {
   const systemicOnly = leaf.spec.routes !== 'any';
   const out: Match[] = [];
   const coded = new Set<MedicationRecord>(findByValueSet(ctx, vs, MEDICATION_TYPES) as MedicationRecord[]);
@@ -151,8 +150,7 @@ function courseStart(ctx: EvalContext, m: Match, all: readonly Match[]): { start
 }
 
 /** Whether one medication record satisfies the rule's timing and dose constraints. */
-function checkMatch(leaf: CompiledLeaf, ctx: EvalContext, m: Match, all: readonly Match[], weight: ReturnType<typeof latestWeightKg>): Check {
-  if (leaf.spec.kind !== 'medication') throw new Error('not a medication rule');
+function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: readonly Match[], weight: ReturnType<typeof latestWeightKg>): Check {
   const spec = leaf.spec;
   const { exposure } = m;
   if (m.local) return { outcome: 'fail', note: `${m.local}: not systemic therapy` };
@@ -232,8 +230,7 @@ function hasMedicationData(ctx: EvalContext): boolean {
  * unknown, "no medication history in the record" - for a treatment-history inclusion (never not-met on an
  * absent history) and for a "no X in the last N" exclusion alike (never a guess either way).
  */
-export function evaluateMedication(leaf: CompiledLeaf, ctx: EvalContext): PartResult {
-  if (leaf.spec.kind !== 'medication' || !leaf.valueSet) throw new Error('not a medication rule');
+export function evaluateMedication(leaf: MedicationLeaf, ctx: EvalContext): PartResult {
   const vs = leaf.valueSet;
   const matches = matchMedications(ctx, leaf, vs);
   const weight = leaf.spec.minPrednisoneMgPerKgPerDay !== undefined ? latestWeightKg(ctx) : undefined;
@@ -287,6 +284,6 @@ export function evaluateMedication(leaf: CompiledLeaf, ctx: EvalContext): PartRe
 }
 
 /** With no medication data at all: unknown, or the mapping's `review` when it asks for one. */
-function noHistoryOutcome(leaf: CompiledLeaf): 'unknown' | 'review' {
+function noHistoryOutcome(leaf: MedicationLeaf): 'unknown' | 'review' {
   return noDataOutcome(leaf, 'unknown') === 'review' ? 'review' : 'unknown';
 }

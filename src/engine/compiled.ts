@@ -1,0 +1,94 @@
+import type { CompiledValueSet } from '../terminology/value-set.js';
+import type { ClinicalResource } from '../patient/patient-record.js';
+import type { EvalContext } from './context.js';
+import type { PartResult } from './types.js';
+
+/**
+ * The compiled rule tree the evaluator runs. The engine owns these types; src/mappings/ (the loader) builds
+ * them from the mapping files through the rule kinds (src/engine/rules/registry.ts).
+ */
+
+/** A FHIRPath expression compiled once at start-up; true when the resource passes. */
+export type ResourcePredicate = (resource: ClinicalResource) => boolean;
+
+/** The resource types the service reads: the Patient and the clinical types (src/patient/patient-record.ts). */
+export type ReadType = 'Patient' | ClinicalResource['resourceType'];
+
+/**
+ * What data a leaf reads: a resource type and, when the leaf matches exact codes, the code list. Discovery's
+ * prefetch filters (src/mappings/codes-read.ts) are derived from these, so a kind's needs are said once.
+ */
+export interface DataRead {
+  resourceType: ReadType;
+  valueSet?: CompiledValueSet;
+}
+
+/**
+ * A leaf compiled to a closure: `evaluate` already knows its kind's spec, so the evaluator needs no switch.
+ * K and S type the leaf by its kind (each kind's file names its own leaf type).
+ */
+export interface CompiledLeaf<K extends string = string, S = unknown> {
+  kind: K;
+  id: string;
+  label: string;
+  spec: S;
+  /**
+   * Leaves with the same key give the same result for the same record and time, so one request evaluates
+   * each key once however many trials ask the same question. Each kind writes its key out from every parsed
+   * field that changes the answer. Absent for leaves that read no data (review).
+   */
+  memoKey?: string;
+  reads: readonly DataRead[];
+  evaluate(ctx: EvalContext): PartResult;
+}
+
+/** A leaf that matches the patient's resources against a code list, its exceptions and a FHIRPath filter. */
+export interface CodedLeaf<K extends string = string, S = unknown> extends CompiledLeaf<K, S> {
+  valueSet: CompiledValueSet;
+  /** Resources whose code is in this list do not count (the protocol's stated exceptions). */
+  exceptValueSet?: CompiledValueSet;
+  where?: ResourcePredicate;
+}
+
+export interface CompiledGroup {
+  kind: 'all' | 'any' | 'atLeast' | 'not';
+  id: string;
+  label: string;
+  n: number;
+  of: CompiledRule[];
+}
+
+export type CompiledRule = CompiledLeaf | CompiledGroup;
+
+export interface CompiledCriterion {
+  id: string;
+  type: 'inclusion' | 'exclusion';
+  item: string;
+  text: string;
+  interpretation: string;
+  rule: CompiledRule;
+}
+
+export interface CompiledTrial {
+  id: string;
+  nctId?: string | undefined;
+  title: string;
+  shortTitle: string;
+  phase: string;
+  studyType: 'interventional' | 'observational';
+  recruitmentStatus: string;
+  registry: { url: string; label: string };
+  protocolSource: string;
+  criteria: CompiledCriterion[];
+  /** The file it was loaded from, for messages. */
+  file: string;
+}
+
+/** Code lists the evaluator itself needs, whatever the trials say. */
+export interface EngineValueSets {
+  bodyWeight: CompiledValueSet;
+  resultPositive: CompiledValueSet;
+  resultNegative: CompiledValueSet;
+  /** Indeterminate, equivocal, invalid and presumptive answers: read as not decided. */
+  resultIndeterminate: CompiledValueSet;
+}
