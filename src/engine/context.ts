@@ -2,6 +2,9 @@ import type { CodedLeaf, EngineValueSets } from './compiled.js';
 import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
 import { isExactOnly, matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
 import { resourceCode } from '../patient/patient-record.js';
+import type { Observation } from '@medplum/fhirtypes';
+import { exposureOf, type Exposure, type MedicationRecord } from './medication-exposure.js';
+import { observationDate } from './observation-values.js';
 import type { PartResult } from './types.js';
 
 /** What every rule evaluation receives: the patient's record, the evaluation time, and the engine's codes. */
@@ -15,10 +18,34 @@ export interface EvalContext {
   leafResults: Map<string, PartResult>;
   /** Position of each code in the record's index, built on first use (see keysInRecordOrder). */
   keyOrder?: Map<string, number>;
+  /**
+   * Per-request readings of one resource that many criteria ask for (an Observation's date, a medication
+   * record's exposure): worked out once per request, never shared across requests (issue #13 item 4).
+   */
+  observationDates: Map<Observation, Date | undefined>;
+  exposures: Map<MedicationRecord, Exposure>;
 }
 
 export function createContext(record: PatientRecord, now: Date, engine: EngineValueSets): EvalContext {
-  return { record, now, engine, memo: new Map(), leafResults: new Map() };
+  return { record, now, engine, memo: new Map(), leafResults: new Map(), observationDates: new Map(), exposures: new Map() };
+}
+
+/** An Observation's clinically relevant date, read once per request. */
+export function observationDateIn(ctx: EvalContext, o: Observation): Date | undefined {
+  if (ctx.observationDates.has(o)) return ctx.observationDates.get(o);
+  const date = observationDate(o);
+  ctx.observationDates.set(o, date);
+  return date;
+}
+
+/** When the patient took (or may have taken) a medication, worked out once per request. */
+export function exposureIn(ctx: EvalContext, m: MedicationRecord): Exposure {
+  let e = ctx.exposures.get(m);
+  if (!e) {
+    e = exposureOf(m, ctx.now);
+    ctx.exposures.set(m, e);
+  }
+  return e;
 }
 
 /** The patient's resources of the given types whose code is in the value set. */

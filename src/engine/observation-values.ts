@@ -23,6 +23,7 @@ export function resultsInWindow(
   observations: readonly Observation[],
   from: Date | undefined,
   now: Date,
+  dateOf: (o: Observation) => Date | undefined = observationDate,
 ): { inWindow: DatedObservation[]; undated: number; future: number; outside: DatedObservation[] } {
   const inWindow: DatedObservation[] = [];
   const outside: DatedObservation[] = [];
@@ -30,7 +31,7 @@ export function resultsInWindow(
   let future = 0;
   for (const o of observations) {
     if (o.status && !USABLE_STATUS.has(o.status)) continue;
-    const date = observationDate(o);
+    const date = dateOf(o);
     if (!date) {
       undated++;
       continue;

@@ -2,9 +2,9 @@ import type { Observation } from '@medplum/fhirtypes';
 import type { MedicationLeaf } from './medication-kind.js';
 import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patient-record.js';
 import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
-import { candidatesFor, findByValueSet, passesFilters, unavailableReason, type EvalContext } from '../context.js';
+import { candidatesFor, exposureIn, findByValueSet, observationDateIn, passesFilters, unavailableReason, type EvalContext } from '../context.js';
 import { daysBetween, describeDuration, formatDate, subtractDuration } from '../dates.js';
-import { dailyDoseMg, exposureOf, isIgnoredMedication, routeOf, type Exposure, type MedicationRecord } from '../medication-exposure.js';
+import { dailyDoseMg, isIgnoredMedication, routeOf, type Exposure, type MedicationRecord } from '../medication-exposure.js';
 import { numericValue, resultsInWindow } from '../observation-values.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
@@ -39,7 +39,7 @@ function matchMedications(ctx: EvalContext, leaf: MedicationLeaf, vs: CompiledVa
   const add = (r: MedicationRecord, entry: ValueSetCode | undefined, byName: string | undefined, text: string): void => {
     const name = byName ?? (entry?.ingredient ? undefined : matchName(vs, text));
     const ingredient = ingredientKey(vs, entry, name) ?? entry?.code ?? (text || medicationDisplay(ctx, r));
-    const m: Match = { record: r, entry, byName, exposure: exposureOf(r, ctx.now), ingredient };
+    const m: Match = { record: r, entry, byName, exposure: exposureIn(ctx, r), ingredient };
     if (systemicOnly) {
       const route = routeOf(r, ctx.record.medications, text);
       if (!route.systemic) m.local = route.how;
@@ -98,7 +98,7 @@ function steroidFactor(vs: CompiledValueSet, m: Match): number | undefined {
 /** The latest body weight in the last 6 months, in kg: doses per kg use it. */
 function latestWeightKg(ctx: EvalContext): { kg: number; evidence: Evidence } | undefined {
   const obs = findByValueSet(ctx, ctx.engine.bodyWeight, ['Observation']) as Observation[];
-  const { inWindow } = resultsInWindow(obs, subtractDuration(ctx.now, 'P6M'), ctx.now);
+  const { inWindow } = resultsInWindow(obs, subtractDuration(ctx.now, 'P6M'), ctx.now, (o) => observationDateIn(ctx, o));
   for (const { observation, date } of inWindow) {
     const v = numericValue(observation);
     if (!v?.unit) continue;
