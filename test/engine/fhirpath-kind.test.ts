@@ -101,4 +101,17 @@ describe('a fhirpath part is compiled once, at load', () => {
     expect(part(evaluations, 't', 'inc-1.bad').outcome).toBe('unknown');
     expect(faults).toEqual(['inc-1.bad: the expression did not give one boolean']);
   });
+
+  it('does not run the expression when a read marked required is empty: the part is its ifNoData at once', () => {
+    // The same non-boolean expression as above: run, it would be a fault; with its required data absent it
+    // is not run at all, and the part is for review as the mapping says.
+    trial({
+      kind: 'fhirpath', id: 'inc-1.req', label: 'Req', ifNoData: 'review',
+      reads: [{ resourceType: 'Observation', valueSet: 'hemoglobin', as: 'hb', required: true }], expression: "'text'",
+    });
+    const m = loadMappings({ dir });
+    const { evaluations, faults } = evaluateTrials(m.trials, buildPatientRecord({ resourceType: 'Patient', id: 'p' }, []), ANCHOR, m.engine);
+    expect(part(evaluations, 't', 'inc-1.req').outcome).toBe('review');
+    expect(faults).toEqual([]);
+  });
 });

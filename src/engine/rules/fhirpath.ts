@@ -30,6 +30,11 @@ const fhirpathRuleSchema = z.strictObject({
         valueSet: z.union([z.string().min(1), z.array(z.string().min(1)).min(2)]),
         /** The environment variable the resources are bound to: `%as`. */
         as: z.string().regex(/^[a-z][A-Za-z0-9]*$/),
+        /**
+         * The expression cannot decide without these: when the patient has none, it is not run and the part
+         * is `ifNoData` at once (most patients have none of what a criterion reads, and FHIRPath is costly).
+         */
+        required: z.boolean().optional(),
       }),
     )
     .min(1),
@@ -52,6 +57,7 @@ interface BoundRead {
   resourceType: ClinicalType;
   valueSet: CompiledValueSet;
   as: string;
+  required: boolean;
 }
 
 export interface FhirpathLeaf extends CompiledLeaf<'fhirpath', FhirpathSpec> {
@@ -72,7 +78,7 @@ export const fhirpathKind = defineKind({
       if (names.has(name)) scope.fail(`variable "%${name}" is defined twice or is reserved`);
       names.add(name);
     }
-    const bound = reads.map((r) => ({ resourceType: r.resourceType, valueSet: scope.valueSet(r.valueSet), as: r.as }));
+    const bound = reads.map((r) => ({ resourceType: r.resourceType, valueSet: scope.valueSet(r.valueSet), as: r.as, required: r.required ?? false }));
     const leaf: FhirpathLeaf = {
       kind,
       id: scope.id,
@@ -135,14 +141,15 @@ function evidenceOf(r: Resource): Evidence {
 export function evaluateFhirpath(leaf: FhirpathLeaf, ctx: EvalContext): PartResult {
   const unavailable = unavailableReason(ctx, leaf.bound.map((b) => b.resourceType));
   if (unavailable) return part(leaf, 'unknown', unavailable, [], [leaf.label]);
+  const missing = leaf.bound.some((b) => b.required && findByValueSet(ctx, b.valueSet, [b.resourceType]).length === 0);
   const focus = ctx.record.patient ?? { resourceType: 'Patient' };
-  const env = environment(leaf, ctx, focus);
-  const out = leaf.expression(focus, env);
+  const env = missing ? undefined : environment(leaf, ctx, focus);
+  const out = env ? leaf.expression(focus, env) : [];
   if (out.length === 0) {
     // Undecided: what would settle it is the part itself; there is no finding to show (nor to compute).
     return part(leaf, noDataOutcome(leaf, 'unknown'), 'the record does not decide it', [], [leaf.label]);
   }
   if (out.length !== 1 || typeof out[0] !== 'boolean') throw new Error('the expression did not give one boolean');
-  const evidence = leaf.evidence ? leaf.evidence(focus, env).filter(isResource).map(evidenceOf) : [];
+  const evidence = leaf.evidence && env ? leaf.evidence(focus, env).filter(isResource).map(evidenceOf) : [];
   return part(leaf, out[0] ? 'met' : 'not-met', out[0] ? 'shown by the record' : 'the record shows it is not met', evidence);
 }
