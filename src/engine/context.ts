@@ -3,8 +3,9 @@ import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/p
 import { isExactOnly, matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
 import { resourceCode } from '../patient/patient-record.js';
 import type { Observation } from '@medplum/fhirtypes';
+import { parseFhirDate, subtractDuration } from './dates.js';
 import { exposureOf, type Exposure, type MedicationRecord } from './medication-exposure.js';
-import { observationDate } from './observation-values.js';
+import { observationDateText } from './observation-values.js';
 import type { PartResult } from './types.js';
 
 /** What every rule evaluation receives: the patient's record, the evaluation time, and the engine's codes. */
@@ -24,16 +25,39 @@ export interface EvalContext {
    */
   observationDates: Map<Observation, Date | undefined>;
   exposures: Map<MedicationRecord, Exposure>;
+  /** FHIR date strings parsed this request (onsets, performed dates, birth dates); never shared. */
+  dates: Map<string, Date | undefined>;
+  /** The start of each look-back window ("P30D" back from now), worked out once per request. */
+  windowStarts: Map<string, Date>;
 }
 
 export function createContext(record: PatientRecord, now: Date, engine: EngineValueSets): EvalContext {
-  return { record, now, engine, memo: new Map(), leafResults: new Map(), observationDates: new Map(), exposures: new Map() };
+  return { record, now, engine, memo: new Map(), leafResults: new Map(), observationDates: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map() };
+}
+
+/** A FHIR date, dateTime or instant, parsed once per request (the Date is read, never changed). */
+export function dateIn(ctx: EvalContext, value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  if (ctx.dates.has(value)) return ctx.dates.get(value);
+  const date = parseFhirDate(value);
+  ctx.dates.set(value, date);
+  return date;
+}
+
+/** `now` less an ISO 8601 duration (a look-back window's start), once per request and duration. */
+export function windowStart(ctx: EvalContext, duration: string): Date {
+  let d = ctx.windowStarts.get(duration);
+  if (!d) {
+    d = subtractDuration(ctx.now, duration);
+    ctx.windowStarts.set(duration, d);
+  }
+  return d;
 }
 
 /** An Observation's clinically relevant date, read once per request. */
 export function observationDateIn(ctx: EvalContext, o: Observation): Date | undefined {
   if (ctx.observationDates.has(o)) return ctx.observationDates.get(o);
-  const date = observationDate(o);
+  const date = dateIn(ctx, observationDateText(o));
   ctx.observationDates.set(o, date);
   return date;
 }

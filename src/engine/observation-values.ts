@@ -6,8 +6,13 @@ import { readResult, type Reading, type ResultCodeLists } from './result-reading
 /** Observation statuses that carry a usable result (FHIR R4 observation-status). */
 const USABLE_STATUS = new Set(['final', 'amended', 'corrected', 'preliminary']);
 
+/** The text of an Observation's clinically relevant date: effective[x] (a period's end), else issued. */
+export function observationDateText(o: Observation): string | undefined {
+  return o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued;
+}
+
 export function observationDate(o: Observation): Date | undefined {
-  return parseFhirDate(o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued);
+  return parseFhirDate(observationDateText(o));
 }
 
 export interface DatedObservation {

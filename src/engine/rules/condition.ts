@@ -6,8 +6,8 @@ import { referenceOf } from '../../patient/patient-record.js';
 import type { CompiledValueSet } from '../../terminology/value-set.js';
 import { codedFields, defineKind, memoKey } from '../rule-kind.js';
 import { resourceRule } from './fields.js';
-import { describeDuration, formatDate, parseFhirDate, subtractDuration } from '../dates.js';
-import { candidatesFor, findByValueSet, passesFilters, unavailableReason, type EvalContext } from '../context.js';
+import { describeDuration, formatDate } from '../dates.js';
+import { candidatesFor, dateIn, findByValueSet, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 
@@ -57,15 +57,15 @@ function code(c: Condition, system?: string): string | undefined {
 }
 
 /** Active now: an active clinical status, or no status and no abatement (FHIR R4 con-3 reading). */
-export function isActiveCondition(c: Condition, now: Date): boolean {
+export function isActiveCondition(c: Condition, ctx: EvalContext): boolean {
   const status = code(c);
   if (status) return ACTIVE_CLINICAL.has(status);
-  const abated = parseFhirDate(c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start);
-  return !abated || abated > now;
+  const abated = dateIn(ctx, c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start);
+  return !abated || abated > ctx.now;
 }
 
 /** Every date the entry gives for when the condition began, was recorded or ended. */
-function conditionDates(c: Condition): Date[] {
+function conditionDates(c: Condition, ctx: EvalContext): Date[] {
   const raw = [
     c.onsetDateTime,
     c.onsetPeriod?.start,
@@ -77,7 +77,7 @@ function conditionDates(c: Condition): Date[] {
   ];
   const out: Date[] = [];
   for (const r of raw) {
-    const d = parseFhirDate(r);
+    const d = dateIn(ctx, r);
     if (d) out.push(d);
   }
   return out;
@@ -91,15 +91,15 @@ const GRACE_MS = 86_400_000;
  * onset, recorded date or abatement falls in it: an old problem-list entry still marked active is not a
  * recent event. Such an entry is `stale`: shown to the study team with its dates, never deciding alone.
  */
-function placeInWindow(c: Condition, from: Date, now: Date): 'in' | 'stale' | 'out' {
-  const limit = now.getTime() + GRACE_MS;
-  for (const d of conditionDates(c)) if (d >= from && d.getTime() <= limit) return 'in';
-  return isActiveCondition(c, now) ? 'stale' : 'out';
+function placeInWindow(c: Condition, from: Date, ctx: EvalContext): 'in' | 'stale' | 'out' {
+  const limit = ctx.now.getTime() + GRACE_MS;
+  for (const d of conditionDates(c, ctx)) if (d >= from && d.getTime() <= limit) return 'in';
+  return isActiveCondition(c, ctx) ? 'stale' : 'out';
 }
 
-function evidenceOf(c: Condition, now: Date, note?: string): Evidence {
+function evidenceOf(c: Condition, ctx: EvalContext, note?: string): Evidence {
   const display = conceptText(c.code) ?? 'Condition';
-  const active = isActiveCondition(c, now);
+  const active = isActiveCondition(c, ctx);
   const ev: Evidence = {
     reference: referenceOf(c),
     display,
@@ -122,13 +122,13 @@ function evidenceOf(c: Condition, now: Date, note?: string): Evidence {
  */
 export function evaluateCondition(leaf: ConditionLeaf, ctx: EvalContext): PartResult {
   const spec = leaf.spec;
-  const from = spec.window ? subtractDuration(ctx.now, spec.window) : undefined;
+  const from = spec.window ? windowStart(ctx, spec.window) : undefined;
   const stale: Condition[] = [];
   const inScope = (c: Condition, keepStale = false): boolean => {
     if (IGNORED_VERIFICATION.has(c.verificationStatus?.coding?.[0]?.code ?? '')) return false;
-    if (spec.activeOnly && !isActiveCondition(c, ctx.now)) return false;
+    if (spec.activeOnly && !isActiveCondition(c, ctx)) return false;
     if (from) {
-      const place = placeInWindow(c, from, ctx.now);
+      const place = placeInWindow(c, from, ctx);
       if (place === 'stale' && keepStale) stale.push(c);
       if (place !== 'in') return false;
     }
@@ -138,16 +138,16 @@ export function evaluateCondition(leaf: ConditionLeaf, ctx: EvalContext): PartRe
   const confirmed = found.filter((c) => !TENTATIVE_VERIFICATION.has(c.verificationStatus?.coding?.[0]?.code ?? ''));
   const windowText = spec.window ? ` within ${describeDuration(spec.window)}` : '';
   if (confirmed.length > 0) {
-    return part(leaf, foundOutcome(leaf), `recorded${windowText}`, confirmed.map((c) => evidenceOf(c, ctx.now)));
+    return part(leaf, foundOutcome(leaf), `recorded${windowText}`, confirmed.map((c) => evidenceOf(c, ctx)));
   }
   if (found.length > 0) {
-    return part(leaf, 'unknown', 'recorded, but not confirmed', found.map((c) => evidenceOf(c, ctx.now, 'verification status: not confirmed')), [
+    return part(leaf, 'unknown', 'recorded, but not confirmed', found.map((c) => evidenceOf(c, ctx, 'verification status: not confirmed')), [
       `a confirmed ${leaf.valueSet.title} diagnosis`,
     ]);
   }
   if (stale.length > 0 && spec.window) {
     const note = `still marked active, but its dates are older than ${describeDuration(spec.window)}`;
-    return part(leaf, 'review', `recorded as active, dated before the last ${describeDuration(spec.window)}: is it current?`, stale.map((c) => evidenceOf(c, ctx.now, note)), [
+    return part(leaf, 'review', `recorded as active, dated before the last ${describeDuration(spec.window)}: is it current?`, stale.map((c) => evidenceOf(c, ctx, note)), [
       `whether the ${leaf.valueSet.title} entry is current (${describeDuration(spec.window)} window)`,
     ]);
   }
@@ -162,7 +162,7 @@ export function evaluateCondition(leaf: ConditionLeaf, ctx: EvalContext): PartRe
         leaf,
         'unknown',
         `only a broader diagnosis is recorded (${leaf.broaderValueSet.title})`,
-        broader.map((c) => evidenceOf(c, ctx.now, 'code is broader than the criterion')),
+        broader.map((c) => evidenceOf(c, ctx, 'code is broader than the criterion')),
         [`a specific ${leaf.valueSet.title} diagnosis`],
       );
     }

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { CompiledLeaf } from '../compiled.js';
 import { defineKind, memoKey } from '../rule-kind.js';
 import { baseRule } from './fields.js';
-import { parseFhirDate, formatDate } from '../dates.js';
-import type { EvalContext } from '../context.js';
+import { formatDate } from '../dates.js';
+import { dateIn, type EvalContext } from '../context.js';
 import { part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 
@@ -89,7 +89,7 @@ export function evaluateAge(leaf: AgeLeaf, ctx: EvalContext): PartResult {
   if (!patient) {
     return part(leaf, 'unknown', ctx.record.unavailable.get('Patient') ?? 'the Patient resource was not provided', [], ['Patient.birthDate']);
   }
-  const birth = parseFhirDate(patient.birthDate);
+  const birth = dateIn(ctx, patient.birthDate);
   if (!birth) return part(leaf, 'unknown', 'no birth date recorded', [], ['Patient.birthDate']);
   const now = ctx.now;
   const age = ageInYears(birth, now);

@@ -5,8 +5,8 @@ import { conceptText } from '../../fhir/concept-text.js';
 import { codedFields, defineKind, memoKey, type CompileScope } from '../rule-kind.js';
 import { resourceRule } from './fields.js';
 import { referenceOf } from '../../patient/patient-record.js';
-import { candidatesFor, unavailableReason, type EvalContext } from '../context.js';
-import { describeDuration, formatDate, parseFhirDate, subtractDuration } from '../dates.js';
+import { candidatesFor, dateIn, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { describeDuration, formatDate } from '../dates.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 
@@ -52,13 +52,13 @@ function eventDate(r: Procedure | Immunization): string | undefined {
  */
 export function evaluateEvent(leaf: EventLeaf, ctx: EvalContext): PartResult {
   const type = EVENT_TYPES[leaf.kind];
-  const from = leaf.spec.window ? subtractDuration(ctx.now, leaf.spec.window) : undefined;
+  const from = leaf.spec.window ? windowStart(ctx, leaf.spec.window) : undefined;
   const found: Evidence[] = [];
   const undated: Evidence[] = [];
   for (const r of candidatesFor(ctx, leaf, [type]) as (Procedure | Immunization)[]) {
     if (NOT_DONE.has(r.status)) continue;
     const raw = eventDate(r);
-    const date = parseFhirDate(raw);
+    const date = dateIn(ctx, raw);
     const ongoing = r.resourceType === 'Procedure' && r.status === 'in-progress';
     const code = r.resourceType === 'Procedure' ? r.code : r.vaccineCode;
     const ev: Evidence = {

@@ -2,8 +2,8 @@ import type { Observation } from '@medplum/fhirtypes';
 import type { MedicationLeaf } from './medication-kind.js';
 import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patient-record.js';
 import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
-import { candidatesFor, exposureIn, findByValueSet, observationDateIn, passesFilters, unavailableReason, type EvalContext } from '../context.js';
-import { daysBetween, describeDuration, formatDate, subtractDuration } from '../dates.js';
+import { candidatesFor, exposureIn, findByValueSet, observationDateIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { daysBetween, describeDuration, formatDate } from '../dates.js';
 import { dailyDoseMg, isIgnoredMedication, routeOf, type Exposure, type MedicationRecord } from '../medication-exposure.js';
 import { numericValue, resultsInWindow } from '../observation-values.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
@@ -98,7 +98,7 @@ function steroidFactor(vs: CompiledValueSet, m: Match): number | undefined {
 /** The latest body weight in the last 6 months, in kg: doses per kg use it. */
 function latestWeightKg(ctx: EvalContext): { kg: number; evidence: Evidence } | undefined {
   const obs = findByValueSet(ctx, ctx.engine.bodyWeight, ['Observation']) as Observation[];
-  const { inWindow } = resultsInWindow(obs, subtractDuration(ctx.now, 'P6M'), ctx.now, (o) => observationDateIn(ctx, o));
+  const { inWindow } = resultsInWindow(obs, windowStart(ctx, 'P6M'), ctx.now, (o) => observationDateIn(ctx, o));
   for (const { observation, date } of inWindow) {
     const v = numericValue(observation);
     if (!v?.unit) continue;
@@ -156,7 +156,7 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
   if (m.local) return { outcome: 'fail', note: `${m.local}: not systemic therapy` };
   if (spec.currentOnly && !exposure.current) return { outcome: 'fail', note: 'not current' };
   if (spec.window) {
-    const from = subtractDuration(ctx.now, spec.window);
+    const from = windowStart(ctx, spec.window);
     if (!exposure.end) return { outcome: 'unknown', note: 'no dates recorded' };
     if (exposure.end < from) return { outcome: 'fail', note: `last taken before the ${describeDuration(spec.window)} window` };
   }
@@ -165,7 +165,7 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
     const course = courseStart(ctx, m, all);
     if (!course.start) return { outcome: 'unknown', note: 'start date not recorded' };
     const renewed = course.renewals > 0 ? ` (${course.renewals + 1} records of the same dose read as one course)` : '';
-    if (course.start > subtractDuration(ctx.now, spec.startedAtLeast)) {
+    if (course.start > windowStart(ctx, spec.startedAtLeast)) {
       return { outcome: 'fail', note: `current course started ${formatDate(course.start)}, less than ${describeDuration(spec.startedAtLeast)} ago${renewed}` };
     }
     if (course.uncertain) uncertainCourse = `course from ${formatDate(course.start)}, but ${course.uncertain}`;
@@ -176,7 +176,7 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
   if (spec.minCourse) {
     if (!exposure.start || !exposure.end) return { outcome: 'unknown', note: 'course dates not recorded' };
     const days = daysBetween(exposure.start, exposure.end);
-    const needed = daysBetween(subtractDuration(ctx.now, spec.minCourse), ctx.now);
+    const needed = daysBetween(windowStart(ctx, spec.minCourse), ctx.now);
     if (days < needed) return { outcome: 'fail', note: `course of ${Math.round(days)} days, under ${describeDuration(spec.minCourse)}` };
   }
   if (spec.minPrednisoneMgPerKgPerDay !== undefined) {
