@@ -1,4 +1,4 @@
-import type { Observation } from '@medplum/fhirtypes';
+import type { Observation, Quantity } from '@medplum/fhirtypes';
 import { parseFhirDate } from './dates.js';
 import type { CompiledValueSet } from '../terminology/value-set.js';
 import { readResult, type Reading, type ResultCodeLists } from './result-reading.js';
@@ -71,11 +71,16 @@ export interface NumericValue {
 const MAX_NUMERIC_STRING = 64;
 const NUMERIC_STRING = /^(<=|>=|<|>)?\s*(-?\d+(?:\.\d+)?)\s*([^\d\s].*)?$/;
 
+/** A Quantity's unit as the engine compares it: the UCUM code when coded in UCUM, else its code or text. */
+function quantityUnit(q: Quantity): string | undefined {
+  return q.system === 'http://unitsofmeasure.org' && q.code ? q.code : (q.code ?? q.unit);
+}
+
 /** The numeric value of a result: valueQuantity, valueInteger, or a number written as a string. */
 export function numericValue(o: Observation): NumericValue | undefined {
   const q = o.valueQuantity;
   if (q && typeof q.value === 'number' && Number.isFinite(q.value)) {
-    const unit = q.system === 'http://unitsofmeasure.org' && q.code ? q.code : (q.code ?? q.unit);
+    const unit = quantityUnit(q);
     const cmp = q.comparator;
     const v: NumericValue = { value: q.value, unit, recorded: `${cmp ?? ''}${q.value} ${q.unit ?? q.code ?? ''}`.trim() };
     if (cmp) v.comparator = cmp;
@@ -103,7 +108,7 @@ export function upperLimit(o: Observation): { value: number; unit: string | unde
   for (const range of o.referenceRange ?? []) {
     const high = range.high;
     if (high && typeof high.value === 'number' && Number.isFinite(high.value)) {
-      return { value: high.value, unit: high.system === 'http://unitsofmeasure.org' && high.code ? high.code : (high.code ?? high.unit) };
+      return { value: high.value, unit: quantityUnit(high) };
     }
   }
   return undefined;

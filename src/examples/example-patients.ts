@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
+import { PROJECT_ROOT } from '../paths.js';
 
 const indexSchema = z.object({
   anchorDate: z.iso.date(),
@@ -71,18 +72,21 @@ export function prefetchFromBundle(bundle: Bundle): Record<string, Resource | Bu
       ...(type.startsWith('Medication') ? medications.map((resource) => ({ resource, search: { mode: 'include' as const } })) : []),
     ],
   });
-  return {
-    patient: resources.find((r) => r.resourceType === 'Patient') ?? null,
-    conditions: search('Condition'),
-    observations: search('Observation'),
-    medicationStatements: search('MedicationStatement'),
-    medicationRequests: search('MedicationRequest'),
-    medicationAdministrations: search('MedicationAdministration'),
-    medicationDispenses: search('MedicationDispense'),
-    procedures: search('Procedure'),
-    immunizations: search('Immunization'),
-  };
+  // The keys and their resource types come from the service descriptor, so a key added there is filled here.
+  const out: Record<string, Resource | Bundle | null> = {};
+  for (const [key, template] of Object.entries(DESCRIPTOR_PREFETCH)) {
+    const type = template.split(/[/?]/)[0]!;
+    out[key] = template.startsWith(`${type}/`) ? (resources.find((r) => r.resourceType === type) ?? null) : search(type);
+  }
+  return out;
 }
+
+/** The prefetch templates of cds-hooks/services.json (one service), read once. */
+const DESCRIPTOR_PREFETCH: Readonly<Record<string, string>> = (
+  z.object({ services: z.array(z.object({ prefetch: z.record(z.string(), z.string()) })).min(1) }).parse(
+    JSON.parse(readFileSync(join(PROJECT_ROOT, 'cds-hooks', 'services.json'), 'utf8')),
+  ).services[0]!
+).prefetch;
 
 /** A patient-view request for an example, with its data (dates moved by `days`) as prefetch. */
 export function exampleHookRequest(example: ExamplePatient, days: number): Record<string, unknown> {

@@ -8,6 +8,7 @@ import { part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 import { convertUnit, isDimensionless } from '../units.js';
 import { baseEvidence, decideByResults, type ResultScope } from './lab.js';
+import { toSignificant } from '../rounding.js';
 
 const measurementRuleSchema = z
   .strictObject({
@@ -82,9 +83,6 @@ function decide(v: NumericValue, value: number, cmp: Comparator, threshold: numb
   return atBound === farEnd ? atBound : undefined;
 }
 
-function round(n: number): number {
-  return Number(n.toPrecision(6));
-}
 
 export function evaluateMeasurement(leaf: MeasurementLeaf, ctx: EvalContext): PartResult {
   return decideByResults(leaf, ctx, (d, scope) => readMeasurement(leaf, d, scope));
@@ -111,7 +109,7 @@ function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: Resu
       const u = uln.unit && v.unit ? convertUnit(uln.value, uln.unit, v.unit, spec.molecularWeight) : { ok: true as const, value: uln.value };
       if (!u.ok) return part(leaf, 'unknown', u.reason, [evidence]);
       threshold = spec.timesUln * u.value;
-      note = `ULN ${round(u.value)} ${v.unit ?? ''} from the result's reference range`.trim();
+      note = `ULN ${toSignificant(u.value)} ${v.unit ?? ''} from the result's reference range`.trim();
     } else if (spec.defaultUln) {
       if (!v.unit) return part(leaf, 'unknown', 'result has no unit', [{ ...evidence, value: v.value }], [`${title} with a unit`]);
       const u = convertUnit(spec.defaultUln.value, spec.defaultUln.unit, v.unit, spec.molecularWeight);
@@ -122,7 +120,7 @@ function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: Resu
       return part(leaf, 'unknown', 'result has no reference range to compare with', [{ ...evidence, value: v.value, unit: v.unit }], [`${title} with its reference range`]);
     }
     const ok = decide(v, v.value, spec.comparator, threshold);
-    const ev: Evidence = { ...evidence, value: v.value, note: `${note}; threshold ${spec.comparator} ${round(threshold)} (${spec.timesUln} x ULN)` };
+    const ev: Evidence = { ...evidence, value: v.value, note: `${note}; threshold ${spec.comparator} ${toSignificant(threshold)} (${spec.timesUln} x ULN)` };
     if (unit) ev.unit = unit;
     if (ok === undefined) return part(leaf, 'unknown', `recorded as ${v.recorded}: cannot tell`, [ev], [`an exact ${title} value`]);
     return part(leaf, ok ? 'met' : 'not-met', `${v.recorded} vs ${spec.timesUln} x ULN`, [ev]);
@@ -141,9 +139,9 @@ function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: Resu
     if (!c.ok) return part(leaf, 'unknown', c.reason, [{ ...evidence, value: v.value, unit: v.unit }], [`${title} in a convertible unit`]);
     value = c.value;
   }
-  const ev: Evidence = { ...evidence, value: round(value), unit };
+  const ev: Evidence = { ...evidence, value: toSignificant(value), unit };
   if (v.unit && v.unit !== unit) ev.recorded = v.recorded;
   const ok = decide(v, value, spec.comparator, threshold);
   if (ok === undefined) return part(leaf, 'unknown', `recorded as ${v.recorded}: cannot tell`, [ev], [`an exact ${title} value`]);
-  return part(leaf, ok ? 'met' : 'not-met', `${round(value)} ${unit} ${ok ? 'meets' : 'does not meet'} ${spec.comparator} ${threshold} ${unit}`, [ev]);
+  return part(leaf, ok ? 'met' : 'not-met', `${toSignificant(value)} ${unit} ${ok ? 'meets' : 'does not meet'} ${spec.comparator} ${threshold} ${unit}`, [ev]);
 }

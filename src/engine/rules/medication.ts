@@ -9,6 +9,7 @@ import { numericValue, resultsInWindow } from '../observation-values.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 import { convertUnit } from '../units.js';
+import { toHundredths } from '../rounding.js';
 
 interface Match {
   record: MedicationRecord;
@@ -186,7 +187,7 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
     if (!dose.ok) return { outcome: 'unknown', note: dose.reason };
     if (!weight) return { outcome: 'unknown', note: 'no body weight in the last 6 months' };
     const perKg = (dose.mgPerDay * factor) / weight.kg;
-    const note = `${dose.how} = ${round(dose.mgPerDay * factor)} mg/day prednisone equivalent, ${round(perKg)} mg/kg/day at ${round(weight.kg)} kg`;
+    const note = `${dose.how} = ${toHundredths(dose.mgPerDay * factor)} mg/day prednisone equivalent, ${toHundredths(perKg)} mg/kg/day at ${toHundredths(weight.kg)} kg`;
     return finish(m, all, spec, { outcome: perKg >= spec.minPrednisoneMgPerKgPerDay ? 'pass' : 'fail', note, extraEvidence: weight.evidence });
   }
   return finish(m, all, spec, { outcome: 'pass' });
@@ -213,9 +214,6 @@ function finish(m: Match, all: readonly Match[], spec: { window?: string; curren
   return { ...check, outcome: 'unknown', note: [check.note, 'an order alone does not show the drug was given'].filter(Boolean).join('; ') };
 }
 
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}
 
 /** Whether the record holds any medication data at all (any of the four types, whatever its drug). */
 function hasMedicationData(ctx: EvalContext): boolean {
