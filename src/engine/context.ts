@@ -20,10 +20,9 @@ export interface EvalContext {
   /** Position of each code in the record's index, built on first use (see keysInRecordOrder). */
   keyOrder?: Map<string, number>;
   /**
-   * Per-request readings of one resource that many criteria ask for (an Observation's date, a medication
-   * record's exposure): worked out once per request, never shared across requests (issue #13 item 4).
+   * Per-request readings of one medication record that many criteria ask for (its exposure): worked out
+   * once per request, never shared across requests (issue #13 item 4).
    */
-  observationDates: Map<Observation, Date | undefined>;
   exposures: Map<MedicationRecord, Exposure>;
   /** FHIR date strings parsed this request (onsets, performed dates, birth dates); never shared. */
   dates: Map<string, Date | undefined>;
@@ -32,7 +31,7 @@ export interface EvalContext {
 }
 
 export function createContext(record: PatientRecord, now: Date, engine: EngineValueSets): EvalContext {
-  return { record, now, engine, memo: new Map(), leafResults: new Map(), observationDates: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map() };
+  return { record, now, engine, memo: new Map(), leafResults: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map() };
 }
 
 /** A FHIR date, dateTime or instant, parsed once per request (the Date is read, never changed). */
@@ -56,10 +55,7 @@ export function windowStart(ctx: EvalContext, duration: string): Date {
 
 /** An Observation's clinically relevant date, read once per request. */
 export function observationDateIn(ctx: EvalContext, o: Observation): Date | undefined {
-  if (ctx.observationDates.has(o)) return ctx.observationDates.get(o);
-  const date = dateIn(ctx, observationDateText(o));
-  ctx.observationDates.set(o, date);
-  return date;
+  return dateIn(ctx, observationDateText(o));
 }
 
 /** When the patient took (or may have taken) a medication, worked out once per request. */

@@ -54,7 +54,7 @@ export interface PatientRecord {
   unavailable: ReadonlyMap<ClinicalType | 'Patient', string>;
   byCode: ReadonlyMap<string, readonly ClinicalResource[]>;
   /** Medication records with their text (code text and displays), in lower case, for the by-name fallback. */
-  medicationTexts: readonly { resource: MedicationRecord; lowerText: string }[];
+  medicationTexts: ReadonlyMap<MedicationRecord, string>;
   /** Medication resources of the record by reference ("Medication/id"), for medicationReference. */
   medications: ReadonlyMap<string, Medication>;
   counts: Readonly<Record<string, number>>;
@@ -112,7 +112,7 @@ export function buildPatientRecord(
     if (r.resourceType === 'Medication' && r.id) medications.set(`Medication/${r.id}`, r);
   }
   const byCode = new Map<string, ClinicalResource[]>();
-  const medicationTexts: { resource: MedicationRecord; lowerText: string }[] = [];
+  const medicationTexts = new Map<MedicationRecord, string>();
   const counts: Record<string, number> = {};
   const seen = new Set<string>();
   for (const r of resources) {
@@ -135,7 +135,7 @@ export function buildPatientRecord(
     }
     if (isMedicationRecord(r)) {
       const text = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)].filter(Boolean).join(' ');
-      if (text) medicationTexts.push({ resource: r, lowerText: text.toLowerCase() });
+      if (text) medicationTexts.set(r, text.toLowerCase());
     }
   }
   return { patient, unavailable, byCode, medicationTexts, medications, counts };

@@ -22,13 +22,6 @@ interface Match {
   local?: string;
 }
 
-/** Lower-case text of a record's drug (code text and displays), for names and dose forms. */
-function drugText(ctx: EvalContext, r: MedicationRecord): string {
-  const concept = resourceCode(r, ctx.record.medications);
-  const codings = Array.isArray(concept?.coding) ? concept.coding : [];
-  return [concept?.text, ...codings.map((c) => c.display)].filter((x): x is string => typeof x === 'string').join(' ').toLowerCase();
-}
-
 /**
  * Records in the list by RxNorm code (ingredient or product), then by name in the text (generic, brand or
  * synonym), from all four medication record types. Records that say the drug was never given are left out.
@@ -51,9 +44,9 @@ function matchMedications(ctx: EvalContext, leaf: MedicationLeaf, vs: CompiledVa
     if (isIgnoredMedication(r)) continue;
     const concept = resourceCode(r, ctx.record.medications);
     const entry = concept?.coding?.map((c) => matchCoding(vs, c)).find((e) => e !== undefined);
-    add(r, entry, undefined, drugText(ctx, r));
+    add(r, entry, undefined, ctx.record.medicationTexts.get(r) ?? '');
   }
-  for (const { resource, lowerText } of ctx.record.medicationTexts) {
+  for (const [resource, lowerText] of ctx.record.medicationTexts) {
     if (coded.has(resource) || isIgnoredMedication(resource) || !passesFilters(leaf, resource)) continue;
     const name = matchName(vs, lowerText);
     if (name) add(resource, undefined, name, lowerText);
