@@ -1,6 +1,7 @@
 import type { CodeableConcept, Coding, Observation } from '@medplum/fhirtypes';
 import { matchCoding, type CompiledValueSet } from '../terminology/value-set.js';
 import { convertUnit, normaliseUnit } from './units.js';
+import { conceptText } from '../fhir/concept-text.js';
 
 /**
  * Reading a qualitative result the way a clinician reads the whole line of a lab report, not by spotting a
@@ -344,7 +345,7 @@ export function readResult(
       }
     }
     if (!coded) {
-      const t = readResultText(interp.text ?? interp.coding?.find((c) => c.display)?.display);
+      const t = readResultText(conceptText(interp));
       if (t) signals.push({ from: 'interpretation', reading: t.reading, detail: `text ${t.detail}` });
     }
   }

@@ -1,6 +1,7 @@
 import type { Observation } from '@medplum/fhirtypes';
 import type { MedicationLeaf } from './medication-kind.js';
 import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patient-record.js';
+import { conceptText } from '../../fhir/concept-text.js';
 import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
 import { candidatesFor, exposureIn, findByValueSet, observationDateIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { daysBetween, describeDuration, formatDate } from '../dates.js';
@@ -56,7 +57,7 @@ function matchMedications(ctx: EvalContext, leaf: MedicationLeaf, vs: CompiledVa
 
 function medicationDisplay(ctx: EvalContext, m: MedicationRecord): string {
   const cc = resourceCode(m, ctx.record.medications);
-  return cc?.text ?? cc?.coding?.find((c) => c.display)?.display ?? m.medicationReference?.display ?? 'Medication';
+  return conceptText(cc) ?? m.medicationReference?.display ?? 'Medication';
 }
 
 const KIND_WORDS: Readonly<Record<MedicationRecord['resourceType'], string>> = {
