@@ -1,0 +1,102 @@
+/**
+ * The service's shared state, one interface per kind, so the same code runs on one process (the embedded
+ * journal) or on several replicas over PostgreSQL (selected by DATABASE_URL). Every method is async: a
+ * replica's answer may depend on what another replica wrote a moment before.
+ *
+ * Nothing here holds patient data in the clear except the audit trail, which exists to say who looked at
+ * which patient (it is not the operational log). Suppressions are keyed by a keyed hash of issuer, patient
+ * and trial (see cds/suppression-key.ts), never by the raw patient id.
+ */
+
+/** A card the service answered with, remembered so feedback (which names only the card) can be attributed. */
+export interface RememberedCard {
+  uuid: string;
+  trialId: string;
+  /** The codes of the card's overrideReasons: an override whose reason is not one of them is refused. */
+  overrideReasons: readonly string[];
+  /** The suppression key (HMAC of issuer, patient and trial) for this card's patient and trial, if any. */
+  suppressionKey?: string;
+  /** Suggestions the card offered (their uuids), so feedback on a suggestion is attributed too. */
+  suggestions?: readonly string[];
+}
+
+/** One feedback item as the store reads it (CDS Hooks 2.0 §Feedback); the clinician's comment is never kept. */
+export interface CardFeedback {
+  card: string;
+  outcome: 'accepted' | 'overridden';
+  overrideReason?: { reason?: { code: string } };
+  acceptedSuggestions?: readonly { id: string }[];
+  outcomeTimestamp: string;
+}
+
+/** What one feedback call did, item by item, so the route can say what it recorded. */
+export interface FeedbackReceipt {
+  stored: number;
+  duplicates: number;
+  /** Feedback on a card this service never answered with (or has forgotten). */
+  unknownCards: number;
+  /** Items refused, with why (e.g. a reason that is not one of the card's overrideReasons). */
+  rejected: { card: string; why: string }[];
+  /** The stored items, with what the store knew of their card: the caller acts on them (suppression). */
+  accepted: { card: string; trialId: string; outcome: 'accepted' | 'overridden'; reason?: string; suppressionKey?: string }[];
+}
+
+export interface FeedbackSummary {
+  trialId: string;
+  accepted: number;
+  overridden: number;
+  /** A Map, not an object: reason codes such as `__proto__` or `constructor` cannot poison it. */
+  overrideReasons: Map<string, number>;
+}
+
+export interface FeedbackStore {
+  rememberCards(cards: readonly RememberedCard[]): Promise<void>;
+  /** Resolves once the feedback is durable; only then is it acknowledged. Each item counted once. */
+  record(serviceId: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt>;
+  summary(trialId: string): Promise<FeedbackSummary>;
+}
+
+/** "Do not show this trial's card for this patient again until …", set by an honoured override reason. */
+export interface SuppressionStore {
+  suppress(key: string, until: Date, reason: string): Promise<void>;
+  /** The keys among `keys` that are suppressed at `now`. */
+  active(keys: readonly string[], now: Date): Promise<Set<string>>;
+}
+
+/** CDS Hooks 2.0 §Trusting CDS Clients: a `jti` seen before is refused, across replicas and restarts. */
+export interface ReplayStore {
+  /**
+   * 'fresh' (now remembered until expiresAt), 'replayed' (seen and still live), or 'full' (this issuer's
+   * quota of live tokens is used up: refuse, rather than forget one that could then be replayed).
+   */
+  check(issuer: string, jti: string, expiresAt: Date, now: Date): Promise<'fresh' | 'replayed' | 'full'>;
+  /** Live entries, for /metrics. */
+  size(): Promise<number>;
+}
+
+/** Who evaluated which patient and when: for a site's security officer, apart from the operational log. */
+export interface AuditEvent {
+  at: Date;
+  /** The client's issuer (`iss`) and user (`sub`); 'anonymous' when AUTH_MODE=off. */
+  issuer: string;
+  subject: string;
+  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate';
+  patientId?: string;
+  fhirServer?: string;
+  trials?: readonly string[];
+}
+
+export interface AuditTrail {
+  record(event: AuditEvent): Promise<void>;
+}
+
+export interface SharedState {
+  readonly kind: 'embedded' | 'postgres';
+  feedback: FeedbackStore;
+  suppressions: SuppressionStore;
+  replay: ReplayStore;
+  audit: AuditTrail;
+  /** Throws when the state cannot be used (database down): /readyz. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
