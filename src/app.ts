@@ -102,7 +102,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // CDS Hooks 2.0: browser-based EHRs call the service directly; allow Authorization and Content-Type.
   void app.register(cors, { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
   // After CORS, so a refusal still carries the CORS headers a browser-based EHR needs to read it.
-  app.after(() => registerClientAuth(app, config, trust, app.state.replay));
+  app.after((err) => {
+    // The shared state could not be opened (journal locked, database down): stop here, with that error.
+    if (err) throw err;
+    registerClientAuth(app, config, trust, app.state.replay);
+  });
   const devIssuer = devTokenIssuer(trust.issuers);
   if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
   void app.register(cdsServicesRoutes, { suppressionDays: config.suppressionDays });
