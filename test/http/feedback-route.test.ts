@@ -78,7 +78,7 @@ describe('the feedback route', () => {
 
   it('writes who evaluated which patient to the audit file, not to the operational log', async () => {
     await cardsFor('sle-child-likely');
-    await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: exampleBundle('sle-adult-belimumab') as any });
+    await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: exampleBundle('sle-adult-belimumab') });
     const events = readFileSync(resolve(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(events).toContainEqual(expect.objectContaining({ issuer: 'anonymous', subject: 'anonymous', action: 'patient-view', patientId: patientIdOf(exampleBundle('sle-child-likely')) }));
     expect(events).toContainEqual(expect.objectContaining({ action: 'evaluate', patientId: patientIdOf(exampleBundle('sle-adult-belimumab')) }));
