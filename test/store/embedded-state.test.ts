@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { summaryJson } from '../../src/cds/feedback.js';
@@ -145,10 +145,21 @@ describe('the embedded journal', () => {
     }
   });
 
-  it('takes over a lock left by a process that is gone (kill -9)', async () => {
-    const file = resolve(dir, 'stale.jsonl');
-    writeFileSync(`${file}.lock`, '999999999\n');
-    const state = await open('stale');
+  it('takes over a lock left by a process that is gone (kill -9), or by this pid in an earlier life', async () => {
+    for (const pid of [999_999_999, process.pid]) {
+      writeFileSync(resolve(dir, 'stale.jsonl.lock'), JSON.stringify({ pid, host: hostname(), token: 'an-earlier-process' }));
+      const state = await open('stale');
+      await state.close();
+    }
+  });
+
+  it('respects a lock from another host or container while it is touched, and takes it over once it is not', async () => {
+    const lock = resolve(dir, 'remote.jsonl.lock');
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: 'another-container', token: 'theirs' }));
+    await expect(open('remote')).rejects.toThrow(/held by process 1 on another-container/);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lock, old, old);
+    const state = await open('remote');
     await state.close();
   });
 
