@@ -5,7 +5,7 @@
  *
  * Nothing here holds patient data in the clear except the audit trail, which exists to say who looked at
  * which patient (it is not the operational log). Suppressions are keyed by a keyed hash of issuer, patient
- * and trial (see cds/suppression-key.ts), never by the raw patient id.
+ * and trial (see security/suppression-key.ts), never by the raw patient id.
  */
 
 /** A card the service answered with, remembered so feedback (which names only the card) can be attributed. */
