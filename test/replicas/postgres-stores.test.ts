@@ -66,4 +66,33 @@ describe.skipIf(unavailable !== '')(`the PostgreSQL stores${unavailable ? ` (ski
     expect(await state.suppressions.active([key], new Date('2027-02-01T00:00:00Z'))).toEqual(new Set([key]));
     await state.check();
   });
+
+  it('answers a database that refuses connections with a transient OperationOutcome (503), not a driver error', async () => {
+    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
+    await admin.connect();
+    const role = `tm_limited_${process.pid}`;
+    const db = `limited_${process.pid}`;
+    let limited: SharedState | undefined;
+    try {
+      await admin.query(`drop database if exists ${db}`);
+      await admin.query(`drop role if exists ${role}`);
+      await admin.query(`create role ${role} login`);
+      await admin.query(`create database ${db} owner ${role}`);
+      const url = new URL(inject('postgresUrl'));
+      url.username = role;
+      url.password = '';
+      url.pathname = `/${db}`;
+      limited = await openPostgresState({ databaseUrl: url.toString(), maxCards: 10, jtiIssuerQuota: 10, log: quiet });
+      // No more connections for that role, and the ones it has are cut: the database is "down" for it.
+      await admin.query(`alter role ${role} connection limit 0`);
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [role]);
+      const failure = await limited.replay.check('https://ehr.example', 'j', new Date(Date.now() + 60_000), new Date()).catch((err: unknown) => err);
+      expect(failure).toMatchObject({ outcome: { issue: [{ code: 'transient', diagnostics: expect.stringMatching(/database cannot be reached/) }] } });
+    } finally {
+      await limited?.close().catch(() => undefined);
+      await admin.query(`drop database if exists ${db} with (force)`);
+      await admin.query(`drop role if exists ${role}`);
+      await admin.end();
+    }
+  });
 });

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { AuditEvent, AuditTrail, CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard, ReplayStore, SharedState, SuppressionStore } from '../shared-state.js';
 import { judgeFeedback } from '../judge-feedback.js';
 import type { StateLog } from '../embedded/embedded-state.js';
+import { serviceUnavailable } from '../../fhir/outcomes.js';
 import { migrate } from './migrate.js';
 
 export interface PostgresOptions {
@@ -43,12 +44,26 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
     lastPrune = t;
     void pruneState(pool, options.maxCards).catch((err: Error) => options.log.warn({ err: { message: err.message } }, 'PostgreSQL: pruning old cards and expired jtis failed'));
   };
+  const feedback = new PostgresFeedbackStore(pool, prune);
+  const suppressions = new PostgresSuppressionStore(pool);
+  const replay = new PostgresReplayStore(pool, options.jtiIssuerQuota);
+  const audit = new PostgresAuditTrail(pool);
   return {
     kind: 'postgres',
-    feedback: new PostgresFeedbackStore(pool, prune),
-    suppressions: new PostgresSuppressionStore(pool),
-    replay: new PostgresReplayStore(pool, options.jtiIssuerQuota),
-    audit: new PostgresAuditTrail(pool),
+    feedback: {
+      rememberCards: (cards) => guard(feedback.rememberCards(cards)),
+      record: (serviceId, items, receivedAt) => guard(feedback.record(serviceId, items, receivedAt)),
+      summary: (trialId) => guard(feedback.summary(trialId)),
+    },
+    suppressions: {
+      suppress: (key, until, reason) => guard(suppressions.suppress(key, until, reason)),
+      active: (keys, now) => guard(suppressions.active(keys, now)),
+    },
+    replay: {
+      check: (issuer, jti, expiresAt, now) => guard(replay.check(issuer, jti, expiresAt, now)),
+      size: () => guard(replay.size()),
+    },
+    audit: { record: (event) => guard(audit.record(event)) },
     async check() {
       await pool.query('select 1');
     },
@@ -56,6 +71,27 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
       await pool.end();
     },
   };
+}
+
+/** SQLSTATE classes and codes that mean "the database cannot be used now", not "this request is wrong". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[123])/;
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
+
+/**
+ * A database that is down or full is the service's transient problem: an OperationOutcome the error handler
+ * answers with 503 (and the client retries), never a 500 with the driver's message. Other errors pass as they are.
+ */
+async function guard<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const message = err instanceof Error ? err.message : '';
+    if ((typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) || /timeout exceeded when trying to connect|Connection terminated/i.test(message)) {
+      throw serviceUnavailable('the service\'s database cannot be reached; try again shortly');
+    }
+    throw err;
+  }
 }
 
 async function pruneState(pool: pg.Pool, maxCards: number): Promise<void> {
