@@ -65,9 +65,13 @@ export async function recordFeedback(state: SharedState, serviceId: string, feed
   }
   const suppressed: FeedbackAnswer['suppressed'] = [];
   const until = new Date(now.getTime() + suppressionDays * DAY_MS);
-  for (const a of receipt.accepted) {
-    if (a.outcome !== 'overridden' || !a.reason || !a.suppressionKey) continue;
+  // Stored items, and repeated ones: an EHR retrying after a failed answer (feedback stored, suppression not
+  // yet set) still gets its suppression; setting one again only keeps the later end.
+  const seen = new Set<string>();
+  for (const a of [...receipt.accepted, ...(receipt.repeated ?? [])]) {
+    if (a.outcome !== 'overridden' || !a.reason || !a.suppressionKey || seen.has(a.suppressionKey)) continue;
     if (!overrideReason(a.reason)?.suppresses) continue;
+    seen.add(a.suppressionKey);
     await state.suppressions.suppress(a.suppressionKey, until, a.reason);
     suppressed.push({ trialId: a.trialId, until: until.toISOString() });
   }

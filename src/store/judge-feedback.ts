@@ -1,4 +1,4 @@
-import type { CardFeedback, RememberedCard } from './shared-state.js';
+import type { CardFeedback, FeedbackReceipt, RememberedCard } from './shared-state.js';
 
 /** Longest override reason code kept (issue #12 item 3: unbounded codes filled the journal and memory). */
 export const MAX_REASON_CODE_LENGTH = 64;
@@ -42,4 +42,9 @@ export function judgeFeedback(f: CardFeedback, card: RememberedCard | undefined)
     if (!item.suggestions.includes(s.id)) item.suggestions.push(s.id);
   }
   return { kind: 'ok', item };
+}
+
+/** A kept item as the receipt reports it (the caller sets suppressions from it). */
+export function receiptItem(item: JudgedFeedback): FeedbackReceipt['accepted'][number] {
+  return { card: item.card, trialId: item.trialId, outcome: item.outcome, ...(item.reason ? { reason: item.reason } : {}), ...(item.suppressionKey ? { suppressionKey: item.suppressionKey } : {}) };
 }

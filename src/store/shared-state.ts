@@ -39,6 +39,11 @@ export interface FeedbackReceipt {
   rejected: { card: string; why: string }[];
   /** The stored items, with what the store knew of their card: the caller acts on them (suppression). */
   accepted: { card: string; trialId: string; outcome: 'accepted' | 'overridden'; reason?: string; suppressionKey?: string }[];
+  /**
+   * The duplicates, likewise: an EHR retrying after an answer it did not get (the feedback stored, the
+   * suppression not yet set) still gets its suppression.
+   */
+  repeated?: FeedbackReceipt['accepted'];
 }
 
 export interface FeedbackSummary {

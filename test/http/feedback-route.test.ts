@@ -69,6 +69,17 @@ describe('the feedback route', () => {
     expect((await cardsFor('sle-teen-missing-tests')).map((c) => c.source.topic.code)).toContain(ZJU);
   });
 
+  it('still sets the suppression when the EHR retries an override whose first answer it never got', async () => {
+    const cards = await cardsFor('sle-child-on-blinatumomab');
+    const card = cards.find((c) => c.overrideReasons.some((r: any) => r.code === 'already-screened'));
+    const item = override(card, 'already-screened');
+    // The first call: the feedback is stored, then the process fails before the suppression is set.
+    expect(await app.state.feedback.record('trialmatch-sle', [item as any], new Date())).toMatchObject({ stored: 1 });
+    const retry = await post([item]);
+    expect(retry.json()).toMatchObject({ stored: 0, duplicates: 1, suppressed: [{ trialId: card.source.topic.code }] });
+    expect((await cardsFor('sle-child-on-blinatumomab')).map((c) => c.source.topic.code)).not.toContain(card.source.topic.code);
+  });
+
   it('does not hide the card after an override reason that does not suppress', async () => {
     const cards = await cardsFor('sle-adult-refractory');
     const res = await post([override(cards[0], 'not-interested')]);

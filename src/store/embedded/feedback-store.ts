@@ -1,5 +1,5 @@
 import type { CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard } from '../shared-state.js';
-import { judgeFeedback } from '../judge-feedback.js';
+import { judgeFeedback, receiptItem } from '../judge-feedback.js';
 import type { CardEntry, FeedbackEntry } from './journal-entries.js';
 import type { Journal } from './journal.js';
 
@@ -61,7 +61,7 @@ export class EmbeddedFeedbackStore implements FeedbackStore {
   }
 
   async record(serviceId: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt> {
-    const receipt: FeedbackReceipt = { stored: 0, duplicates: 0, unknownCards: 0, rejected: [], accepted: [] };
+    const receipt: FeedbackReceipt = { stored: 0, duplicates: 0, unknownCards: 0, rejected: [], accepted: [], repeated: [] };
     const entries: FeedbackEntry[] = [];
     for (const f of feedback) {
       const judged = judgeFeedback(f, this.cards.get(f.card));
@@ -77,6 +77,7 @@ export class EmbeddedFeedbackStore implements FeedbackStore {
       const key = countedKey(item.card, item.outcome);
       if (this.counted.has(key)) {
         receipt.duplicates++;
+        receipt.repeated?.push(receiptItem(item));
         continue;
       }
       // Marked at once, so a retry arriving while this one is being written is a duplicate too.
@@ -85,7 +86,7 @@ export class EmbeddedFeedbackStore implements FeedbackStore {
       if (item.reason) entry.reason = item.reason;
       if (item.suggestions.length > 0) entry.suggestions = item.suggestions;
       entries.push(entry);
-      receipt.accepted.push({ card: item.card, trialId: item.trialId, outcome: item.outcome, ...(item.reason ? { reason: item.reason } : {}), ...(item.suppressionKey ? { suppressionKey: item.suppressionKey } : {}) });
+      receipt.accepted.push(receiptItem(item));
     }
     if (entries.length > 0 && this.journal) {
       try {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { AuditEvent, AuditTrail, CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard, ReplayStore, SharedState, SuppressionStore } from '../shared-state.js';
-import { judgeFeedback } from '../judge-feedback.js';
+import { judgeFeedback, receiptItem } from '../judge-feedback.js';
 import type { StateLog } from '../embedded/embedded-state.js';
 import { serviceUnavailable } from '../../fhir/outcomes.js';
 import { migrate } from './migrate.js';
@@ -126,7 +126,7 @@ class PostgresFeedbackStore implements FeedbackStore {
   }
 
   async record(serviceId: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt> {
-    const receipt: FeedbackReceipt = { stored: 0, duplicates: 0, unknownCards: 0, rejected: [], accepted: [] };
+    const receipt: FeedbackReceipt = { stored: 0, duplicates: 0, unknownCards: 0, rejected: [], accepted: [], repeated: [] };
     const uuids = [...new Set(feedback.map((f) => f.card).filter((c) => UUID.test(c)))];
     const client = await this.pool.connect();
     try {
@@ -155,6 +155,7 @@ class PostgresFeedbackStore implements FeedbackStore {
         const counted = await client.query('insert into feedback_counted (card, outcome) values ($1, $2) on conflict do nothing returning 1', [item.card, item.outcome]);
         if (counted.rowCount === 0) {
           receipt.duplicates++;
+          receipt.repeated?.push(receiptItem(item));
           continue;
         }
         await client.query(
@@ -168,7 +169,7 @@ class PostgresFeedbackStore implements FeedbackStore {
           [item.trialId, item.outcome, item.outcome === 'overridden' ? (item.reason ?? 'unspecified') : ''],
         );
         receipt.stored++;
-        receipt.accepted.push({ card: item.card, trialId: item.trialId, outcome: item.outcome, ...(item.reason ? { reason: item.reason } : {}), ...(item.suppressionKey ? { suppressionKey: item.suppressionKey } : {}) });
+        receipt.accepted.push(receiptItem(item));
       }
       await client.query('commit');
     } catch (err) {
