@@ -24,6 +24,8 @@ COPY fhir-mappings ./fhir-mappings
 COPY cds-hooks ./cds-hooks
 COPY public ./public
 COPY config ./config
+# Applied at start when DATABASE_URL is set (src/store/postgres/migrate.ts).
+COPY migrations ./migrations
 # Feedback journal (FEEDBACK_FILE defaults to data/feedback.jsonl): mount a volume here to keep it.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// One `npm test` runs three projects: unit (the app through app.inject), integration (against a real HAPI
-// FHIR server that the global setup provides) and browser (the demo page in headless Chromium).
+// One `npm test` runs four projects: unit (the app through app.inject), integration (against a real HAPI
+// FHIR server that the global setup provides), replicas (two service processes on a real PostgreSQL) and
+// browser (the demo page in headless Chromium).
 export default defineConfig({
   test: {
     projects: [
@@ -9,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**', 'test/browser/**'],
+          exclude: ['test/integration/**', 'test/browser/**', 'test/replicas/**'],
           testTimeout: 20_000,
         },
       },
@@ -20,6 +21,17 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Two service processes on one PostgreSQL (issue #12 item 4); the global setup starts PostgreSQL.
+        test: {
+          name: 'replicas',
+          include: ['test/replicas/**/*.test.ts'],
+          globalSetup: ['test/replicas/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },

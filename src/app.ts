@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -17,13 +18,17 @@ import { loggerOptions } from './logger.js';
 import { registerClientAuth } from './security/client-auth.js';
 import { createDevTokenSigner, devTokenIssuer } from './security/dev-token.js';
 import { loadTrustConfig, type LoadedTrust } from './security/trust-config.js';
-import { JournalFeedbackStore, type FeedbackStore } from './store/feedback-store.js';
+import { createSharedState } from './store/create-shared-state.js';
+import type { SharedState } from './store/shared-state.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     engine: EngineDeps;
     services: ServiceDefinition[];
-    feedback: FeedbackStore;
+    /** Feedback, suppressions, the replay store and the audit trail (embedded journal, or PostgreSQL). */
+    state: SharedState;
+    /** The HMAC key for suppression keys (security/suppression-key.ts). */
+    suppressionSecret: string;
     clock: () => Date;
   }
 }
@@ -36,8 +41,11 @@ export interface AppOptions {
   fetch?: typeof fetch;
   /** A pino destination stream, for tests that read the log. */
   logStream?: NodeJS.WritableStream;
-  /** Defaults to the durable journal at config.feedbackFile. */
-  feedbackStore?: FeedbackStore;
+  /**
+   * The shared state; defaults to what the config selects (DATABASE_URL: PostgreSQL, else the journal at
+   * config.feedbackFile). A state passed in is closed with the app.
+   */
+  state?: SharedState;
   /** Trusted issuers and FHIR servers; defaults to the file at config.trustFile. */
   trust?: LoadedTrust;
 }
@@ -75,20 +83,33 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
     limits: { hookTimeoutMs: config.hookTimeoutMs, maxResources: config.maxResourcesPerHook },
   };
-  const feedback = options.feedbackStore ?? new JournalFeedbackStore(config.feedbackFile, config.feedbackMaxCards);
   app.decorate('engine', engine);
   app.decorate('services', services);
-  app.decorate('feedback', feedback);
-  app.addHook('onClose', async () => feedback.close?.());
+  // Opened asynchronously (the journal is streamed, the database migrated) before any route can run; set on
+  // the root instance, which every plugin's instance reads through.
+  app.decorate('state', null as unknown as SharedState);
+  app.decorate('suppressionSecret', '');
+  void app.register(async () => {
+    const opened = options.state
+      ? { state: options.state, suppressionSecret: config.suppressionSecret ?? randomBytes(32).toString('hex') }
+      : await createSharedState(config, app.log);
+    app.state = opened.state;
+    app.suppressionSecret = opened.suppressionSecret;
+  });
+  app.addHook('onClose', async () => app.state?.close());
   app.decorate('clock', options.clock ?? (() => new Date()));
   registerErrorHandler(app);
   // CDS Hooks 2.0: browser-based EHRs call the service directly; allow Authorization and Content-Type.
   void app.register(cors, { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
   // After CORS, so a refusal still carries the CORS headers a browser-based EHR needs to read it.
-  app.after(() => registerClientAuth(app, config, trust));
+  app.after((err) => {
+    // The shared state could not be opened (journal locked, database down): stop here, with that error.
+    if (err) throw err;
+    registerClientAuth(app, config, trust, app.state.replay);
+  });
   const devIssuer = devTokenIssuer(trust.issuers);
   if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
-  void app.register(cdsServicesRoutes);
+  void app.register(cdsServicesRoutes, { suppressionDays: config.suppressionDays });
   void app.register(trialsRoutes);
   void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
   void app.register(demoRoutes);

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from './paths.js';
 
@@ -59,13 +59,34 @@ export const configSchema = z
     jwtMaxLifetimeSeconds: num(3600),
     /** Live `jti`s remembered to refuse replays; when full of unexpired ones, new tokens get a 503. */
     jtiCacheSize: num(200_000),
+    /**
+     * Live `jti`s one issuer may hold in the replay store (issue #12 item 3): one issuer filling it gets 503s,
+     * the others keep working. Capped by JTI_CACHE_SIZE.
+     */
+    jtiIssuerQuota: num(100_000),
     /** Durable feedback journal (JSON lines). */
     feedbackFile: z.string().default(resolve(ROOT, 'data', 'feedback.jsonl')),
     /** Card uuid -> trial mappings kept (in memory and in the journal) to attribute feedback. */
     feedbackMaxCards: num(100_000),
+    /**
+     * PostgreSQL for the shared state (feedback, card -> trial map, suppressions, replay store, audit trail),
+     * so several replicas share it (docs/deployment.md). Unset: the embedded journal, one process only.
+     */
+    databaseUrl: z.string().min(1).optional(),
+    /** The audit trail in the embedded mode (JSON lines, never the operational log); default beside the journal. */
+    auditFile: z.string().optional(),
+    /** Days a card stays hidden for a patient after an override reason that `suppresses` (cds/override-reasons.ts). */
+    suppressionDays: num(90),
+    /**
+     * HMAC-SHA256 key for suppression keys (security/suppression-key.ts), so no raw patient id is stored.
+     * Required with DATABASE_URL (every replica needs the same one); in the embedded mode, when unset, a random
+     * one is generated once and kept in a 0600 file beside the journal.
+     */
+    suppressionSecret: z.string().min(16, 'SUPPRESSION_SECRET must be at least 16 characters').optional(),
   })
   .transform((c) => ({
     ...c,
+    auditFile: c.auditFile ?? resolve(dirname(c.feedbackFile), 'audit.jsonl'),
     publicBaseUrls: (c.publicBaseUrls ?? [`http://localhost:${c.port}`, `http://127.0.0.1:${c.port}`]).map((u) => u.replace(/\/+$/, '')),
   }));
 
@@ -95,5 +116,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jtiCacheSize: env.JTI_CACHE_SIZE,
     feedbackFile: env.FEEDBACK_FILE || undefined,
     feedbackMaxCards: env.FEEDBACK_MAX_CARDS,
+    jtiIssuerQuota: env.JTI_ISSUER_QUOTA,
+    databaseUrl: env.DATABASE_URL || undefined,
+    auditFile: env.AUDIT_FILE || undefined,
+    suppressionDays: env.SUPPRESSION_DAYS,
+    suppressionSecret: env.SUPPRESSION_SECRET || undefined,
   });
 }

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { AuthError, ClientAuthenticator, type ClientIdentity } from './client-authenticator.js';
 import { FhirServerAllowlist, fhirServerNotAllowed } from './fhir-server-allowlist.js';
 import type { LoadedTrust } from './trust-config.js';
+import type { ReplayStore } from '../store/shared-state.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,7 +29,7 @@ function pathOf(request: FastifyRequest): string {
  * Registers the authentication hook (onRequest, so an unauthenticated body is never parsed) and, when
  * authentication is off, the global FHIR server allowlist. Refusals go through the one error handler.
  */
-export function registerClientAuth(app: FastifyInstance, config: Config, trust: LoadedTrust): void {
+export function registerClientAuth(app: FastifyInstance, config: Config, trust: LoadedTrust, replay: ReplayStore): void {
   app.decorateRequest('client', undefined);
   registerFhirServerGuard(app);
   if (config.authMode === 'off') {
@@ -47,7 +48,7 @@ export function registerClientAuth(app: FastifyInstance, config: Config, trust: 
     publicBaseUrls: config.publicBaseUrls,
     leewaySeconds: config.jwtLeewaySeconds,
     maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
-    jtiCacheSize: config.jtiCacheSize,
+    replay,
   });
   app.log.info({ trustFile: trust.file, issuers: trust.issuers.map((i) => i.issuer), audiences: config.publicBaseUrls }, 'client authentication on');
   app.addHook('onRequest', async (request, reply) => {

@@ -1,13 +1,15 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { OperationOutcomeError, serviceUnavailable, unauthorized } from '../fhir/outcomes.js';
 import { FhirServerAllowlist } from './fhir-server-allowlist.js';
-import { ReplayCache } from './replay-cache.js';
 import { ALLOWED_ALGORITHMS, type LoadedTrust, type TrustedIssuer } from './trust-config.js';
+import type { ReplayStore } from '../store/shared-state.js';
 
 /** Who called, as far as the service could tell, and which FHIR servers that caller may name. */
 export interface ClientIdentity {
   /** The verified issuer, or undefined when authentication is off. */
   issuer?: string;
+  /** The verified token's `sub` (the EHR user or system), for the audit trail; absent when auth is off. */
+  subject?: string;
   fhirServers: FhirServerAllowlist;
 }
 
@@ -17,7 +19,8 @@ export interface AuthenticatorOptions {
   publicBaseUrls: readonly string[];
   leewaySeconds: number;
   maxLifetimeSeconds: number;
-  jtiCacheSize: number;
+  /** Where seen `jti`s are kept: shared by every replica when the state is in PostgreSQL. */
+  replay: ReplayStore;
   /** Injected so tests can move time; defaults to the wall clock. */
   now?: () => number;
 }
@@ -51,11 +54,9 @@ interface IssuerKeys {
  */
 export class ClientAuthenticator {
   private readonly issuers = new Map<string, IssuerKeys>();
-  private readonly replay: ReplayCache;
   private readonly now: () => number;
 
   constructor(private readonly options: AuthenticatorOptions) {
-    this.replay = new ReplayCache(options.jtiCacheSize);
     this.now = options.now ?? Date.now;
     for (const config of options.trust.issuers) {
       const keys = config.jwks
@@ -113,10 +114,10 @@ export class ClientAuthenticator {
     if (expMs - nowMs > this.options.maxLifetimeSeconds * 1000) {
       throw new AuthError('lifetime', unauthorized(`the token's exp is more than ${this.options.maxLifetimeSeconds} s ahead`));
     }
-    const seen = this.replay.check(issuer.config.issuer, payload.jti as string, expMs + this.options.leewaySeconds * 1000, nowMs);
+    const seen = await this.options.replay.check(issuer.config.issuer, payload.jti as string, new Date(expMs + this.options.leewaySeconds * 1000), new Date(nowMs));
     if (seen === 'replayed') throw new AuthError('replayed', unauthorized('this token (jti) has been used before; send a new token with every call'));
     if (seen === 'full') throw new AuthError('busy', serviceUnavailable('too many live tokens to check for replay; try again shortly'));
-    return { issuer: issuer.config.issuer, fhirServers: issuer.fhirServers };
+    return { issuer: issuer.config.issuer, ...(typeof payload.sub === 'string' ? { subject: payload.sub } : {}), fhirServers: issuer.fhirServers };
   }
 
   private refusal(err: unknown, audience: string[]): AuthError {

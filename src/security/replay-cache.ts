@@ -12,6 +12,12 @@ export class ReplayCache {
     return this.seen.size;
   }
 
+  /** Seen and still live. */
+  has(issuer: string, jti: string, nowMs: number): boolean {
+    const until = this.seen.get(`${issuer}\u0000${jti}`);
+    return until !== undefined && until > nowMs;
+  }
+
   /** 'fresh' (now remembered), 'replayed' (seen and still live) or 'full' (no room: refuse). */
   check(issuer: string, jti: string, expiresAtMs: number, nowMs: number): 'fresh' | 'replayed' | 'full' {
     const key = `${issuer}\u0000${jti}`;
@@ -23,7 +29,8 @@ export class ReplayCache {
     return 'fresh';
   }
 
-  private sweep(nowMs: number): void {
+  /** Forgets the expired entries. */
+  sweep(nowMs: number): void {
     for (const [key, until] of this.seen) if (until <= nowMs) this.seen.delete(key);
   }
 }

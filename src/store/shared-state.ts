@@ -5,7 +5,7 @@
  *
  * Nothing here holds patient data in the clear except the audit trail, which exists to say who looked at
  * which patient (it is not the operational log). Suppressions are keyed by a keyed hash of issuer, patient
- * and trial (see cds/suppression-key.ts), never by the raw patient id.
+ * and trial (see security/suppression-key.ts), never by the raw patient id.
  */
 
 /** A card the service answered with, remembered so feedback (which names only the card) can be attributed. */
@@ -39,6 +39,11 @@ export interface FeedbackReceipt {
   rejected: { card: string; why: string }[];
   /** The stored items, with what the store knew of their card: the caller acts on them (suppression). */
   accepted: { card: string; trialId: string; outcome: 'accepted' | 'overridden'; reason?: string; suppressionKey?: string }[];
+  /**
+   * The duplicates, likewise: an EHR retrying after an answer it did not get (the feedback stored, the
+   * suppression not yet set) still gets its suppression.
+   */
+  repeated?: FeedbackReceipt['accepted'];
 }
 
 export interface FeedbackSummary {

@@ -3,13 +3,17 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { JournalFeedbackStore } from '../../src/store/feedback-store.js';
+import { openEmbeddedState } from '../../src/store/embedded/embedded-state.js';
 import { exampleBundle, testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 
 const SERVICE = '/cds-services/trialmatch-sle';
 const dir = mkdtempSync(resolve(tmpdir(), 'trialmatch-feedback-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const quiet = { warn: () => undefined, info: () => undefined };
+const openStore = (file: string, maxCards = 100_000) =>
+  openEmbeddedState({ feedbackFile: file, auditFile: `${file}.audit`, maxCards, jtiCacheSize: 1000, jtiIssuerQuota: 1000, log: quiet });
 
 async function cardsFor(app: FastifyInstance): Promise<any[]> {
   const bundle = exampleBundle('sle-child-likely');
@@ -70,35 +74,35 @@ describe('feedback is not lost', () => {
 
   it('skips a line cut short by a crash, keeps the rest, and goes on appending', async () => {
     const file = resolve(dir, 'crash.jsonl');
-    const store = new JournalFeedbackStore(file);
-    store.rememberCards([{ uuid: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', trialId: 'trial-a' }]);
-    await store.record('svc', [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }]);
-    store.close();
+    const store = await openStore(file);
+    await store.feedback.rememberCards([{ uuid: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', trialId: 'trial-a', overrideReasons: [] }]);
+    await store.feedback.record('svc', [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date());
+    await store.close();
     appendFileSync(file, '{"t":"feedback","service":"svc","card":"0b4bfa52-21a5');
-    const reopened = new JournalFeedbackStore(file);
-    expect(reopened.stats).toMatchObject({ replayedCards: 1, replayedFeedback: 1, skippedLines: 1 });
-    await reopened.record('svc', [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'overridden', outcomeTimestamp: '2026-11-23T11:00:00Z' }]);
-    reopened.close();
-    const again = new JournalFeedbackStore(file);
-    expect(again.summary('trial-a')).toMatchObject({ accepted: 1, overridden: 1 });
+    const reopened = await openStore(file);
+    expect(reopened.stats).toMatchObject({ cards: 1, feedback: 1, skippedLines: 1 });
+    await reopened.feedback.record('svc', [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'overridden', outcomeTimestamp: '2026-11-23T11:00:00Z' }], new Date());
+    await reopened.close();
+    const again = await openStore(file);
+    expect(await again.feedback.summary('trial-a')).toMatchObject({ accepted: 1, overridden: 1 });
     expect(again.stats.skippedLines).toBe(1);
-    again.close();
+    await again.close();
   });
 
   it('compacts the journal atomically, keeping every feedback entry and the newest cards', async () => {
     const file = resolve(dir, 'compact.jsonl');
-    const store = new JournalFeedbackStore(file, 10);
+    const store = await openStore(file, 10);
     const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-    store.rememberCards([{ uuid: uuid(0), trialId: 'trial-a' }]);
-    await store.record('svc', [{ card: uuid(0), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }]);
-    for (let i = 1; i <= 100; i++) store.rememberCards([{ uuid: uuid(i), trialId: 'trial-b' }]);
-    store.close();
+    await store.feedback.rememberCards([{ uuid: uuid(0), trialId: 'trial-a', overrideReasons: [] }]);
+    await store.feedback.record('svc', [{ card: uuid(0), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date());
+    for (let i = 1; i <= 100; i++) await store.feedback.rememberCards([{ uuid: uuid(i), trialId: 'trial-b', overrideReasons: [] }]);
+    await store.close();
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines.length).toBeLessThanOrEqual(1 + 2 * 10 + 1);
-    const reopened = new JournalFeedbackStore(file, 10);
-    expect(reopened.summary('trial-a').accepted).toBe(1);
-    expect(await reopened.record('svc', [{ card: uuid(100), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }])).toMatchObject({ stored: 1 });
-    expect(await reopened.record('svc', [{ card: uuid(1), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }])).toMatchObject({ stored: 0, unknownCards: 1 });
-    reopened.close();
+    const reopened = await openStore(file, 10);
+    expect((await reopened.feedback.summary('trial-a')).accepted).toBe(1);
+    expect(await reopened.feedback.record('svc', [{ card: uuid(100), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ stored: 1 });
+    expect(await reopened.feedback.record('svc', [{ card: uuid(1), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ stored: 0, unknownCards: 1 });
+    await reopened.close();
   });
 });

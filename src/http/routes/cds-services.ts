@@ -1,15 +1,22 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { feedbackSchema, hookRequestSchema } from '../../cds/hook-request.js';
+import { keepUnsuppressedCards, recordFeedback } from '../../cds/feedback.js';
 import { handlePatientView } from '../../cds/handle-patient-view.js';
 import { renderDiscovery, type ServiceDefinition } from '../../cds/service-definition.js';
 import { notFound } from '../../fhir/outcomes.js';
 import { NO_FHIR_SERVERS } from '../../security/fhir-server-allowlist.js';
+import { auditEventFor } from '../audit-event.js';
 
 const serviceParams = z.object({ id: z.string() });
 
 /** CDS Hooks 2.0: discovery, the service call, and feedback. Thin: validate, call one function, answer. */
-export const cdsServicesRoutes: FastifyPluginAsyncZod = async (app) => {
+export interface CdsServicesOptions {
+  /** Days an honoured override reason hides the trial's card for the patient (SUPPRESSION_DAYS). */
+  suppressionDays: number;
+}
+
+export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = async (app, options) => {
   const discovery = renderDiscovery(app.services);
   const findService = (id: string): ServiceDefinition => {
     const service = app.services.find((s) => s.id === id);
@@ -25,14 +32,20 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod = async (app) => {
     // The caller's FHIR servers: per issuer, or the unauthenticated allowlist when AUTH_MODE=off; none at all
     // when there is no caller identity (fail closed).
     const fhirServers = request.client?.fhirServers ?? NO_FHIR_SERVERS;
-    const result = await handlePatientView(service, request.body, app.engine, app.clock(), { fhirServers });
-    app.feedback.rememberCards(result.cards.map((card) => ({ uuid: card.uuid, trialId: card.source.topic.code })));
+    const now = app.clock();
+    const result = await handlePatientView(service, request.body, app.engine, now, { fhirServers });
+    const { patientId } = request.body.context;
+    const audience = { issuer: request.client?.issuer ?? 'anonymous', fhirServer: request.body.fhirServer, patientId };
+    const cards = await keepUnsuppressedCards(app.state, app.suppressionSecret, audience, result.cards, now);
+    const trials = cards.map((c) => c.source.topic.code);
+    await app.state.audit.record(auditEventFor(request, new Date(), 'patient-view', { patientId, fhirServer: request.body.fhirServer, trials }));
     // Ids, counts, outcomes and durations only: never patient data or tokens (house rule 8).
     request.log.info(
       {
         service: service.id,
         hookInstance: request.body.hookInstance,
-        cards: result.cards.length,
+        cards: cards.length,
+        suppressed: result.cards.length - cards.length,
         statuses: Object.fromEntries(result.evaluations.map((e) => [e.trialId, e.status])),
         sources: result.provenance.map((p) => `${p.key}:${p.origin}:${p.count}`),
         faults: result.faults,
@@ -40,13 +53,15 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod = async (app) => {
       },
       'patient-view evaluated',
     );
-    return { cards: result.cards };
+    return { cards };
   });
 
-  app.post('/cds-services/:id/feedback', { schema: { params: serviceParams, body: feedbackSchema } }, async (request, reply) => {
+  app.post('/cds-services/:id/feedback', { schema: { params: serviceParams, body: feedbackSchema } }, async (request) => {
     const service = findService(request.params.id);
-    const { stored, unknownCards, duplicates } = await app.feedback.record(service.id, request.body.feedback);
-    request.log.info({ service: service.id, stored, unknownCards, duplicates }, 'feedback received');
-    return reply.status(200).send();
+    const answer = await recordFeedback(app.state, service.id, request.body.feedback, app.clock(), options.suppressionDays);
+    await app.state.audit.record(auditEventFor(request, new Date(), 'feedback', { trials: answer.suppressed.map((s) => s.trialId) }));
+    const { stored, unknownCards, duplicates } = answer;
+    request.log.info({ service: service.id, stored, unknownCards, duplicates, rejected: answer.rejected.length, suppressed: answer.suppressed.length }, 'feedback received');
+    return answer;
   });
 };

@@ -7,6 +7,8 @@ import type { HookRequest } from '../../cds/hook-request.js';
 import { patientIdSchema } from '../../fhir/fhir-id.js';
 import { badRequest, notFound } from '../../fhir/outcomes.js';
 import { NO_FHIR_SERVERS } from '../../security/fhir-server-allowlist.js';
+import { summaryJson } from '../../cds/feedback.js';
+import { auditEventFor } from '../audit-event.js';
 
 const bundleSchema = z
   .object({ resourceType: z.literal('Bundle', { message: 'the body must be a FHIR Bundle' }), entry: z.array(z.unknown()).optional() })
@@ -47,6 +49,7 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     if (Number.isNaN(now.getTime())) throw badRequest(`"at" is not a date: ${at}`, ['at']);
     const { evaluations, faults, patientId } = evaluateBundle(request.body as unknown as Bundle, app.engine, now);
     request.log.info({ trials: evaluations.length, faults }, 'bundle evaluated');
+    await app.state.audit.record(auditEventFor(request, new Date(), 'evaluate', { patientId }));
     return { ...(patientId ? { patient: `Patient/${patientId}` } : {}), evaluatedAt: now.toISOString(), trials: evaluations };
   });
 
@@ -64,12 +67,13 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     // The same FHIR server policy as the hook route: only servers this caller may name are fetched.
     const fhirServers = request.client?.fhirServers ?? NO_FHIR_SERVERS;
     const { evaluations, faults, provenance } = await handlePatientView(service, hook, app.engine, now, { fhirServers });
+    await app.state.audit.record(auditEventFor(request, new Date(), 'evaluate', { patientId, fhirServer }));
     request.log.info({ trials: evaluations.length, faults, sources: provenance.map((p) => `${p.key}:${p.origin}:${p.count}`) }, 'server patient evaluated');
     return { patient: `Patient/${patientId}`, evaluatedAt: now.toISOString(), trials: evaluations };
   });
 
   app.get('/trials/:trialId/feedback', { schema: { params: z.object({ trialId: z.string() }) } }, async (request) => {
     if (!app.engine.mappings.trials.some((t) => t.id === request.params.trialId)) throw notFound(`no trial "${request.params.trialId}"`);
-    return app.feedback.summary(request.params.trialId);
+    return summaryJson(await app.state.feedback.summary(request.params.trialId));
   });
 };

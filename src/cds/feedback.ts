@@ -1,0 +1,86 @@
+import { badRequest, notFound } from '../fhir/outcomes.js';
+import { suppressionKey } from '../security/suppression-key.js';
+import type { CardFeedback, RememberedCard, SharedState } from '../store/shared-state.js';
+import { overrideReason } from './override-reasons.js';
+import type { Card } from './render-cards.js';
+
+/** Who the cards are for: the suppression key's parts other than the trial. */
+export interface CardAudience {
+  issuer: string;
+  fhirServer?: string | undefined;
+  patientId: string;
+}
+
+/** What a feedback call recorded, as the route answers it (issue #12 item 3: never a silent 200-and-drop). */
+export interface FeedbackAnswer {
+  stored: number;
+  duplicates: number;
+  unknownCards: number;
+  rejected: { card: string; why: string }[];
+  /** Trials whose card this patient will not see again until `until` (an honoured override reason). */
+  suppressed: { trialId: string; until: string }[];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * After the hook: drops the cards the patient's suppressions hide (an override reason that `suppresses`,
+ * cds/override-reasons.ts), and remembers the rest (trial, offered reasons, suppression key, suggestions) so
+ * feedback on them, on any replica, can be checked and attributed.
+ */
+export async function keepUnsuppressedCards(state: SharedState, secret: string, audience: CardAudience, cards: readonly Card[], now: Date): Promise<Card[]> {
+  const keyed = cards.map((card) => ({ card, key: suppressionKey(secret, { ...audience, trialId: card.source.topic.code }) }));
+  const hidden = await state.suppressions.active(
+    keyed.map((k) => k.key),
+    now,
+  );
+  const shown = keyed.filter((k) => !hidden.has(k.key));
+  await state.feedback.rememberCards(shown.map(({ card, key }) => rememberedCard(card, key)));
+  return shown.map((k) => k.card);
+}
+
+function rememberedCard(card: Card, key: string): RememberedCard {
+  // Cards carry suggestions only once a trial offers one (CDS Hooks 2.0 §Suggestion); read them if present.
+  const suggestions = (card as { suggestions?: { uuid?: string }[] }).suggestions?.map((s) => s.uuid).filter((u): u is string => typeof u === 'string');
+  return {
+    uuid: card.uuid,
+    trialId: card.source.topic.code,
+    overrideReasons: card.overrideReasons.map((r) => r.code),
+    suppressionKey: key,
+    ...(suggestions && suggestions.length > 0 ? { suggestions } : {}),
+  };
+}
+
+/**
+ * CDS Hooks 2.0 §Feedback: records the items (each card's outcome once), then for every stored override whose
+ * reason `suppresses`, hides that trial's card for that patient until now + suppressionDays. When nothing could
+ * be recorded, the caller learns why: every item for an unknown card is a 404 (the card was never answered by
+ * this service or has been forgotten), every item refused is a 400 naming the reasons.
+ */
+export async function recordFeedback(state: SharedState, serviceId: string, feedback: readonly CardFeedback[], now: Date, suppressionDays: number): Promise<FeedbackAnswer> {
+  const receipt = await state.feedback.record(serviceId, feedback, now);
+  if (receipt.stored === 0 && receipt.duplicates === 0) {
+    if (receipt.rejected.length > 0) throw badRequest(`no feedback recorded: ${receipt.rejected.map((r) => `card ${r.card}: ${r.why}`).join('; ')}`, ['feedback']);
+    throw notFound('no feedback recorded: the cards named are not cards this service answered with (or they have been forgotten)');
+  }
+  const suppressed: FeedbackAnswer['suppressed'] = [];
+  const until = new Date(now.getTime() + suppressionDays * DAY_MS);
+  // Stored items, and repeated ones: an EHR retrying after a failed answer (feedback stored, suppression not
+  // yet set) still gets its suppression; setting one again only keeps the later end.
+  const seen = new Set<string>();
+  for (const a of [...receipt.accepted, ...(receipt.repeated ?? [])]) {
+    if (a.outcome !== 'overridden' || !a.reason || !a.suppressionKey || seen.has(a.suppressionKey)) continue;
+    if (!overrideReason(a.reason)?.suppresses) continue;
+    seen.add(a.suppressionKey);
+    await state.suppressions.suppress(a.suppressionKey, until, a.reason);
+    suppressed.push({ trialId: a.trialId, until: until.toISOString() });
+  }
+  return { stored: receipt.stored, duplicates: receipt.duplicates, unknownCards: receipt.unknownCards, rejected: receipt.rejected, suppressed };
+}
+
+/** A FeedbackSummary as JSON: the Map's entries copied into an object with no prototype to poison. */
+export function summaryJson(s: { trialId: string; accepted: number; overridden: number; overrideReasons: Map<string, number> }): Record<string, unknown> {
+  const reasons = Object.create(null) as Record<string, number>;
+  for (const [code, n] of s.overrideReasons) reasons[code] = n;
+  return { trialId: s.trialId, accepted: s.accepted, overridden: s.overridden, overrideReasons: reasons };
+}

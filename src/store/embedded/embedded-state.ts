@@ -1,0 +1,95 @@
+import type { SharedState } from '../shared-state.js';
+import { AuditFile } from './audit-file.js';
+import { EmbeddedFeedbackStore } from './feedback-store.js';
+import { journalEntry } from './journal-entries.js';
+import { Journal } from './journal.js';
+import { EmbeddedReplayStore } from './replay-store.js';
+import { EmbeddedSuppressionStore } from './suppression-store.js';
+
+export interface StateLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export interface EmbeddedOptions {
+  feedbackFile: string;
+  auditFile: string;
+  maxCards: number;
+  jtiCacheSize: number;
+  jtiIssuerQuota: number;
+  log: StateLog;
+  now?: () => Date;
+}
+
+export interface EmbeddedState extends SharedState {
+  readonly kind: 'embedded';
+  /** What start-up read from the journal. */
+  readonly stats: { cards: number; feedback: number; suppressions: number; skippedLines: number };
+}
+
+/**
+ * The default shared state (no DATABASE_URL): one journal for cards, feedback and suppressions, owned by this
+ * process (lock file), read as a stream at start; the replay store in memory; the audit trail in its own file.
+ */
+export async function openEmbeddedState(options: EmbeddedOptions): Promise<EmbeddedState> {
+  const now = options.now ?? (() => new Date());
+  const stats = { cards: 0, feedback: 0, suppressions: 0, skippedLines: 0 };
+  // The stores exist before the journal is read, so lines replay into them; they get the journal after.
+  const feedback = new EmbeddedFeedbackStore(options.maxCards);
+  const suppressions = new EmbeddedSuppressionStore();
+  const { journal, stats: read } = await Journal.open(options.feedbackFile, (raw) => {
+    const parsed = journalEntry.safeParse(raw);
+    if (!parsed.success) return false;
+    const e = parsed.data;
+    switch (e.t) {
+      case 'card':
+        feedback.replayCard(e);
+        stats.cards++;
+        break;
+      case 'feedback':
+        feedback.replayFeedback(e);
+        stats.feedback++;
+        break;
+      case 'suppression':
+        suppressions.replay(e);
+        stats.suppressions++;
+        break;
+    }
+    return true;
+  });
+  stats.skippedLines = read.skippedLines;
+  // The count only, never the lines: they may hold what a hand edit put there (house rule 8).
+  if (read.skippedLines > 0) options.log.warn({ journal: options.feedbackFile, skippedLines: read.skippedLines }, 'feedback journal: lines that are not valid entries were skipped');
+
+  let audit: AuditFile;
+  try {
+    audit = await AuditFile.open(options.auditFile);
+  } catch (err) {
+    journal.close();
+    throw err;
+  }
+  const compact = (): void => {
+    journal.compactWhenIdle(() => [...feedback.snapshot(), ...suppressions.snapshot(now())]);
+    feedback.compacted();
+  };
+  feedback.attach(journal, compact);
+  suppressions.attach(journal);
+  if (stats.cards > 2 * options.maxCards) compact();
+  options.log.info({ journal: options.feedbackFile, cards: stats.cards, feedback: stats.feedback, suppressions: stats.suppressions }, 'embedded shared state ready (one process; DATABASE_URL for replicas)');
+
+  return {
+    kind: 'embedded',
+    stats,
+    feedback,
+    suppressions,
+    replay: new EmbeddedReplayStore(options.jtiCacheSize, options.jtiIssuerQuota),
+    audit,
+    async check() {
+      // Nothing remote to reach: the journal is open or the process would not have started.
+    },
+    async close() {
+      journal.close();
+      await audit.close();
+    },
+  };
+}

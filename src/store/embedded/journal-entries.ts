@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { MAX_REASON_CODE_LENGTH } from '../judge-feedback.js';
+
+/**
+ * The lines of the embedded journal. Bounded like the requests they come from, so a hand-edited or corrupt
+ * journal cannot bring back what the API refuses. The clinician's comment is never a field: it can carry
+ * patient data.
+ */
+const id = z.string().min(1).max(128);
+const code = z.string().min(1).max(MAX_REASON_CODE_LENGTH);
+
+export const cardEntry = z.strictObject({
+  t: z.literal('card'),
+  card: z.uuid(),
+  trialId: id,
+  /** Absent on lines written before reasons were remembered: any bounded reason is then accepted. */
+  reasons: z.array(code).max(32).optional(),
+  key: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  suggestions: z.array(id).max(32).optional(),
+});
+
+export const feedbackEntry = z.strictObject({
+  t: z.literal('feedback'),
+  service: id,
+  card: z.uuid(),
+  trialId: id,
+  outcome: z.enum(['accepted', 'overridden']),
+  reason: code.optional(),
+  suggestions: z.array(id).max(32).optional(),
+  outcomeTimestamp: z.string().min(1).max(64),
+  receivedAt: z.string().min(1).max(64),
+});
+
+export const suppressionEntry = z.strictObject({
+  t: z.literal('suppression'),
+  key: z.string().regex(/^[0-9a-f]{64}$/),
+  until: z.iso.datetime({ offset: true }),
+  reason: code,
+});
+
+export const journalEntry = z.discriminatedUnion('t', [cardEntry, feedbackEntry, suppressionEntry]);
+
+export type CardEntry = z.infer<typeof cardEntry>;
+export type FeedbackEntry = z.infer<typeof feedbackEntry>;
+export type SuppressionEntry = z.infer<typeof suppressionEntry>;
+export type JournalEntry = z.infer<typeof journalEntry>;

@@ -1,0 +1,149 @@
+import { closeSync, createReadStream, existsSync, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { LockFile } from './lock-file.js';
+
+const fsyncAsync = promisify(fsync);
+
+export interface JournalReadStats {
+  lines: number;
+  /** Lines that were not valid entries (a line cut short by a crash, or edited by hand): skipped. */
+  skippedLines: number;
+}
+
+/**
+ * An append-only JSON-lines file owned by one process (a lock file beside it). Read at start as a stream
+ * (readline over a read stream: a journal of any size starts without being held as one string, issue #12),
+ * appended with one write per batch, fsynced without blocking the event loop, and compacted atomically
+ * (temporary file, fsync, rename, fsync the directory) once no fsync is in flight.
+ */
+export class Journal {
+  private fd = -1;
+  private pendingSyncs = 0;
+  private compactionDue: (() => readonly object[]) | undefined;
+
+  private constructor(
+    readonly file: string,
+    private readonly lock: LockFile,
+  ) {}
+
+  /** Takes the lock, streams every line to `accept` (false: not a valid entry), then opens for appending. */
+  static async open(file: string, accept: (entry: unknown) => boolean): Promise<{ journal: Journal; stats: JournalReadStats }> {
+    mkdirSync(dirname(file), { recursive: true });
+    const lock = LockFile.acquire(`${file}.lock`);
+    const journal = new Journal(file, lock);
+    try {
+      const stats = await readLines(file, accept);
+      journal.fd = openSync(file, 'a', 0o600);
+      // A crash mid-write leaves a partial last line: end it, so the next entry starts on a line of its own.
+      if (endsMidLine(file)) writeSync(journal.fd, '\n');
+      return { journal, stats };
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  /** Writes entries (one write); callers that need them on disk await sync() afterwards. */
+  append(entries: readonly object[]): void {
+    if (this.fd < 0) throw new Error('the journal is closed');
+    if (entries.length === 0) return;
+    writeSync(this.fd, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  }
+
+  async sync(): Promise<void> {
+    if (this.fd < 0) throw new Error('the journal is closed');
+    this.pendingSyncs++;
+    try {
+      await fsyncAsync(this.fd);
+    } finally {
+      this.pendingSyncs--;
+      if (this.pendingSyncs === 0 && this.compactionDue) this.compact(this.compactionDue);
+    }
+  }
+
+  /** Rewrites the journal as `snapshot()`, now or once the fsyncs in flight are done (they use the old fd). */
+  compactWhenIdle(snapshot: () => readonly object[]): void {
+    if (this.pendingSyncs > 0) this.compactionDue = snapshot;
+    else this.compact(snapshot);
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+    this.lock.release();
+  }
+
+  private compact(snapshot: () => readonly object[]): void {
+    this.compactionDue = undefined;
+    if (this.fd < 0) return;
+    const tmp = `${this.file}.compact-${process.pid}`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      // In chunks: a large journal is not built as one string.
+      let chunk: string[] = [];
+      for (const entry of snapshot()) {
+        chunk.push(`${JSON.stringify(entry)}\n`);
+        if (chunk.length >= 10_000) {
+          writeSync(fd, chunk.join(''));
+          chunk = [];
+        }
+      }
+      if (chunk.length > 0) writeSync(fd, chunk.join(''));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    closeSync(this.fd);
+    renameSync(tmp, this.file);
+    syncDirectory(dirname(this.file));
+    this.fd = openSync(this.file, 'a', 0o600);
+  }
+}
+
+async function readLines(file: string, accept: (entry: unknown) => boolean): Promise<JournalReadStats> {
+  const stats: JournalReadStats = { lines: 0, skippedLines: 0 };
+  if (!existsSync(file)) return stats;
+  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    let ok = false;
+    try {
+      ok = accept(JSON.parse(line));
+    } catch {
+      ok = false;
+    }
+    if (ok) stats.lines++;
+    else stats.skippedLines++;
+  }
+  return stats;
+}
+
+function endsMidLine(file: string): boolean {
+  const size = statSync(file).size;
+  if (size === 0) return false;
+  const fd = openSync(file, 'r');
+  try {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDirectory(dir: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some platforms cannot fsync a directory; the rename itself is still atomic.
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}

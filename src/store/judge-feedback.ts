@@ -1,0 +1,50 @@
+import type { CardFeedback, FeedbackReceipt, RememberedCard } from './shared-state.js';
+
+/** Longest override reason code kept (issue #12 item 3: unbounded codes filled the journal and memory). */
+export const MAX_REASON_CODE_LENGTH = 64;
+
+/** A feedback item the store will keep: what it says, and what the store knew of its card. */
+export interface JudgedFeedback {
+  card: string;
+  trialId: string;
+  outcome: 'accepted' | 'overridden';
+  /** The override reason code; absent for an acceptance or an override without a reason. */
+  reason?: string;
+  /** Accepted suggestions (their uuids), each one the card offered. */
+  suggestions: string[];
+  suppressionKey?: string;
+}
+
+export type Judgement = { kind: 'unknown-card' } | { kind: 'rejected'; why: string } | { kind: 'ok'; item: JudgedFeedback };
+
+/**
+ * The same rules for every store (CDS Hooks 2.0 §Feedback): the card must be one this service answered with;
+ * an override's reason must be one of the reasons that card offered; accepted suggestions must be the card's.
+ * A card remembered before the reasons were (an old journal line, `overrideReasons` empty) accepts any code
+ * within the length bound.
+ */
+export function judgeFeedback(f: CardFeedback, card: RememberedCard | undefined): Judgement {
+  if (!card) return { kind: 'unknown-card' };
+  const item: JudgedFeedback = { card: card.uuid, trialId: card.trialId, outcome: f.outcome, suggestions: [] };
+  if (card.suppressionKey) item.suppressionKey = card.suppressionKey;
+  if (f.outcome === 'overridden') {
+    const reason = f.overrideReason?.reason?.code;
+    if (reason !== undefined) {
+      if (reason.length === 0 || reason.length > MAX_REASON_CODE_LENGTH) return { kind: 'rejected', why: `the override reason code must be 1 to ${MAX_REASON_CODE_LENGTH} characters` };
+      if (card.overrideReasons.length > 0 && !card.overrideReasons.includes(reason)) {
+        return { kind: 'rejected', why: `"${reason}" is not one of this card's overrideReasons (${card.overrideReasons.join(', ')})` };
+      }
+      item.reason = reason;
+    }
+  }
+  for (const s of f.acceptedSuggestions ?? []) {
+    if (!(card.suggestions ?? []).includes(s.id)) return { kind: 'rejected', why: 'an accepted suggestion is not one this card offered' };
+    if (!item.suggestions.includes(s.id)) item.suggestions.push(s.id);
+  }
+  return { kind: 'ok', item };
+}
+
+/** A kept item as the receipt reports it (the caller sets suppressions from it). */
+export function receiptItem(item: JudgedFeedback): FeedbackReceipt['accepted'][number] {
+  return { card: item.card, trialId: item.trialId, outcome: item.outcome, ...(item.reason ? { reason: item.reason } : {}), ...(item.suppressionKey ? { suppressionKey: item.suppressionKey } : {}) };
+}

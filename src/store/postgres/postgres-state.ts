@@ -1,0 +1,263 @@
+import pg from 'pg';
+import type { AuditEvent, AuditTrail, CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard, ReplayStore, SharedState, SuppressionStore } from '../shared-state.js';
+import { judgeFeedback, receiptItem } from '../judge-feedback.js';
+import type { StateLog } from '../embedded/embedded-state.js';
+import { serviceUnavailable } from '../../fhir/outcomes.js';
+import { migrate } from './migrate.js';
+
+export interface PostgresOptions {
+  databaseUrl: string;
+  /** Cards remembered (the newest); older ones, and any older than CARD_RETENTION_DAYS, are pruned. */
+  maxCards: number;
+  jtiIssuerQuota: number;
+  log: StateLog;
+  /** Pool size per replica. */
+  maxConnections?: number;
+}
+
+/** Feedback on a card older than this is an unknown card (it was rendered weeks ago). */
+const CARD_RETENTION_DAYS = 30;
+/** Pruning (old cards, expired jtis) runs at most this often per replica, off the request path. */
+const PRUNE_EVERY_MS = 10 * 60_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The shared state on PostgreSQL (DATABASE_URL), for several replicas: migrations applied at start, feedback
+ * and its counts written in one transaction, retries and repeats deduplicated by unique keys, replay checks
+ * as one INSERT … ON CONFLICT, suppressions keyed by their HMAC key, the audit trail in its own table.
+ */
+export async function openPostgresState(options: PostgresOptions): Promise<SharedState> {
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.maxConnections ?? 10, connectionTimeoutMillis: 10_000 });
+  // An idle client losing its connection must not crash the process; the next query reports the error.
+  pool.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'PostgreSQL: an idle connection failed'));
+  try {
+    const { applied } = await migrate(pool);
+    options.log.info({ applied }, 'PostgreSQL shared state ready (migrations applied)');
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  let lastPrune = 0;
+  const prune = (): void => {
+    const t = Date.now();
+    if (t - lastPrune < PRUNE_EVERY_MS) return;
+    lastPrune = t;
+    void pruneState(pool, options.maxCards).catch((err: Error) => options.log.warn({ err: { message: err.message } }, 'PostgreSQL: pruning old cards and expired jtis failed'));
+  };
+  const feedback = new PostgresFeedbackStore(pool, prune);
+  const suppressions = new PostgresSuppressionStore(pool);
+  const replay = new PostgresReplayStore(pool, options.jtiIssuerQuota);
+  const audit = new PostgresAuditTrail(pool);
+  return {
+    kind: 'postgres',
+    feedback: {
+      rememberCards: (cards) => guard(feedback.rememberCards(cards)),
+      record: (serviceId, items, receivedAt) => guard(feedback.record(serviceId, items, receivedAt)),
+      summary: (trialId) => guard(feedback.summary(trialId)),
+    },
+    suppressions: {
+      suppress: (key, until, reason) => guard(suppressions.suppress(key, until, reason)),
+      active: (keys, now) => guard(suppressions.active(keys, now)),
+    },
+    replay: {
+      check: (issuer, jti, expiresAt, now) => guard(replay.check(issuer, jti, expiresAt, now)),
+      size: () => guard(replay.size()),
+    },
+    audit: { record: (event) => guard(audit.record(event)) },
+    async check() {
+      await pool.query('select 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/** SQLSTATE classes and codes that mean "the database cannot be used now", not "this request is wrong". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[123])/;
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
+
+/**
+ * A database that is down or full is the service's transient problem: an OperationOutcome the error handler
+ * answers with 503 (and the client retries), never a 500 with the driver's message. Other errors pass as they are.
+ */
+async function guard<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const message = err instanceof Error ? err.message : '';
+    if ((typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) || /timeout exceeded when trying to connect|Connection terminated/i.test(message)) {
+      throw serviceUnavailable('the service\'s database cannot be reached; try again shortly');
+    }
+    throw err;
+  }
+}
+
+async function pruneState(pool: pg.Pool, maxCards: number): Promise<void> {
+  await pool.query(`delete from cards where created_at < now() - make_interval(days => $1)`, [CARD_RETENTION_DAYS]);
+  await pool.query('delete from cards where created_at < (select created_at from cards order by created_at desc offset $1 limit 1)', [maxCards]);
+  await pool.query('delete from replay where expires_at <= now()');
+}
+
+class PostgresFeedbackStore implements FeedbackStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly prune: () => void,
+  ) {}
+
+  async rememberCards(cards: readonly RememberedCard[]): Promise<void> {
+    if (cards.length === 0) return;
+    // One statement for a response's cards (unnest of parallel arrays).
+    await this.pool.query(
+      `insert into cards (uuid, trial_id, override_reasons, suppression_key, suggestions)
+       select u, t, string_to_array(r, chr(31)), k, string_to_array(s, chr(31))
+       from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) as x(u, t, r, k, s)
+       on conflict (uuid) do nothing`,
+      [
+        cards.map((c) => c.uuid),
+        cards.map((c) => c.trialId),
+        cards.map((c) => c.overrideReasons.join('\u001f')),
+        cards.map((c) => c.suppressionKey ?? null),
+        cards.map((c) => (c.suggestions ?? []).join('\u001f')),
+      ],
+    );
+    this.prune();
+  }
+
+  async record(serviceId: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt> {
+    const receipt: FeedbackReceipt = { stored: 0, duplicates: 0, unknownCards: 0, rejected: [], accepted: [], repeated: [] };
+    const uuids = [...new Set(feedback.map((f) => f.card).filter((c) => UUID.test(c)))];
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const rows = (
+        await client.query<{ uuid: string; trial_id: string; override_reasons: string[]; suppression_key: string | null; suggestions: string[] }>(
+          'select uuid, trial_id, override_reasons, suppression_key, suggestions from cards where uuid = any($1::uuid[])',
+          [uuids],
+        )
+      ).rows;
+      const cards = new Map<string, RememberedCard>(
+        rows.map((r) => [r.uuid, { uuid: r.uuid, trialId: r.trial_id, overrideReasons: r.override_reasons.filter(Boolean), ...(r.suppression_key ? { suppressionKey: r.suppression_key } : {}), suggestions: r.suggestions.filter(Boolean) }]),
+      );
+      for (const f of feedback) {
+        const judged = judgeFeedback(f, cards.get(f.card.toLowerCase()));
+        if (judged.kind === 'unknown-card') {
+          receipt.unknownCards++;
+          continue;
+        }
+        if (judged.kind === 'rejected') {
+          receipt.rejected.push({ card: f.card, why: judged.why });
+          continue;
+        }
+        const { item } = judged;
+        // A card's outcome counts once: a retry, or the same outcome with a new timestamp, is a duplicate.
+        const counted = await client.query('insert into feedback_counted (card, outcome) values ($1, $2) on conflict do nothing returning 1', [item.card, item.outcome]);
+        if (counted.rowCount === 0) {
+          receipt.duplicates++;
+          receipt.repeated?.push(receiptItem(item));
+          continue;
+        }
+        await client.query(
+          `insert into feedback (service, card, trial_id, outcome, reason, accepted_suggestions, outcome_timestamp, received_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (card, outcome, outcome_timestamp) do nothing`,
+          [serviceId, item.card, item.trialId, item.outcome, item.reason ?? null, item.suggestions, f.outcomeTimestamp, receivedAt],
+        );
+        await client.query(
+          `insert into feedback_counts (trial_id, outcome, reason, count) values ($1, $2, $3, 1)
+           on conflict (trial_id, outcome, reason) do update set count = feedback_counts.count + 1`,
+          [item.trialId, item.outcome, item.outcome === 'overridden' ? (item.reason ?? 'unspecified') : ''],
+        );
+        receipt.stored++;
+        receipt.accepted.push(receiptItem(item));
+      }
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+    return receipt;
+  }
+
+  async summary(trialId: string): Promise<FeedbackSummary> {
+    const { rows } = await this.pool.query<{ outcome: string; reason: string; count: string }>('select outcome, reason, count from feedback_counts where trial_id = $1', [trialId]);
+    const summary: FeedbackSummary = { trialId, accepted: 0, overridden: 0, overrideReasons: new Map() };
+    for (const r of rows) {
+      const n = Number(r.count);
+      if (r.outcome === 'accepted') summary.accepted += n;
+      else {
+        summary.overridden += n;
+        summary.overrideReasons.set(r.reason, (summary.overrideReasons.get(r.reason) ?? 0) + n);
+      }
+    }
+    return summary;
+  }
+}
+
+class PostgresSuppressionStore implements SuppressionStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async suppress(key: string, until: Date, reason: string): Promise<void> {
+    // A later suppression never shortens an earlier, longer one.
+    await this.pool.query(
+      `insert into suppressions (key, until, reason) values ($1, $2, $3)
+       on conflict (key) do update set until = excluded.until, reason = excluded.reason, set_at = now()
+       where suppressions.until < excluded.until`,
+      [key, until, reason],
+    );
+  }
+
+  async active(keys: readonly string[], now: Date): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ key: string }>('select key from suppressions where key = any($1::text[]) and until > $2', [[...keys], now]);
+    return new Set(rows.map((r) => r.key));
+  }
+}
+
+class PostgresReplayStore implements ReplayStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly issuerQuota: number,
+  ) {}
+
+  async check(issuer: string, jti: string, expiresAt: Date, now: Date): Promise<'fresh' | 'replayed' | 'full'> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // New, or overwriting an expired row for the same jti; refused while the issuer's live rows fill its quota.
+      const inserted = await this.pool.query(
+        `insert into replay (issuer, jti, expires_at)
+         select $1, $2, $3 where (select count(*) from replay where issuer = $1 and expires_at > $4) < $5
+         on conflict (issuer, jti) do update set expires_at = excluded.expires_at where replay.expires_at <= $4
+         returning 1`,
+        [issuer, jti, expiresAt, now, this.issuerQuota],
+      );
+      if (inserted.rowCount === 1) return 'fresh';
+      const live = await this.pool.query('select 1 from replay where issuer = $1 and jti = $2 and expires_at > $3', [issuer, jti, now]);
+      if (live.rowCount === 1) return 'replayed';
+      if (attempt === 0) await this.pool.query('delete from replay where issuer = $1 and expires_at <= $2', [issuer, now]);
+    }
+    return 'full';
+  }
+
+  async size(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>('select count(*) as n from replay where expires_at > now()');
+    return Number(rows[0]?.n ?? 0);
+  }
+}
+
+class PostgresAuditTrail implements AuditTrail {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async record(e: AuditEvent): Promise<void> {
+    await this.pool.query('insert into audit_events (at, issuer, subject, action, patient_id, fhir_server, trials) values ($1, $2, $3, $4, $5, $6, $7)', [
+      e.at,
+      e.issuer,
+      e.subject,
+      e.action,
+      e.patientId ?? null,
+      e.fhirServer ?? null,
+      e.trials ? [...e.trials] : null,
+    ]);
+  }
+}

@@ -1,0 +1,98 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { migrate } from '../../src/store/postgres/migrate.js';
+import { openPostgresState } from '../../src/store/postgres/postgres-state.js';
+import type { SharedState } from '../../src/store/shared-state.js';
+import { createDatabase } from '../support/replica.js';
+
+// The PostgreSQL stores on their own (issue #12 item 3), against a real server.
+const unavailable = inject('postgresUnavailable');
+const quiet = { warn: () => undefined, info: () => undefined };
+const CARD = 'aaaaaaaa-21a5-4e5b-9f8c-6b3f3a2b5c11';
+
+describe.skipIf(unavailable !== '')(`the PostgreSQL stores${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
+  let url: string;
+  let state: SharedState;
+  beforeAll(async () => {
+    url = await createDatabase(inject('postgresUrl'), `stores_${process.pid}`);
+    state = await openPostgresState({ databaseUrl: url, maxCards: 1000, jtiIssuerQuota: 3, log: quiet });
+  });
+  afterAll(async () => state?.close());
+
+  it('applies the migrations once when several start at the same moment', async () => {
+    const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: url }));
+    try {
+      const results = await Promise.all(pools.map((p) => migrate(p)));
+      expect(results.map((r) => r.applied)).toEqual([[], [], [], []]);
+      const { rows } = await pools[0]!.query('select count(*)::int as n from schema_migrations');
+      expect(rows[0].n).toBe(1);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
+  it('gives each issuer its own quota of live jtis, and overwrites an expired jti', async () => {
+    const now = new Date('2026-11-23T10:00:00Z');
+    const exp = new Date('2026-11-23T10:05:00Z');
+    for (let i = 0; i < 3; i++) expect(await state.replay.check('https://noisy.example', `j${i}`, exp, now)).toBe('fresh');
+    expect(await state.replay.check('https://noisy.example', 'j3', exp, now)).toBe('full');
+    expect(await state.replay.check('https://noisy.example', 'j0', exp, now)).toBe('replayed');
+    expect(await state.replay.check('https://quiet.example', 'j0', exp, now)).toBe('fresh');
+    const later = new Date('2026-11-23T10:06:00Z');
+    expect(await state.replay.check('https://noisy.example', 'j0', new Date('2026-11-23T10:11:00Z'), later)).toBe('fresh');
+    expect(await state.replay.check('https://noisy.example', 'j9', new Date('2026-11-23T10:11:00Z'), later)).toBe('fresh');
+  });
+
+  it('counts poisoned reason codes as plain keys, a card\'s acceptance once, and refuses reasons the card did not offer', async () => {
+    const reasons = ['__proto__', 'constructor', 'toString'];
+    const cards = reasons.map((_, i) => `${i}b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11`);
+    await state.feedback.rememberCards(cards.map((uuid) => ({ uuid, trialId: 'trial-p', overrideReasons: reasons })));
+    const receipt = await state.feedback.record('svc', cards.map((card, i) => ({ card, outcome: 'overridden' as const, overrideReason: { reason: { code: reasons[i]! } }, outcomeTimestamp: '2026-11-23T10:00:00Z' })), new Date());
+    expect(receipt).toMatchObject({ stored: 3, rejected: [] });
+    expect([...(await state.feedback.summary('trial-p')).overrideReasons].sort()).toEqual([['__proto__', 1], ['constructor', 1], ['toString', 1]]);
+    const bad = await state.feedback.record('svc', [{ card: cards[0]!, outcome: 'overridden', overrideReason: { reason: { code: 'made-up' } }, outcomeTimestamp: '2026-11-23T10:01:00Z' }], new Date());
+    expect(bad.rejected).toHaveLength(1);
+    await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-q', overrideReasons: [] }]);
+    const pumped = await state.feedback.record('svc', Array.from({ length: 5 }, (_, i) => ({ card: CARD, outcome: 'accepted' as const, outcomeTimestamp: `2026-11-23T10:0${i}:00Z` })), new Date());
+    expect(pumped).toMatchObject({ stored: 1, duplicates: 4 });
+    expect((await state.feedback.summary('trial-q')).accepted).toBe(1);
+    expect(await state.feedback.record('svc', [{ card: 'ffffffff-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ unknownCards: 1 });
+  });
+
+  it('keeps the longer of two suppressions for one key', async () => {
+    const key = 'c'.repeat(64);
+    await state.suppressions.suppress(key, new Date('2027-03-01T00:00:00Z'), 'declined');
+    await state.suppressions.suppress(key, new Date('2027-01-01T00:00:00Z'), 'already-screened');
+    expect(await state.suppressions.active([key], new Date('2027-02-01T00:00:00Z'))).toEqual(new Set([key]));
+    await state.check();
+  });
+
+  it('answers a database that refuses connections with a transient OperationOutcome (503), not a driver error', async () => {
+    const admin = new pg.Client({ connectionString: inject('postgresUrl') });
+    await admin.connect();
+    const role = `tm_limited_${process.pid}`;
+    const db = `limited_${process.pid}`;
+    let limited: SharedState | undefined;
+    try {
+      await admin.query(`drop database if exists ${db}`);
+      await admin.query(`drop role if exists ${role}`);
+      await admin.query(`create role ${role} login`);
+      await admin.query(`create database ${db} owner ${role}`);
+      const url = new URL(inject('postgresUrl'));
+      url.username = role;
+      url.password = '';
+      url.pathname = `/${db}`;
+      limited = await openPostgresState({ databaseUrl: url.toString(), maxCards: 10, jtiIssuerQuota: 10, log: quiet });
+      // No more connections for that role, and the ones it has are cut: the database is "down" for it.
+      await admin.query(`alter role ${role} connection limit 0`);
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [role]);
+      const failure = await limited.replay.check('https://ehr.example', 'j', new Date(Date.now() + 60_000), new Date()).catch((err: unknown) => err);
+      expect(failure).toMatchObject({ outcome: { issue: [{ code: 'transient', diagnostics: expect.stringMatching(/database cannot be reached/) }] } });
+    } finally {
+      await limited?.close().catch(() => undefined);
+      await admin.query(`drop database if exists ${db} with (force)`);
+      await admin.query(`drop role if exists ${role}`);
+      await admin.end();
+    }
+  });
+});
