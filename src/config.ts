@@ -63,6 +63,11 @@ export const configSchema = z
     feedbackFile: z.string().default(resolve(ROOT, 'data', 'feedback.jsonl')),
     /** Card uuid -> trial mappings kept (in memory and in the journal) to attribute feedback. */
     feedbackMaxCards: num(100_000),
+    /**
+     * POST /smart/$evaluate (issue #11 item 4): an active answer from the SMART server's token introspection
+     * is reused this long at most (never past the token's exp), so one app load asks once, not per call.
+     */
+    smartIntrospectionCacheSeconds: num(60),
   })
   .transform((c) => ({
     ...c,
@@ -95,5 +100,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jtiCacheSize: env.JTI_CACHE_SIZE,
     feedbackFile: env.FEEDBACK_FILE || undefined,
     feedbackMaxCards: env.FEEDBACK_MAX_CARDS,
+    smartIntrospectionCacheSeconds: env.SMART_INTROSPECTION_CACHE_SECONDS,
   });
 }
