@@ -14,8 +14,10 @@ import { el, renderEvaluation } from '/demo/render.js';
 /** @typedef {{ patient?: string, evaluatedAt: string, trials: TrialEvaluation[] }} Evaluation */
 /** @typedef {import('fhirclient/lib/Client').default} Client */
 
-/** @type {typeof import('fhirclient/lib/entry/browser')} */
-const SMART = /** @type {any} */ (Reflect.get(window, 'FHIR'));
+// fhirclient's browser build is a UMD script that defines window.FHIR; the cast gives it its own types (the
+// lint rule sees only Reflect.get's any, not the JSDoc cast).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
+const SMART = /** @type {typeof import('fhirclient/lib/entry/browser')} */ (Reflect.get(window, 'FHIR'));
 
 /**
  * What the service's criteria read (the searches of cds-hooks/services.json, without their code filters: the
@@ -40,7 +42,7 @@ const REVIEW_GROUPS = /** @type {const} */ ([
   ['consent', 'Consent (patient and family, with the study team)'],
   ['judgement', "Investigator's or treating clinician's judgement"],
   ['not-coded', 'Study team, from the notes (not coded in the record)'],
-  ['record', 'Study team: records found that need a look'],
+  ['record', 'Study team: not settled by the record, to check'],
 ]);
 
 /** @param {string} text */
@@ -96,7 +98,8 @@ function focusSummary(t) {
       if (p.outcome !== 'review') continue;
       const key = reviewGroupOf(p);
       const list = groups.get(key) ?? [];
-      list.push(`${criterionName(c)}: ${p.label}`);
+      // Review kinds say only "for review (...)": the group says it. Other review parts say why in their reason.
+      list.push(`${criterionName(c)}: ${p.label}${key === 'record' && p.reason ? ` (${p.reason})` : ''}`);
       groups.set(key, list);
     }
   }
@@ -116,7 +119,7 @@ function trialFromAppContext(/** @type {unknown} */ appContext) {
   if (typeof appContext !== 'string') return undefined;
   try {
     const parsed = /** @type {unknown} */ (JSON.parse(appContext));
-    const id = parsed && typeof parsed === 'object' ? Reflect.get(parsed, 'trialId') : undefined;
+    const id = parsed && typeof parsed === 'object' ? /** @type {unknown} */ (Reflect.get(parsed, 'trialId')) : undefined;
     return typeof id === 'string' ? id : undefined;
   } catch {
     return undefined;

@@ -119,7 +119,7 @@ describe.skipIf(why !== '' && !inCi)(`the SMART app launched through the SMART l
       executablePath: CHROMIUM,
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
+      viewport: { width: 1280, height: 1500 },
     });
     try {
       const page = await context.newPage();
