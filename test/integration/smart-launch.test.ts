@@ -24,6 +24,9 @@ const LAUNCHER_DIR = process.env.SMART_LAUNCHER_DIR ?? '/tmp/trialmatch-smart-la
 const TS_NODE = join(LAUNCHER_DIR, 'node_modules', '.bin', 'ts-node');
 const PATIENT = 'sle-child-likely';
 const TRIAL = 'zju-cd19-car-t-csle';
+/** On blinatumomab 17 days before the examples' date: the blinatumomab study's exclusion 13 applies for now. */
+const WASHOUT_PATIENT = 'sle-child-on-blinatumomab';
+const WASHOUT_TRIAL = 'nct06789107-blinatumomab';
 const SCREENSHOT = resolve(ROOT, 'docs', 'screenshot-smart-app.png');
 
 /** Why the suite cannot run here ('' when it can). In CI (CI=true) a missing piece fails instead. */
@@ -34,7 +37,8 @@ function missing(): string {
   return '';
 }
 const why = missing();
-const inCi = process.env.CI === 'true';
+// .ci/run sets REQUIRE_FHIR_SERVER=1: there too a missing launcher or browser is a failure, not a skip.
+const inCi = process.env.CI === 'true' || process.env.REQUIRE_FHIR_SERVER === '1';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -92,7 +96,9 @@ describe.skipIf(why !== '' && !inCi)(`the SMART app launched through the SMART l
     expect(why, why).toBe('');
     const example = examplePatients().find((p) => p.id === PATIENT);
     if (!example) throw new Error(`example ${PATIENT} is missing`);
-    await postTransaction(fhirBaseUrl, toTransactionBundle([example.bundle]));
+    const washout = examplePatients().find((p) => p.id === WASHOUT_PATIENT);
+    if (!washout) throw new Error(`example ${WASHOUT_PATIENT} is missing`);
+    await postTransaction(fhirBaseUrl, toTransactionBundle([example.bundle, washout.bundle]));
     const port = await freePort();
     launcherUrl = `http://127.0.0.1:${port}`;
     launcher = await startLauncher(port, fhirBaseUrl);
@@ -172,6 +178,28 @@ describe.skipIf(why !== '' && !inCi)(`the SMART app launched through the SMART l
       await page.screenshot({ path: shot, fullPage: false });
       copyFileSync(shot, SCREENSHOT);
       rmSync(shot, { force: true });
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+  it('a trial the patient is not eligible for now: the app says when its washout exclusion clears', async () => {
+    const profile = mkdtempSync(resolve(tmpdir(), 'trialmatch-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await context.newPage();
+      const launch = launchCode(WASHOUT_PATIENT, { appContext: JSON.stringify({ trialId: WASHOUT_TRIAL }) });
+      await page.goto(`${serviceUrl}/smart/launch.html?iss=${encodeURIComponent(`${launcherUrl}/v/r4/fhir`)}&launch=${launch}`);
+      await page.locator('[data-testid="focus-summary"]').waitFor({ timeout: 60_000 });
+      expect(await page.locator('[data-testid="focus-summary"]').getAttribute('data-trial')).toBe(WASHOUT_TRIAL);
+      expect(await page.locator('[data-testid="focus-status"]').textContent()).toBe('Not eligible');
+      expect(await page.locator('#focus [data-criterion="exc-13"]').getAttribute('data-outcome')).toBe('met');
+      // The last blinatumomab dose recorded is 2026-11-06; "in the last 3 months" no longer reaches it from 2027-02-07.
+      expect(await page.locator('[data-testid="clears"]').textContent()).toBe('Exclusion 13 no longer applies from 2027-02-07: 3 months after the last Blinatumomab 35 MCG Injection (Blincyto) (2026-11-06)');
     } finally {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
