@@ -39,6 +39,7 @@ describe('the date a look-back exclusion clears', () => {
   it('an exclusion that does not apply, and an inclusion that is met, carry no date', () => {
     const evaluations = evaluate(clinicalRecord('meds-rituximab-infusion'), ANCHOR);
     const all = evaluations.flatMap((t) => t.criteria);
+    expect(all.filter((c) => c.clearsOn !== undefined).length).toBeGreaterThan(0);
     for (const c of all.filter((c) => c.clearsOn !== undefined)) {
       expect(c.type).toBe('exclusion');
       expect(c.result).toBe('met');

@@ -85,7 +85,7 @@ function launchCode(patient: string, context: Record<string, string>): string {
   return Buffer.from(JSON.stringify(a)).toString('base64url');
 }
 
-describe.skipIf(why !== '' && !inCi)(`the SMART app launched through the SMART launcher${why ? ` (skipped: ${why})` : skipNote}`, () => {
+describe.skipIf(why !== '' && !inCi)(`the SMART app launched through the SMART launcher${why ? ` (${inCi ? 'cannot run' : 'skipped'}: ${why})` : skipNote}`, () => {
   let launcher: ChildProcess | undefined;
   let launcherUrl = '';
   let app: FastifyInstance;
