@@ -164,10 +164,11 @@ describe.skipIf(why !== '' && !inCi)(`the SMART app launched through the SMART l
       // The service was called once, with the launcher's token, and accepted it after introspection.
       expect(evaluateCalls).toEqual([200]);
       // No patient data stored: localStorage empty; sessionStorage holds fhirclient's state only.
-      const stored = await page.evaluate(() => ({ local: Object.keys(localStorage), session: Object.keys(sessionStorage) }));
+      // (Strings evaluated in the page: the test project has no DOM types.)
+      const stored = await page.evaluate<{ local: string[]; session: string[] }>('({ local: Object.keys(localStorage), session: Object.keys(sessionStorage) })');
       expect(stored.local).toEqual([]);
       for (const key of stored.session) expect(key === 'SMART_KEY' || /^[A-Za-z0-9_-]{8,}$/.test(key)).toBe(true);
-      const sessionText = await page.evaluate(() => Object.values(sessionStorage).join('\n'));
+      const sessionText = await page.evaluate<string>("Object.values(sessionStorage).join('\\n')");
       expect(sessionText).not.toContain('Condition');
       expect(sessionText).not.toContain('Observation/');
       expect(failedLoads).toEqual([]);
