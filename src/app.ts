@@ -12,6 +12,7 @@ import { trialsRoutes } from './http/routes/trials.js';
 import { examplesRoutes } from './http/routes/examples.js';
 import { demoRoutes } from './http/routes/demo.js';
 import { devTokenRoutes } from './http/routes/dev-token.js';
+import { smartRoutes } from './http/routes/smart.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { loggerOptions } from './logger.js';
@@ -20,6 +21,7 @@ import { createDevTokenSigner, devTokenIssuer } from './security/dev-token.js';
 import { loadTrustConfig, type LoadedTrust } from './security/trust-config.js';
 import { createSharedState } from './store/create-shared-state.js';
 import type { SharedState } from './store/shared-state.js';
+import { SmartTokenVerifier } from './security/smart-token.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -113,6 +115,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(trialsRoutes);
   void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
   void app.register(demoRoutes);
+  // Issue #11 item 4: the SMART app and its one call, checked against the trust file's SMART servers.
+  const clock = options.clock ?? ((): Date => new Date());
+  const smartVerifier = new SmartTokenVerifier({
+    servers: trust.smartServers ?? [],
+    cacheSeconds: config.smartIntrospectionCacheSeconds,
+    timeoutMs: config.fhirTimeoutMs,
+    clock,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  void app.register(smartRoutes, { verifier: smartVerifier });
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   return app;
 }

@@ -83,6 +83,11 @@ export const configSchema = z
      * one is generated once and kept in a 0600 file beside the journal.
      */
     suppressionSecret: z.string().min(16, 'SUPPRESSION_SECRET must be at least 16 characters').optional(),
+    /**
+     * POST /smart/$evaluate (issue #11 item 4): an active answer from the SMART server's token introspection
+     * is reused this long at most (never past the token's exp), so one app load asks once, not per call.
+     */
+    smartIntrospectionCacheSeconds: num(60),
   })
   .transform((c) => ({
     ...c,
@@ -121,5 +126,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditFile: env.AUDIT_FILE || undefined,
     suppressionDays: env.SUPPRESSION_DAYS,
     suppressionSecret: env.SUPPRESSION_SECRET || undefined,
+    smartIntrospectionCacheSeconds: env.SMART_INTROSPECTION_CACHE_SECONDS,
   });
 }

@@ -89,3 +89,17 @@ export function describeDuration(duration: string): string {
   const unit = { D: 'day', W: 'week', M: 'month', Y: 'year' }[m[2] as 'D' | 'W' | 'M' | 'Y'];
   return `${m[1]} ${unit}${m[1] === '1' ? '' : 's'}`;
 }
+
+/**
+ * The first day on which a look-back window of `duration` no longer reaches `last`, all day long: the
+ * earliest UTC day D with D 00:00 minus the duration after `last` (a window starts at now minus the
+ * duration, and a record before that start is outside). Searched day by day near last + duration, since
+ * calendar months do not subtract back exactly (Nov 30 + 3 months is Mar 2, yet Mar 1 minus 3 months is
+ * Dec 1, already past Nov 30).
+ */
+export function firstDayOutsideWindow(last: Date, duration: string): Date {
+  const approx = addDuration(last, duration);
+  let day = new Date(Date.UTC(approx.getUTCFullYear(), approx.getUTCMonth(), approx.getUTCDate()) - 4 * DAY_MS);
+  while (subtractDuration(day, duration) <= last) day = new Date(day.getTime() + DAY_MS);
+  return day;
+}

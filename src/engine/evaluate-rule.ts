@@ -1,7 +1,7 @@
 import type { CompiledGroup, CompiledRule } from './compiled.js';
 import type { EvalContext } from './context.js';
 import { part } from './part.js';
-import type { Outcome, PartResult } from './types.js';
+import type { Outcome, PartResult, WindowClears } from './types.js';
 
 /**
  * Three-valued (Kleene) combination. "review" is a second flavour of unknown: one the investigator settles,
@@ -65,6 +65,8 @@ export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: strin
     const t = tally(parts.map((p) => p.outcome));
     const outcome = combineCounts(rule, t);
     const result: PartResult = { id: rule.id, label: rule.label, kind: rule.kind, outcome, reason: describe(rule, outcome, t), evidence: [], parts };
+    const clears = outcome === 'met' ? groupClears(rule, parts) : undefined;
+    if (clears) result.clears = clears;
     if (outcome === 'unknown') {
       const missing = new Set<string>();
       for (const p of parts) if (p.outcome === 'unknown' && p.missing) for (const m of p.missing) missing.add(m);
@@ -85,6 +87,28 @@ export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: strin
     faults.push(`${rule.id}: ${message}`);
     return part(rule, 'unknown', `could not be evaluated: ${message}`, [], [rule.label]);
   }
+}
+
+/**
+ * When a met group stops being met through its windows alone: "any" when the last of its met parts clears
+ * (each must clear); "all" when the first of its windowed parts clears. Other groups: not computed.
+ */
+function groupClears(group: CompiledGroup, parts: readonly PartResult[]): WindowClears | undefined {
+  if (group.kind === 'any') {
+    let last: WindowClears | undefined;
+    for (const p of parts) {
+      if (p.outcome !== 'met') continue;
+      if (!p.clears) return undefined;
+      if (!last || p.clears.on > last.on) last = p.clears;
+    }
+    return last;
+  }
+  if (group.kind === 'all') {
+    let first: WindowClears | undefined;
+    for (const p of parts) if (p.clears && (!first || p.clears.on < first.on)) first = p.clears;
+    return first;
+  }
+  return undefined;
 }
 
 /** True when the outcome shown still waits on a part left to the investigator. */

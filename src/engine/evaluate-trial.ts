@@ -44,7 +44,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
     const root = evaluateRule(c.rule, ctx, faults);
     const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
     const parts = root.parts ?? [root];
-    return {
+    const result: CriterionResult = {
       id: c.id,
       type: c.type,
       item: c.item,
@@ -59,6 +59,12 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
       parts,
       open: openParts(parts),
     };
+    // Issue #11 item 4: the date an exclusion met on past events stops applying.
+    if (c.type === 'exclusion' && root.outcome === 'met' && root.clears) {
+      result.clearsOn = root.clears.on;
+      result.clearsAfter = root.clears.after;
+    }
+    return result;
   });
   const { status, blocking } = stop ? { status: 'ineligible' as const, blocking: [] } : trialStatus(criteria);
   const evaluation: TrialEvaluation = {

@@ -29,6 +29,20 @@ export interface PartResult {
   /** When unknown: the data that would settle it. */
   missing?: string[];
   parts?: PartResult[];
+  /**
+   * For a part met by a record inside a look-back window (a washout: "rituximab in the last 3 months"):
+   * the first date the window no longer reaches the latest such record, so the part stops being met on the
+   * record as it stands (issue #11 item 4). Absent when the part is not met, has no window, or may go on
+   * (a current drug, an ongoing procedure).
+   */
+  clears?: WindowClears;
+}
+
+export interface WindowClears {
+  /** "2027-01-14" */
+  on: string;
+  /** "3 months after the last rituximab (2026-10-14)" */
+  after: string;
 }
 
 export interface CriterionResult {
@@ -51,6 +65,12 @@ export interface CriterionResult {
    * nothing open beside it (src/engine/open-parts.ts). Cards list these; they do not walk the parts again.
    */
   open: PartResult[];
+  /**
+   * For an exclusion met only through look-back windows: the first date it no longer applies on this
+   * record ("eligible for exclusion 13 from 2027-01-14"), and why (`clearsAfter`). Issue #11 item 4.
+   */
+  clearsOn?: string;
+  clearsAfter?: string;
 }
 
 export type TrialStatus = 'likely-eligible' | 'possibly-eligible' | 'ineligible';

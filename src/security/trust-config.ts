@@ -44,12 +44,42 @@ const issuerSchema = z
   .refine((i) => (i.jwks ? 1 : 0) + (i.jwksUrl ? 1 : 0) === 1, { message: 'give exactly one of jwks and jwksUrl', path: ['jwks'] })
   .refine((i) => !i.devTokenEndpoint || (i.privateJwkFile && i.jwks), { message: 'devTokenEndpoint needs an inline jwks and a privateJwkFile', path: ['privateJwkFile'] });
 
+const localOrHttps = (u: string): boolean => u.startsWith('https:') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/)/.test(u);
+
+/**
+ * A SMART on FHIR authorization server whose access tokens the SMART app's calls may carry (issue #11 item 4;
+ * RFC 7662 token introspection). Secrets for the introspection call come from the environment, never the file.
+ */
+const smartServerSchema = z.strictObject({
+  '//': comment,
+  /** The FHIR base URL the app was launched with (its `iss`), exactly. */
+  fhirBaseUrl: z.url({ protocol: /^https?$/ }).refine(localOrHttps, { message: 'fhirBaseUrl must be https (http only on this machine)' }),
+  /** The authorization server's RFC 7662 introspection endpoint. */
+  introspectionUrl: z.url({ protocol: /^https?$/ }).refine(localOrHttps, { message: 'introspectionUrl must be https (http only on this machine)' }),
+  /**
+   * How the service authenticates to the introspection endpoint (RFC 7662 §2.1): HTTP Basic with a client id
+   * and the secret in an environment variable, a bearer token from an environment variable, or (the SMART
+   * launcher's way) the access token being checked. None when absent.
+   */
+  introspectionAuth: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('basic'), clientId: z.string().min(1), secretEnv: z.string().min(1) }),
+      z.strictObject({ type: z.literal('bearer'), tokenEnv: z.string().min(1) }),
+      z.strictObject({ type: z.literal('token-itself') }),
+    ])
+    .optional(),
+});
+
+export type SmartServer = z.output<typeof smartServerSchema>;
+
 export const trustConfigSchema = z
   .strictObject({
     '//': comment,
     issuers: z.array(issuerSchema),
     /** FHIR servers allowed when AUTH_MODE=off (there is no issuer to ask). */
     unauthenticatedFhirServers: z.array(fhirServerPattern).default([]),
+    /** SMART servers whose access tokens POST /smart/$evaluate accepts (none: the route refuses every call). */
+    smartServers: z.array(smartServerSchema).default([]),
   })
   .refine((c) => new Set(c.issuers.map((i) => i.issuer)).size === c.issuers.length, { message: 'each issuer may appear once', path: ['issuers'] })
   .refine((c) => c.issuers.filter((i) => i.devTokenEndpoint).length <= 1, { message: 'at most one issuer may have devTokenEndpoint', path: ['issuers'] });
@@ -61,6 +91,7 @@ export interface LoadedTrust {
   file: string;
   issuers: TrustedIssuer[];
   unauthenticatedFhirServers: string[];
+  smartServers?: SmartServer[];
 }
 
 /** Reads and validates the trust file; a broken one stops the service at start with the file and path named. */
@@ -80,5 +111,6 @@ export function loadTrustConfig(file: string): LoadedTrust {
     file,
     issuers: parsed.data.issuers.map((i) => (i.privateJwkFile ? { ...i, privateJwkPath: resolve(dirname(file), i.privateJwkFile) } : i)),
     unauthenticatedFhirServers: parsed.data.unauthenticatedFhirServers,
+    smartServers: parsed.data.smartServers,
   };
 }

@@ -6,7 +6,7 @@ import { codedFields, defineKind, memoKey, type CompileScope } from '../rule-kin
 import { resourceRule } from './fields.js';
 import { referenceOf } from '../../patient/patient-record.js';
 import { candidatesFor, dateIn, unavailableReason, windowStart, type EvalContext } from '../context.js';
-import { describeDuration, formatDate } from '../dates.js';
+import { describeDuration, firstDayOutsideWindow, formatDate } from '../dates.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 
@@ -54,6 +54,9 @@ export function evaluateEvent(leaf: EventLeaf, ctx: EvalContext): PartResult {
   const type = EVENT_TYPES[leaf.kind];
   const from = leaf.spec.window ? windowStart(ctx, leaf.spec.window) : undefined;
   const found: Evidence[] = [];
+  // The latest dated event found in the window, unless one is ongoing: when the part stops being met.
+  let latest: { date: Date; display: string } | undefined;
+  let ongoingFound = false;
   const undated: Evidence[] = [];
   for (const r of candidatesFor(ctx, leaf, [type]) as (Procedure | Immunization)[]) {
     if (NOT_DONE.has(r.status)) continue;
@@ -74,11 +77,19 @@ export function evaluateEvent(leaf: EventLeaf, ctx: EvalContext): PartResult {
       }
       if (date < from) continue;
     }
+    if (ongoing) ongoingFound = true;
+    else if (date && (!latest || date > latest.date)) latest = { date, display: ev.display };
     found.push(ev);
   }
   const windowText = leaf.spec.window ? ` within ${describeDuration(leaf.spec.window)}` : '';
   const title = leaf.valueSet.title;
-  if (found.length > 0) return part(leaf, foundOutcome(leaf), `${title} recorded${windowText}`, found);
+  if (found.length > 0) {
+    const result = part(leaf, foundOutcome(leaf), `${title} recorded${windowText}`, found);
+    if (result.outcome === 'met' && leaf.spec.window && latest && !ongoingFound) {
+      result.clears = { on: formatDate(firstDayOutsideWindow(latest.date, leaf.spec.window))!, after: `${describeDuration(leaf.spec.window)} after the last ${latest.display} (${formatDate(latest.date)})` };
+    }
+    return result;
+  }
   if (undated.length > 0) return part(leaf, 'unknown', `${title} recorded without a date`, undated, [`date of ${title}`]);
   const unavailable = unavailableReason(ctx, [type]);
   if (unavailable) return part(leaf, 'unknown', unavailable, [], [`${type} records (${title})`]);

@@ -4,11 +4,11 @@ import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patie
 import { conceptText } from '../../fhir/concept-text.js';
 import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
 import { candidatesFor, exposureIn, findByValueSet, observationDateIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
-import { daysBetween, describeDuration, formatDate } from '../dates.js';
+import { daysBetween, firstDayOutsideWindow, describeDuration, formatDate } from '../dates.js';
 import { dailyDoseMg, isIgnoredMedication, routeOf, type Exposure, type MedicationRecord } from '../medication-exposure.js';
 import { numericValue, resultsInWindow } from '../observation-values.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
-import type { Evidence, PartResult } from '../types.js';
+import type { Evidence, PartResult, WindowClears } from '../types.js';
 import { convertUnit } from '../units.js';
 import { toHundredths } from '../rounding.js';
 
@@ -264,7 +264,12 @@ export function evaluateMedication(leaf: MedicationLeaf, ctx: EvalContext): Part
     if (noHistory) return part(leaf, noHistoryOutcome(leaf), 'no medication history in the record', [], [`medication history (${title})`]);
     return part(leaf, noDataOutcome(leaf, 'not-met'), `${agents.size} of ${minIngredients} different agents recorded (${list})`, [...pass, ...failed]);
   }
-  if (pass.length > 0) return part(leaf, foundOutcome(leaf), `${title}: found`, pass);
+  if (pass.length > 0) {
+    const result = part(leaf, foundOutcome(leaf), `${title}: found`, pass);
+    const clears = result.outcome === 'met' ? windowClears(ctx, leaf, passing) : undefined;
+    if (clears) result.clears = clears;
+    return result;
+  }
   if (unsure.length > 0) {
     return part(leaf, 'unknown', `${title} recorded, but ${unsureNotes[0] ?? 'its details are incomplete'}`, unsure, [`${title}: ${unsureNotes[0] ?? 'dates and dose'}`]);
   }
@@ -273,6 +278,24 @@ export function evaluateMedication(leaf: MedicationLeaf, ctx: EvalContext): Part
   const outcome = noDataOutcome(leaf, 'not-met');
   const reason = failed.length > 0 ? `${title} recorded, but not as the criterion requires` : `no ${title} recorded`;
   return part(leaf, outcome, reason, failed, outcome === 'not-met' ? undefined : [title]);
+}
+
+/**
+ * When a part met only by "X in the last N" stops being met: N after the latest end among the passing
+ * records (checkMatch fails a record once its end falls before the window's start). Only for a plain
+ * window: a current drug, a course length, a dose or a count of agents may change in other ways.
+ */
+function windowClears(ctx: EvalContext, leaf: MedicationLeaf, passing: readonly Match[]): WindowClears | undefined {
+  const spec = leaf.spec;
+  if (!spec.window || spec.currentOnly || spec.startedAtLeast || spec.minCourse || spec.minPrednisoneMgPerKgPerDay !== undefined) return undefined;
+  let latest: Match | undefined;
+  for (const m of passing) {
+    if (m.exposure.current || !m.exposure.end) return undefined;
+    if (!latest || m.exposure.end > latest.exposure.end!) latest = m;
+  }
+  if (!latest) return undefined;
+  const end = latest.exposure.end!;
+  return { on: formatDate(firstDayOutsideWindow(end, spec.window))!, after: `${describeDuration(spec.window)} after the last ${medicationDisplay(ctx, latest.record)} (${formatDate(end)})` };
 }
 
 /** With no medication data at all: unknown, or the mapping's `review` when it asks for one. */
