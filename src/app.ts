@@ -74,6 +74,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     },
     limits: { hookTimeoutMs: config.hookTimeoutMs, maxResources: config.maxResourcesPerHook },
+    // The cards' app and source links (issue #11): the first URL the service is reached at.
+    publicBaseUrl: config.publicBaseUrls[0] ?? `http://localhost:${config.port}`,
   };
   const feedback = options.feedbackStore ?? new JournalFeedbackStore(config.feedbackFile, config.feedbackMaxCards);
   app.decorate('engine', engine);
