@@ -29,7 +29,12 @@ function partNeeds(e: TrialEvaluation, p: PartResult, fallback: readonly string[
   if (compiled?.kind === 'medication' && !waitsOnWeight(p)) tests = [];
   if (tests.length > 0) return tests.map((t) => ({ key: `test:${t.id}`, label: t.label, short: t.short, test: t }));
   const words = p.missing && p.missing.length > 0 ? p.missing : fallback.length > 0 ? fallback : [p.label];
-  return words.map((w) => ({ key: `text:${w}`, label: w, short: shorten(w, 40) }));
+  // "medication history (Systemic glucocorticoids: …)": the datum leads, which list wanted it is for the app,
+  // and one datum several criteria want is one need.
+  return words.map((w) => {
+    const head = w.replace(/\s*\(.*$/, '') || w;
+    return { key: `text:${head}`, label: shorten(head, 60), short: shorten(head, 40) };
+  });
 }
 
 /**
