@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, testApp } from '../support/app.js';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
-import { TRIAL, clinicalRecord as record, criterionOn as criterion, eligibilities, fireHook, type Eligibility } from '../support/clinical.js';
+import { TRIAL, clinicalRecord as record, criterionOn as criterion, eligibilities, fireHook } from '../support/clinical.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 
 /**

@@ -37,7 +37,8 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function cardsFor(name: string): Promise<Card[]> {
-  return (await fireHook(app, record(name))) as unknown as Card[];
+  const cards: unknown = await fireHook(app, record(name));
+  return cards as Card[];
 }
 
 function card(cards: Card[], trialId: string): Card | undefined {
