@@ -9,7 +9,7 @@ import { hookTrace } from '../support/hook-trace.js';
 /**
  * What the service does when the EHR's FHIR server misbehaves (issue #6). The documented result of every
  * fault: the data that search should have given is unknown, the hook still answers 200 with cards built from
- * what could be read, each card says "Could not be read from the EHR: <type>", and the criteria that needed
+ * what could be read, each card says "Part of the record could not be read from the EHR" (the fault itself is in the trace, for the app), and the criteria that needed
  * the data say why; only when nothing at all could be read is the answer a 412 OperationOutcome.
  */
 const SERVICE = '/cds-services/trialmatch-sle';
