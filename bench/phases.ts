@@ -21,7 +21,7 @@ const budgetMs = Number(process.argv[2] ?? 1000);
 const mappings = loadMappings({ dir: MAPPINGS_DIR });
 const [service] = loadServiceDefinitions(join(ROOT, 'cds-hooks'), mappings);
 if (!service) throw new Error('no service');
-const engine: EngineDeps = { mappings, fhir: { timeoutMs: 1000, maxPages: 1, maxResources: 1 } };
+const engine: EngineDeps = { mappings, fhir: { timeoutMs: 1000, maxPages: 1, maxResources: 1 }, publicBaseUrl: 'http://localhost:3000' };
 const now = new Date();
 
 /** Mean ms per call of an async or sync function, after a warm-up, over about budgetMs. */
@@ -44,14 +44,14 @@ for (const [label, request] of [
   const parsed = hookRequestSchema.parse(JSON.parse(text));
   const gathered = await gatherPatientData(service.prefetch, [new PrefetchSource(parsed.prefetch ?? undefined)], parsed.context.patientId);
   const { evaluations } = evaluateTrials(mappings.trials, gathered.record, now, mappings.engine);
-  const cards = renderCards(mappings.trials, evaluations, gathered.provenance);
+  const cards = renderCards(mappings, evaluations, gathered.provenance, { publicBaseUrl: engine.publicBaseUrl, patientId: parsed.context.patientId });
   const rows: [string, number][] = [
     ['JSON.parse', await time(() => JSON.parse(text))],
     ['secure-json-parse (proto+constructor: error)', await time(() => sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }))],
     ['hook request schema (zod)', await time(() => hookRequestSchema.parse(JSON.parse(text)))],
     ['gather (sanitise + index)', await time(() => gatherPatientData(service.prefetch, [new PrefetchSource(parsed.prefetch ?? undefined)], parsed.context.patientId))],
     ['evaluate 5 trials', await time(() => evaluateTrials(mappings.trials, gathered.record, now, mappings.engine))],
-    ['render cards', await time(() => renderCards(mappings.trials, evaluations, gathered.provenance))],
+    ['render cards', await time(() => renderCards(mappings, evaluations, gathered.provenance, { publicBaseUrl: engine.publicBaseUrl, patientId: parsed.context.patientId }))],
     ['response JSON.stringify', await time(() => JSON.stringify({ cards }))],
     ['handlePatientView (all of it)', await time(() => handlePatientView(service, parsed, engine, now, { fhirServers: NO_FHIR_SERVERS }))],
   ];

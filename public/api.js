@@ -6,8 +6,9 @@
  * @typedef {{ id: string, type: 'inclusion' | 'exclusion', item: string, text: string, interpretation: string, outcome: Outcome, review: boolean, reason: string, evidence: Evidence[], missing: string[], parts: Part[] }} Criterion
  * @typedef {{ trialId: string, nctId?: string, title: string, shortTitle: string, status: 'likely-eligible' | 'possibly-eligible' | 'ineligible', blocking: string[], notScreened?: { reason: string, evidence: Evidence[] }, criteria: Criterion[], evaluatedAt: string }} TrialEvaluation
  * @typedef {{ patient?: string, evaluatedAt: string, trials: TrialEvaluation[] }} Evaluation
- * @typedef {{ label: string, url: string, type?: string }} CardLink
- * @typedef {{ uuid?: string, summary: string, detail?: string, indicator: 'info' | 'warning' | 'critical', source: { label: string, url?: string, topic?: { code?: string, display?: string } }, links?: CardLink[] }} Card
+ * @typedef {{ label: string, url: string, type?: string, appContext?: string }} CardLink
+ * @typedef {{ label: string, uuid?: string, actions?: { type: string, description: string }[] }} Suggestion
+ * @typedef {{ uuid?: string, summary: string, detail?: string, indicator: 'info' | 'warning' | 'critical', source: { label: string, url?: string, topic?: { code?: string, display?: string } }, links?: CardLink[], suggestions?: Suggestion[] }} Card
  * @typedef {{ id: string, name: string, summary: string }} ExampleSummary
  * @typedef {{ resourceType: string, id?: string, [key: string]: unknown }} Resource
  * @typedef {{ resourceType: 'Bundle', entry?: { resource?: Resource }[] }} Bundle

@@ -94,12 +94,19 @@ export function renderCards(cards) {
     for (const link of card.links ?? []) {
       links.append(el('li', {}, isWebUrl(link.url) ? el('a', { href: link.url, target: '_blank', rel: 'noopener noreferrer' }, link.label) : link.label));
     }
+    // Suggestions as an EHR lists them (CDS Hooks 2.0 §Suggestion): the label and what each action would
+    // create. The demo page creates nothing, so they are shown, not offered.
+    const suggestions = el('ul', { class: 'card-suggestions', 'data-testid': 'card-suggestions' });
+    for (const s of card.suggestions ?? []) {
+      suggestions.append(el('li', {}, el('strong', {}, s.label), el('ul', {}, ...(s.actions ?? []).map((a) => el('li', {}, a.description)))));
+    }
     list.append(
       el(
         'li',
         { class: `card card-${card.indicator}`, 'data-testid': 'card', 'data-topic': card.source.topic?.code ?? '' },
         el('p', { class: 'card-head' }, el('span', { class: 'indicator', 'data-testid': 'card-indicator' }, indicator), el('strong', { class: 'card-summary', 'data-testid': 'card-summary' }, card.summary)),
         detail,
+        (card.suggestions ?? []).length > 0 && suggestions,
         el('footer', {}, source, (card.links ?? []).length > 0 && links),
       ),
     );

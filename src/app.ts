@@ -84,6 +84,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     },
     limits: { hookTimeoutMs: config.hookTimeoutMs, maxResources: config.maxResourcesPerHook },
+    // The cards' app and source links (issue #11): the first URL the service is reached at.
+    publicBaseUrl: config.publicBaseUrls[0] ?? `http://localhost:${config.port}`,
   };
   app.decorate('engine', engine);
   app.decorate('services', services);

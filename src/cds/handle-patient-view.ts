@@ -18,6 +18,8 @@ export interface EngineDeps {
   fhir: { timeoutMs: number; maxPages: number; maxResources: number; maxResponseBytes?: number; fetch?: typeof fetch };
   /** Per hook call: total time to gather data (HOOK_TIMEOUT_MS), resources accepted (MAX_RESOURCES_PER_HOOK). */
   limits?: { hookTimeoutMs?: number; maxResources?: number };
+  /** The service's public base URL (config.publicBaseUrls[0]): the cards link to the app under it. */
+  publicBaseUrl: string;
 }
 
 /** The FHIR servers the caller may name (src/security/fhir-server-allowlist.ts). */
@@ -68,12 +70,12 @@ export async function handlePatientView(
     ...(deps.limits?.maxResources ? { maxResources: deps.limits.maxResources } : {}),
   });
   const { evaluations, faults } = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
-  const cards = renderCards(deps.mappings.trials, evaluations, provenance);
+  const cards = renderCards(deps.mappings, evaluations, provenance, { publicBaseUrl: deps.publicBaseUrl, patientId: request.context.patientId });
   return { cards, evaluations, provenance, faults };
 }
 
 /** POST /trials/$evaluate: one patient's resources as a Bundle, every trial with its full trace. */
-export function evaluateBundle(bundle: Bundle, deps: EngineDeps, now: Date): { evaluations: TrialEvaluation[]; faults: string[]; patientId?: string } {
+export function evaluateBundle(bundle: Bundle, deps: Omit<EngineDeps, 'publicBaseUrl'>, now: Date): { evaluations: TrialEvaluation[]; faults: string[]; patientId?: string } {
   const resources: Resource[] = bundleResources(bundle);
   const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
   if (patients.length > 1) throw badRequest('the Bundle holds more than one Patient; send one patient at a time', ['Bundle.entry']);

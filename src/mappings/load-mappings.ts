@@ -9,6 +9,7 @@ import type { CompiledCriterion, CompiledRule, CompiledTrial, EngineValueSets, R
 import type { CompileScope, CompiledExpression, RuleKind } from '../engine/rule-kind.js';
 import { RULE_KINDS } from '../engine/rules/registry.js';
 import type { MappingSet } from './compiled.js';
+import { NO_ORDERABLES, compileOrderables, orderablesSchema } from './orderables.js';
 import {
   GROUP_KINDS,
   localCodesSchema,
@@ -223,5 +224,12 @@ export function loadMappings(options: LoadOptions): MappingSet {
     trials.push({ ...input, criteria, file });
   }
   if (trials.length === 0) throw new MappingError(join(options.dir, 'trials'), 'no trials found');
-  return { trials, valueSets, engine };
+  // The tests that settle unknown criteria (issue #11): optional, so a folder without them still loads.
+  const orderablesFile = join(options.dir, 'orderables.json');
+  const orderables = existsSync(orderablesFile)
+    ? compileOrderables(parseWith(orderablesSchema, readJson(orderablesFile), orderablesFile), valueSets, trials, (message) => {
+        throw new MappingError(orderablesFile, message);
+      })
+    : NO_ORDERABLES;
+  return { trials, valueSets, engine, orderables };
 }

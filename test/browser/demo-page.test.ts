@@ -40,12 +40,16 @@ async function expectCards(page: Page, cards: any[]): Promise<void> {
     expect(await el.getAttribute('data-topic')).toBe(card.source.topic.code);
     expect((await el.getByTestId('card-indicator').textContent())?.toLowerCase()).toBe(card.indicator);
     expect(await el.locator('.card-source').textContent()).toContain(card.source.label);
-    expect(await el.locator('footer a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual(card.links.map((l: any) => l.url));
+    expect(await el.locator('.card-source a').getAttribute('href')).toBe(card.source.url);
+    expect(await el.locator('.card-links a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual(card.links.map((l: any) => l.url));
     // The markdown is rendered: bold becomes <strong>, bullets become list items, no markdown syntax shows.
     const detail = el.locator('.card-detail');
     expect(await detail.locator('strong').first().textContent()).toBe(card.detail.match(/^\*\*(.+?)\*\*/)[1]);
     expect(await detail.locator('li').count()).toBe(card.detail.split('\n').filter((l: string) => l.startsWith('- ')).length);
     expect(await detail.innerText()).not.toContain('**');
+    // Draft-order suggestions (issue #11 item 2) are listed with what each action would create.
+    const suggested = el.getByTestId('card-suggestions').locator(':scope > li > ul > li');
+    expect(await suggested.allTextContents()).toEqual((card.suggestions ?? []).flatMap((s: any) => s.actions.map((a: any) => a.description)));
   }
 }
 

@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { ROOT, testApp } from '../support/app.js';
-import { TRIAL, clinicalRecord as record, criterionOn as criterion, eligibilities, fireHook, type Eligibility } from '../support/clinical.js';
+import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
+import { TRIAL, clinicalRecord as record, criterionOn as criterion, eligibilities, fireHook } from '../support/clinical.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 
 /**
@@ -91,11 +91,12 @@ describe('reading real EHR records (issue #10), through the patient-view hook', 
     observations.link = [{ relation: 'next', url: 'https://ehr.example.org/fhir/Observation?_getpages=abc&_getpagesoffset=20' }];
     const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(id, { prefetch }) });
     expect(res.statusCode).toBe(200);
-    const cards = res.json().cards as { detail: string; extension: Record<string, Eligibility> }[];
+    const cards = res.json().cards as { detail: string; extension: Record<string, { trialId: string; criteria: { id: string; result: string }[] }> }[];
     const blina = cards.find((c) => c.extension[EXTENSION_KEY]?.trialId === BLINA);
     expect(blina, 'the blinatumomab card').toBeDefined();
     expect(blina!.extension[EXTENSION_KEY]!.criteria.find((c) => c.id === 'inc-7')?.result).toBe('unknown');
-    expect(blina!.detail).toContain('**The EHR sent only part of:** Observation');
+    // In plain words on the card (issue #11: which search and page is for the app).
+    expect(blina!.detail).toContain('Part of the record could not be read from the EHR');
   });
 
   it('shows no trial card for a patient the record says has died, and $evaluate says why', async () => {

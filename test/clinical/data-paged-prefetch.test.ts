@@ -15,6 +15,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
+import { hookTrace, tracesOfCards } from '../support/hook-trace.js';
 import { testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 
@@ -43,12 +44,19 @@ describe('a paged prefetch with no FHIR server to read the rest', () => {
   });
   afterAll(() => app.close());
 
+  /** The cards, each with its trial's trace from the same request (the card carries no evidence: issue #11). */
   async function cards(prefetch: Record<string, unknown>): Promise<any[]> {
-    const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(PATIENT, { prefetch }) });
+    const payload = hookRequest(PATIENT, { prefetch });
+    const res = await app.inject({ method: 'POST', url: SERVICE, payload });
     expect(res.statusCode, res.body).toBe(200);
-    return res.json().cards as any[];
+    const list = res.json().cards as any[];
+    const traces = tracesOfCards(list, (await hookTrace(app, payload)).evaluations);
+    return list.map((c, i) => ({ ...c, trace: traces[i] }));
   }
-  const criterion = (card: any, id: string) => card.extension[EXTENSION_KEY].criteria.find((c: any) => c.id === id);
+  const criterion = (card: any, id: string) => {
+    const c = card.trace.criteria.find((x: any) => x.id === id);
+    return c && { ...c, missing: c.missing.length > 0 ? c.missing : undefined };
+  };
   const trialsOf = (list: any[]) => list.map((c) => c.source.topic.code).sort();
 
   // A criterion whose automatic parts are met and only a review item is left reads result "unknown" with
@@ -76,7 +84,9 @@ describe('a paged prefetch with no FHIR server to read the rest', () => {
     for (const t of trialsOf(full)) expect(trialsOf(paged)).toContain(t);
     const blina = paged.find((c) => c.source.topic.code === BLINA);
     expect(criterion(blina, 'inc-4')).toMatchObject(UNDECIDED);
-    expect(blina.detail).toMatch(/Inclusion 4 — [^\n]*MedicationStatement: the EHR sent only the first page of the search \(20 resources\), and no fhirServer was given to read the rest/);
+    // The card says so in plain words; how (which search, which page) is in the trace the app shows.
+    expect(blina.detail).toContain('Part of the record could not be read from the EHR');
+    expect(criterion(blina, 'inc-4').open.map((p: any) => p.reason).join('; ')).toMatch(/MedicationStatement: the EHR sent only the first page of the search \(20 resources\), and no fhirServer was given to read the rest/);
     expect(blina.extension[EXTENSION_KEY].status).toBe('possibly-eligible');
     // A first page never adds a "not met": each criterion not met on a paged card is not met with the whole
     // record too.
@@ -101,7 +111,7 @@ describe('a paged prefetch with no FHIR server to read the rest', () => {
     const blina = (await cards(withStatements(page))).find((c) => c.source.topic.code === BLINA);
     expect(blina).toBeDefined();
     expect(criterion(blina, 'inc-4')).toMatchObject(UNDECIDED);
-    expect(blina.detail).toContain('the EHR sent only the first page of the search (20 of 31 resources)');
+    expect(criterion(blina, 'inc-4').open.map((p: any) => p.reason).join('; ')).toContain('the EHR sent only the first page of the search (20 of 31 resources)');
   });
 
   it('still counts what the first page holds: the SLE drugs on it meet inclusion 4', async () => {

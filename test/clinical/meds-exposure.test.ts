@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { testApp } from '../support/app.js';
 import { clinicalRecord as record, fireHook } from '../support/clinical.js';
 
@@ -20,7 +19,8 @@ interface Criterion {
 interface Card {
   summary: string;
   source: { topic: { code: string } };
-  extension: Record<string, { status: string; criteria: Criterion[] }>;
+  /** The trial's trace behind the card (fireHook): the card itself carries results without evidence. */
+  trace: { status: string; criteria: Criterion[] };
 }
 
 const BLINATUMOMAB = 'nct06789107-blinatumomab';
@@ -37,7 +37,8 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function cardsFor(name: string): Promise<Card[]> {
-  return (await fireHook(app, record(name))) as unknown as Card[];
+  const cards: unknown = await fireHook(app, record(name));
+  return cards as Card[];
 }
 
 function card(cards: Card[], trialId: string): Card | undefined {
@@ -47,7 +48,7 @@ function card(cards: Card[], trialId: string): Card | undefined {
 function criterion(cards: Card[], trialId: string, id: string): Criterion {
   const c = card(cards, trialId);
   if (!c) throw new Error(`no card for ${trialId}: ${cards.map((x) => x.source.topic.code).join(', ')}`);
-  const found = c.extension[EXTENSION_KEY]!.criteria.find((x) => x.id === id);
+  const found = c.trace.criteria.find((x) => x.id === id);
   if (!found) throw new Error(`no criterion ${id}`);
   return found;
 }

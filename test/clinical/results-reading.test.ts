@@ -1,7 +1,6 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { testApp } from '../support/app.js';
 import { clinicalRecord as record, fireHook } from '../support/clinical.js';
 
@@ -32,7 +31,8 @@ interface CardCriterion {
 }
 interface Card {
   source: { topic: { code: string } };
-  extension: Record<string, { status: string; criteria: CardCriterion[] }>;
+  /** The trial's trace behind the card (fireHook): the card itself carries results without evidence. */
+  trace: { status: string; criteria: CardCriterion[] };
 }
 interface Part {
   id: string;
@@ -58,12 +58,12 @@ async function cardsFor(bundle: Bundle): Promise<Card[]> {
 }
 
 function statuses(cards: Card[]): Record<string, string> {
-  return Object.fromEntries(cards.map((c) => [c.source.topic.code, c.extension[EXTENSION_KEY]!.status]));
+  return Object.fromEntries(cards.map((c) => [c.source.topic.code, c.trace.status]));
 }
 
 function evidenceOn(cards: Card[], trialId: string, criterionId: string, display: string): Evidence | undefined {
   const card = cards.find((c) => c.source.topic.code === trialId);
-  const criterion = card?.extension[EXTENSION_KEY]!.criteria.find((c) => c.id === criterionId);
+  const criterion = card?.trace.criteria.find((c) => c.id === criterionId);
   return criterion?.evidence?.find((e) => e.display === display);
 }
 

@@ -4,11 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import { exampleBundle, testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 import { startServer, type RecordingServer } from '../security/helpers.js';
+import { hookTrace } from '../support/hook-trace.js';
 
 /**
  * What the service does when the EHR's FHIR server misbehaves (issue #6). The documented result of every
  * fault: the data that search should have given is unknown, the hook still answers 200 with cards built from
- * what could be read, each card says "Could not be read from the EHR: <type>", and the criteria that needed
+ * what could be read, each card says "Part of the record could not be read from the EHR" (the fault itself is in the trace, for the app), and the criteria that needed
  * the data say why; only when nothing at all could be read is the answer a 412 OperationOutcome.
  */
 const SERVICE = '/cds-services/trialmatch-sle';
@@ -125,17 +126,23 @@ describe('FHIR server faults', () => {
 
   for (const [name, fault, reason] of cases) {
     it(`when the server ${name}: Observations are unknown, the cards say so and why`, async () => {
-      const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookWithout(fault) });
+      const body = hookWithout(fault);
+      const res = await app.inject({ method: 'POST', url: SERVICE, payload: body });
       expect(res.statusCode).toBe(200);
       const { cards } = res.json();
       expect(cards.length).toBeGreaterThan(0);
       for (const card of cards) {
-        expect(card.detail).toContain('**Could not be read from the EHR:** Observation');
-        expect(card.detail).toMatch(reason);
+        // In plain words on the card; the fault itself is for the app (issue #11).
+        expect(card.detail).toContain('Part of the record could not be read from the EHR');
+        expect(card.detail).not.toMatch(reason);
         // Without the labs the service cannot call anyone "likely".
         expect(card.summary).toMatch(/^Possibly eligible/);
       }
       expect(elsewhere.calls).toEqual([]);
+      // The reason reaches the trace that $evaluate-from-server and the app show.
+      const { provenance, evaluations } = await hookTrace(app, body);
+      expect(provenance.find((p) => p.resourceType === 'Observation')).toMatchObject({ origin: 'unavailable' });
+      expect(JSON.stringify(evaluations)).toMatch(reason);
     });
   }
 
@@ -178,8 +185,8 @@ describe('the total time per hook (HOOK_TIMEOUT_MS)', () => {
     const { cards } = res.json();
     expect(cards.length).toBeGreaterThan(0);
     for (const card of cards) {
-      expect(card.detail).toContain('**Could not be read from the EHR:** Observation');
-      expect(card.detail).toContain('took longer than 600 ms');
+      expect(card.detail).toContain('Part of the record could not be read from the EHR');
+      expect(card.detail).not.toContain('took longer than 600 ms');
     }
     const calls = server.calls.length;
     expect(calls).toBeGreaterThan(1);

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { linkWithinBase } from '../../src/data/fhir-server-source.js';
 import { LogCapture, testApp } from '../support/app.js';
+import { hookTrace } from '../support/hook-trace.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 import { startServer, type RecordingServer } from '../security/helpers.js';
 
@@ -81,7 +82,7 @@ describe('a paged prefetch with a fhirServer', () => {
     });
     const res = await app.inject({ method: 'POST', url: SERVICE, payload: body });
     expect(res.statusCode, res.body).toBe(200);
-    return { cards: res.json().cards as any[], calls: server.calls.slice(before), auth: authorizations.slice(before) };
+    return { body, cards: res.json().cards as any[], calls: server.calls.slice(before), auth: authorizations.slice(before) };
   }
   const view = (cards: any[]) => cards.map((c) => ({ trial: c.source.topic.code, status: c.extension[EXTENSION_KEY].status, detail: c.detail }));
   async function wholeRecordCards() {
@@ -117,13 +118,19 @@ describe('a paged prefetch with a fhirServer', () => {
   }
 
   it('keeps the first page as partial when neither the link nor its own search can be read: unknown, never not met', async () => {
-    const { cards, calls } = await hook(`${server.url}/broken/fhir?_getpages=p1`, `${server.url}/broken/fhir`);
+    const { body, cards, calls } = await hook(`${server.url}/broken/fhir?_getpages=p1`, `${server.url}/broken/fhir`);
     expect(calls).toEqual(['/broken/fhir?_getpages=p1', `/broken/fhir/MedicationStatement?patient=${PATIENT}&_include=MedicationStatement:medication&_count=200`]);
     const blina = cards.find((c) => c.source.topic.code === BLINA);
     expect(blina).toBeDefined();
     const inc4 = blina.extension[EXTENSION_KEY].criteria.find((c: any) => c.id === 'inc-4');
     expect(inc4.result).toBe('unknown');
-    expect(blina.detail).toMatch(/MedicationStatement: the EHR sent only the first page of the search \(20 resources\); the rest of MedicationStatement could not be read from the EHR's FHIR server: HTTP 500/);
+    // The card says so in plain words (issue #11); which search, which page and the HTTP status are in the
+    // trace the app shows.
+    expect(blina.detail).toContain('Part of the record could not be read from the EHR');
+    expect(blina.detail).not.toContain('HTTP 500');
+    const trace = (await hookTrace(app, body)).evaluations.find((e) => e.trialId === BLINA)!;
+    const reasons = trace.criteria.find((c) => c.id === 'inc-4')!.open.map((p) => p.reason).join('; ');
+    expect(reasons).toMatch(/MedicationStatement: the EHR sent only the first page of the search \(20 resources\); the rest of MedicationStatement could not be read from the EHR's FHIR server: HTTP 500/);
   });
 });
 
@@ -145,7 +152,8 @@ describe('a paged prefetch whose rest is still being read at the hook deadline (
     const sle = STATEMENTS.filter((e) => !e.resource!.id!.includes('-otc-'));
     const otc = STATEMENTS.filter((e) => e.resource!.id!.includes('-otc-'));
     const prefetch = { ...prefetchFor(RECORD), medicationStatements: searchset([...sle, ...otc].slice(0, 20), `${server.url}/slow/fhir?_getpages=p1`) };
-    const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(PATIENT, { prefetch, fhirServer: `${server.url}/slow/fhir` }) });
+    const body = hookRequest(PATIENT, { prefetch, fhirServer: `${server.url}/slow/fhir` });
+    const res = await app.inject({ method: 'POST', url: SERVICE, payload: body });
     expect(res.statusCode, res.body).toBe(200);
     const blina = (res.json().cards as any[]).find((c) => c.source.topic.code === BLINA);
     const criteria = blina.extension[EXTENSION_KEY].criteria;
@@ -154,7 +162,11 @@ describe('a paged prefetch whose rest is still being read at the hook deadline (
     expect(inc4).toMatchObject({ result: 'unknown', review: true });
     expect(inc4.missing).toBeUndefined();
     expect(criteria.find((c: any) => c.id === 'exc-13').result).toBe('unknown');
-    expect(blina.detail).toContain('MedicationStatement: the EHR sent only the first page of the search (20 resources); reading the rest took longer than 500 ms');
+    expect(blina.detail).toContain('Part of the record could not be read from the EHR');
+    const trace = (await hookTrace(app, body)).evaluations.find((e) => e.trialId === BLINA)!;
+    expect(trace.criteria.find((c) => c.id === 'exc-13')!.open.map((p) => p.reason).join('; ')).toContain(
+      'MedicationStatement: the EHR sent only the first page of the search (20 resources); reading the rest took longer than 500 ms',
+    );
   });
 });
 

@@ -6,8 +6,8 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { LogCapture, testApp } from '../support/app.js';
+import { hookTrace } from '../support/hook-trace.js';
 import { hookRequest, prefetchFor } from '../support/hook-request.js';
 import {
   EXTRA_CONDITIONS,
@@ -64,7 +64,7 @@ describe.skipIf(!fhirBaseUrl)(`patient-view with data from HAPI FHIR${skipNote}`
     const body = hookRequest(id, { fhirServer: proxy.fhirBase, fhirAuthorization: fhirAuthorization(id), ...(prefetch ? { prefetch } : {}) });
     const res = await callHook(app, body);
     expect(res.statusCode, res.body).toBe(200);
-    return { cards: res.json().cards as any[], requests: proxy.requests.slice(before) };
+    return { body, cards: res.json().cards as any[], requests: proxy.requests.slice(before) };
   }
 
   function expectOnlyThisPatientsSearches(requests: RecordedRequest[], id: string): void {
@@ -117,7 +117,7 @@ describe.skipIf(!fhirBaseUrl)(`patient-view with data from HAPI FHIR${skipNote}`
     const id = PAGING_PATIENT;
     const expected = await baseline(id);
     const mark = logs.lines.length;
-    const { cards, requests } = await viaHapi(id);
+    const { body, cards, requests } = await viaHapi(id);
     expect(cardView(cards)).toEqual(expected);
 
     // Every Observation the template asks for (the example's 24 plus 250 haemoglobins), over two pages of
@@ -131,9 +131,11 @@ describe.skipIf(!fhirBaseUrl)(`patient-view with data from HAPI FHIR${skipNote}`
     expectOnlyThisPatientsSearches(requests, id);
 
     // _sort=-date put the newest haemoglobin first; 250 older 7.0 g/dL results did not displace it.
-    const blina = cards.find((c) => c.source.topic.code === 'nct06789107-blinatumomab');
-    const hb = blina.extension[EXTENSION_KEY].criteria.find((c: any) => c.id === 'inc-7');
-    expect(hb.evidence.filter((e: any) => e.display === 'Hemoglobin')).toEqual([
+    // The card carries no evidence (issue #11): the same request's trace does, as the app shows it.
+    expect(cards.find((c) => c.source.topic.code === 'nct06789107-blinatumomab')).toBeDefined();
+    const trace = (await hookTrace(app, body)).evaluations.find((e) => e.trialId === 'nct06789107-blinatumomab')!;
+    const hb = trace.criteria.find((c) => c.id === 'inc-7')!;
+    expect(hb.evidence.filter((e) => e.display === 'Hemoglobin')).toEqual([
       { reference: `Observation/${PAGING_PATIENT}-obs-5`, display: 'Hemoglobin', date: '2026-11-16', value: 112, unit: 'g/L', recorded: '11.2 g/dL' },
     ]);
   });

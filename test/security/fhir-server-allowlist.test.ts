@@ -114,7 +114,7 @@ describe('fhirServer allowlist', () => {
       expect(redirectTarget.calls).toEqual([]);
       const { cards } = res.json();
       expect(cards.length).toBeGreaterThan(0);
-      for (const card of cards) expect(card.detail).toContain('**Could not be read from the EHR:** Observation');
+      for (const card of cards) expect(card.detail).toContain('Part of the record could not be read from the EHR');
     });
   });
 });

@@ -25,13 +25,26 @@ export function expectValidCard(card: Record<string, any>): void {
   expect(card.source.topic.system).toBeTruthy();
   expect(card.source.topic.code).toBeTruthy();
   expect(card.source.topic.display).toBeTruthy();
+  // source.url: an absolute URL, so the EHR's "Source" link is not `#` (issue #11).
+  expect(card.source.url).toMatch(/^https?:\/\/[^/]+\//);
   expect(card.links.length).toBeGreaterThan(0);
   for (const link of card.links) {
     expect(link.label).toBeTruthy();
-    expect(link.url).toMatch(/^https:\/\//);
-    expect(link.type).toBe('absolute');
+    expect(['absolute', 'smart']).toContain(link.type);
+    // The registry on the public web; the SMART app under the service's own base URL.
+    expect(link.url).toMatch(link.type === 'absolute' ? /^https:\/\// : /^https?:\/\/[^/]+\/smart\/launch\.html$/);
+    if (link.type === 'smart') expect(JSON.parse(link.appContext)).toEqual({ trialId: card.source.topic.code });
+    else expect(link.appContext).toBeUndefined();
   }
   for (const r of card.overrideReasons ?? []) expect(r.display).toBeTruthy();
-  expect(card.suggestions).toBeUndefined();
-  expect(card.selectionBehavior).toBeUndefined();
+  // CDS Hooks 2.0 §Card Attributes: selectionBehavior is required with suggestions and means nothing without.
+  if (card.suggestions === undefined) expect(card.selectionBehavior).toBeUndefined();
+  else {
+    expect(['at-most-one', 'any']).toContain(card.selectionBehavior);
+    for (const s of card.suggestions) {
+      expect(s.label).toBeTruthy();
+      expect(s.uuid).toMatch(UUID);
+      expect(s.actions.length).toBeGreaterThan(0);
+    }
+  }
 }

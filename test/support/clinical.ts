@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
-import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { ROOT } from './app.js';
 import { hookRequest, patientIdOf, prefetchFor } from './hook-request.js';
+import { hookTrace, tracesOfCards } from './hook-trace.js';
 
 /** The five trials, by the ids their cards carry. */
 export const TRIAL = {
@@ -49,19 +49,43 @@ export interface HookCard {
   summary: string;
   detail: string;
   source: { topic: { code: string } };
-  extension: Record<string, Eligibility>;
+  extension: Record<string, { trialId: string; status: string; criteria: { id: string; result: string; review?: true }[] }>;
+  /** The trial's full trace behind this card (test/support/hook-trace.ts): the card itself carries no evidence. */
+  trace: Eligibility;
 }
 
-/** Fires the patient-view hook with the bundle as full prefetch (or `prefetch` when given); expects a 200. */
+/**
+ * Fires the patient-view hook with the bundle as full prefetch (or `prefetch` when given); expects a 200.
+ * Each card comes with its trial's trace (evidence, missing data) from the same request, checked to agree with
+ * the card's own results.
+ */
 export async function fireHook(app: FastifyInstance, bundle: Bundle, prefetch: Record<string, unknown> = prefetchFor(bundle)): Promise<HookCard[]> {
-  const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(patientIdOf(bundle), { prefetch }) });
+  const payload = hookRequest(patientIdOf(bundle), { prefetch });
+  const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload });
   expect(res.statusCode).toBe(200);
-  return res.json<{ cards: HookCard[] }>().cards;
+  const cards = res.json<{ cards: Omit<HookCard, 'trace'>[] }>().cards;
+  const traces = tracesOfCards(cards, (await hookTrace(app, payload)).evaluations);
+  return cards.map((card, i) => {
+    const t = traces[i]!;
+    const trace: Eligibility = {
+      trialId: t.trialId,
+      status: t.status,
+      criteria: t.criteria.map((c) => ({
+        id: c.id,
+        type: c.type,
+        result: c.result,
+        review: c.review,
+        ...(c.evidence.length > 0 ? { evidence: c.evidence } : {}),
+        ...(c.missing.length > 0 ? { missing: c.missing } : {}),
+      })),
+    };
+    return { ...card, trace };
+  });
 }
 
-/** The eligibility extension of each card. */
+/** The eligibility trace of each card: status and every criterion with its evidence. */
 export function eligibilities(cards: readonly HookCard[]): Eligibility[] {
-  return cards.map((c) => c.extension[EXTENSION_KEY]!);
+  return cards.map((c) => c.trace);
 }
 
 /** One criterion on a trial's card; fails with the trials that did get a card when that trial has none. */

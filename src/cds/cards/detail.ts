@@ -1,0 +1,98 @@
+import type { CompiledTrial } from '../../engine/compiled.js';
+import type { CriterionResult, Evidence, PartResult, TrialEvaluation } from '../../engine/types.js';
+import type { DataProvenance } from '../../data/gather-patient-data.js';
+import type { Need } from './needs.js';
+import { STATUS_WORDS, recordFindings } from './summary.js';
+import { escapeMd, factText, shorten } from './text.js';
+
+export const SCREENING_AID = 'A screening aid: the study team decides eligibility.';
+
+function leaves(p: PartResult, out: PartResult[] = []): PartResult[] {
+  if (!p.parts) out.push(p);
+  else for (const x of p.parts) leaves(x, out);
+  return out;
+}
+
+/** Which kind of fact says most about why the patient is a candidate: the disease, its activity, its treatment. */
+const FACT_RANK: Record<string, number> = { condition: 0, measurement: 1, titer: 1, 'lab-positive': 1, medication: 2, fhirpath: 3 };
+
+/**
+ * The two or three facts that make the patient a candidate: one per met inclusion, the diagnosis, disease
+ * activity and treatment before age. Each is a value and date from the trace, so it traces to the resource
+ * `POST /trials/$evaluate` and the app show (safety rule 4).
+ */
+function candidateFacts(e: TrialEvaluation): Evidence[] {
+  const facts: { rank: number; order: number; evidence: Evidence }[] = [];
+  e.criteria.forEach((c: CriterionResult, order) => {
+    if (c.type !== 'inclusion' || c.outcome !== 'met') return;
+    const met = c.parts.flatMap((p) => leaves(p)).filter((p) => p.outcome === 'met' && p.kind !== 'review' && p.evidence.length > 0);
+    const best = met.sort((a, b) => (FACT_RANK[a.kind] ?? 9) - (FACT_RANK[b.kind] ?? 9))[0];
+    const evidence = best?.evidence[0];
+    if (best && evidence) facts.push({ rank: FACT_RANK[best.kind] ?? 9, order, evidence });
+  });
+  const seen = new Set<string>();
+  return facts
+    .sort((a, b) => a.rank - b.rank || a.order - b.order)
+    .map((f) => f.evidence)
+    .filter((ev) => (seen.has(ev.reference) ? false : (seen.add(ev.reference), true)))
+    .slice(0, 3);
+}
+
+/** How a review item is settled, in the study team's words; the list itself is in the app. */
+function reviewTopic(p: PartResult): string {
+  if (p.evidence.length > 0) return 'record findings';
+  const why = /\(([a-z-]+)\)$/.exec(p.reason)?.[1];
+  if (why === 'consent') return 'consent';
+  if (why === 'screening-test' || /screening/.test(p.reason)) return 'screening tests';
+  if (why === 'judgement') return 'judgement';
+  return 'not in the record';
+}
+
+function studyTeamLine(e: TrialEvaluation): string | undefined {
+  const items = e.criteria.flatMap((c) => c.open.filter((p) => p.outcome === 'review'));
+  if (items.length === 0) return undefined;
+  const order = ['record findings', 'consent', 'screening tests', 'judgement', 'not in the record'];
+  const topics = [...new Set(items.map(reviewTopic))].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  return `**${items.length} item${items.length > 1 ? 's' : ''} for the study team** (${topics.join(', ')}), listed in the full check.`;
+}
+
+function needText(n: Need): string {
+  const counts = n.criteria.size > 1 || n.trials.size > 1 ? ` (${n.criteria.size} criteria${n.trials.size > 1 ? `, ${n.trials.size} trials` : ''})` : '';
+  return `${escapeMd(n.label)}${counts}`;
+}
+
+/** What the EHR did not send, in plain words: the gap is why a criterion is open, the details are in the app. */
+function recordGapLine(provenance: readonly DataProvenance[]): string | undefined {
+  const gaps = provenance.filter((p) => p.origin === 'unavailable' || p.partial);
+  if (gaps.length === 0) return undefined;
+  return '**Part of the record could not be read from the EHR**: criteria that need it count as missing.';
+}
+
+/**
+ * At most six lines (issue #11 item 1), in the order a clinician acts on them: why a candidate, what to
+ * check in the record, the tests that settle the open criteria, the study team's share, the screening-aid
+ * sentence. Protocol lists, met criteria and how each was read are in the app, one click away.
+ */
+export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readonly Need[], provenance: readonly DataProvenance[]): string {
+  const lines: string[] = [];
+  const facts = candidateFacts(e).map((f) => escapeMd(factText(f)));
+  // The trial and status are in the summary just above; the first line says why the patient is a candidate.
+  lines.push(`**${STATUS_WORDS[e.status]}**${facts.length > 0 ? `: ${facts.join('; ')}.` : '.'}`);
+  const findings = recordFindings(e).slice(0, 2);
+  if (findings.length > 0) {
+    const said = findings.map((p) => `${escapeMd(shorten(p.label, 60))}: ${escapeMd(factText(p.evidence[0] as Evidence))}`);
+    lines.push(`**To check in the record:** ${said.join('; ')}.`);
+  }
+  if (needs.length > 0) {
+    const shown = needs.slice(0, 4).map(needText);
+    const more = needs.length - shown.length;
+    lines.push(`**Would settle it:** ${shown.join('; ')}${more > 0 ? `; ${more} more in the full check` : ''}.`);
+  }
+  const team = studyTeamLine(e);
+  if (team) lines.push(team);
+  const gap = recordGapLine(provenance);
+  if (gap) lines.push(gap);
+  lines.push(SCREENING_AID);
+  // Blank lines between them: markdown joins single newlines into one paragraph.
+  return lines.join('\n\n');
+}
