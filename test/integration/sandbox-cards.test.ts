@@ -56,9 +56,34 @@ const skip = !fhirBaseUrl || unavailable !== '';
 const note = skipNote || (unavailable ? ` (skipped: ${unavailable})` : '');
 const LIKELY = 'sle-child-likely';
 
-/** Every example, and sle-child-likely again with 274 Observations, so HAPI's first page (200) has a `next` link. */
+const PAGED_STATEMENTS = 'sandbox-paged-statements';
+const OTC_STATEMENTS = 205;
+
+/**
+ * test/clinical/records/data-paged-31-medication-statements.json (the issue's case) under another id, with
+ * 205 over-the-counter MedicationStatements before its six SLE drugs: HAPI's first page (200, insertion order)
+ * holds only OTC drugs, so the trials' drug criteria are decided by page 2, which the sandbox never sends.
+ */
+function pagedStatementsBundle(): Bundle {
+  const record = readFileSync(resolve(ROOT, 'test', 'clinical', 'records', 'data-paged-31-medication-statements.json'), 'utf8');
+  const bundle = JSON.parse(record.replaceAll('data-paged-31', PAGED_STATEMENTS)) as Bundle;
+  const entries = bundle.entry ?? [];
+  const otc = entries.find((e) => e.resource?.id === `${PAGED_STATEMENTS}-otc-00`)!;
+  const firstDrug = entries.findIndex((e) => e.resource?.id?.startsWith(`${PAGED_STATEMENTS}-med-`));
+  const already = entries.filter((e) => e.resource?.id?.includes('-otc-')).length;
+  const more = Array.from({ length: OTC_STATEMENTS - already }, (_, i) => ({
+    resource: { ...otc.resource!, id: `${PAGED_STATEMENTS}-otc-x${String(i).padStart(3, '0')}` },
+  }));
+  return { ...bundle, entry: [...entries.slice(0, firstDrug), ...more, ...entries.slice(firstDrug)] };
+}
+
+/**
+ * Every example; sle-child-likely again with 274 Observations (page 1 holds the newest, page 2 older ones); and
+ * the record whose SLE drugs are only on page 2 of its MedicationStatements.
+ */
 function testPatients(): { id: string; bundle: Bundle }[] {
-  return fhirBaseUrl ? [...examplePatients(), { id: PAGING_PATIENT, bundle: pagingPatientBundle() }] : [];
+  if (!fhirBaseUrl) return [];
+  return [...examplePatients(), { id: PAGING_PATIENT, bundle: pagingPatientBundle() }, { id: PAGED_STATEMENTS, bundle: pagedStatementsBundle() }];
 }
 
 /** What identifies a card across two responses: its trial and status (the uuids differ per response). */
@@ -179,6 +204,19 @@ describe.skipIf(skip)(`the CDS Hooks sandbox as the EHR, against HAPI FHIR${note
     expect(request.prefetch.immunizations.entry ?? []).toEqual([]);
     // The record is sle-child-likely's plus older results: once the rest is read, the same trials and statuses.
     expect(trialStatus(cards)).toEqual(trialStatus(charts.get(LIKELY)!.exchange.cards));
+  });
+
+  it('gets the cards of full prefetch when what decides them is only on the page the sandbox did not send', () => {
+    const { exchange, expected } = charts.get(PAGED_STATEMENTS)!;
+    const statements = exchange.request.prefetch.medicationStatements as Bundle;
+    expect(statements.entry).toHaveLength(200);
+    expect(statements.entry!.every((e) => e.resource!.id!.includes('-otc-'))).toBe(true);
+    expect(statements.link?.some((l) => l.relation === 'next')).toBe(true);
+    expect(expected.length).toBeGreaterThan(0);
+    // The drug criteria (e.g. blinatumomab inclusion 4, the treatments tried) read the SLE drugs of page 2.
+    // Checked by hand: with FHIR_MAX_PAGES=1 (the service cannot read page 2) this and the test above fail.
+    const criteria = (cards: any[]) => cards.map((c) => `${c.source.topic.code} ${c.extension[EXTENSION_KEY].criteria.map((k: any) => `${k.id}:${k.result}`).join(',')}`).sort();
+    expect(criteria(exchange.cards)).toEqual(criteria(expected));
   });
 
   it('signs every call with the sandbox’s ES384 key: iss, aud the URL called, exp 300 s after iat, jti; no sub', async () => {
