@@ -82,7 +82,7 @@ describe('the feedback route', () => {
 
   it('does not hide the card after an override reason that does not suppress', async () => {
     const cards = await cardsFor('sle-adult-refractory');
-    const res = await post([override(cards[0], 'not-interested')]);
+    const res = await post([override(cards[0], 'not-relevant')]);
     expect(res.json()).toMatchObject({ stored: 1, suppressed: [] });
     expect((await cardsFor('sle-adult-refractory')).map((c) => c.source.topic.code)).toContain(cards[0].source.topic.code);
   });

@@ -104,7 +104,7 @@ describe('no patient data or tokens in the log', () => {
     await run('feedback', {
       method: 'POST',
       url: `${SERVICE}/feedback`,
-      payload: { feedback: [{ card: cards[0].uuid, outcome: 'overridden', overrideReason: { reason: { system: 'x', code: 'not-interested' }, userComment: `${MARKER} patient declined` }, outcomeTimestamp: '2026-11-23T10:00:00Z' }] },
+      payload: { feedback: [{ card: cards[0].uuid, outcome: 'overridden', overrideReason: { reason: { system: 'urn:trialmatch-cds:override-reason', code: 'declined' }, userComment: `${MARKER} patient declined` }, outcomeTimestamp: '2026-11-23T10:00:00Z' }] },
     });
     await run('feedback, invalid', { method: 'POST', url: `${SERVICE}/feedback`, payload: { feedback: [{ card: MARKER, outcome: MARKER }] } });
     await run('trials', { method: 'GET', url: '/trials' });
