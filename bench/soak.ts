@@ -42,7 +42,7 @@ function token(path: string): string {
 // --- the service, as its own process ---
 const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src', 'server.ts')], {
   cwd: ROOT,
-  env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH_MODE: 'on', PUBLIC_BASE_URL: BASE, BODY_LIMIT_BYTES: String(BODY_LIMIT), FEEDBACK_FILE: resolve(ROOT, 'data', `soak-feedback-${process.pid}.jsonl`), HOOK_TIMEOUT_MS: '5000' },
+  env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH_MODE: 'on', DEV_TRUST: '1', RATE_LIMIT: 'off', PUBLIC_BASE_URL: BASE, BODY_LIMIT_BYTES: String(BODY_LIMIT), FEEDBACK_FILE: resolve(ROOT, 'data', `soak-feedback-${process.pid}.jsonl`), HOOK_TIMEOUT_MS: '5000' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 const stop = (): void => {

@@ -16,7 +16,8 @@ import { loadMappings } from './mappings/load-mappings.js';
 import { loggerOptions } from './logger.js';
 import { registerClientAuth } from './security/client-auth.js';
 import { createDevTokenSigner, devTokenIssuer } from './security/dev-token.js';
-import { loadTrustConfig, type LoadedTrust } from './security/trust-config.js';
+import { CorsOriginAllowlist } from './security/cors-origins.js';
+import { resolveTrust, type LoadedTrust } from './security/trust-config.js';
 import { JournalFeedbackStore, type FeedbackStore } from './store/feedback-store.js';
 
 declare module 'fastify' {
@@ -50,7 +51,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const { config } = options;
   const mappings = loadMappings({ dir: config.mappingsDir, ...(config.localCodesFile ? { localCodesFile: config.localCodesFile } : {}) });
   const services = loadServiceDefinitions(config.cdsHooksDir, mappings);
-  const trust = options.trust ?? loadTrustConfig(config.trustFile);
+  const trust = options.trust ?? resolveTrust(config);
   const fastifyOptions: FastifyServerOptions = {
     logger: loggerOptions(config.logLevel, options.logStream),
     bodyLimit: config.bodyLimit,
@@ -82,11 +83,20 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onClose', async () => feedback.close?.());
   app.decorate('clock', options.clock ?? (() => new Date()));
   registerErrorHandler(app);
-  // CDS Hooks 2.0: browser-based EHRs call the service directly; allow Authorization and Content-Type.
-  void app.register(cors, { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
+  if (!trust.file && config.authMode === 'on') {
+    app.log.warn(
+      { trustFile: null },
+      '!!! NO TRUST CONFIGURATION (neither TRUST_CONFIG nor DEV_TRUST=1): no EHR is trusted, every protected call is refused (401). Give TRUST_CONFIG, or DEV_TRUST=1 on a developer machine. !!!',
+    );
+  }
+  // CDS Hooks 2.0: browser-based EHRs call the service directly; allow Authorization and Content-Type, but
+  // only from the EHR origins the trust file lists (issue #12 item 1; reflecting any origin let any page call).
+  const corsOrigins = new CorsOriginAllowlist(trust.corsOrigins);
+  void app.register(cors, { origin: (origin, cb) => cb(null, corsOrigins.allows(origin)), methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
   // After CORS, so a refusal still carries the CORS headers a browser-based EHR needs to read it.
   app.after(() => registerClientAuth(app, config, trust));
-  const devIssuer = devTokenIssuer(trust.issuers);
+  // GET /dev/token exists only when asked for (DEV_TRUST=1, never in production: config.ts refuses it).
+  const devIssuer = config.devTrust && !config.production ? devTokenIssuer(trust.issuers) : undefined;
   if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
   void app.register(cdsServicesRoutes);
   void app.register(trialsRoutes);

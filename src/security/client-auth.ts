@@ -49,7 +49,7 @@ export function registerClientAuth(app: FastifyInstance, config: Config, trust: 
     maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
     jtiCacheSize: config.jtiCacheSize,
   });
-  app.log.info({ trustFile: trust.file, issuers: trust.issuers.map((i) => i.issuer), audiences: config.publicBaseUrls }, 'client authentication on');
+  app.log.info({ trustFile: trust.file ?? null, issuers: trust.issuers.map((i) => i.issuer), audiences: config.publicBaseUrls }, 'client authentication on');
   app.addHook('onRequest', async (request, reply) => {
     if (request.method === 'OPTIONS') return;
     const path = pathOf(request);
