@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
@@ -13,6 +14,7 @@ import { demoRoutes } from './http/routes/demo.js';
 import { devTokenRoutes } from './http/routes/dev-token.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
+import { tooManyRequests } from './fhir/outcomes.js';
 import { loggerOptions } from './logger.js';
 import { registerClientAuth } from './security/client-auth.js';
 import { createDevTokenSigner, devTokenIssuer } from './security/dev-token.js';
@@ -58,8 +60,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // CDS Hooks requests can be large; keep the default JSON parser but refuse prototype poisoning.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Issue #12 item 2: a slow body or an idle socket must not be held forever (docs/security.md, Timeouts).
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    maxRequestsPerSocket: config.maxRequestsPerSocket,
   };
   const app = Fastify(fastifyOptions);
+  app.server.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  app.server.maxConnections = config.maxConnections;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only (CDS Hooks 2.0); FHIR clients send application/fhir+json, parsed like JSON.
@@ -95,6 +104,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(cors, { origin: (origin, cb) => cb(null, corsOrigins.allows(origin)), methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
   // After CORS, so a refusal still carries the CORS headers a browser-based EHR needs to read it.
   app.after(() => registerClientAuth(app, config, trust));
+  if (config.rateLimit) registerRateLimit(app, config);
   // GET /dev/token exists only when asked for (DEV_TRUST=1, never in production: config.ts refuses it).
   const devIssuer = config.devTrust && !config.production ? devTokenIssuer(trust.issuers) : undefined;
   if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
@@ -104,4 +114,25 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(demoRoutes);
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   return app;
+}
+
+/** Probes a load balancer or Prometheus sends often; never rate limited. */
+const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Issue #12 item 2: requests per minute per verified issuer on protected routes (after client-auth's
+ * onRequest hook has set request.client), per client address elsewhere and when authentication is off.
+ * Runs at preParsing, so a throttled call's body is never parsed. RATE_LIMIT=off removes it (the bench).
+ */
+function registerRateLimit(app: FastifyInstance, config: Config): void {
+  void app.register(rateLimit, {
+    global: true,
+    hook: 'preParsing',
+    max: config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    cache: 10_000,
+    allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
+    keyGenerator: (request) => (request.client?.issuer ? `iss:${request.client.issuer}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, context) => tooManyRequests(`more than ${context.max} requests a minute from this client; retry after ${context.after}`),
+  });
 }
