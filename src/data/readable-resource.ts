@@ -102,3 +102,13 @@ function cleanValue(value: unknown, depth: number): unknown {
 export function readableResource(r: Resource): Resource {
   return cleanValue(r, 0) as Resource;
 }
+
+/**
+ * A Bundle whose resources are made readable as the hook path makes prefetch readable (issue #12 item 5:
+ * POST /trials/$evaluate answered 500 to malformed resources the hook path cleans). Entries without a
+ * resource object are dropped.
+ */
+export function readableBundle<B extends { entry?: { resource?: Resource }[] }>(bundle: B): B {
+  const entry = (bundle.entry ?? []).flatMap((e) => (isObject(e) && isObject(e.resource) ? [{ ...e, resource: readableResource(e.resource as Resource) }] : []));
+  return { ...bundle, entry };
+}
