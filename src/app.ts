@@ -14,7 +14,9 @@ import { demoRoutes } from './http/routes/demo.js';
 import { devTokenRoutes } from './http/routes/dev-token.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
-import { tooManyRequests } from './fhir/outcomes.js';
+import { serviceUnavailable, tooManyRequests } from './fhir/outcomes.js';
+import { createMetrics, type ServiceMetrics } from './observability/metrics.js';
+import { trustKeysLoadable } from './security/trust-readiness.js';
 import { loggerOptions } from './logger.js';
 import { registerClientAuth } from './security/client-auth.js';
 import { createDevTokenSigner, devTokenIssuer } from './security/dev-token.js';
@@ -24,6 +26,9 @@ import { JournalFeedbackStore, type FeedbackStore } from './store/feedback-store
 
 declare module 'fastify' {
   interface FastifyInstance {
+    metrics: ServiceMetrics;
+    /** Checks GET /readyz runs; the database check is pushed here by the store (issue #12 item 6). */
+    readinessChecks: Array<() => Promise<void>>;
     engine: EngineDeps;
     services: ServiceDefinition[];
     feedback: FeedbackStore;
@@ -113,6 +118,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
   void app.register(demoRoutes);
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
+  registerOperations(app, config, trust);
   return app;
 }
 
@@ -134,5 +140,39 @@ function registerRateLimit(app: FastifyInstance, config: Config): void {
     allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
     keyGenerator: (request) => (request.client?.issuer ? `iss:${request.client.issuer}` : `ip:${request.ip}`),
     errorResponseBuilder: (_request, context) => tooManyRequests(`more than ${context.max} requests a minute from this client; retry after ${context.after}`),
+  });
+}
+
+/**
+ * GET /metrics (Prometheus text, METRICS=off removes it; unauthenticated unless METRICS_TOKEN is set, as a
+ * scraper usually reaches it on the service's port from inside the network) and GET /readyz (503 with an
+ * OperationOutcome when a check fails: the trust file's key sets, then app.readinessChecks).
+ */
+function registerOperations(app: FastifyInstance, config: Config, trust: LoadedTrust): void {
+  const metrics = createMetrics();
+  app.decorate('metrics', metrics);
+  app.decorate('readinessChecks', [() => trustKeysLoadable(trust)]);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    if (route === '/cds-services/:id' && request.method === 'POST') metrics.hookSeconds.observe({ status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  if (config.metrics) {
+    app.get('/metrics', async (request, reply) => {
+      if (config.metricsToken && request.headers.authorization !== `Bearer ${config.metricsToken}`) {
+        return reply.status(401).type('text/plain').send('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
+      }
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+  }
+  app.get('/readyz', async () => {
+    for (const check of app.readinessChecks) {
+      try {
+        await check();
+      } catch (err) {
+        throw serviceUnavailable(`not ready: ${err instanceof Error ? err.message : 'a readiness check failed'}`);
+      }
+    }
+    return { status: 'ready' };
   });
 }
