@@ -4,6 +4,11 @@ import { FhirServerAllowlist } from './fhir-server-allowlist.js';
 import { ReplayCache } from './replay-cache.js';
 import { ALLOWED_ALGORITHMS, type LoadedTrust, type TrustedIssuer } from './trust-config.js';
 
+/** A jti the replay cache can remember: a non-empty string of at most 256 characters (a boolean, not a guard). */
+function isUsableJti(jti: unknown): boolean {
+  return typeof jti === 'string' && jti.length > 0 && jti.length <= 256;
+}
+
 /** Who called, as far as the service could tell, and which FHIR servers that caller may name. */
 export interface ClientIdentity {
   /** The verified issuer, or undefined when authentication is off. */
@@ -117,7 +122,7 @@ export class ClientAuthenticator {
     if (typeof payload.iat !== 'number' || payload.iat * 1000 > nowMs + this.options.leewaySeconds * 1000) {
       throw new AuthError('claims', unauthorized('the token\'s iat claim is in the future'));
     }
-    if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256) {
+    if (!isUsableJti(payload.jti)) {
       throw new AuthError('claims', unauthorized('the token\'s jti claim must be a non-empty string of at most 256 characters'));
     }
     const expMs = (payload.exp as number) * 1000;

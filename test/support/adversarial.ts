@@ -43,5 +43,5 @@ export function adversarialBundle(kind: AdversarialKind, scale = 1): Bundle {
     }
   };
   let i = 0;
-  return { ...bundle, entry: (bundle.entry ?? []).map((e) => (e.resource?.resourceType === 'Observation' && obs.includes(e.resource as Observation) ? { ...e, resource: hostile(e.resource as Observation, i++) } : e)) };
+  return { ...bundle, entry: (bundle.entry ?? []).map((e) => (e.resource?.resourceType === 'Observation' && obs.includes(e.resource) ? { ...e, resource: hostile(e.resource, i++) } : e)) };
 }
