@@ -14,6 +14,9 @@ COPY cds-hooks ./cds-hooks
 
 FROM node:20-bookworm-slim
 WORKDIR /app
+# Listens on every interface (npm start binds 127.0.0.1). With NODE_ENV=production the service refuses to start
+# without TRUST_CONFIG (a real trust file, mounted) and PUBLIC_BASE_URL, and never uses the development trust
+# (docs/security.md, issue #12 item 1).
 ENV NODE_ENV=production \
     PORT=3000 \
     HOST=0.0.0.0

@@ -10,6 +10,7 @@
 import { cpus, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runAdversarialBench } from './adversarial.js';
 import { checkGolden, runEvaluatorBench, type EvaluatorResults } from './evaluator.js';
 import { largestSynthea, syntheaHookRequest, typicalHookRequest } from './fixtures.js';
 import { loadExample, obtainFhirServer, timeFhirPath, type SearchTiming } from './fhir-path.js';
@@ -41,6 +42,11 @@ log(golden.ok ? `results check: unchanged for ${golden.checked} patients` : `res
 // 2. The evaluator alone.
 log('evaluator (no HTTP):');
 const evaluator: EvaluatorResults = runEvaluatorBench(log, quick ? 400 : 1500);
+
+// 2b. Adversarial record data (issue #12 item 2): the worst request time under it.
+log('adversarial inputs (app.inject):');
+const adversarial = await runAdversarialBench();
+log(`  worst request ${adversarial.worstMs.toFixed(1)} ms`);
 
 // 3. Hook vs floor, typical and heavy patient.
 interface HttpRow {
@@ -199,6 +205,11 @@ lines.push('# Benchmark results', '');
 lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; ${machine.date}.`);
 lines.push(`Load: autocannon, ${CONNECTIONS} connections, ${DURATION} s per target after a ${WARMUP_S} s warm-up; service and baseline each in their own process.`, '');
 lines.push(`Results check (evaluator output identical to bench/expected-evaluations.json, ${golden.checked} patients): ${golden.ok ? 'unchanged' : `**CHANGED**: ${golden.differences.join('; ')}`}`, '');
+lines.push('## Adversarial inputs (issue #12)', '');
+lines.push(`Worst request time under the adversarial record data (bench/adversarial.ts): ${adversarial.worstMs.toFixed(1)} ms.`, '');
+lines.push('| input | path | status | ms | /healthz after, ms |', '| --- | --- | --- | --- | --- |');
+for (const r of adversarial.rows) lines.push(`| ${r.kind} | ${r.path} | ${r.status} | ${r.ms.toFixed(1)} | ${r.healthzMs.toFixed(1)} |`);
+lines.push('');
 lines.push('## Hook vs floor', '');
 lines.push('| scenario | body | floor req/s | floor p50 / p99 ms | floor CPU/req | hook req/s | hook p50 / p99 ms | hook CPU/req | hook / floor | target | |');
 lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
@@ -15,16 +16,23 @@ import { devTokenRoutes } from './http/routes/dev-token.js';
 import { smartRoutes } from './http/routes/smart.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
+import { serviceUnavailable, tooManyRequests } from './fhir/outcomes.js';
+import { createMetrics, type ServiceMetrics } from './observability/metrics.js';
+import { trustKeysLoadable } from './security/trust-readiness.js';
 import { loggerOptions } from './logger.js';
 import { registerClientAuth } from './security/client-auth.js';
 import { createDevTokenSigner, devTokenIssuer } from './security/dev-token.js';
-import { loadTrustConfig, type LoadedTrust } from './security/trust-config.js';
+import { CorsOriginAllowlist } from './security/cors-origins.js';
+import { resolveTrust, type LoadedTrust } from './security/trust-config.js';
 import { createSharedState } from './store/create-shared-state.js';
 import type { SharedState } from './store/shared-state.js';
 import { SmartTokenVerifier } from './security/smart-token.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    metrics: ServiceMetrics;
+    /** Checks GET /readyz runs; the database check is pushed here by the store (issue #12 item 6). */
+    readinessChecks: Array<() => Promise<void>>;
     engine: EngineDeps;
     services: ServiceDefinition[];
     /** Feedback, suppressions, the replay store and the audit trail (embedded journal, or PostgreSQL). */
@@ -60,15 +68,22 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const { config } = options;
   const mappings = loadMappings({ dir: config.mappingsDir, ...(config.localCodesFile ? { localCodesFile: config.localCodesFile } : {}) });
   const services = loadServiceDefinitions(config.cdsHooksDir, mappings);
-  const trust = options.trust ?? loadTrustConfig(config.trustFile);
+  const trust = options.trust ?? resolveTrust(config);
   const fastifyOptions: FastifyServerOptions = {
     logger: loggerOptions(config.logLevel, options.logStream),
     bodyLimit: config.bodyLimit,
     // CDS Hooks requests can be large; keep the default JSON parser but refuse prototype poisoning.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Issue #12 item 2: a slow body or an idle socket must not be held forever (docs/security.md, Timeouts).
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    maxRequestsPerSocket: config.maxRequestsPerSocket,
   };
   const app = Fastify(fastifyOptions);
+  app.server.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  app.server.maxConnections = config.maxConnections;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only (CDS Hooks 2.0); FHIR clients send application/fhir+json, parsed like JSON.
@@ -96,22 +111,35 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(async () => {
     const opened = options.state
       ? { state: options.state, suppressionSecret: config.suppressionSecret ?? randomBytes(32).toString('hex') }
-      : await createSharedState(config, app.log);
+      : await createSharedState(config, app.log, { onDatabaseError: (operation) => app.metrics.databaseErrors.inc({ operation }) });
     app.state = opened.state;
     app.suppressionSecret = opened.suppressionSecret;
+    // /readyz fails while the database cannot be reached; /metrics shows the live jtis (issue #12 item 6).
+    app.readinessChecks.push(() => opened.state.check());
+    app.metrics.setReplayCacheSize(() => opened.state.replay.size());
   });
   app.addHook('onClose', async () => app.state?.close());
   app.decorate('clock', options.clock ?? (() => new Date()));
   registerErrorHandler(app);
-  // CDS Hooks 2.0: browser-based EHRs call the service directly; allow Authorization and Content-Type.
-  void app.register(cors, { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
+  if (!trust.file && config.authMode === 'on') {
+    app.log.warn(
+      { trustFile: null },
+      '!!! NO TRUST CONFIGURATION (neither TRUST_CONFIG nor DEV_TRUST=1): no EHR is trusted, every protected call is refused (401). Give TRUST_CONFIG, or DEV_TRUST=1 on a developer machine. !!!',
+    );
+  }
+  // CDS Hooks 2.0: browser-based EHRs call the service directly; allow Authorization and Content-Type, but
+  // only from the EHR origins the trust file lists (issue #12 item 1; reflecting any origin let any page call).
+  const corsOrigins = new CorsOriginAllowlist(trust.corsOrigins);
+  void app.register(cors, { origin: (origin, cb) => cb(null, corsOrigins.allows(origin)), methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
   // After CORS, so a refusal still carries the CORS headers a browser-based EHR needs to read it.
   app.after((err) => {
     // The shared state could not be opened (journal locked, database down): stop here, with that error.
     if (err) throw err;
     registerClientAuth(app, config, trust, app.state.replay);
   });
-  const devIssuer = devTokenIssuer(trust.issuers);
+  if (config.rateLimit) registerRateLimit(app, config);
+  // GET /dev/token exists only when asked for (DEV_TRUST=1, never in production: config.ts refuses it).
+  const devIssuer = config.devTrust && !config.production ? devTokenIssuer(trust.issuers) : undefined;
   if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
   void app.register(cdsServicesRoutes, { suppressionDays: config.suppressionDays });
   void app.register(trialsRoutes);
@@ -128,5 +156,61 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   void app.register(smartRoutes, { verifier: smartVerifier });
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
+  registerOperations(app, config, trust);
   return app;
+}
+
+/** Probes a load balancer or Prometheus sends often; never rate limited. */
+const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Issue #12 item 2: requests per minute per verified issuer on protected routes (after client-auth's
+ * onRequest hook has set request.client), per client address elsewhere and when authentication is off.
+ * Runs at preParsing, so a throttled call's body is never parsed. RATE_LIMIT=off removes it (the bench).
+ */
+function registerRateLimit(app: FastifyInstance, config: Config): void {
+  void app.register(rateLimit, {
+    global: true,
+    hook: 'preParsing',
+    max: config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    cache: 10_000,
+    allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
+    keyGenerator: (request) => (request.client?.issuer ? `iss:${request.client.issuer}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, context) => tooManyRequests(`more than ${context.max} requests a minute from this client; retry after ${context.after}`),
+  });
+}
+
+/**
+ * GET /metrics (Prometheus text, METRICS=off removes it; unauthenticated unless METRICS_TOKEN is set, as a
+ * scraper usually reaches it on the service's port from inside the network) and GET /readyz (503 with an
+ * OperationOutcome when a check fails: the trust file's key sets, then app.readinessChecks).
+ */
+function registerOperations(app: FastifyInstance, config: Config, trust: LoadedTrust): void {
+  const metrics = createMetrics();
+  app.decorate('metrics', metrics);
+  app.decorate('readinessChecks', [() => trustKeysLoadable(trust)]);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    if (route === '/cds-services/:id' && request.method === 'POST') metrics.hookSeconds.observe({ status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  if (config.metrics) {
+    app.get('/metrics', async (request, reply) => {
+      if (config.metricsToken && request.headers.authorization !== `Bearer ${config.metricsToken}`) {
+        return reply.status(401).type('text/plain').send('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
+      }
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+  }
+  app.get('/readyz', async () => {
+    for (const check of app.readinessChecks) {
+      try {
+        await check();
+      } catch (err) {
+        throw serviceUnavailable(`not ready: ${err instanceof Error ? err.message : 'a readiness check failed'}`);
+      }
+    }
+    return { status: 'ready' };
+  });
 }

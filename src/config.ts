@@ -7,11 +7,30 @@ const num = (def: number): z.ZodDefault<z.ZodCoercedNumber> => z.coerce.number()
 // The same folder whether running from src/ (tsx) or dist/src/ (the production image).
 const ROOT = PROJECT_ROOT;
 
+/** The development trust file: trusts a committed key and FHIR servers on this machine. DEV_TRUST=1 only. */
+export const DEV_TRUST_FILE = resolve(ROOT, 'config', 'trust.example.json');
+
+/** An on/off switch from the environment: 1/true/on/yes, 0/false/off/no, or absent. */
+const flag = (name: string, value: string | undefined): boolean | undefined => {
+  if (value === undefined || value === '') return undefined;
+  if (/^(1|true|on|yes)$/i.test(value)) return true;
+  if (/^(0|false|off|no)$/i.test(value)) return false;
+  throw new Error(`${name}=${value}: give 1 or 0`);
+};
+
 /** Everything the service reads from its environment, validated once at start-up. */
 export const configSchema = z
   .object({
     port: num(3000),
-    host: z.string().default('0.0.0.0'),
+    /** Loopback unless HOST says otherwise (issue #12 item 1); the Docker image sets HOST=0.0.0.0. */
+    host: z.string().default('127.0.0.1'),
+    /** NODE_ENV=production: no development trust, and a real TRUST_CONFIG and PUBLIC_BASE_URL are required. */
+    production: z.boolean().default(false),
+    /**
+     * DEV_TRUST=1: the development trust (config/trust.example.json unless TRUST_CONFIG names another) and
+     * GET /dev/token. Never honoured with NODE_ENV=production (issue #12 item 1).
+     */
+    devTrust: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** fhir-mappings/: trials and code lists. */
     mappingsDir: z.string().default(resolve(ROOT, 'fhir-mappings')),
@@ -46,8 +65,11 @@ export const configSchema = z
      * development mode that accepts unsigned calls (and says so loudly at start-up).
      */
     authMode: z.enum(['on', 'off']).default('on'),
-    /** Trusted issuers and FHIR servers (JSON, see config/trust.example.json). */
-    trustFile: z.string().default(resolve(ROOT, 'config', 'trust.example.json')),
+    /**
+     * Trusted issuers, FHIR servers and CORS origins (JSON, see config/trust.example.json). Absent: the
+     * development file with DEV_TRUST=1, else an empty trust (every protected call is a 401).
+     */
+    trustFile: z.string().optional(),
     /**
      * The URLs the service is reached at, without a trailing slash: a token's `aud` must be one of these plus
      * the path called. Comma-separated in PUBLIC_BASE_URL; default http://localhost:PORT and http://127.0.0.1:PORT.
@@ -64,6 +86,31 @@ export const configSchema = z
      * the others keep working. Capped by JTI_CACHE_SIZE.
      */
     jtiIssuerQuota: num(100_000),
+    /**
+     * Server timeouts and connection caps (issue #12 item 2: a slow body must not hold a socket forever).
+     * requestTimeout: the whole request, headers and body, must arrive within it (408); above HOOK_TIMEOUT_MS.
+     */
+    requestTimeoutMs: num(30_000),
+    /** Node's headersTimeout: the request's headers must arrive within it. */
+    headersTimeoutMs: num(10_000),
+    /** fastify's connectionTimeout: an idle socket is closed after it. */
+    connectionTimeoutMs: num(60_000),
+    /** How long an idle keep-alive connection is kept open. */
+    keepAliveTimeoutMs: num(5_000),
+    /** Open connections accepted at once; more are refused by the socket (server.maxConnections). */
+    maxConnections: num(1024),
+    /** Requests served on one keep-alive connection before it is closed. */
+    maxRequestsPerSocket: num(10_000),
+    /** RATE_LIMIT=off turns off the request and failure limits below (for the bench only). */
+    rateLimit: z.boolean().default(true),
+    /** Requests per minute per verified issuer on protected routes, per client IP on the others. */
+    rateLimitPerMinute: num(1200),
+    /** Refused tokens per minute per client IP; past it the service answers 429 without verifying (cheap refusal). */
+    authFailuresPerMinute: num(60),
+    /** GET /metrics (Prometheus text); METRICS=off removes the route. */
+    metrics: z.boolean().default(true),
+    /** When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
+    metricsToken: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
     /** Durable feedback journal (JSON lines). */
     feedbackFile: z.string().default(resolve(ROOT, 'data', 'feedback.jsonl')),
     /** Card uuid -> trial mappings kept (in memory and in the journal) to attribute feedback. */
@@ -89,9 +136,18 @@ export const configSchema = z
      */
     smartIntrospectionCacheSeconds: num(60),
   })
+  .superRefine((c, ctx) => {
+    // Issue #12 item 1: a production process never runs on the development key, a default trust or guessed audiences.
+    if (!c.production) return;
+    if (c.devTrust) ctx.addIssue({ code: 'custom', path: ['DEV_TRUST'], message: 'DEV_TRUST is refused with NODE_ENV=production: the development key is public' });
+    if (!c.trustFile) ctx.addIssue({ code: 'custom', path: ['TRUST_CONFIG'], message: 'NODE_ENV=production needs TRUST_CONFIG, the trust file naming the EHRs this service trusts' });
+    if (!c.publicBaseUrls) ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'NODE_ENV=production needs PUBLIC_BASE_URL, the URL EHRs call this service at (tokens\' aud)' });
+    if (c.authMode === 'off') ctx.addIssue({ code: 'custom', path: ['AUTH_MODE'], message: 'AUTH_MODE=off is refused with NODE_ENV=production' });
+  })
   .transform((c) => ({
     ...c,
     auditFile: c.auditFile ?? resolve(dirname(c.feedbackFile), 'audit.jsonl'),
+    trustFile: c.trustFile ?? (c.devTrust ? DEV_TRUST_FILE : undefined),
     publicBaseUrls: (c.publicBaseUrls ?? [`http://localhost:${c.port}`, `http://127.0.0.1:${c.port}`]).map((u) => u.replace(/\/+$/, '')),
   }));
 
@@ -99,9 +155,11 @@ export type Config = z.output<typeof configSchema>;
 
 /** Reads the configuration from environment variables (PORT, HOST, LOG_LEVEL, ...). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return configSchema.parse({
+  const parsed = configSchema.safeParse({
     port: env.PORT,
-    host: env.HOST,
+    host: env.HOST || undefined,
+    production: env.NODE_ENV === 'production',
+    devTrust: flag('DEV_TRUST', env.DEV_TRUST),
     logLevel: env.LOG_LEVEL,
     mappingsDir: env.MAPPINGS_DIR,
     localCodesFile: env.LOCAL_CODES_FILE || undefined,
@@ -127,5 +185,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     suppressionDays: env.SUPPRESSION_DAYS,
     suppressionSecret: env.SUPPRESSION_SECRET || undefined,
     smartIntrospectionCacheSeconds: env.SMART_INTROSPECTION_CACHE_SECONDS,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+    connectionTimeoutMs: env.CONNECTION_TIMEOUT_MS,
+    keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: env.MAX_CONNECTIONS,
+    maxRequestsPerSocket: env.MAX_REQUESTS_PER_SOCKET,
+    rateLimit: flag('RATE_LIMIT', env.RATE_LIMIT),
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+    metrics: flag('METRICS', env.METRICS),
+    metricsToken: env.METRICS_TOKEN || undefined,
   });
+  if (!parsed.success) {
+    throw new Error(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
 }

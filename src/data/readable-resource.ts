@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { TEXT_LIMITS } from '../fhir/bounded-text.js';
 import { badRequest } from '../fhir/outcomes.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -17,6 +18,9 @@ const STRING_PRIMITIVES = new Set([
   'valueString', 'valueDateTime', 'authoredOn', 'performedDateTime', 'occurrenceDateTime', 'occurrenceString', 'dateAsserted', 'comparator', 'version',
   'whenHandedOver', 'whenPrepared', 'recorded',
 ]);
+
+/** String fields the evaluator parses, with their caps (src/fhir/bounded-text.ts). */
+const BOUNDED_FIELDS: Readonly<Record<string, number>> = { valueString: TEXT_LIMITS.valueString, display: TEXT_LIMITS.display };
 
 /** The fields the record's index reads as CodeableConcepts: an object whose `coding` is a list of objects. */
 const CONCEPTS = new Set(['code', 'vaccineCode', 'medicationCodeableConcept', 'valueCodeableConcept']);
@@ -40,7 +44,13 @@ function cleanField(key: string, value: unknown, depth: number): unknown {
   // FHIR JSON has no nulls and no empty strings (R4 §JSON: "primitive values SHALL NOT be empty").
   if (value === null || (typeof value === 'string' && blank(value))) return undefined;
   if (key.charCodeAt(0) === 95 /* _ */) return value; // primitive extensions: not read
-  if (STRING_PRIMITIVES.has(key)) return typeof value === 'string' ? value : undefined;
+  if (STRING_PRIMITIVES.has(key)) {
+    if (typeof value !== 'string') return undefined;
+    // Issue #12 item 2: text longer than the field ever holds is not read (absent, so unknown), which keeps
+    // every parser after this one bounded; a unit is kept and refused by units.ts (absent would be dimensionless).
+    const cap = BOUNDED_FIELDS[key];
+    return cap !== undefined && value.length > cap ? undefined : value;
+  }
   if (CONCEPTS.has(key)) {
     if (key === 'code' && typeof value === 'string') return value;
     if (!isObject(value)) return undefined;
@@ -91,4 +101,14 @@ function cleanValue(value: unknown, depth: number): unknown {
  */
 export function readableResource(r: Resource): Resource {
   return cleanValue(r, 0) as Resource;
+}
+
+/**
+ * A Bundle whose resources are made readable as the hook path makes prefetch readable (issue #12 item 5:
+ * POST /trials/$evaluate answered 500 to malformed resources the hook path cleans). Entries without a
+ * resource object are dropped.
+ */
+export function readableBundle<B extends { entry?: { resource?: Resource }[] }>(bundle: B): B {
+  const entry = (bundle.entry ?? []).flatMap((e) => (isObject(e) && isObject(e.resource) ? [{ ...e, resource: readableResource(e.resource as Resource) }] : []));
+  return { ...bundle, entry };
 }

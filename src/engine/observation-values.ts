@@ -142,7 +142,8 @@ export function titerDilution(o: Observation): number | undefined {
   const r = o.valueRatio;
   if (r?.numerator?.value && r.denominator?.value) return r.denominator.value / r.numerator.value;
   const s = o.valueString ?? o.valueCodeableConcept?.text;
-  const m = s ? /^\s*1\s*[:/]\s*(\d+)\s*$/.exec(s) : null;
+  // Capped like NUMERIC_STRING: a titre is a few characters ("1 : 320").
+  const m = s && s.length <= MAX_NUMERIC_STRING ? /^\s*1\s*[:/]\s*(\d+)\s*$/.exec(s) : null;
   if (m) return Number(m[1]);
   const q = o.valueQuantity;
   if (q && typeof q.value === 'number' && /titer|titre/i.test(`${q.code ?? ''} ${q.unit ?? ''}`)) return q.value;

@@ -1,4 +1,5 @@
 import ucum from '@lhncbc/ucum-lhc';
+import { TEXT_LIMITS } from '../fhir/bounded-text.js';
 
 const utils = ucum.UcumLhcUtils.getInstance();
 
@@ -51,12 +52,13 @@ function asEnzymeUnits(from: string, to: string): [string, string] | undefined {
 
 /** Normalises a recorded unit to UCUM where the EHR used a common non-UCUM spelling. */
 export function normaliseUnit(unit: string): string {
+  if (unit.length > TEXT_LIMITS.unit * 4) return unit; // not a unit; parsableUnit refuses it
   return ALIASES[unit.trim()] ?? unit.trim();
 }
 
 /** Whether a unit is only an annotation ("{score}", "1"), i.e. a plain number. */
 export function isDimensionless(unit: string | undefined): boolean {
-  return unit === undefined || unit === '' || unit === '1' || /^\{[^}]*\}$/.test(unit);
+  return unit === undefined || unit === '' || unit === '1' || (unit.length <= TEXT_LIMITS.unit && /^\{[^}]*\}$/.test(unit));
 }
 
 /**
@@ -79,11 +81,54 @@ export function convertUnit(value: number, from: string, to: string, molecularWe
   return { ok: false, reason: `unit "${from}" cannot be converted to "${to}"` };
 }
 
-function ucumConvert(value: number, from: string, to: string, molecularWeight?: number): number | undefined {
-  const res = utils.convertUnitTo(from, value, to, molecularWeight ? { molecularWeight } : undefined);
-  if (res.status === 'succeeded' && typeof res.toVal === 'number' && Number.isFinite(res.toVal)) {
-    // ucum-lhc works in floating point: 12.5 g/dL becomes 124.99999999999999 g/L. Round off the noise.
-    return Number(res.toVal.toPrecision(12));
+/**
+ * A unit the UCUM parser may see: printable ASCII without spaces (UCUM §2.1: a unit term has no blanks) and
+ * at most TEXT_LIMITS.unit characters. Issue #12 item 2: a 64 KB unit ("g." repeated) stalled the service;
+ * and ucum-lhc console.logs a unit it cannot parse (record data in the log, house rule 5), which a unit with
+ * blanks triggers.
+ */
+const UCUM_TERM = /^[\x21-\x7e]+$/;
+function parsableUnit(unit: string): boolean {
+  return unit.length <= TEXT_LIMITS.unit && UCUM_TERM.test(unit);
+}
+
+/**
+ * Conversions between two units, parsed once per unit pair (issue #12 item 2): `null` when they do not
+ * convert, else the affine map value -> a*value + b that ucum-lhc's conversion is for every unit pair it
+ * converts linearly (checked on three points; a pair that is not affine, such as a logarithmic unit, is
+ * converted by ucum-lhc on every call). Bounded: cleared when full.
+ */
+type CachedConversion = { a: number; b: number } | 'direct' | null;
+const CONVERSIONS = new Map<string, CachedConversion>();
+const MAX_CACHED_CONVERSIONS = 4096;
+
+function conversionFor(from: string, to: string, molecularWeight?: number): CachedConversion {
+  const key = `${from}\u0000${to}\u0000${molecularWeight ?? ''}`;
+  const hit = CONVERSIONS.get(key);
+  if (hit !== undefined) return hit;
+  let found: CachedConversion = null;
+  if (parsableUnit(from) && parsableUnit(to)) {
+    const at = (v: number): number | undefined => rawConvert(v, from, to, molecularWeight);
+    const [y0, y1, y2] = [at(0), at(1), at(2)];
+    if (y0 !== undefined && y1 !== undefined && y2 !== undefined) {
+      const a = y1 - y0;
+      found = Math.abs(y2 - y0 - 2 * a) <= 1e-9 * Math.max(1, Math.abs(y2)) ? { a, b: y0 } : 'direct';
+    } else if (y1 !== undefined) found = 'direct';
   }
-  return undefined;
+  if (CONVERSIONS.size >= MAX_CACHED_CONVERSIONS) CONVERSIONS.clear();
+  CONVERSIONS.set(key, found);
+  return found;
+}
+
+function rawConvert(value: number, from: string, to: string, molecularWeight?: number): number | undefined {
+  const res = utils.convertUnitTo(from, value, to, molecularWeight ? { molecularWeight } : undefined);
+  return res.status === 'succeeded' && typeof res.toVal === 'number' && Number.isFinite(res.toVal) ? res.toVal : undefined;
+}
+
+function ucumConvert(value: number, from: string, to: string, molecularWeight?: number): number | undefined {
+  const c = conversionFor(from, to, molecularWeight);
+  if (c === null) return undefined;
+  const toVal = c === 'direct' ? rawConvert(value, from, to, molecularWeight) : c.a * value + c.b;
+  // ucum-lhc works in floating point: 12.5 g/dL becomes 124.99999999999999 g/L. Round off the noise.
+  return toVal !== undefined && Number.isFinite(toVal) ? Number(toVal.toPrecision(12)) : undefined;
 }

@@ -3,6 +3,7 @@ import {
   forbidden as medplumForbidden,
   notFound as medplumNotFound,
   preconditionFailed as medplumPreconditionFailed,
+  tooManyRequests as medplumTooManyRequests,
   unauthorized as medplumUnauthorized,
 } from '@medplum/core';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
@@ -83,4 +84,9 @@ export function unsupportedMediaType(diagnostics: string): OperationOutcomeError
 /** The service cannot answer now; the same call may succeed later (503). */
 export function serviceUnavailable(diagnostics: string): OperationOutcomeError {
   return refusal('transient', diagnostics, { id: SERVICE_UNAVAILABLE_ID });
+}
+
+/** The client has sent more than its share (429, RFC 6585 §4); it may retry after the window. */
+export function tooManyRequests(diagnostics: string): OperationOutcomeError {
+  return refusal('throttled', diagnostics, { id: medplumTooManyRequests.id });
 }

@@ -2,6 +2,8 @@ import { isUnauthenticated } from '@medplum/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { AuthError, ClientAuthenticator, type ClientIdentity } from './client-authenticator.js';
+import { tooManyRequests } from '../fhir/outcomes.js';
+import { FailureBudget } from './failure-budget.js';
 import { FhirServerAllowlist, fhirServerNotAllowed } from './fhir-server-allowlist.js';
 import type { LoadedTrust } from './trust-config.js';
 import type { ReplayStore } from '../store/shared-state.js';
@@ -50,16 +52,24 @@ export function registerClientAuth(app: FastifyInstance, config: Config, trust: 
     maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
     replay,
   });
-  app.log.info({ trustFile: trust.file, issuers: trust.issuers.map((i) => i.issuer), audiences: config.publicBaseUrls }, 'client authentication on');
+  // Issue #12 item 2: refused tokens per client address; past the budget, 429 before any verification.
+  const failures = config.rateLimit ? new FailureBudget(config.authFailuresPerMinute) : undefined;
+  app.log.info({ trustFile: trust.file ?? null, issuers: trust.issuers.map((i) => i.issuer), audiences: config.publicBaseUrls }, 'client authentication on');
   app.addHook('onRequest', async (request, reply) => {
     if (request.method === 'OPTIONS') return;
     const path = pathOf(request);
     if (!isProtectedPath(path) && !isProtectedPath(request.routeOptions.url ?? '/')) return;
+    if (failures?.exhausted(request.ip)) {
+      request.log.info({ auth: 'throttled' }, 'client refused');
+      void reply.header('retry-after', '60');
+      throw tooManyRequests(`more than ${config.authFailuresPerMinute} refused tokens from this address in a minute; try again later`);
+    }
     try {
       request.client = await authenticator.authenticate(request.headers.authorization, request.url);
       request.log.debug({ issuer: request.client.issuer }, 'client authenticated');
     } catch (err) {
       const failure = err instanceof AuthError ? err.failure : undefined;
+      if (err instanceof AuthError && isUnauthenticated(err.outcome)) failures?.fail(request.ip);
       // The category only: never the token, its claims or an unverified issuer.
       request.log.info({ auth: failure ?? 'error' }, 'client refused');
       // RFC 6750 §3: a 401 names the scheme; not a 503 (the service could not check the token now).

@@ -4,6 +4,11 @@ import { FhirServerAllowlist } from './fhir-server-allowlist.js';
 import { ALLOWED_ALGORITHMS, type LoadedTrust, type TrustedIssuer } from './trust-config.js';
 import type { ReplayStore } from '../store/shared-state.js';
 
+/** A jti the replay cache can remember: a non-empty string of at most 256 characters (a boolean, not a guard). */
+function isUsableJti(jti: unknown): boolean {
+  return typeof jti === 'string' && jti.length > 0 && jti.length <= 256;
+}
+
 /** Who called, as far as the service could tell, and which FHIR servers that caller may name. */
 export interface ClientIdentity {
   /** The verified issuer, or undefined when authentication is off. */
@@ -79,7 +84,8 @@ export class ClientAuthenticator {
   /** @param requestUrl the path and query called, as sent (fastify's request.url) */
   async authenticate(authorization: string | undefined, requestUrl: string): Promise<ClientIdentity> {
     if (!authorization) throw new AuthError('missing', unauthorized('this endpoint needs an Authorization: Bearer <JWT> header (CDS Hooks 2.0 §Trusting CDS Clients)', 'login'));
-    const m = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(authorization.trim());
+    // RFC 6750 §2.1 / RFC 9110 §11.1: the auth scheme is case-insensitive ("bearer" is as good as "Bearer").
+    const m = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(authorization.trim());
     if (!m) throw new AuthError('malformed', unauthorized('the Authorization header must be "Bearer" followed by a compact JWT'));
     const token = m[1] as string;
     let alg: unknown;
@@ -110,6 +116,16 @@ export class ClientAuthenticator {
       throw this.refusal(err, audience);
     }
     const nowMs = this.now();
+    // Issue #12 item 5: jose checks iat's type only. A token issued in the future (beyond the leeway) is not
+    // one the EHR just signed; a jti must be a non-empty string (CDS Hooks 2.0 §Trusting CDS Clients: a
+    // nonce) to be remembered for replay. `sub` is not required: the project's checklist lists iss, aud, exp,
+    // iat and jti, and the CDS Hooks sandbox's tokens carry no sub (docs/security.md).
+    if (typeof payload.iat !== 'number' || payload.iat * 1000 > nowMs + this.options.leewaySeconds * 1000) {
+      throw new AuthError('claims', unauthorized('the token\'s iat claim is in the future'));
+    }
+    if (!isUsableJti(payload.jti)) {
+      throw new AuthError('claims', unauthorized('the token\'s jti claim must be a non-empty string of at most 256 characters'));
+    }
     const expMs = (payload.exp as number) * 1000;
     if (expMs - nowMs > this.options.maxLifetimeSeconds * 1000) {
       throw new AuthError('lifetime', unauthorized(`the token's exp is more than ${this.options.maxLifetimeSeconds} s ahead`));

@@ -43,6 +43,24 @@ export function isFhirServerPattern(pattern: string): boolean {
   }
 }
 
+/** Hosts that are this machine: plain http is allowed only to them. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Whether a pattern keeps the EHR's FHIR token off the network in clear text: https, or http only on this
+ * machine (issue #12 item 1: an http:// FHIR server elsewhere would receive the EHR's access token unencrypted).
+ */
+export function isSecureFhirServerPattern(pattern: string): boolean {
+  try {
+    const p = compile(pattern);
+    return p.protocol === 'https:' || LOOPBACK_HOSTS.has(p.hostname);
+  } catch {
+    return false;
+  }
+}
+
+export const FHIR_SERVER_HTTPS_HELP = 'a FHIR server must be https:// (http:// only on this machine: 127.0.0.1, localhost, [::1]), or the EHR\'s token would cross the network in clear text';
+
 export class FhirServerAllowlist {
   private readonly patterns: CompiledPattern[];
 

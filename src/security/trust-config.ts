@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { FHIR_SERVER_PATTERN_HELP, isFhirServerPattern } from './fhir-server-allowlist.js';
+import { CORS_ORIGIN_HELP, isCorsOriginPattern } from './cors-origins.js';
+import { FHIR_SERVER_HTTPS_HELP, FHIR_SERVER_PATTERN_HELP, isFhirServerPattern, isSecureFhirServerPattern } from './fhir-server-allowlist.js';
 
 /** CDS Hooks 2.0 recommends ES384 / RS384; `none` and the symmetric HS* algorithms are never accepted. */
 export const ALLOWED_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
 
 const comment = z.string().optional();
 
-const fhirServerPattern = z.string().refine(isFhirServerPattern, { message: FHIR_SERVER_PATTERN_HELP });
+const fhirServerPattern = z
+  .string()
+  .refine(isFhirServerPattern, { message: FHIR_SERVER_PATTERN_HELP })
+  .refine((p) => !isFhirServerPattern(p) || isSecureFhirServerPattern(p), { message: FHIR_SERVER_HTTPS_HELP });
 
 /** A public signing key: asymmetric, with a `kid` (keys are picked by `kid`), without private parts. */
 const publicJwk = z
@@ -80,6 +84,8 @@ export const trustConfigSchema = z
     unauthenticatedFhirServers: z.array(fhirServerPattern).default([]),
     /** SMART servers whose access tokens POST /smart/$evaluate accepts (none: the route refuses every call). */
     smartServers: z.array(smartServerSchema).default([]),
+    /** Browser origins (browser-based EHRs) allowed to call the service; none by default (issue #12 item 1). */
+    corsOrigins: z.array(z.string().refine(isCorsOriginPattern, { message: CORS_ORIGIN_HELP })).default([]),
   })
   .refine((c) => new Set(c.issuers.map((i) => i.issuer)).size === c.issuers.length, { message: 'each issuer may appear once', path: ['issuers'] })
   .refine((c) => c.issuers.filter((i) => i.devTokenEndpoint).length <= 1, { message: 'at most one issuer may have devTokenEndpoint', path: ['issuers'] });
@@ -88,10 +94,31 @@ export type TrustConfig = z.output<typeof trustConfigSchema>;
 export type TrustedIssuer = TrustConfig['issuers'][number] & { privateJwkPath?: string };
 
 export interface LoadedTrust {
-  file: string;
+  /** The trust file, or undefined for the empty trust (no TRUST_CONFIG, no DEV_TRUST). */
+  file: string | undefined;
   issuers: TrustedIssuer[];
   unauthenticatedFhirServers: string[];
   smartServers?: SmartServer[];
+  corsOrigins: string[];
+}
+
+/** No issuer, no FHIR server, no origin: every protected call is a 401. */
+export const EMPTY_TRUST: LoadedTrust = { file: undefined, issuers: [], unauthenticatedFhirServers: [], corsOrigins: [] };
+
+/**
+ * The trust the service runs with (issue #12 item 1): TRUST_CONFIG's file, the development file with
+ * DEV_TRUST=1, else the empty trust. A file that trusts a development issuer (devTokenEndpoint, whose
+ * private key sits next to it) is refused unless DEV_TRUST=1, so the committed key is never trusted by
+ * accident; config.ts already refuses DEV_TRUST with NODE_ENV=production.
+ */
+export function resolveTrust(config: { trustFile: string | undefined; devTrust: boolean }): LoadedTrust {
+  if (!config.trustFile) return EMPTY_TRUST;
+  const trust = loadTrustConfig(config.trustFile);
+  const dev = trust.issuers.find((i) => i.devTokenEndpoint);
+  if (dev && !config.devTrust) {
+    throw new Error(`${config.trustFile}: issuer ${dev.issuer} is a development issuer (devTokenEndpoint) whose private key is not secret; it is trusted only with DEV_TRUST=1, never in production`);
+  }
+  return trust;
 }
 
 /** Reads and validates the trust file; a broken one stops the service at start with the file and path named. */
@@ -112,5 +139,6 @@ export function loadTrustConfig(file: string): LoadedTrust {
     issuers: parsed.data.issuers.map((i) => (i.privateJwkFile ? { ...i, privateJwkPath: resolve(dirname(file), i.privateJwkFile) } : i)),
     unauthenticatedFhirServers: parsed.data.unauthenticatedFhirServers,
     smartServers: parsed.data.smartServers,
+    corsOrigins: parsed.data.corsOrigins,
   };
 }

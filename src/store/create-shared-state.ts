@@ -17,12 +17,12 @@ export interface OpenedState {
  * the embedded journal (one process). Throws, naming what is wrong, when it cannot be opened: the service
  * does not start without its state.
  */
-export async function createSharedState(config: Config, log: StateLog): Promise<OpenedState> {
+export async function createSharedState(config: Config, log: StateLog, hooks: { onDatabaseError?: (operation: string) => void } = {}): Promise<OpenedState> {
   if (config.databaseUrl) {
     // Every replica must compute the same keys, so the secret is configuration, never generated per process
     // (and not kept in the database beside the keys it protects).
     if (!config.suppressionSecret) throw new Error('SUPPRESSION_SECRET is required with DATABASE_URL: every replica needs the same HMAC key for suppression keys (docs/deployment.md)');
-    const state = await openPostgresState({ databaseUrl: config.databaseUrl, maxCards: config.feedbackMaxCards, jtiIssuerQuota: Math.min(config.jtiIssuerQuota, config.jtiCacheSize), log });
+    const state = await openPostgresState({ databaseUrl: config.databaseUrl, maxCards: config.feedbackMaxCards, jtiIssuerQuota: Math.min(config.jtiIssuerQuota, config.jtiCacheSize), log, ...hooks });
     return { state, suppressionSecret: config.suppressionSecret };
   }
   const state = await openEmbeddedState({

@@ -49,14 +49,15 @@ describe('CDS Hooks discovery', () => {
     expect(obs).not.toContain('8302-2');
   });
 
+  // The origin must be in the trust file's corsOrigins (issue #12 item 1); testApp runs the development trust.
   it('answers CORS preflight for browser-based EHRs', async () => {
     const res = await app.inject({
       method: 'OPTIONS',
       url: SERVICE,
-      headers: { origin: 'https://ehr.example.org', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
     });
     expect(res.statusCode).toBe(204);
-    expect(res.headers['access-control-allow-origin']).toBe('https://ehr.example.org');
+    expect(res.headers['access-control-allow-origin']).toBe('http://localhost:5173');
     expect(String(res.headers['access-control-allow-headers']).toLowerCase()).toContain('authorization');
   });
 });

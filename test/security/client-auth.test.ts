@@ -44,6 +44,8 @@ describe('client authentication (CDS Hooks 2.0 §Trusting CDS Clients)', () => {
         { issuer: rsaEhr.issuer, jwks: { keys: [rsaEhr.publicJwk] } },
         { issuer: remote.issuer, jwksUrl: `${jwksHost.url}/jwks.json` },
       ],
+      // CORS only from the EHR origins the trust file lists (issue #12 item 1).
+      corsOrigins: ['https://ehr.example.org'],
     });
     app = testApp({}, { AUTH_MODE: 'on', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE });
     await app.ready();
@@ -229,8 +231,8 @@ describe('development mode and the development token endpoint', () => {
     expect(JSON.parse(log.lines.find((l) => l.includes('AUTHENTICATION IS OFF')) as string).level).toBe(40);
   });
 
-  it('is authenticated by default (no AUTH_MODE), and the example trust file serves /dev/token whose tokens work once', async () => {
-    const app = testApp({}, { AUTH_MODE: '', PORT: '3000' });
+  it('is authenticated by default (no AUTH_MODE), and with DEV_TRUST=1 the example trust file serves /dev/token whose tokens work once', async () => {
+    const app = testApp({}, { AUTH_MODE: '', DEV_TRUST: '1', PORT: '3000' });
     await app.ready();
     try {
       expect((await app.inject({ method: 'GET', url: '/cds-services' })).statusCode).toBe(401);

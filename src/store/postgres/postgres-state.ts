@@ -10,6 +10,8 @@ export interface PostgresOptions {
   /** Cards remembered (the newest); older ones, and any older than CARD_RETENTION_DAYS, are pruned. */
   maxCards: number;
   jtiIssuerQuota: number;
+  /** Called with the operation name for every failed database call (the /metrics counter). */
+  onDatabaseError?: (operation: string) => void;
   log: StateLog;
   /** Pool size per replica. */
   maxConnections?: number;
@@ -44,6 +46,8 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
     lastPrune = t;
     void pruneState(pool, options.maxCards).catch((err: Error) => options.log.warn({ err: { message: err.message } }, 'PostgreSQL: pruning old cards and expired jtis failed'));
   };
+  // Counted (issue #12 item 6: database errors on /metrics), then answered as the guard says.
+  const onError = options.onDatabaseError ?? ((): void => {});
   const feedback = new PostgresFeedbackStore(pool, prune);
   const suppressions = new PostgresSuppressionStore(pool);
   const replay = new PostgresReplayStore(pool, options.jtiIssuerQuota);
@@ -51,21 +55,24 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
   return {
     kind: 'postgres',
     feedback: {
-      rememberCards: (cards) => guard(feedback.rememberCards(cards)),
-      record: (serviceId, items, receivedAt) => guard(feedback.record(serviceId, items, receivedAt)),
-      summary: (trialId) => guard(feedback.summary(trialId)),
+      rememberCards: (cards) => guard(feedback.rememberCards(cards), 'remember-cards', onError),
+      record: (serviceId, items, receivedAt) => guard(feedback.record(serviceId, items, receivedAt), 'record-feedback', onError),
+      summary: (trialId) => guard(feedback.summary(trialId), 'feedback-summary', onError),
     },
     suppressions: {
-      suppress: (key, until, reason) => guard(suppressions.suppress(key, until, reason)),
-      active: (keys, now) => guard(suppressions.active(keys, now)),
+      suppress: (key, until, reason) => guard(suppressions.suppress(key, until, reason), 'suppress', onError),
+      active: (keys, now) => guard(suppressions.active(keys, now), 'suppressions', onError),
     },
     replay: {
-      check: (issuer, jti, expiresAt, now) => guard(replay.check(issuer, jti, expiresAt, now)),
-      size: () => guard(replay.size()),
+      check: (issuer, jti, expiresAt, now) => guard(replay.check(issuer, jti, expiresAt, now), 'replay-check', onError),
+      size: () => guard(replay.size(), 'replay-size', onError),
     },
-    audit: { record: (event) => guard(audit.record(event)) },
+    audit: { record: (event) => guard(audit.record(event), 'audit', onError) },
     async check() {
-      await pool.query('select 1');
+      await pool.query('select 1').catch((err: unknown) => {
+        onError('check');
+        throw err;
+      });
     },
     async close() {
       await pool.end();
@@ -81,10 +88,11 @@ const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'E
  * A database that is down or full is the service's transient problem: an OperationOutcome the error handler
  * answers with 503 (and the client retries), never a 500 with the driver's message. Other errors pass as they are.
  */
-async function guard<T>(work: Promise<T>): Promise<T> {
+async function guard<T>(work: Promise<T>, operation: string, onError: (operation: string) => void): Promise<T> {
   try {
     return await work;
   } catch (err) {
+    onError(operation);
     const code = (err as { code?: unknown }).code;
     const message = err instanceof Error ? err.message : '';
     if ((typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) || /timeout exceeded when trying to connect|Connection terminated/i.test(message)) {

@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The service's Prometheus metrics (issue #12 item 6), one registry per app so tests and replicas in one
+ * process do not share counts. Labels never carry patient data: routes are route patterns, never raw URLs.
+ * Lower layers (store, data) may import this module; it imports nothing of the project.
+ */
+export interface ServiceMetrics {
+  registry: Registry;
+  requests: Counter<'route' | 'method' | 'status'>;
+  hookSeconds: Histogram<'status'>;
+  /** For the store: one increment per failed database call. */
+  databaseErrors: Counter<'operation'>;
+  /** The app provides the size; 0 until it does. */
+  setReplayCacheSize(size: () => number | Promise<number>): void;
+}
+
+export function createMetrics(): ServiceMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let replaySize: () => number | Promise<number> = () => 0;
+  const requests = new Counter({ name: 'trialmatch_http_requests_total', help: 'HTTP requests by route pattern and status', labelNames: ['route', 'method', 'status'] as const, registers: [registry] });
+  const hookSeconds = new Histogram({ name: 'trialmatch_hook_duration_seconds', help: 'patient-view hook latency', labelNames: ['status'] as const, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+  const databaseErrors = new Counter({ name: 'trialmatch_database_errors_total', help: 'failed database calls', labelNames: ['operation'] as const, registers: [registry] });
+  new Gauge({
+    name: 'trialmatch_replay_cache_entries',
+    help: 'live jti entries remembered to refuse replays',
+    registers: [registry],
+    async collect() {
+      this.set(await replaySize());
+    },
+  });
+  return { registry, requests, hookSeconds, databaseErrors, setReplayCacheSize: (f) => void (replaySize = f) };
+}
