@@ -104,8 +104,10 @@ interface Rig {
 async function startRig(): Promise<Rig> {
   const response = await loadIntoHapi(testPatients().map((p) => p.bundle));
   expect(response.type).toBe('transaction-response');
-  const service = await startService();
+  // The sandbox first: its origin is the one the service's CORS allowlist (the trust file's corsOrigins,
+  // issue #12 item 1) lets in; any other origin gets no allow-origin header.
   const sandbox = await serveSandbox();
+  const service = await startService({ trust: (t) => ({ ...t, corsOrigins: [sandbox.url] }) });
   const browser = await launchBrowser(CHROMIUM);
   const baselineApp = testApp();
   await baselineApp.ready();
@@ -260,6 +262,13 @@ describe.skipIf(skip)(`the CDS Hooks sandbox as the EHR, against HAPI FHIR${note
     expect(answer.headers.get('access-control-allow-origin')).toBe(rig.sandbox.url);
     expect(answer.headers.get('access-control-allow-headers')?.toLowerCase().split(/,\s*/).sort()).toEqual(['authorization', 'content-type']);
     expect(answer.headers.get('access-control-allow-methods')).toContain('POST');
+
+    // A page on another origin (any site a clinician has open) is not let in.
+    const foreign = await fetch(`${rig.service.url}/cds-services/${SERVICE_ID}`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://127.0.0.1:1', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('counts an override the clinician chose from the caret menu, with its reason code', async () => {
@@ -275,6 +284,7 @@ describe.skipIf(skip)(`the CDS Hooks sandbox as the EHR, against HAPI FHIR${note
     await overrideCard(page, element, reason.display);
     const feedback = await sent;
     expect(feedback.status).toBe(200);
+    expect(feedback.receipt).toMatchObject({ stored: 1, duplicates: 0, unknownCards: 0, rejected: [], suppressed: [] });
     expect(feedback.body.feedback).toEqual([
       { card: card.uuid, outcome: 'overridden', overrideReason: { reason: { code: reason.code, system: reason.system } }, outcomeTimestamp: expect.any(String) },
     ]);
@@ -361,7 +371,8 @@ describe.skipIf(skip)(`the sandbox after an "already screened" override, on the 
 
     const sent = nextFeedback(first.page, rig.service.url);
     await overrideCard(first.page, element, reason!.display);
-    expect((await sent).status).toBe(200);
+    const receipt = (await sent).receipt;
+    expect(receipt).toMatchObject({ stored: 1, suppressed: [{ trialId, until: expect.any(String) }] });
     await first.page.close();
 
     const again = await open(rig, LIKELY);

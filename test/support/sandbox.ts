@@ -226,6 +226,8 @@ export interface HookExchange {
 export interface FeedbackExchange {
   body: any;
   status: number;
+  /** What the service says it recorded (issue #12 item 3: stored, duplicates, unknownCards, rejected, suppressed). */
+  receipt: any;
 }
 
 /** The URL that opens the sandbox on a patient with the FHIR server and the service's discovery URL (README "Running it"). */
@@ -280,7 +282,7 @@ export function nextFeedback(page: Page, serviceUrl: string): Promise<FeedbackEx
   const feedbackUrl = `${serviceUrl}/cds-services/${SERVICE_ID}/feedback`;
   return page
     .waitForResponse((r) => r.url() === feedbackUrl && r.request().method() === 'POST', { timeout: 30_000 })
-    .then((r) => ({ body: r.request().postDataJSON(), status: r.status() }));
+    .then(async (r) => ({ body: r.request().postDataJSON(), status: r.status(), receipt: await r.json().catch(() => undefined) }));
 }
 
 /**
