@@ -97,6 +97,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       maxResources: config.fhirMaxResources,
       maxResponseBytes: config.fhirMaxResponseBytes,
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      // /metrics (issue #12 item 6): FHIR request latency and failures by kind; the metrics exist once the app is built.
+      observe: (e) => app.metrics.fhirRequestSeconds.observe({ resource: e.resourceType, outcome: e.outcome }, e.seconds),
     },
     limits: { hookTimeoutMs: config.hookTimeoutMs, maxResources: config.maxResourcesPerHook },
     // The cards' app and source links (issue #11): the first URL the service is reached at.

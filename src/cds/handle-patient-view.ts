@@ -2,7 +2,7 @@ import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import type { MappingSet } from '../mappings/compiled.js';
 import { evaluateTrials } from '../engine/evaluate-trial.js';
 import type { TrialEvaluation } from '../engine/types.js';
-import { FhirServerSource } from '../data/fhir-server-source.js';
+import { FhirServerSource, type FhirRequestEvent } from '../data/fhir-server-source.js';
 import { gatherPatientData, type DataProvenance } from '../data/gather-patient-data.js';
 import type { PatientDataSource } from '../data/patient-data-source.js';
 import { PrefetchSource, bundleResources } from '../data/prefetch-source.js';
@@ -15,7 +15,7 @@ import type { ServiceDefinition } from './service-definition.js';
 
 export interface EngineDeps {
   mappings: MappingSet;
-  fhir: { timeoutMs: number; maxPages: number; maxResources: number; maxResponseBytes?: number; fetch?: typeof fetch };
+  fhir: { timeoutMs: number; maxPages: number; maxResources: number; maxResponseBytes?: number; fetch?: typeof fetch; observe?: (event: FhirRequestEvent) => void };
   /** Per hook call: total time to gather data (HOOK_TIMEOUT_MS), resources accepted (MAX_RESOURCES_PER_HOOK). */
   limits?: { hookTimeoutMs?: number; maxResources?: number };
   /** The service's public base URL (config.publicBaseUrls[0]): the cards link to the app under it. */

@@ -16,9 +16,29 @@ export interface FhirServerOptions {
   /** Aborted when the hook's total time is up: requests still in flight are cancelled. */
   signal?: AbortSignal;
   fetch?: typeof fetch;
+  /**
+   * Told of every request to the FHIR server: the resource type asked for, how long it took and how it ended
+   * ('ok' or a FetchFailure kind). For /metrics (issue #12 item 6); no URL, id or patient data in it.
+   */
+  observe?: (event: FhirRequestEvent) => void;
 }
 
-class FetchFailure extends Error {}
+export type FetchFailureKind = 'timeout' | 'aborted' | 'connection' | 'redirect' | 'http-status' | 'too-large' | 'not-json' | 'not-fhir' | 'operation-outcome' | 'paging' | 'limits';
+
+export interface FhirRequestEvent {
+  resourceType: string;
+  seconds: number;
+  outcome: 'ok' | FetchFailureKind;
+}
+
+class FetchFailure extends Error {
+  constructor(
+    message: string,
+    readonly kind: FetchFailureKind,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Whether a paging link stays on the FHIR server the caller named: the same origin and, on a `/` boundary,
@@ -85,22 +105,22 @@ export class FhirServerSource implements PatientDataSource {
     let bundle = first;
     let pages = 1;
     for (;;) {
-      if (resources.length > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`);
+      if (resources.length > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`, 'limits');
       const next = nextLink(bundle);
       if (!next) break;
-      if (seen.has(next)) throw new FetchFailure('its paging links loop');
+      if (seen.has(next)) throw new FetchFailure('its paging links loop', 'paging');
       seen.add(next);
-      if (pages >= this.options.maxPages) throw new FetchFailure(`more than ${this.options.maxPages} pages`);
+      if (pages >= this.options.maxPages) throw new FetchFailure(`more than ${this.options.maxPages} pages`, 'limits');
       let url: URL;
       try {
         url = new URL(next, this.base);
       } catch {
-        throw new FetchFailure('a paging link is not a URL');
+        throw new FetchFailure('a paging link is not a URL', 'paging');
       }
-      if (url.origin !== this.base.origin) throw new FetchFailure('a paging link points to another server');
-      if (!linkWithinBase(url, this.base)) throw new FetchFailure('a paging link points outside the FHIR server\'s base path');
+      if (url.origin !== this.base.origin) throw new FetchFailure('a paging link points to another server', 'paging');
+      if (!linkWithinBase(url, this.base)) throw new FetchFailure('a paging link points outside the FHIR server\'s base path', 'paging');
       const page = await this.request(url);
-      if (page.resourceType !== 'Bundle') throw new FetchFailure('a paging link did not return a Bundle');
+      if (page.resourceType !== 'Bundle') throw new FetchFailure('a paging link did not return a Bundle', 'paging');
       bundle = page;
       pages++;
       resources.push(...bundleResources(bundle));
@@ -109,6 +129,21 @@ export class FhirServerSource implements PatientDataSource {
   }
 
   private async request(url: URL): Promise<Resource> {
+    if (!this.options.observe) return this.send(url);
+    const started = performance.now();
+    // The search's resource type, from the path under the base (never the query, which names the patient).
+    const resourceType = url.pathname.slice(this.base.pathname.length).split('/')[0] || 'unknown';
+    try {
+      const resource = await this.send(url);
+      this.options.observe({ resourceType, seconds: (performance.now() - started) / 1000, outcome: 'ok' });
+      return resource;
+    } catch (err) {
+      this.options.observe({ resourceType, seconds: (performance.now() - started) / 1000, outcome: err instanceof FetchFailure ? err.kind : 'connection' });
+      throw err;
+    }
+  }
+
+  private async send(url: URL): Promise<Resource> {
     const headers: Record<string, string> = { accept: 'application/fhir+json' };
     if (this.options.accessToken) headers.authorization = `Bearer ${this.options.accessToken}`;
     const doFetch = this.options.fetch ?? fetch;
@@ -117,23 +152,23 @@ export class FhirServerSource implements PatientDataSource {
       const timeout = AbortSignal.timeout(this.options.timeoutMs);
       res = await doFetch(url, { headers, redirect: 'manual', signal: this.options.signal ? AbortSignal.any([timeout, this.options.signal]) : timeout });
     } catch (err) {
-      if (this.options.signal?.aborted) throw new FetchFailure('the hook ran out of time');
+      if (this.options.signal?.aborted) throw new FetchFailure('the hook ran out of time', 'aborted');
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new FetchFailure(timedOut ? `no answer within ${this.options.timeoutMs} ms` : 'the connection failed');
+      throw new FetchFailure(timedOut ? `no answer within ${this.options.timeoutMs} ms` : 'the connection failed', timedOut ? 'timeout' : 'connection');
     }
-    if (res.status >= 300 && res.status < 400) throw new FetchFailure(`it answered with a redirect (HTTP ${res.status}), which is not followed`);
-    if (!res.ok) throw new FetchFailure(`HTTP ${res.status}`);
+    if (res.status >= 300 && res.status < 400) throw new FetchFailure(`it answered with a redirect (HTTP ${res.status}), which is not followed`, 'redirect');
+    if (!res.ok) throw new FetchFailure(`HTTP ${res.status}`, 'http-status');
     const text = await readLimited(res, this.options.maxResponseBytes ?? Number.POSITIVE_INFINITY);
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new FetchFailure('the answer was not JSON');
+      throw new FetchFailure('the answer was not JSON', 'not-json');
     }
     if (typeof body !== 'object' || body === null || typeof (body as Resource).resourceType !== 'string') {
-      throw new FetchFailure('the answer was not a FHIR resource');
+      throw new FetchFailure('the answer was not a FHIR resource', 'not-fhir');
     }
-    if ((body as Resource).resourceType === 'OperationOutcome') throw new FetchFailure('it answered with an OperationOutcome');
+    if ((body as Resource).resourceType === 'OperationOutcome') throw new FetchFailure('it answered with an OperationOutcome', 'operation-outcome');
     return body as Resource;
   }
 }
@@ -143,7 +178,7 @@ async function readLimited(res: Response, max: number): Promise<string> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > max) {
     await res.body?.cancel().catch(() => undefined);
-    throw new FetchFailure(`the answer was larger than ${max} bytes`);
+    throw new FetchFailure(`the answer was larger than ${max} bytes`, 'too-large');
   }
   if (!res.body) return '';
   const decoder = new TextDecoder();
@@ -154,13 +189,13 @@ async function readLimited(res: Response, max: number): Promise<string> {
       size += chunk.byteLength;
       if (size > max) {
         await res.body.cancel().catch(() => undefined);
-        throw new FetchFailure(`the answer was larger than ${max} bytes`);
+        throw new FetchFailure(`the answer was larger than ${max} bytes`, 'too-large');
       }
       chunks.push(decoder.decode(chunk, { stream: true }));
     }
   } catch (err) {
     if (err instanceof FetchFailure) throw err;
-    throw new FetchFailure('the connection broke while reading the answer');
+    throw new FetchFailure('the connection broke while reading the answer', 'connection');
   }
   chunks.push(decoder.decode());
   return chunks.join('');

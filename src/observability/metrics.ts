@@ -9,6 +9,10 @@ export interface ServiceMetrics {
   registry: Registry;
   requests: Counter<'route' | 'method' | 'status'>;
   hookSeconds: Histogram<'status'>;
+  /** Requests to EHR FHIR servers, by the resource type searched and how they ended ('ok' or a failure kind). */
+  fhirRequestSeconds: Histogram<'resource' | 'outcome'>;
+  /** Criterion parts that threw while evaluated (they become unknown with a reason), by the part's mapping id. */
+  evaluationFaults: Counter<'rule'>;
   /** For the store: one increment per failed database call. */
   databaseErrors: Counter<'operation'>;
   /** The app provides the size; 0 until it does. */
@@ -21,6 +25,8 @@ export function createMetrics(): ServiceMetrics {
   let replaySize: () => number | Promise<number> = () => 0;
   const requests = new Counter({ name: 'trialmatch_http_requests_total', help: 'HTTP requests by route pattern and status', labelNames: ['route', 'method', 'status'] as const, registers: [registry] });
   const hookSeconds = new Histogram({ name: 'trialmatch_hook_duration_seconds', help: 'patient-view hook latency', labelNames: ['status'] as const, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+  const fhirRequestSeconds = new Histogram({ name: 'trialmatch_fhir_request_duration_seconds', help: 'requests to EHR FHIR servers by resource type and outcome (ok or the failure kind)', labelNames: ['resource', 'outcome'] as const, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+  const evaluationFaults = new Counter({ name: 'trialmatch_evaluation_faults_total', help: 'criterion parts that could not be evaluated (unknown with a reason), by mapping rule id', labelNames: ['rule'] as const, registers: [registry] });
   const databaseErrors = new Counter({ name: 'trialmatch_database_errors_total', help: 'failed database calls', labelNames: ['operation'] as const, registers: [registry] });
   new Gauge({
     name: 'trialmatch_replay_cache_entries',
@@ -30,5 +36,5 @@ export function createMetrics(): ServiceMetrics {
       this.set(await replaySize());
     },
   });
-  return { registry, requests, hookSeconds, databaseErrors, setReplayCacheSize: (f) => void (replaySize = f) };
+  return { registry, requests, hookSeconds, fhirRequestSeconds, evaluationFaults, databaseErrors, setReplayCacheSize: (f) => void (replaySize = f) };
 }

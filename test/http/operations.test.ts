@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { exampleBundle, testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
-import { BASE, makeIssuer, writeTrust } from '../security/helpers.js';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PatientBuilder, daysAgo, yearsAgo } from '../../scripts/fhir-builders.js';
+import { ROOT } from '../support/app.js';
+import { BASE, fhirFromBundle, makeIssuer, startServer, writeTrust } from '../security/helpers.js';
 
 // Issue #12 item 6: /metrics in Prometheus text with route patterns (never raw URLs, no patient data), /readyz.
 describe('GET /metrics and GET /readyz (issue #12 item 6)', () => {
@@ -35,6 +40,54 @@ describe('GET /metrics and GET /readyz (issue #12 item 6)', () => {
         expect((await app.inject({ method: 'GET', url: '/cds-services', headers: { authorization } })).statusCode).toBe(200);
       }
       expect((await app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/trialmatch_replay_cache_entries 2/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('times FHIR server requests by resource type and counts their failures by kind, with no URL or patient id', async () => {
+    const bundle = exampleBundle('sle-child-likely');
+    const patient = patientIdOf(bundle);
+    const good = await startServer(fhirFromBundle(bundle));
+    const failing = await startServer((_req, res) => {
+      res.statusCode = 500;
+      res.end('{}');
+    });
+    const app = testApp();
+    try {
+      for (const server of [good, failing]) {
+        const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(patient, { fhirServer: `${server.url}/fhir` }) });
+        expect([200, 412]).toContain(res.statusCode);
+      }
+      const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(body).toMatch(/trialmatch_fhir_request_duration_seconds_count\{resource="Observation",outcome="ok"\} [1-9]/);
+      expect(body).toMatch(/trialmatch_fhir_request_duration_seconds_count\{resource="Observation",outcome="http-status"\} [1-9]/);
+      expect(body).not.toContain(patient);
+      expect(body).not.toContain('127.0.0.1');
+    } finally {
+      await app.close();
+      await good.close();
+      await failing.close();
+    }
+  });
+
+  it('counts a criterion part that could not be evaluated by its mapping id, never its message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trialmatch-mappings-'));
+    cpSync(join(ROOT, 'fhir-mappings'), dir, { recursive: true });
+    const file = join(dir, 'trials', 'nct06789107-blinatumomab.json');
+    const trial = JSON.parse(readFileSync(file, 'utf8'));
+    // Compiles, but gives a CodeableConcept where a boolean is needed: a fault only at evaluation time.
+    trial.criteria.find((c: { id: string }) => c.id === 'exc-3').rule.of[0].where = 'code';
+    writeFileSync(file, JSON.stringify(trial));
+    const record = new PatientBuilder('fault-patient', { gender: 'female', birthDate: yearsAgo(12) })
+      .condition('http://snomed.info/sct', '26843008', 'Antiphospholipid syndrome', { onset: daysAgo(30) })
+      .bundle();
+    const app = testApp({}, { MAPPINGS_DIR: dir });
+    try {
+      expect((await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest('fault-patient', { prefetch: prefetchFor(record) }) })).statusCode).toBe(200);
+      const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(body).toMatch(/trialmatch_evaluation_faults_total\{rule="exc-3\.severe"\} 1/);
+      expect(body).not.toMatch(/did not give a boolean/);
     } finally {
       await app.close();
     }

@@ -34,6 +34,8 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
     const fhirServers = request.client?.fhirServers ?? NO_FHIR_SERVERS;
     const now = app.clock();
     const result = await handlePatientView(service, request.body, app.engine, now, { fhirServers });
+    // The mapping's rule id only (before the colon): never the fault's message.
+    for (const fault of result.faults) app.metrics.evaluationFaults.inc({ rule: fault.slice(0, Math.max(0, fault.indexOf(':'))) || 'unknown' });
     const { patientId } = request.body.context;
     const audience = { issuer: request.client?.issuer ?? 'anonymous', fhirServer: request.body.fhirServer, patientId };
     const cards = await keepUnsuppressedCards(app.state, app.suppressionSecret, audience, result.cards, now);
