@@ -15,7 +15,7 @@ const { buildApp } = await import(resolve(root, 'dist/src/app.js'));
 const { loadConfig } = await import(resolve(root, 'dist/src/config.js'));
 const { prefetchFromBundle } = await import(resolve(root, 'dist/src/examples/example-patients.js'));
 const dir = mkdtempSync(join(tmpdir(), 'evh-'));
-const config = loadConfig({ LOG_LEVEL: 'silent', AUTH_MODE: 'off', FEEDBACK_FILE: join(dir, 'f.jsonl') });
+const config = loadConfig({ LOG_LEVEL: 'silent', AUTH_MODE: 'off', RATE_LIMIT: 'off', FEEDBACK_FILE: join(dir, 'f.jsonl') });
 const app = buildApp({ config, clock: () => new Date('2026-11-23T09:00:00Z') });
 await app.ready();
 const bundle = JSON.parse(readFileSync(resolve(root, 'cds-hooks/examples/sle-child-likely.json'), 'utf8'));
