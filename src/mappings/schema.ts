@@ -76,7 +76,12 @@ export type TrialInput = z.infer<z.ZodObject<typeof trialFields>> & { criteria: 
 
 /** A trial file's schema, its rules made of the given kinds. */
 export function trialSchemaFor(kinds: readonly RuleKind[]): z.ZodType<TrialInput> {
-  const criterion = z.strictObject({ ...criterionFields, rule: ruleSchemaFor(kinds) });
+  // The id's prefix is the criterion's type (inc- inclusion, exc- exclusion): cards carry only the id and the
+  // result per criterion (issue #11, the 8 KiB answer), so a reader takes the type from the id.
+  const criterion = z.strictObject({ ...criterionFields, rule: ruleSchemaFor(kinds) }).refine((c) => c.id.startsWith(c.type === 'inclusion' ? 'inc-' : 'exc-'), {
+    message: 'the id must start with inc- for an inclusion and exc- for an exclusion',
+    path: ['id'],
+  });
   return z.strictObject({ ...trialFields, criteria: z.array(criterion).min(1) });
 }
 

@@ -96,6 +96,14 @@ describe('loading the mappings', () => {
     expect(() => loadMappings({ dir: contradictory })).toThrow(/"which": "ever" reads every result, so it takes no window/);
   });
 
+  it('stops when a criterion id does not start with its type (inc- / exc-), which cards rely on', () => {
+    const dir = scratchMappings();
+    editTrial(dir, 'nct06789107-blinatumomab.json', (t) => {
+      t.criteria.find((c: any) => c.id === 'exc-3').type = 'inclusion';
+    });
+    expect(() => loadMappings({ dir })).toThrow(/nct06789107-blinatumomab\.json.*the id must start with inc- for an inclusion and exc- for an exclusion/);
+  });
+
   it('stops when a code list entry has no source', () => {
     const dir = scratchMappings();
     const path = join(dir, 'valuesets', 'hemoglobin.json');
