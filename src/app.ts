@@ -121,7 +121,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     app.metrics.setReplayCacheSize(() => opened.state.replay.size());
   });
   app.addHook('onClose', async () => app.state?.close());
-  app.decorate('clock', options.clock ?? (() => new Date()));
+  const clock = options.clock ?? ((): Date => new Date());
+  app.decorate('clock', clock);
   registerErrorHandler(app);
   if (!trust.file && config.authMode === 'on') {
     app.log.warn(
@@ -148,7 +149,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
   void app.register(demoRoutes);
   // Issue #11 item 4: the SMART app and its one call, checked against the trust file's SMART servers.
-  const clock = options.clock ?? ((): Date => new Date());
   const smartVerifier = new SmartTokenVerifier({
     servers: trust.smartServers ?? [],
     cacheSeconds: config.smartIntrospectionCacheSeconds,
