@@ -44,6 +44,18 @@ export function judgeFeedback(f: CardFeedback, card: RememberedCard | undefined)
   return { kind: 'ok', item };
 }
 
+/**
+ * judgeFeedback for a store's record(): an unknown card or a refused item is noted on the receipt (and
+ * undefined returned); an item to keep is returned for the store to count.
+ */
+export function admitFeedback(receipt: FeedbackReceipt, f: CardFeedback, card: RememberedCard | undefined): JudgedFeedback | undefined {
+  const judged = judgeFeedback(f, card);
+  if (judged.kind === 'unknown-card') receipt.unknownCards++;
+  else if (judged.kind === 'rejected') receipt.rejected.push({ card: f.card, why: judged.why });
+  else return judged.item;
+  return undefined;
+}
+
 /** A kept item as the receipt reports it (the caller sets suppressions from it). */
 export function receiptItem(item: JudgedFeedback): FeedbackReceipt['accepted'][number] {
   return { card: item.card, trialId: item.trialId, outcome: item.outcome, ...(item.reason ? { reason: item.reason } : {}), ...(item.suppressionKey ? { suppressionKey: item.suppressionKey } : {}) };

@@ -1,5 +1,5 @@
 import type { CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard } from '../shared-state.js';
-import { judgeFeedback, receiptItem } from '../judge-feedback.js';
+import { admitFeedback, receiptItem } from '../judge-feedback.js';
 import type { CardEntry, FeedbackEntry } from './journal-entries.js';
 import type { Journal } from './journal.js';
 
@@ -64,16 +64,8 @@ export class EmbeddedFeedbackStore implements FeedbackStore {
     const receipt: FeedbackReceipt = { stored: 0, duplicates: 0, unknownCards: 0, rejected: [], accepted: [], repeated: [] };
     const entries: FeedbackEntry[] = [];
     for (const f of feedback) {
-      const judged = judgeFeedback(f, this.cards.get(f.card));
-      if (judged.kind === 'unknown-card') {
-        receipt.unknownCards++;
-        continue;
-      }
-      if (judged.kind === 'rejected') {
-        receipt.rejected.push({ card: f.card, why: judged.why });
-        continue;
-      }
-      const { item } = judged;
+      const item = admitFeedback(receipt, f, this.cards.get(f.card));
+      if (!item) continue;
       const key = countedKey(item.card, item.outcome);
       if (this.counted.has(key)) {
         receipt.duplicates++;

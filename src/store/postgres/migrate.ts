@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Pool } from 'pg';
 import { PROJECT_ROOT } from '../../paths.js';
+import { inTransaction } from './transaction.js';
 
 export const MIGRATIONS_DIR = resolve(PROJECT_ROOT, 'migrations');
 
@@ -19,10 +20,8 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<{ appli
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ version: Number(m[1]), file: m[0] }))
     .sort((a, b) => a.version - b.version);
-  const client = await pool.connect();
   const applied: number[] = [];
-  try {
-    await client.query('begin');
+  await inTransaction(pool, async (client) => {
     await client.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await client.query('create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())');
     const done = new Set((await client.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
@@ -32,12 +31,6 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<{ appli
       await client.query('insert into schema_migrations (version, name) values ($1, $2)', [version, file]);
       applied.push(version);
     }
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   return { applied };
 }

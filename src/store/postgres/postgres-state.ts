@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { AuditEvent, AuditTrail, CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard, ReplayStore, SharedState, SuppressionStore } from '../shared-state.js';
-import { judgeFeedback, receiptItem } from '../judge-feedback.js';
+import { admitFeedback, receiptItem } from '../judge-feedback.js';
+import { inTransaction } from './transaction.js';
 import type { StateLog } from '../embedded/embedded-state.js';
 import { serviceUnavailable } from '../../fhir/outcomes.js';
 import { migrate } from './migrate.js';
@@ -136,9 +137,7 @@ class PostgresFeedbackStore implements FeedbackStore {
   async record(serviceId: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt> {
     const receipt: FeedbackReceipt = { stored: 0, duplicates: 0, unknownCards: 0, rejected: [], accepted: [], repeated: [] };
     const uuids = [...new Set(feedback.map((f) => f.card).filter((c) => UUID.test(c)))];
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
+    await inTransaction(this.pool, async (client) => {
       const rows = (
         await client.query<{ uuid: string; trial_id: string; override_reasons: string[]; suppression_key: string | null; suggestions: string[] }>(
           'select uuid, trial_id, override_reasons, suppression_key, suggestions from cards where uuid = any($1::uuid[])',
@@ -149,16 +148,8 @@ class PostgresFeedbackStore implements FeedbackStore {
         rows.map((r) => [r.uuid, { uuid: r.uuid, trialId: r.trial_id, overrideReasons: r.override_reasons.filter(Boolean), ...(r.suppression_key ? { suppressionKey: r.suppression_key } : {}), suggestions: r.suggestions.filter(Boolean) }]),
       );
       for (const f of feedback) {
-        const judged = judgeFeedback(f, cards.get(f.card.toLowerCase()));
-        if (judged.kind === 'unknown-card') {
-          receipt.unknownCards++;
-          continue;
-        }
-        if (judged.kind === 'rejected') {
-          receipt.rejected.push({ card: f.card, why: judged.why });
-          continue;
-        }
-        const { item } = judged;
+        const item = admitFeedback(receipt, f, cards.get(f.card.toLowerCase()));
+        if (!item) continue;
         // A card's outcome counts once: a retry, or the same outcome with a new timestamp, is a duplicate.
         const counted = await client.query('insert into feedback_counted (card, outcome) values ($1, $2) on conflict do nothing returning 1', [item.card, item.outcome]);
         if (counted.rowCount === 0) {
@@ -179,13 +170,7 @@ class PostgresFeedbackStore implements FeedbackStore {
         receipt.stored++;
         receipt.accepted.push(receiptItem(item));
       }
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     return receipt;
   }
 
