@@ -2,8 +2,7 @@
  * What the integration tests share: the server the global setup provides, loading patients into it, a
  * recording reverse proxy in front of it, and servers that fail the ways real FHIR servers fail.
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { resolve } from 'node:path';
 import type { Bundle, BundleEntry, Condition, Observation, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
@@ -12,6 +11,7 @@ import { loadExamples } from '../../src/examples/example-patients.js';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { postTransaction, toTransactionBundle } from '../../scripts/load-examples.js';
 import { ROOT } from '../support/app.js';
+import { closeServer, listen } from '../support/loopback.js';
 
 export const SERVICE = '/cds-services/trialmatch-sle';
 /** A made-up EHR token: it must reach the FHIR server on every call and appear nowhere else. */
@@ -103,16 +103,6 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
-}
-
 /**
  * A reverse proxy in front of HAPI that records each request's method, path and Authorization header (HAPI
  * itself ignores auth, so this is where the token can be seen). It keeps the caller's Host header: HAPI
@@ -136,7 +126,7 @@ export async function startRecordingProxy(target: string): Promise<RunningServer
     req.pipe(out);
   });
   const url = await listen(server);
-  return { url, fhirBase: `${url}${upstream.pathname}`, requests, close: () => close(server) };
+  return { url, fhirBase: `${url}${upstream.pathname}`, requests, close: () => closeServer(server) };
 }
 
 /** A FHIR server that answers every request with `status` and an OperationOutcome, or never answers. */
@@ -153,7 +143,7 @@ export async function startFaultyServer(behaviour: 401 | 500 | 'hang'): Promise<
     res.end(JSON.stringify(outcome));
   });
   const url = await listen(server);
-  return { url: `${url}/fhir`, hits: () => hits, close: () => close(server) };
+  return { url: `${url}/fhir`, hits: () => hits, close: () => closeServer(server) };
 }
 
 /** The patient-view log line's `sources` (key:origin:count), read from a LogCapture. */

@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +17,7 @@ import { postTransaction, toTransactionBundle } from '../../scripts/load-example
 import { ROOT, testApp } from '../support/app.js';
 import { writeTrust } from '../security/helpers.js';
 import { examplePatients, fhirBaseUrl, skipNote } from './hapi-support.js';
+import { freePort } from '../support/loopback.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const LAUNCHER_DIR = process.env.SMART_LAUNCHER_DIR ?? '/tmp/trialmatch-smart-launcher';
@@ -39,14 +39,6 @@ function missing(): string {
 const why = missing();
 // .ci/run sets REQUIRE_FHIR_SERVER=1: there too a missing launcher or browser is a failure, not a skip.
 const inCi = process.env.CI === 'true' || process.env.REQUIRE_FHIR_SERVER === '1';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** Starts the launcher as SOURCE.md says and waits for its "available at" line. */
 async function startLauncher(port: number, fhirServer: string): Promise<ChildProcess> {

@@ -5,7 +5,7 @@ import { createDevTokenSigner, devTokenIssuer, type DevTokenSigner } from '../..
 import { loadTrustConfig } from '../../src/security/trust-config.js';
 import { ROOT, exampleBundle } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
-import { freePort } from '../support/postgres.js';
+import { freePort } from '../support/loopback.js';
 import { createDatabase, startReplica, type Replica } from '../support/replica.js';
 
 // Issue #12 item 4: two service processes on one PostgreSQL behave as one service.

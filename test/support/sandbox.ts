@@ -6,8 +6,7 @@
  * tests: see the notes at each helper.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -17,6 +16,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { ROOT } from './app.js';
+import { closeServer, freePort, listen } from './loopback.js';
 
 /** In CI the tools sit beside the clone (../shared); on the project's machines /work/wt/shared is /work/shared. */
 export const SANDBOX_DIR = process.env.CDS_HOOKS_SANDBOX_DIR ?? resolve(ROOT, '..', 'shared', 'tools', 'cds-hooks-sandbox');
@@ -53,16 +53,6 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.txt': 'text/plain; charset=utf-8',
 };
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((ok) => server.close(() => ok()));
-}
 
 /**
  * A static file server over the sandbox folder (read-only: only GET and HEAD, nothing outside the folder), as
@@ -107,14 +97,6 @@ export interface ServiceOptions {
   trust?: (trust: Record<string, unknown>) => Record<string, unknown>;
   /** Extra environment for loadConfig. */
   env?: NodeJS.ProcessEnv;
-}
-
-/** A port free right now on 127.0.0.1: PUBLIC_BASE_URL (the tokens' `aud`) must name it before the app is built. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  const url = await listen(probe);
-  await closeServer(probe);
-  return Number(new URL(url).port);
 }
 
 /**
