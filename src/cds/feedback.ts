@@ -40,14 +40,13 @@ export async function keepUnsuppressedCards(state: SharedState, secret: string, 
 }
 
 function rememberedCard(card: Card, key: string): RememberedCard {
-  // Cards carry suggestions only once a trial offers one (CDS Hooks 2.0 §Suggestion); read them if present.
-  const suggestions = (card as { suggestions?: { uuid?: string }[] }).suggestions?.map((s) => s.uuid).filter((u): u is string => typeof u === 'string');
   return {
     uuid: card.uuid,
     trialId: card.source.topic.code,
     overrideReasons: card.overrideReasons.map((r) => r.code),
     suppressionKey: key,
-    ...(suggestions && suggestions.length > 0 ? { suggestions } : {}),
+    // Only possibly-eligible cards with orderable tests carry one (CDS Hooks 2.0 §Suggestion).
+    ...(card.suggestions?.length ? { suggestions: card.suggestions.map((s) => s.uuid) } : {}),
   };
 }
 
