@@ -4,8 +4,8 @@ import { FhirServerAllowlist } from './fhir-server-allowlist.js';
 import { ALLOWED_ALGORITHMS, type LoadedTrust, type TrustedIssuer } from './trust-config.js';
 import type { ReplayStore } from '../store/shared-state.js';
 
-/** A jti the replay cache can remember: a non-empty string of at most 256 characters (a boolean, not a guard). */
-function isUsableJti(jti: unknown): boolean {
+/** A jti the replay cache can remember: a non-empty string of at most 256 characters. */
+function isUsableJti(jti: unknown): jti is string {
   return typeof jti === 'string' && jti.length > 0 && jti.length <= 256;
 }
 
@@ -123,14 +123,15 @@ export class ClientAuthenticator {
     if (typeof payload.iat !== 'number' || payload.iat * 1000 > nowMs + this.options.leewaySeconds * 1000) {
       throw new AuthError('claims', unauthorized('the token\'s iat claim is in the future'));
     }
-    if (!isUsableJti(payload.jti)) {
+    const jti = payload.jti;
+    if (!isUsableJti(jti)) {
       throw new AuthError('claims', unauthorized('the token\'s jti claim must be a non-empty string of at most 256 characters'));
     }
     const expMs = (payload.exp as number) * 1000;
     if (expMs - nowMs > this.options.maxLifetimeSeconds * 1000) {
       throw new AuthError('lifetime', unauthorized(`the token's exp is more than ${this.options.maxLifetimeSeconds} s ahead`));
     }
-    const seen = await this.options.replay.check(issuer.config.issuer, payload.jti as string, new Date(expMs + this.options.leewaySeconds * 1000), new Date(nowMs));
+    const seen = await this.options.replay.check(issuer.config.issuer, jti, new Date(expMs + this.options.leewaySeconds * 1000), new Date(nowMs));
     if (seen === 'replayed') throw new AuthError('replayed', unauthorized('this token (jti) has been used before; send a new token with every call'));
     if (seen === 'full') throw new AuthError('busy', serviceUnavailable('too many live tokens to check for replay; try again shortly'));
     return { issuer: issuer.config.issuer, ...(typeof payload.sub === 'string' ? { subject: payload.sub } : {}), fhirServers: issuer.fhirServers };
