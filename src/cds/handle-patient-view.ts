@@ -6,6 +6,7 @@ import { FhirServerSource, type FhirRequestEvent } from '../data/fhir-server-sou
 import { gatherPatientData, type DataProvenance } from '../data/gather-patient-data.js';
 import type { PatientDataSource } from '../data/patient-data-source.js';
 import { PrefetchSource, bundleResources } from '../data/prefetch-source.js';
+import { readableBundle } from '../data/readable-resource.js';
 import { badRequest } from '../fhir/outcomes.js';
 import { fhirServerNotAllowed } from '../security/fhir-server-allowlist.js';
 import { buildPatientRecord } from '../patient/patient-record.js';
@@ -74,9 +75,13 @@ export async function handlePatientView(
   return { cards, evaluations, provenance, faults };
 }
 
-/** POST /trials/$evaluate: one patient's resources as a Bundle, every trial with its full trace. */
+/**
+ * POST /trials/$evaluate and the SMART app's POST /smart/$evaluate: one patient's resources as a Bundle, every
+ * trial with its full trace. The resources are cleaned first, as the hook path cleans prefetch and FHIR
+ * answers (data/readable-resource.ts): a malformed one is read as far as it is readable, never a 500.
+ */
 export function evaluateBundle(bundle: Bundle, deps: Omit<EngineDeps, 'publicBaseUrl'>, now: Date): { evaluations: TrialEvaluation[]; faults: string[]; patientId?: string } {
-  const resources: Resource[] = bundleResources(bundle);
+  const resources: Resource[] = bundleResources(readableBundle(bundle));
   const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
   if (patients.length > 1) throw badRequest('the Bundle holds more than one Patient; send one patient at a time', ['Bundle.entry']);
   const patient = patients[0];

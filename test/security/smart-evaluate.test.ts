@@ -83,6 +83,20 @@ describe('POST /smart/$evaluate: the SMART app call, checked by token introspect
     expect(events.at(-1)).toMatchObject({ issuer: fhirServer, subject: 'Practitioner/dr-audit', action: 'smart-evaluate', patientId: PATIENT });
   });
 
+  it('cleans malformed resources the app sends as the hook path and $evaluate do: an answer, not a 500', async () => {
+    const bundle = exampleBundle(PATIENT);
+    const broken = [
+      { resourceType: 'Condition', id: 'c-bad', subject: { reference: `Patient/${PATIENT}` }, code: { coding: 'not-a-list' } },
+      { resourceType: 'Observation', id: 'o-bad', status: 'final', subject: { reference: `Patient/${PATIENT}` }, code: { coding: [null, 7, { system: {}, code: [] }] }, effectiveDateTime: {}, valueQuantity: { value: 'x', unit: {} } },
+      { resourceType: 'MedicationRequest', id: 'm-bad', status: 'active', subject: { reference: `Patient/${PATIENT}` }, medicationCodeableConcept: 'rituximab', authoredOn: 20260101 },
+    ];
+    for (const resource of broken) {
+      const res = await call('Bearer good-token-3b9f', { fhirServer, bundle: { ...bundle, entry: [...(bundle.entry ?? []), { resource }] } });
+      expect(res.statusCode, `${resource.id}: ${res.body.slice(0, 200)}`).toBe(200);
+      expect(res.json().trials.length).toBeGreaterThan(0);
+    }
+  });
+
   it('asks the authorization server once for a token it has just checked (cached by hash, briefly)', async () => {
     introspected.length = 0;
     for (let i = 0; i < 3; i++) expect((await call('Bearer good-token-3b9f', { fhirServer, bundle: exampleBundle(PATIENT) })).statusCode).toBe(200);

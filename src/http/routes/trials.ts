@@ -3,7 +3,6 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { evaluateBundle, handlePatientView } from '../../cds/handle-patient-view.js';
-import { readableBundle } from '../../data/readable-resource.js';
 import type { HookRequest } from '../../cds/hook-request.js';
 import { patientIdSchema } from '../../fhir/fhir-id.js';
 import { badRequest, notFound } from '../../fhir/outcomes.js';
@@ -48,7 +47,7 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     const at = request.query.at;
     const now = at ? new Date(at) : app.clock();
     if (Number.isNaN(now.getTime())) throw badRequest(`"at" is not a date: ${at}`, ['at']);
-    const { evaluations, faults, patientId } = evaluateBundle(readableBundle(request.body as unknown as Bundle), app.engine, now);
+    const { evaluations, faults, patientId } = evaluateBundle(request.body as unknown as Bundle, app.engine, now);
     request.log.info({ trials: evaluations.length, faults }, 'bundle evaluated');
     await app.state.audit.record(auditEventFor(request, new Date(), 'evaluate', { patientId }));
     return { ...(patientId ? { patient: `Patient/${patientId}` } : {}), evaluatedAt: now.toISOString(), trials: evaluations };
