@@ -80,6 +80,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     connectionTimeout: config.connectionTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     maxRequestsPerSocket: config.maxRequestsPerSocket,
+    // Issue #20 item 2: behind the listed proxies, request.ip is the client X-Forwarded-For names (the rate
+    // limit and the refused-token budget key on it); elsewhere the socket's address, whatever the header says.
+    ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
   };
   const app = Fastify(fastifyOptions);
   app.server.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);

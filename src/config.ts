@@ -101,6 +101,16 @@ export const configSchema = z
     maxConnections: num(1024),
     /** Requests served on one keep-alive connection before it is closed. */
     maxRequestsPerSocket: num(10_000),
+    /**
+     * The reverse proxies in front of the service (issue #20 item 2): their addresses or CIDR ranges, or
+     * `loopback` / `linklocal` / `uniquelocal`, comma-separated in TRUST_PROXY (fastify's trustProxy, read by
+     * proxy-addr). A request that comes through one of them is judged by the client address its
+     * X-Forwarded-For names, so one client's bad tokens or request rate no longer throttle every EHR behind the
+     * proxy. Unset: X-Forwarded-For is ignored (anyone could write it).
+     */
+    trustProxy: z
+      .array(z.string().regex(/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/, 'TRUST_PROXY lists addresses, CIDR ranges or loopback / linklocal / uniquelocal'))
+      .optional(),
     /** RATE_LIMIT=off turns off the request and failure limits below (for the bench only). */
     rateLimit: z.boolean().default(true),
     /** Requests per minute per verified issuer on protected routes, per client IP on the others. */
@@ -191,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
     maxConnections: env.MAX_CONNECTIONS,
     maxRequestsPerSocket: env.MAX_REQUESTS_PER_SOCKET,
+    trustProxy: env.TRUST_PROXY ? env.TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     rateLimit: flag('RATE_LIMIT', env.RATE_LIMIT),
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
