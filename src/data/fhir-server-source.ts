@@ -2,6 +2,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { fillTemplate, type PrefetchKey } from './prefetch-key.js';
 import type { FetchResult, PatientDataSource } from './patient-data-source.js';
 import { bundleResources, nextLink } from './prefetch-source.js';
+import { hasAmbiguousPath } from '../fhir/fhir-base-url.js';
 
 export interface FhirServerOptions {
   baseUrl: string;
@@ -52,7 +53,7 @@ class FetchFailure extends Error {
 export function linkWithinBase(link: URL, base: URL): boolean {
   if (link.origin !== base.origin || link.username || link.password) return false;
   const path = link.pathname;
-  if (/%2e|%2f|%5c|%25|;/i.test(path)) return false;
+  if (hasAmbiguousPath(path)) return false;
   const basePath = base.pathname.replace(/\/+$/, '');
   return path === basePath || path.startsWith(`${basePath}/`);
 }
