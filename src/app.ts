@@ -208,12 +208,16 @@ function registerOperations(app: FastifyInstance, config: Config, trust: LoadedT
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   }
-  app.get('/readyz', async () => {
+  app.get('/readyz', async (request) => {
     for (const check of app.readinessChecks) {
       try {
         await check();
       } catch (err) {
-        throw serviceUnavailable(`not ready: ${err instanceof Error ? err.message : 'a readiness check failed'}`);
+        const why = err instanceof Error ? err.message : 'a readiness check failed';
+        // Issue #20 item 6: why (a database address, a key set URL) only to the operator's bearer; up or down to anyone.
+        const operator = config.metricsToken !== undefined && request.headers.authorization === `Bearer ${config.metricsToken}`;
+        request.log.warn({ readiness: 'failed' }, why);
+        throw serviceUnavailable(operator ? `not ready: ${why}` : 'not ready');
       }
     }
     return { status: 'ready' };

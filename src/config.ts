@@ -119,7 +119,10 @@ export const configSchema = z
     authFailuresPerMinute: num(60),
     /** GET /metrics (Prometheus text); METRICS=off removes the route. */
     metrics: z.boolean().default(true),
-    /** When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
+    /**
+     * When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`, and /readyz says why it is not ready only
+     * to that bearer (anonymous callers learn up or down). Required in production while METRICS is on.
+     */
     metricsToken: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
     /** Durable feedback journal (JSON lines). */
     feedbackFile: z.string().default(resolve(ROOT, 'data', 'feedback.jsonl')),
@@ -153,6 +156,8 @@ export const configSchema = z
     if (!c.trustFile) ctx.addIssue({ code: 'custom', path: ['TRUST_CONFIG'], message: 'NODE_ENV=production needs TRUST_CONFIG, the trust file naming the EHRs this service trusts' });
     if (!c.publicBaseUrls) ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'NODE_ENV=production needs PUBLIC_BASE_URL, the URL EHRs call this service at (tokens\' aud)' });
     if (c.authMode === 'off') ctx.addIssue({ code: 'custom', path: ['AUTH_MODE'], message: 'AUTH_MODE=off is refused with NODE_ENV=production' });
+    // Issue #20 item 6: route names, counts and failure kinds are for the site's monitoring, not for anyone.
+    if (c.metrics && !c.metricsToken) ctx.addIssue({ code: 'custom', path: ['METRICS_TOKEN'], message: 'NODE_ENV=production needs METRICS_TOKEN for /metrics (or METRICS=off)' });
   })
   .transform((c) => ({
     ...c,

@@ -107,18 +107,25 @@ describe('GET /metrics and GET /readyz (issue #12 item 6)', () => {
   });
 
   it('is ready with loadable keys, and 503 with an OperationOutcome when a key set or a pushed check fails', async () => {
-    const ok = testApp();
-    const unreachable = testApp({}, { AUTH_MODE: 'on', TRUST_CONFIG: writeTrust({ issuers: [{ issuer: 'https://ehr.example', jwksUrl: 'http://127.0.0.1:1/jwks.json' }] }) });
+    const operator = { METRICS_TOKEN: 'a-long-metrics-token-123' };
+    const bearer = { authorization: 'Bearer a-long-metrics-token-123' };
+    const ok = testApp({}, operator);
+    const unreachable = testApp({}, { ...operator, AUTH_MODE: 'on', TRUST_CONFIG: writeTrust({ issuers: [{ issuer: 'https://ehr.example', jwksUrl: 'http://127.0.0.1:1/jwks.json' }] }) });
     try {
       expect((await ok.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
       ok.readinessChecks.push(async () => {
-        throw new Error('database unreachable');
+        throw new Error('database unreachable at 10.1.2.3:5432');
       });
-      const failing = await ok.inject({ method: 'GET', url: '/readyz' });
+      const failing = await ok.inject({ method: 'GET', url: '/readyz', headers: bearer });
       expect(failing.statusCode).toBe(503);
       expect(failing.json().resourceType).toBe('OperationOutcome');
       expect(failing.json().issue[0].diagnostics).toMatch(/database unreachable/);
-      const keys = await unreachable.inject({ method: 'GET', url: '/readyz' });
+      // Issue #20 item 6: an anonymous caller learns up or down, never the database's address.
+      const anonymous = await ok.inject({ method: 'GET', url: '/readyz' });
+      expect(anonymous.statusCode).toBe(503);
+      expect(anonymous.json().issue[0].diagnostics).toBe('not ready');
+      expect(anonymous.body).not.toMatch(/10\.1\.2\.3/);
+      const keys = await unreachable.inject({ method: 'GET', url: '/readyz', headers: bearer });
       expect(keys.statusCode).toBe(503);
       expect(keys.json().issue[0].diagnostics).toMatch(/key set of issuer https:\/\/ehr.example/);
     } finally {
