@@ -71,6 +71,36 @@ describe('GET /metrics and GET /readyz (issue #12 item 6)', () => {
     }
   });
 
+  it('labels a paging link\'s request from a closed set of resource types, never from the link\'s path (issue #20 item 6)', async () => {
+    const bundle = exampleBundle('sle-child-likely');
+    const patient = patientIdOf(bundle);
+    const answer = fhirFromBundle(bundle);
+    let base = '';
+    const paging = await startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.endsWith('/Observation')) {
+        res.setHeader('content-type', 'application/fhir+json');
+        res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', link: [{ relation: 'next', url: `${base}/fhir/page-token-8f3a91?_getpagesoffset=1` }], entry: [] }));
+      } else if (url.pathname.includes('page-token-')) {
+        res.setHeader('content-type', 'application/fhir+json');
+        res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [] }));
+      } else answer(req, res);
+    });
+    base = paging.url;
+    const app = testApp();
+    try {
+      const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(patient, { fhirServer: `${paging.url}/fhir` }) });
+      expect(res.statusCode).toBe(200);
+      expect(paging.calls.some((c) => c.includes('page-token-8f3a91'))).toBe(true);
+      const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(body).toMatch(/trialmatch_fhir_request_duration_seconds_count\{resource="other",outcome="ok"\} 1/);
+      expect(body).not.toContain('page-token');
+    } finally {
+      await app.close();
+      await paging.close();
+    }
+  });
+
   it('counts a criterion part that could not be evaluated by its mapping id, never its message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trialmatch-mappings-'));
     cpSync(join(ROOT, 'fhir-mappings'), dir, { recursive: true });
