@@ -58,6 +58,12 @@ const smartServerSchema = z.strictObject({
   '//': comment,
   /** The FHIR base URL the app was launched with (its `iss`), exactly. */
   fhirBaseUrl: z.url({ protocol: /^https?$/ }).refine(localOrHttps, { message: 'fhirBaseUrl must be https (http only on this machine)' }),
+  /**
+   * The client ids the SMART app is registered under at this server (issue #20 item 6): an introspection answer
+   * for any other client's token is refused. The app as shipped (public/smart/launch.js) asks as
+   * `trialmatch-cds`; a site that registered it under another id lists that one.
+   */
+  clientIds: z.array(z.string().min(1)).min(1).default(['trialmatch-cds']),
   /** The authorization server's RFC 7662 introspection endpoint. */
   introspectionUrl: z.url({ protocol: /^https?$/ }).refine(localOrHttps, { message: 'introspectionUrl must be https (http only on this machine)' }),
   /**
