@@ -28,6 +28,7 @@ import { resolveTrust, type LoadedTrust } from './security/trust-config.js';
 import { createSharedState } from './store/create-shared-state.js';
 import type { SharedState } from './store/shared-state.js';
 import { SmartTokenVerifier } from './security/smart-token.js';
+import { capConnectionsPerAddress } from './security/connection-cap.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -92,6 +93,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify(fastifyOptions);
   app.server.headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
   app.server.maxConnections = config.maxConnections;
+  capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress, config.trustProxy);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only (CDS Hooks 2.0); FHIR clients send application/fhir+json, parsed like JSON.

@@ -99,6 +99,11 @@ export const configSchema = z
     keepAliveTimeoutMs: num(5_000),
     /** Open connections accepted at once; more are refused by the socket (server.maxConnections). */
     maxConnections: num(1024),
+    /**
+     * Open connections one client address may hold (issue #20 item 3: one address's trickling sockets must not
+     * starve the others); more are closed as they open. Trusted proxies (TRUST_PROXY) are exempt.
+     */
+    maxConnectionsPerAddress: num(64),
     /** Requests served on one keep-alive connection before it is closed. */
     maxRequestsPerSocket: num(10_000),
     /**
@@ -206,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
     maxConnections: env.MAX_CONNECTIONS,
     maxRequestsPerSocket: env.MAX_REQUESTS_PER_SOCKET,
+    maxConnectionsPerAddress: env.MAX_CONNECTIONS_PER_ADDRESS,
     trustProxy: env.TRUST_PROXY ? env.TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     rateLimit: flag('RATE_LIMIT', env.RATE_LIMIT),
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,

@@ -8,7 +8,7 @@ import { testApp } from '../support/app.js';
  * check interval (a 10 s header timeout cut at 29.4 s, a 30 s request timeout at 59.8 s). Measured with real
  * sockets on loopback that send their headers, or their body, a byte at a time and never finish.
  */
-describe('server timeouts', () => {
+describe('server timeouts and connection caps', () => {
   const apps: FastifyInstance[] = [];
   const sockets: Socket[] = [];
   afterEach(async () => {
@@ -52,5 +52,40 @@ describe('server timeouts', () => {
     const seconds = await trickle(port, 'POST /trials/$evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
     expect(seconds).toBeGreaterThanOrEqual(2.9);
     expect(seconds).toBeLessThan(6);
+  });
+
+  /** Opens a socket from `localAddress` and resolves once it is connected; `closed` tells whether the server ended it. */
+  async function openSocket(port: number, localAddress: string): Promise<{ socket: Socket; closed: () => boolean }> {
+    let ended = false;
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
+    sockets.push(socket);
+    socket.on('close', () => (ended = true));
+    socket.on('error', () => undefined);
+    await new Promise<void>((ok) => socket.once('connect', () => ok()));
+    return { socket, closed: () => ended };
+  }
+
+  it('closes the connections one address opens past MAX_CONNECTIONS_PER_ADDRESS, and still answers another address', async () => {
+    const port = await serve({ MAX_CONNECTIONS_PER_ADDRESS: '8' });
+    const held = [];
+    for (let i = 0; i < 20; i++) held.push(await openSocket(port, '127.0.0.2'));
+    await new Promise((ok) => setTimeout(ok, 300));
+    expect(held.filter((h) => h.closed())).toHaveLength(12);
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(res.status).toBe(200);
+    // Once the slow client lets go, it may connect again.
+    for (const h of held) h.socket.destroy();
+    await new Promise((ok) => setTimeout(ok, 300));
+    const again = await openSocket(port, '127.0.0.2');
+    await new Promise((ok) => setTimeout(ok, 200));
+    expect(again.closed()).toBe(false);
+  });
+
+  it('does not cap a trusted proxy, whose address every client behind it shares', async () => {
+    const port = await serve({ MAX_CONNECTIONS_PER_ADDRESS: '4', TRUST_PROXY: '127.0.0.2' });
+    const held = [];
+    for (let i = 0; i < 10; i++) held.push(await openSocket(port, '127.0.0.2'));
+    await new Promise((ok) => setTimeout(ok, 300));
+    expect(held.filter((h) => h.closed())).toHaveLength(0);
   });
 });
