@@ -3,6 +3,7 @@ import { referencedMedication, type MedicationRecord } from '../patient/patient-
 import { addDuration, formatDate, parseFhirDate } from './dates.js';
 import { convertUnit } from './units.js';
 import type { ValueSetCode } from '../terminology/value-set.js';
+import { SNOMED_CT, canonicalSystem } from '../terminology/code-systems.js';
 
 export type { MedicationRecord } from '../patient/patient-record.js';
 
@@ -190,7 +191,7 @@ function routesOf(m: MedicationRecord): CodeableConcept[] {
 export function routeOf(m: MedicationRecord, medications: ReadonlyMap<string, Medication>, drugText: string): RouteReading {
   for (const route of routesOf(m)) {
     const codings = Array.isArray(route.coding) ? route.coding : [];
-    const local = codings.find((c) => c.system === 'http://snomed.info/sct' && typeof c.code === 'string' && LOCAL_ROUTE_CODES.has(c.code));
+    const local = codings.find((c) => typeof c.system === 'string' && canonicalSystem(c.system) === SNOMED_CT && typeof c.code === 'string' && LOCAL_ROUTE_CODES.has(c.code));
     if (local) return { systemic: false, how: `route ${local.display ?? `SNOMED ${local.code}`}` };
     const text = conceptText(route);
     const read = text ? readRouteText(text) : undefined;
