@@ -104,3 +104,13 @@ write(
     return { ...rest, medicationReference: { reference: `Medication/e${r.id!.slice(-2)}` } };
   }),
 );
+
+// Units as labs print them (issue #17): the ANC with its unit in words only, no UCUM code.
+function withAnc(id: string, value: number, unit: string): Resource[] {
+  return resourcesOf(id).map((r): Resource => {
+    if (r.resourceType !== 'Observation' || !r.code?.coding?.some((c) => c.code === '751-8')) return r;
+    return { ...r, valueQuantity: { value, unit } };
+  });
+}
+write('units-anc-0-3-multiplication-sign', withAnc('units-anc-0-3-multiplication-sign', 0.3, '×10^9/L'));
+write('units-anc-3400-per-mm3', withAnc('units-anc-3400-per-mm3', 3400, 'cells/mm³'));
