@@ -114,3 +114,17 @@ function withAnc(id: string, value: number, unit: string): Resource[] {
 }
 write('units-anc-0-3-multiplication-sign', withAnc('units-anc-0-3-multiplication-sign', 0.3, '×10^9/L'));
 write('units-anc-3400-per-mm3', withAnc('units-anc-3400-per-mm3', 3400, 'cells/mm³'));
+
+// A second problem in words only, one the protocols exclude on (Cerner-style): it must reach the study team.
+write('codes-leukaemia-text-only', [
+  ...resourcesOf('codes-leukaemia-text-only'),
+  {
+    resourceType: 'Condition',
+    id: 'codes-leukaemia-text-only-all',
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }],
+    code: { text: 'Acute lymphoblastic leukaemia' },
+    subject: { reference: 'Patient/codes-leukaemia-text-only' },
+    onsetDateTime: '2021-03-02',
+  },
+]);

@@ -132,6 +132,19 @@ describe('codes the service cannot place never exclude (issue #17 item 4)', () =
     }
   });
 
+  it('an uncoded entry whose words name an excluding condition is shown and keeps the trial "possibly", never hidden on it', async () => {
+    const name = 'codes-leukaemia-text-only';
+    const cards = await fireHook(app, record(name));
+    expect(trialsShown(cards)).toEqual([...PAEDIATRIC].sort());
+    // "Malignancy": blinatumomab exc-19, BCMA/CD70 exc-10, CD19 CAR-T exc-11.
+    for (const [trialId, id] of [[TRIAL.blinatumomab, 'exc-19'], [TRIAL.bcma, 'exc-10'], [TRIAL.cd19, 'exc-11']] as const) {
+      const exc = criterion(cards, trialId, id);
+      expect(exc.result, trialId).toBe('unknown');
+      expect(exc.evidence?.find((e) => e.reference === `Condition/${name}-all`)).toMatchObject({ display: 'Acute lymphoblastic leukaemia' });
+      expect(eligibilities(cards).find((e) => e.trialId === trialId)?.status, trialId).toBe('possibly-eligible');
+    }
+  });
+
   it('an uncoded entry never makes an exclusion met: the same record keeps every exclusion not met', async () => {
     const trials = await evaluateRecord(record('codes-uncoded-problem-only'));
     for (const t of trials) for (const c of t.criteria.filter((x) => x.type === 'exclusion')) expect(c.outcome, `${t.trialId} ${c.id}`).not.toBe('met');

@@ -191,8 +191,9 @@ function entryKind(c: Condition): string {
 /**
  * Conditions the service could not code (issue #17 item 4; Cerner sends many problems with `code.text`
  * only) are not evidence that the diagnosis is absent. One whose words name the list (its `names`:
- * "systemic lupus erythematosus", "SLE", 系统性红斑狼疮) goes to review with the entry shown, whichever way
- * the part counts; any other leaves a part whose "not met" would hide a trial unknown, with the entries shown.
+ * "systemic lupus erythematosus", "SLE", 系统性红斑狼疮) is shown, whichever way the part counts: for review
+ * where the part must be found, unknown where finding it excludes. Any other leaves a part whose "not met"
+ * would hide a trial unknown, with the entries shown.
  * Tentative, refuted and out-of-window entries are left out as for coded ones.
  */
 function uncodedOutcome(leaf: ConditionLeaf, ctx: EvalContext, keep: (c: Condition) => boolean): PartResult | undefined {
@@ -202,7 +203,11 @@ function uncodedOutcome(leaf: ConditionLeaf, ctx: EvalContext, keep: (c: Conditi
   const describe = (c: Condition): string => `${entryKind(c)} the service could not code (${whyUnplaced(c.code)})`;
   const named = items.filter((c) => matchName(leaf.valueSet, conceptWords(c.code)) !== undefined);
   if (named.length > 0) {
-    return part(leaf, 'review', `${describe(named[0]!)} names ${title}: is it the diagnosis?`, named.map((c) => evidenceOf(c, ctx, describe(c))), [
+    // Review for a part that must be found (the study team confirms the diagnosis the words name); unknown for
+    // one whose finding excludes, since a review item alone leaves a trial "likely" while the record names the
+    // excluding condition (issue #18 item 5: "likely" only with no positive anywhere in the record).
+    const outcome = leaf.absenceExcludes ? 'review' : 'unknown';
+    return part(leaf, outcome, `${describe(named[0]!)} names ${title}: is it the diagnosis?`, named.map((c) => evidenceOf(c, ctx, describe(c))), [
       `a coded ${title} diagnosis (the entry is in words only)`,
     ]);
   }
