@@ -43,14 +43,14 @@ function toOids(concept: CodeableConcept | undefined): CodeableConcept | undefin
   return { ...concept, coding: concept.coding.map((c): Coding => ({ ...c, system: (c.system && OID_OF[c.system]) ?? c.system })) };
 }
 
-// Epic-style: every code by its HL7 OID; SLE as ICD-10-CM M32.14 (glomerular disease in SLE).
+// Epic-style: every code by its HL7 OID (coded answers too: SNOMED CT 260385009 Negative); SLE as ICD-10-CM M32.14.
 write(
   'codes-epic-oids',
   resourcesOf('codes-epic-oids').map((r): Resource => {
     if (r.resourceType === 'Condition') {
       return { ...r, code: { coding: [{ system: OID_OF['http://hl7.org/fhir/sid/icd-10-cm'], code: 'M32.14', display: 'Glomerular disease in systemic lupus erythematosus' }], text: 'Lupus nephritis' } };
     }
-    if (r.resourceType === 'Observation') return { ...r, code: toOids(r.code)! };
+    if (r.resourceType === 'Observation') return { ...r, code: toOids(r.code)!, ...(r.valueCodeableConcept ? { valueCodeableConcept: toOids(r.valueCodeableConcept) } : {}) };
     if (r.resourceType === 'MedicationStatement') return { ...r, medicationCodeableConcept: toOids(r.medicationCodeableConcept) };
     return r;
   }),
