@@ -145,6 +145,13 @@ describe('codes the service cannot place never exclude (issue #17 item 4)', () =
     }
   });
 
+  it('a coded entry that is not SLE still rules SLE out: placed codes are read as before, and the trials stay hidden', async () => {
+    const cards = await fireHook(app, record('codes-coded-asthma-only'));
+    for (const trialId of PAEDIATRIC) expect(trialsShown(cards), trialId).not.toContain(trialId);
+    const trials = await evaluateRecord(record('codes-coded-asthma-only'));
+    expect(trials.find((t) => t.trialId === TRIAL.blinatumomab)!.criteria.find((c) => c.id === 'inc-2')!.outcome).toBe('not-met');
+  });
+
   it('an uncoded entry never makes an exclusion met: the same record keeps every exclusion not met', async () => {
     const trials = await evaluateRecord(record('codes-uncoded-problem-only'));
     for (const t of trials) for (const c of t.criteria.filter((x) => x.type === 'exclusion')) expect(c.outcome, `${t.trialId} ${c.id}`).not.toBe('met');
