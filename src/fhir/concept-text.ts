@@ -7,14 +7,19 @@ export function conceptText(concept: CodeableConcept | undefined): string | unde
 }
 
 /**
- * Every word the concept gives (its text and each coding's display), in lower case, for reading by name;
- * each piece within TEXT_LIMITS.display (a longer one is not what the field holds, and is not read).
+ * Every phrase the concept gives (its text and each coding's display), joined, for reading by name or by
+ * word (a drug, a route, a dose form); each piece within TEXT_LIMITS.display (a longer one is not what the
+ * field holds, and is not read).
  */
-export function conceptWords(concept: CodeableConcept | undefined): string {
+export function conceptPhrases(concept: CodeableConcept | undefined): string {
   const codings = Array.isArray(concept?.coding) ? concept.coding : [];
   return [concept?.text, ...codings.map((c) => c.display)]
     .map((t) => boundedText(t, TEXT_LIMITS.display))
     .filter((t): t is string => t !== undefined && t.trim() !== '')
-    .join(' ')
-    .toLowerCase();
+    .join(' ');
+}
+
+/** conceptPhrases in lower case, as the code lists' `names` are matched. */
+export function conceptWords(concept: CodeableConcept | undefined): string {
+  return conceptPhrases(concept).toLowerCase();
 }

@@ -13,6 +13,7 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import { canonicalSystem, isListSystem } from '../terminology/code-systems.js';
+import { conceptWords } from '../fhir/concept-text.js';
 
 /** The resource types the evaluator reads. */
 export const CLINICAL_TYPES = [
@@ -158,9 +159,9 @@ export function buildPatientRecord(
     }
     let named = false;
     if (isMedicationRecord(r)) {
-      const text = [concept?.text, ...codings.map((c) => c.display)].filter((t) => typeof t === 'string' && t.trim() !== '').join(' ');
+      const text = conceptWords(concept);
       if (text) {
-        medicationTexts.set(r, text.toLowerCase());
+        medicationTexts.set(r, text);
         named = true;
       }
     }
