@@ -127,6 +127,7 @@ describe('codes the service cannot place never exclude (issue #17 item 4)', () =
       const entry = inc2.evidence?.find((e) => e.reference === `Condition/${name}-cond-1`);
       expect(entry, trialId).toMatchObject({ display: 'Chronic illness, see notes' });
       expect(entry?.note, trialId).toContain('text only, no code');
+      expect(inc2.missing, trialId).toContain('codes for the uncoded diagnoses in the record');
       // Not "likely": the diagnosis itself is open until the entry is coded or the diagnosis confirmed.
       expect(eligibilities(cards).find((e) => e.trialId === trialId)?.status, trialId).toBe('possibly-eligible');
     }

@@ -208,17 +208,22 @@ function uncodedOutcome(leaf: ConditionLeaf, ctx: EvalContext, keep: (c: Conditi
     // excluding condition (issue #18 item 5: "likely" only with no positive anywhere in the record).
     const outcome = leaf.absenceExcludes ? 'review' : 'unknown';
     return part(leaf, outcome, `${describe(named[0]!)} names ${title}: is it the diagnosis?`, named.map((c) => evidenceOf(c, ctx, describe(c))), [
-      `a coded ${title} diagnosis (the entry is in words only)`,
+      UNCODED_NEED,
     ]);
   }
   if (!leaf.absenceExcludes) return undefined;
   const shown = items.slice(0, MAX_UNCODED_SHOWN);
-  const more = items.length > shown.length ? ` and ${items.length - shown.length} more` : '';
-  const what = items.length === 1 ? describe(items[0]!) : `${items.length} Conditions the service could not code`;
+  const what = items.length === 1 ? describe(items[0]!) : `${items.length} Conditions the service could not code${items.length > shown.length ? ` (${shown.length} shown)` : ''}`;
   return part(leaf, 'unknown', `the record holds ${what}: it may be ${title}`, shown.map((c) => evidenceOf(c, ctx, describe(c))), [
-    `${title}: the uncoded entries${more} coded, or the diagnosis confirmed`,
+    UNCODED_NEED,
   ]);
 }
+
+/**
+ * What settles every such part, one phrase for all lists so the card ranks it once ("Would settle it: codes
+ * for the uncoded diagnoses in the record (5 criteria, 3 trials)"); the entries themselves are the evidence.
+ */
+const UNCODED_NEED = 'codes for the uncoded diagnoses in the record';
 
 /** The uncoded entries shown as evidence of an unknown part: enough to act on, not the whole problem list. */
 const MAX_UNCODED_SHOWN = 5;
