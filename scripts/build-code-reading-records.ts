@@ -79,6 +79,8 @@ write('codes-sle-chinese-text', withSleCode('codes-sle-chinese-text', { text: '�
 write('codes-sle-local-code', withSleCode('codes-sle-local-code', { coding: [{ system: 'urn:oid:1.2.840.114350.1.13.999.2.7.2.696871', code: '1234567', display: 'SLE (systemic lupus erythematosus)' }] }));
 // The same entry coded (asthma, under the SNOMED CT OID): a placed code that is not SLE is evidence of no SLE.
 write('codes-coded-asthma-only', withSleCode('codes-coded-asthma-only', { coding: [{ system: OID_OF['http://snomed.info/sct'], code: '195967001', display: 'Asthma' }], text: 'Asthma' }));
+// China's national clinical edition of ICD-10 (M32.900 below WHO M32.9), by its OID, with its Chinese title.
+write('codes-sle-china-clinical-edition', withSleCode('codes-sle-china-clinical-edition', { coding: [{ system: 'urn:oid:2.16.156.10011.2.3.3.11', code: 'M32.900', display: '系统性红斑狼疮' }] }));
 // An uncoded entry that does not name SLE: the service cannot tell what it is, so it cannot rule SLE out.
 write('codes-uncoded-problem-only', withSleCode('codes-uncoded-problem-only', { text: 'Chronic illness, see notes' }));
 

@@ -117,6 +117,17 @@ describe('codes the service cannot place never exclude (issue #17 item 4)', () =
     }
   });
 
+  it('a national ICD-10 edition code (China, M32.900 by its OID) is never read as "no SLE": its Chinese title names SLE, the three trials come back', async () => {
+    const name = 'codes-sle-china-clinical-edition';
+    const cards = await fireHook(app, record(name));
+    expect(trialsShown(cards)).toEqual([...PAEDIATRIC].sort());
+    for (const trialId of PAEDIATRIC) {
+      const inc2 = criterion(cards, trialId, 'inc-2');
+      expect(inc2.result, trialId).not.toBe('not-met');
+      expect(references(inc2), trialId).toContain(`Condition/${name}-cond-1`);
+    }
+  });
+
   it('an uncoded entry that does not name SLE leaves the SLE inclusion unknown, shown, not "not met"', async () => {
     const name = 'codes-uncoded-problem-only';
     const cards = await fireHook(app, record(name));
