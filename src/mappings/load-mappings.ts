@@ -89,6 +89,8 @@ function compileExpression(expression: string): CompiledExpression {
 interface LoadScope {
   file: string;
   criterion: string;
+  /** See CompileScope.absenceExcludes: the criterion's type, flipped by each `not` above the part. */
+  absenceExcludes: boolean;
   valueSets: ReadonlyMap<string, CompiledValueSet>;
   engine: EngineValueSets;
   kinds: ReadonlyMap<string, RuleKind>;
@@ -111,6 +113,7 @@ function compileScope(id: string, scope: LoadScope): CompileScope {
   return {
     id,
     engine: scope.engine,
+    absenceExcludes: scope.absenceExcludes,
     valueSet: (ids) => (typeof ids === 'string' ? lookup(ids) : unionValueSets(ids.map(lookup))),
     where: (expression) => compiled(expression, compileWhere),
     expression: (expression) => compiled(expression, compileExpression),
@@ -121,7 +124,8 @@ function compileScope(id: string, scope: LoadScope): CompileScope {
 function compileRule(rule: RuleInput, id: string, scope: LoadScope): CompiledRule {
   if ('of' in rule) {
     const group = rule;
-    const of = group.of.map((r, i) => compileRule(r, r.id ?? `${id}.${i + 1}`, scope));
+    const inner = group.kind === 'not' ? { ...scope, absenceExcludes: !scope.absenceExcludes } : scope;
+    const of = group.of.map((r, i) => compileRule(r, r.id ?? `${id}.${i + 1}`, inner));
     const n = group.kind === 'atLeast' ? group.n : group.kind === 'all' ? of.length : 1;
     const where = `criterion ${scope.criterion}, part ${id}`;
     if (group.kind === 'not' && of.length !== 1) throw new MappingError(scope.file, `${where}: "not" takes exactly one part`);
@@ -134,14 +138,14 @@ function compileRule(rule: RuleInput, id: string, scope: LoadScope): CompiledRul
   return kind.compile(rule, compileScope(rule.id ?? id, scope));
 }
 
-function compileCriterion(c: CriterionInput, scope: Omit<LoadScope, 'criterion'>): CompiledCriterion {
+function compileCriterion(c: CriterionInput, scope: Omit<LoadScope, 'criterion' | 'absenceExcludes'>): CompiledCriterion {
   return {
     id: c.id,
     type: c.type,
     item: c.item,
     text: c.text,
     interpretation: c.interpretation,
-    rule: compileRule(c.rule, c.rule.id ?? c.id, { ...scope, criterion: c.id }),
+    rule: compileRule(c.rule, c.rule.id ?? c.id, { ...scope, criterion: c.id, absenceExcludes: c.type === 'inclusion' }),
   };
 }
 
