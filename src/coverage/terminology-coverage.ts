@@ -2,6 +2,7 @@ import type { CodeableConcept, Coding, Medication, Resource } from '@medplum/fhi
 import type { CompiledRule } from '../engine/compiled.js';
 import type { MappingSet } from '../mappings/compiled.js';
 import { CLINICAL_TYPES, resourceCode, type ClinicalResource, type ClinicalType } from '../patient/patient-record.js';
+import { canonicalSystem } from '../terminology/code-systems.js';
 import { matchCoding, matchName, type CompiledValueSet } from '../terminology/value-set.js';
 
 /**
@@ -67,8 +68,6 @@ export interface CoverageReport {
 }
 
 export interface CoverageOptions {
-  /** The system's canonical form (aliases such as OIDs resolved); identity when absent. */
-  canonicalSystem?: (system: string) => string;
   /** How many codes of each kind per system the report lists. */
   top?: number;
 }
@@ -90,7 +89,6 @@ export interface CoverageTally {
  * patients are told apart by the subject or patient reference.
  */
 export function createCoverageTally(mappings: MappingSet, options: CoverageOptions = {}): CoverageTally {
-  const canonical = options.canonicalSystem ?? ((s: string): string => s);
   const lists = [...mappings.valueSets.values()];
   const knownSystems = systemsOf(lists);
   const bySystem = new Map<string, Map<string, CodeTally>>();
@@ -112,7 +110,8 @@ export function createCoverageTally(mappings: MappingSet, options: CoverageOptio
     let placeable = false;
     for (const coding of concept?.coding ?? []) {
       if (!coding.system || !coding.code) continue;
-      const system = canonical(coding.system);
+      // Read as the service reads it: OIDs, edition URIs and spelling variants are the systems they name.
+      const system = canonicalSystem(coding.system);
       const known = knownSystems.has(system);
       placeable ||= known;
       tally(bySystem, system, coding, known ? listsPlacing(lists, { ...coding, system }) : []);

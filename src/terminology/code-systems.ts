@@ -123,12 +123,14 @@ const SNOMED_EDITION = /^https?:\/\/(?:www\.)?snomed\.info\/sct(?:\/\d{6,18}(?:\
 /**
  * The one URI the lists use for a code system sent under another name: its HL7 OID (`urn:oid:` or bare), a
  * superseded HL7 URI, a SNOMED CT edition or version URI, or a trivial variant (https, `www.`, a trailing
- * slash). A system it does not know is returned unchanged.
+ * slash, white space). A system it does not know is returned unchanged.
  */
 export function canonicalSystem(system: string): string {
   if (BY_URI.has(system)) return BY_URI.get(system)!;
   if (system.length > MAX_SYSTEM_LENGTH) return system;
-  const s = system.trim();
+  // A URI holds no white space (RFC 3986 §2), so any is a transcription slip: Oracle Health's published R4
+  // examples send SNOMED CT as "http: //snomed.info/sct" (found by terminology:coverage, issue #17 item 7).
+  const s = system.replace(/\s+/g, '');
   const oid = s.toLowerCase().startsWith('urn:oid:') ? s.slice(8) : BARE_OID.test(s) ? s : undefined;
   if (oid !== undefined) return BY_OID.get(oid) ?? system;
   if (SNOMED_EDITION.test(s)) return SNOMED_CT;

@@ -43,6 +43,14 @@ describe('terminology coverage of a site export', () => {
     expect(report.criteria.every((c) => c.unplacedItems > 0 && c.patients > 0)).toBe(true);
   });
 
+  it('reads the Cerner examples\u2019 "http: //snomed.info/sct" (a space in the URI) as SNOMED CT, so their opioid abuse problem is placed', async () => {
+    const report = await coverageOf(resolve(PUBLIC, 'cerner'));
+    expect(report.systems.map((s) => s.system)).not.toContain('http: //snomed.info/sct');
+    expect(report.unplacedItems.some((u) => u.resourceType === 'Condition' && u.text === 'Opioid abuse')).toBe(false);
+    const snomed = report.systems.find((s) => s.system === 'http://snomed.info/sct')!;
+    expect(snomed.top.inNoList.concat(snomed.top.placed).map((c) => c.code)).toContain('5602001');
+  });
+
   it('places a drug named only in free text by the list names, and says which list', async () => {
     const report = await coverageOf(resolve(PUBLIC, 'cerner'));
     const dopamine = report.unplacedItems.find((u) => /dopamine/i.test(u.text));
