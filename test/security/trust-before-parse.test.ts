@@ -32,6 +32,11 @@ describe('trust before parse', () => {
     }
   });
 
+  it('checks the SMART app\'s token before reading its body: no token, 401 without a parse error', async () => {
+    const res = await app.inject({ method: 'POST', url: '/smart/$evaluate', payload: notJson, headers: { 'content-type': 'application/json' } });
+    expect(res.statusCode).toBe(401);
+  });
+
   it('still parses, and refuses with 400, invalid JSON on an open route that takes a body when the caller is let in', async () => {
     const open = testApp({}, { AUTH_MODE: 'off' });
     try {
