@@ -36,6 +36,11 @@ export interface PartResult {
    * (a current drug, an ongoing procedure).
    */
   clears?: WindowClears;
+  /**
+   * What the record alone gave, when the part's window may not decide it (src/engine/window-guard.ts): a
+   * window counted from an event still ahead, or a project default. `outcome` is then review or unknown.
+   */
+  recordOutcome?: Outcome;
 }
 
 export interface WindowClears {

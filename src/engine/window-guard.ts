@@ -76,5 +76,5 @@ function byDefault(result: PartResult, w: PartWindow, guard: PartGuard, evaluate
 /** The part, no longer decided: its evidence kept (what the record shows), its window's clearing date dropped. */
 function reopen(result: PartResult, outcome: Outcome, reason: string, missing: string[]): PartResult {
   const { clears: _clears, ...rest } = result;
-  return { ...rest, outcome, reason, missing };
+  return { ...rest, outcome, reason, missing, recordOutcome: result.recordOutcome ?? result.outcome };
 }
