@@ -231,3 +231,14 @@ describe('a syphilis diagnosis joins "syphilis test positive" (issue 17 item 5)'
     expect(criterionOn(cards, TRIAL.bcma, 'exc-7')).toMatchObject({ result: 'unknown', review: true });
   });
 });
+
+describe('"patients with depression or suicidal tendencies" is read in the present tense', () => {
+  it('a resolved suicidal ideation from years ago goes to the study team instead of hiding the blinatumomab study', async () => {
+    const past = candidate('anchor-suicidal-ideation-resolved', 'female', 15)
+      .medication(MED.prednisone5, daysAgo(90), { tablets: 2, perDay: 1 })
+      .condition(ICD10, 'R45.851', 'Suicidal ideations', { onset: daysAgo(1500), abatement: daysAgo(1400) })
+      .bundle();
+    const cards = await fireHook(app, past);
+    expect(criterionOn(cards, TRIAL.blinatumomab, 'exc-21')).toMatchObject({ result: 'unknown', review: true });
+  });
+});
