@@ -1,3 +1,5 @@
+import type { Anchor } from './compiled.js';
+
 /** The evaluator's output: a trace, from which cards and the JSON evaluation are rendered. */
 
 export type Outcome = 'met' | 'not-met' | 'unknown' | 'review';
@@ -56,6 +58,8 @@ export interface CriterionResult {
   item: string;
   text: string;
   interpretation: string;
+  /** The event the item is read against: screening (today), or consent, enrolment, the first dose (ahead). */
+  anchor: Anchor;
   /** Three-valued result for the trial's logic. Review items are 'unknown' here with review = true. */
   result: 'met' | 'not-met' | 'unknown';
   /** True when a part of this item is left to the investigator (judgement, consent, screening test). */

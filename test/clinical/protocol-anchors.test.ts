@@ -101,6 +101,7 @@ describe('a "stable for 7 days before the first dose" read against the first dos
     const trials = await evaluated(taper);
     const c = criterion(trials, TRIAL.blinatumomab, 'inc-6');
     expect(c.outcome).toBe('review');
+    expect(c.anchor).toBe('first-dose');
     const ocs = c.parts.find((p) => p.id === 'inc-6.ocs')!;
     expect(ocs.reason).toContain(`current course started ${daysAgo(3)}`);
     expect(ocs.reason).toContain('must be stable for 7 days before the first study dose');
