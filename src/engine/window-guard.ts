@@ -51,7 +51,10 @@ function ahead(result: PartResult, w: PartWindow, guard: PartGuard, evaluateLeaf
     ]);
   }
   if (w.field === 'startedAtLeast' && result.outcome === 'not-met' && guard.hides === 'not-met' && guard.twin) {
-    if (evaluateLeaf(guard.twin).outcome !== 'met') return result;
+    const now = evaluateLeaf(guard.twin);
+    // Not taking the drug now is the record's own answer; a drug that may be current (an order) stays open.
+    if (now.outcome === 'not-met') return result;
+    if (now.outcome !== 'met') return reopen(result, 'unknown', `${result.reason}; whether it is taken now: ${now.reason}`, now.missing ?? [result.label]);
     const shown = result.evidence.filter((e) => e.note).map((e) => `${e.display}: ${e.note}`);
     const seen = shown.length > 0 ? shown.join('; ') : result.reason;
     return reopen(result, 'review', `${seen}; must be stable for ${span} before ${anchor}, which is still ahead`, [

@@ -108,6 +108,12 @@ describe('a "stable for 7 days before the first dose" read against the first dos
     expect(ocs.evidence.map((e) => e.date)).toContain(daysAgo(3));
   });
 
+  it('leaves it open, not failed, when the only recent steroid is an order placed 3 days ago', async () => {
+    const ordered = candidate('anchor-prednisone-ordered', 'female').prescription(MED.prednisone5, daysAgo(3)).bundle();
+    const c = criterion(await evaluated(ordered), TRIAL.blinatumomab, 'inc-6');
+    expect(c.outcome).not.toBe('not-met');
+  });
+
   it('still finds the item not met when no treatment of the three classes is current', async () => {
     const none = candidate('anchor-no-current-treatment', 'female').bundle();
     const trials = await evaluated(none);
