@@ -71,7 +71,7 @@ function byDefault(result: PartResult, w: PartWindow, guard: PartGuard, evaluate
   return reopen(
     result,
     'unknown',
-    `${result.reason}; read through the project's default ${describeDuration(w.duration)} window (the protocol gives none), so it does not ${verb} on its own: confirm at ${anchorWords(w.anchor)}`,
+    `${result.reason}; read through the project's default window of ${describeDuration(w.duration)} (the protocol gives none), so it does not ${verb} on its own: confirm at ${anchorWords(w.anchor)}`,
     [`${result.label}: confirm at ${anchorWords(w.anchor)}`],
   );
 }

@@ -169,7 +169,7 @@ describe('a project-default window never excludes on its own', () => {
     expect(c.outcome).toBe('unknown');
     expect(c.reason).toBeDefined();
     expect(c.evidence.find((e) => e.display === 'IgG')).toMatchObject({ date: daysAgo(20) });
-    expect(JSON.stringify(c.parts)).toContain("project's default 3 months window (the protocol gives none), so it does not exclude on its own");
+    expect(JSON.stringify(c.parts)).toContain("project's default window of 3 months (the protocol gives none), so it does not exclude on its own");
   });
 
   it('still excludes on a protocol window: a live vaccine 10 days ago ("within 4 weeks prior to screening")', async () => {
