@@ -39,6 +39,11 @@ export interface CompiledLeaf<K extends string = string, S = unknown> {
    */
   memoKey?: string;
   reads: readonly DataRead[];
+  /**
+   * For a result leaf: the outcome a positive of its test gives it (`met`, or `not-met` for a part that
+   * expects a negative test). Its facts count against the patient where that outcome does (src/engine/facts.ts).
+   */
+  factOutcome?: 'met' | 'not-met';
   evaluate(ctx: EvalContext): PartResult;
 }
 
