@@ -77,7 +77,8 @@ export function readScreen(c: CompiledConfirmation, ctx: EvalContext, screen: Da
     for (const o of findByValueSet(ctx, test, ['Observation']) as Observation[]) {
       if (!isUsableResult(o) || o === screen.observation) continue;
       const date = observationDateIn(ctx, o);
-      if (!date || !belongsTo(c, screen.date, date)) continue;
+      // A result dated after today (a day's grace for time zones, as resultsInWindow) is a data error: not read.
+      if (!date || !belongsTo(c, screen.date, date) || date.getTime() > ctx.now.getTime() + 86_400_000) continue;
       const r = readingOf(ctx, o) ?? 'unread';
       readings.add(r);
       evidence.push({ ...baseEvidence({ observation: o, date }), value: r === 'unread' ? 'not read' : r, note: `confirmatory test of the screen of ${formatDate(screen.date) ?? 'an unknown date'}` });
@@ -92,6 +93,8 @@ export function readScreen(c: CompiledConfirmation, ctx: EvalContext, screen: Da
   }
   if (perTest.some((t) => t.readings.has('positive'))) return { kind: 'positive', how: `confirmed: ${said}`, evidence };
   if (perTest.every((t) => t.readings.size === 1 && t.readings.has('negative'))) return { kind: 'negative', how: `not confirmed: ${said}`, evidence };
-  const missing = perTest.filter((t) => !(t.readings.size === 1 && t.readings.has('negative'))).map((t) => t.test.title);
-  return { kind: 'unknown', how: `confirmation not complete (${said}; no negative ${missing.join(', ')} ${span})`, evidence, missing };
+  const open = perTest.filter((t) => !(t.readings.size === 1 && t.readings.has('negative')));
+  // A test done but indeterminate or unreadable asks for a repeat; a test not done, for the test.
+  const missing = open.map((t) => (t.readings.size > 0 ? `a repeat ${t.test.title}` : t.test.title));
+  return { kind: 'unknown', how: `confirmation not complete (${said}; no negative ${open.map((t) => t.test.title).join(', ')} ${span})`, evidence, missing };
 }
