@@ -78,7 +78,8 @@ derive('results-hbsag-positive-hbv-dna-4-months', (rs, b) => {
   const dna = quantity(`${id}-obs-90`, '29615-2', 'HBV DNA', 2400, { code: '[IU]/mL', shown: 'IU/mL' }, 20, daysAgo(122));
   return [...without(rs, '5196-1'), dna];
 });
+// Serology for "positive in the last 12 months": ANA 1:40 and anti-Sm negative now, anti-dsDNA positive only two years ago.
 derive('results-dsdna-positive-2-years-ago', (rs, b) => {
-  b.qualitative('31348-6', 'Anti-dsDNA', 'pos', daysAgo(730));
+  b.qualitative('5048-4', 'ANA titre (IFA)', '1:40', daysAgo(5)).qualitative('31627-3', 'Anti-Sm', 'neg', daysAgo(5)).qualitative('31348-6', 'Anti-dsDNA', 'pos', daysAgo(730));
   return without(rs, '5048-4', '5130-0', '31348-6', '31627-3');
 });

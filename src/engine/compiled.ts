@@ -21,6 +21,11 @@ export type ReadType = 'Patient' | ClinicalResource['resourceType'];
 export interface DataRead {
   resourceType: ReadType;
   valueSet?: CompiledValueSet;
+  /**
+   * 'confirmation': read only to confirm another result (an HBsAg neutralisation test): asked of the EHR,
+   * but no test that settles the part on its own, so cards do not offer it (src/mappings/orderables.ts).
+   */
+  role?: 'confirmation';
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { CompiledRule } from './compiled.js';
+import type { CodedLeaf, CompiledRule } from './compiled.js';
 import type { Evidence, Fact, PartResult } from './types.js';
 
 /**
@@ -41,11 +41,19 @@ function walk(rule: CompiledRule, result: PartResult, against: 'met' | 'not-met'
   }
   if (rule.factOutcome !== against) return;
   if (result.facts) out.push(...result.facts);
-  if (result.outcome === against) out.push(...result.evidence.map((e) => ({ kind: 'prior-positive' as const, text: factText(e), evidence: e })));
+  const title = 'valueSet' in rule ? (rule as CodedLeaf).valueSet.title : undefined;
+  if (result.outcome === against) out.push(...result.evidence.map((e) => ({ kind: 'prior-positive' as const, text: factText(e, title), evidence: e })));
 }
 
-/** "HBsAg positive 2026-08-03", "IgG 380 mg/dL 2026-10-01". */
-function factText(e: Evidence): string {
+/** Longer result names (a LOINC long name) give way to the code list's title in a fact's text. */
+const MAX_NAME = 40;
+
+/**
+ * "HBsAg positive 2026-08-03", "HBV DNA 2,400 IU/mL 2026-07-24": the result's own name (or the code list's
+ * title when that is a long LOINC name), its value and unit as recorded, its date.
+ */
+export function factText(e: Evidence, title: string | undefined): string {
+  const name = e.display.length > MAX_NAME && title ? title : e.display;
   const value = e.value === undefined ? '' : ` ${typeof e.value === 'number' ? e.value.toLocaleString('en-US', { maximumFractionDigits: 6 }) : e.value}${e.unit ? ` ${e.unit}` : ''}`;
-  return `${e.display}${value}${e.date ? ` ${e.date}` : ''}`;
+  return `${name}${value}${e.date ? ` ${e.date}` : ''}`;
 }

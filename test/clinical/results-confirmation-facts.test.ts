@@ -44,6 +44,12 @@ async function shown(bundle: Bundle): Promise<Record<string, string>> {
   return Object.fromEntries(cards.map((c) => [c.source.topic.code, c.trace.status]));
 }
 
+/** Each card's summary and detail, by trial: what the clinician reads. */
+async function cardTexts(bundle: Bundle): Promise<Record<string, string>> {
+  const cards = await fireHook(app, bundle);
+  return Object.fromEntries(cards.map((c) => [c.source.topic.code, `${c.summary}\n${c.detail}`]));
+}
+
 describe('a confirmatory test decides its screen', () => {
   it('an HBsAg screen reactive but negative on neutralisation is not HBsAg positive: the blinatumomab study is shown again', async () => {
     const b = record('results-hbsag-neutralisation-negative');
@@ -125,6 +131,8 @@ describe('a positive outside a criterion\'s window is a fact, never "checked at 
   it('a serum hCG of 15,200 mIU/mL 20 days ago keeps all three studies at "possibly", with the result and its date', async () => {
     const b = record('results-hcg-15200-20-days-ago');
     expect(await shown(b)).toEqual(Object.fromEntries(PAEDIATRIC.map((t) => [t, 'possibly-eligible'])));
+    // On the card, not only in the trace: the positive is what the clinician reads first.
+    for (const text of Object.values(await cardTexts(b))) expect(text).toContain('Serum beta-hCG 15,200 mIU/mL 2026-11-03');
     const trials = await evaluations(b);
     for (const [trialId, exclusion, inclusion] of [
       [TRIAL.blinatumomab, 'exc-18', 'inc-8'],
@@ -149,6 +157,10 @@ describe('a positive outside a criterion\'s window is a fact, never "checked at 
   it('HBsAg positive with HBV DNA 2,400 IU/mL four months ago: both CAR-T studies "possibly", the positives carried with their dates', async () => {
     const b = record('results-hbsag-positive-hbv-dna-4-months');
     expect(await shown(b)).toEqual({ [TRIAL.bcma]: 'possibly-eligible', [TRIAL.cd19]: 'possibly-eligible' });
+    for (const text of Object.values(await cardTexts(b))) {
+      expect(text).toContain('HBsAg positive 2026-07-24');
+      expect(text).toContain('HBV DNA 2,400 IU/mL 2026-07-24');
+    }
     const trials = await evaluations(b);
     for (const [trialId, id] of [
       [TRIAL.bcma, 'exc-7'],

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import { PatientBuilder, daysAgo, yearsAgo } from '../../scripts/fhir-builders.js';
 import { exampleBundle } from '../support/app.js';
-import { evaluate, part, trial } from '../support/evaluate.js';
+import { codesRead } from '../../src/mappings/codes-read.js';
+import { evaluate, part, realMappings, trial } from '../support/evaluate.js';
 
 /**
  * Issue 18 item 4 at the edges, on the real mappings (src/engine/rules/confirmation.ts, src/engine/facts.ts).
@@ -75,6 +76,13 @@ describe('which confirmatory result decides a screen', () => {
     const ev = evaluate(child().qualitative('56888-1', 'HIV Ag/Ab', 'pos', daysAgo(6)).qualitative('25835-0', 'HIV-1 RNA', 'Detected', daysAgo(4)).bundle());
     expect(part(ev, BLINA, 'exc-10.hiv').outcome).toBe('met');
     expect(trial(ev, BLINA).status).toBe('ineligible');
+  });
+});
+
+describe('what the service asks the EHR for', () => {
+  it('the confirmatory tests are in the Observation codes it reads (so a prefetch carries them), though no card offers them as an order', () => {
+    const codes = codesRead(realMappings(), 'Observation');
+    for (const code of ['7905-3', '65633-0', '5221-7', '25835-0', '5199-5']) expect(codes, code).toContain(`http://loinc.org|${code}`);
   });
 });
 

@@ -6,6 +6,7 @@ import { candidatesFor, observationDateIn, unavailableReason, windowStart, type 
 import { describeDuration, formatDate } from '../dates.js';
 import { numericValue, resultsInWindow, type DatedObservation } from '../observation-values.js';
 import { noDataOutcome, part } from '../part.js';
+import { factText } from '../facts.js';
 import type { Evidence, Fact, Outcome, PartResult } from '../types.js';
 
 export function observationDisplay(o: Observation): string {
@@ -116,22 +117,20 @@ function withPositiveFacts(
     const r = read(d, { windowText: '', describe: `${leaf.valueSet.title} result of ${formatDate(d.date) ?? 'an unknown date'}` });
     if (!positive(r)) continue;
     const outsideWindow = outside.includes(d);
-    facts.push(positiveFact(d, r, outsideWindow && window ? `outside the ${describeDuration(window)} window` : r.reason));
+    facts.push(positiveFact(d, r, outsideWindow && window ? `outside the ${describeDuration(window)} window` : r.reason, leaf.valueSet.title));
   }
   return facts.length > 0 ? { ...result, facts } : result;
 }
 
-/** "hCG 15,200 mIU/mL 2026-11-03", "HBsAg positive 2026-08-03": the result as recorded, then its date. */
-function positiveFact(d: DatedObservation, r: PartResult, note: string): Fact {
-  const o = d.observation;
-  const v = numericValue(o);
-  const shown = r.evidence[0];
-  const unit = o.valueQuantity?.unit ?? v?.unit;
-  const value = v ? `${v.comparator ?? ''}${v.value.toLocaleString('en-US', { maximumFractionDigits: 6 })}${unit ? ` ${unit}` : ''}` : String(shown?.value ?? 'positive');
-  const date = formatDate(d.date) ?? 'undated';
-  const evidence: Evidence = { ...baseEvidence(d), value: v ? v.value : String(shown?.value ?? 'positive'), note };
+/** "Serum beta-hCG 15,200 mIU/mL 2026-11-03", "HBsAg positive 2026-08-03": the result as recorded, then its date. */
+function positiveFact(d: DatedObservation, r: PartResult, note: string, title: string): Fact {
+  const v = numericValue(d.observation);
+  const unit = d.observation.valueQuantity?.unit ?? v?.unit;
+  // A value recorded with a comparator (">1000") keeps it: the fact says what the laboratory said.
+  const value = v ? (v.comparator ? `${v.comparator}${v.value}` : v.value) : String(r.evidence[0]?.value ?? 'positive');
+  const evidence: Evidence = { ...baseEvidence(d), value, note };
   if (v && unit) evidence.unit = unit;
-  return { kind: 'prior-positive', text: `${observationDisplay(o)} ${value} ${date}`, evidence };
+  return { kind: 'prior-positive', text: factText(evidence, title), evidence };
 }
 
 /**

@@ -47,7 +47,7 @@ export const labPositiveKind = defineKind({
       spec,
       memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch, which, expect, confirmedBy]),
       // The confirmatory tests are read too (and asked of the EHR), even those that are no result of this part.
-      reads: [{ resourceType: 'Observation', valueSet: coded.valueSet }, ...tests.map((t) => ({ resourceType: 'Observation' as const, valueSet: t }))],
+      reads: [{ resourceType: 'Observation', valueSet: coded.valueSet }, ...tests.map((t) => ({ resourceType: 'Observation' as const, valueSet: t, role: 'confirmation' as const }))],
       factOutcome: expect === 'positive' ? 'met' : 'not-met',
       evaluate: (ctx) => evaluateLabPositive(leaf, ctx),
     };
