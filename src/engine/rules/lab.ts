@@ -144,6 +144,16 @@ function onPartialResults(leaf: LabLeaf, decided: PartResult, partial: string, w
   return part(leaf, 'unknown', `${decided.reason}, but ${partial}`, decided.evidence, [`every ${leaf.valueSet.title} result`]);
 }
 
+function uniqueEvidence(list: readonly Evidence[]): Evidence[] {
+  const seen = new Set<string>();
+  return list.filter((e) => {
+    const key = `${e.reference}|${String(e.value)}|${e.note ?? ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function anyResult(leaf: LabLeaf, results: readonly DatedObservation[], windowText: string, read: ReadResult): PartResult {
   const title = leaf.valueSet.title;
   const byOutcome = new Map<Outcome, PartResult[]>();
@@ -158,7 +168,8 @@ function anyResult(leaf: LabLeaf, results: readonly DatedObservation[], windowTe
     const found = byOutcome.get(outcome);
     if (!found) continue;
     const first = found[0]!;
-    const evidence = found.slice(0, MAX_SHOWN).flatMap((r) => r.evidence);
+    // A confirmatory result is read with its screen (rules/confirmation.ts): the two give one finding, shown once.
+    const evidence = uniqueEvidence(found.slice(0, MAX_SHOWN).flatMap((r) => r.evidence));
     if (outcome === 'not-met') {
       const reason = results.length === 1 ? first.reason : `none of ${results.length} ${title} results${span} meets it (latest: ${first.reason})`;
       return part(leaf, 'not-met', reason, evidence);
