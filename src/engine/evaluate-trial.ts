@@ -4,6 +4,7 @@ import { createContext, type EvalContext } from './context.js';
 import { evaluateRule, needsReview } from './evaluate-rule.js';
 import { formatDate } from './dates.js';
 import { openParts } from './open-parts.js';
+import { criterionFacts } from './facts.js';
 import type { CriterionResult, PartResult, TrialEvaluation, TrialStatus, Evidence } from './types.js';
 
 function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
@@ -22,7 +23,8 @@ export function trialStatus(criteria: readonly CriterionResult[]): { status: Tri
     .filter((c) => (c.type === 'inclusion' && c.outcome === 'not-met') || (c.type === 'exclusion' && c.outcome === 'met'))
     .map((c) => c.id);
   if (blocking.length > 0) return { status: 'ineligible', blocking };
-  return { status: criteria.some((c) => c.outcome === 'unknown') ? 'possibly-eligible' : 'likely-eligible', blocking };
+  // Issue 18 item 4: a positive the record holds (a fact) keeps the trial at "possibly", never "likely".
+  return { status: criteria.some((c) => c.outcome === 'unknown' || (c.facts?.length ?? 0) > 0) ? 'possibly-eligible' : 'likely-eligible', blocking };
 }
 
 /**
@@ -60,6 +62,8 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
       parts,
       open: openParts(parts),
     };
+    const facts = criterionFacts(c.type, c.rule, root);
+    if (facts.length > 0) result.facts = facts;
     // Issue #11 item 4: the date an exclusion met on past events stops applying.
     if (c.type === 'exclusion' && root.outcome === 'met' && root.clears) {
       result.clearsOn = root.clears.on;

@@ -6,6 +6,11 @@ import { readResult, type Reading, type ResultCodeLists } from './result-reading
 /** Observation statuses that carry a usable result (FHIR R4 observation-status). */
 const USABLE_STATUS = new Set(['final', 'amended', 'corrected', 'preliminary']);
 
+/** Whether an Observation carries a usable result (no status is read as usable, as the window reading does). */
+export function isUsableResult(o: Observation): boolean {
+  return !o.status || USABLE_STATUS.has(o.status);
+}
+
 /** The text of an Observation's clinically relevant date: effective[x] (a period's end), else issued. */
 export function observationDateText(o: Observation): string | undefined {
   return o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued;
@@ -35,7 +40,7 @@ export function resultsInWindow(
   let undated = 0;
   let future = 0;
   for (const o of observations) {
-    if (o.status && !USABLE_STATUS.has(o.status)) continue;
+    if (!isUsableResult(o)) continue;
     const date = dateOf(o);
     if (!date) {
       undated++;

@@ -20,6 +20,14 @@ export interface Evidence {
   note?: string;
 }
 
+/** A finding the record holds that the criterion's window does not decide on, shown to the clinician (issue 18 item 4). */
+export interface Fact {
+  kind: 'prior-positive';
+  /** "HBsAg positive 2026-08-03", "hCG 15,200 mIU/mL 2026-11-16" */
+  text: string;
+  evidence: Evidence;
+}
+
 export interface PartResult {
   id: string;
   label: string;
@@ -43,6 +51,11 @@ export interface PartResult {
    * window counted from an event still ahead, or a project default. `outcome` is then review or unknown.
    */
   recordOutcome?: Outcome;
+  /**
+   * Set by a result leaf left open (unknown or for review) when the record holds a result outside its window
+   * that would have decided it: "hCG 15,200 mIU/mL 2026-11-03" for a 14-day window (issue 18 item 4).
+   */
+  facts?: Fact[];
 }
 
 export interface WindowClears {
@@ -80,6 +93,12 @@ export interface CriterionResult {
    */
   clearsOn?: string;
   clearsAfter?: string;
+  /**
+   * Results the criterion's window does not decide on but a clinician must see: a positive outside the window
+   * of an open criterion, or a positive part of an exclusion still open on another part (issue 18 item 4).
+   * Collected from its parts (src/engine/facts.ts); a trial with one is at most possibly eligible.
+   */
+  facts?: Fact[];
 }
 
 export type TrialStatus = 'likely-eligible' | 'possibly-eligible' | 'ineligible';

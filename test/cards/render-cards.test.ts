@@ -96,7 +96,11 @@ describe('cards a clinician reads in five seconds (issue #11)', () => {
       expect(card.summary, where).toMatch(/^(Likely|Possibly) eligible: /);
       expect(card.summary, where).toContain(`: ${card.source.topic.display}: `);
       const unknown = (trace.criteria as any[]).filter((c) => c.outcome === 'unknown');
-      if (trace.status === 'possibly-eligible') {
+      // Issue 18 item 4: a positive the record holds (a fact) keeps a trial at "possibly" and is named first.
+      const facts = (trace.criteria as any[]).filter((c) => c.facts?.length);
+      if (trace.status === 'possibly-eligible' && facts.length > 0) {
+        expect(card.summary, where).toMatch(/: positive in the record: .+/);
+      } else if (trace.status === 'possibly-eligible') {
         expect(unknown.length, where).toBeGreaterThan(0);
         expect(card.summary, where).toMatch(/ needed$/);
       } else {

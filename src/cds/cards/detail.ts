@@ -78,7 +78,10 @@ export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readon
   const facts = candidateFacts(e).map((f) => escapeMd(factText(f)));
   // The trial and status are in the summary just above; the first line says why the patient is a candidate.
   lines.push(`**${STATUS_WORDS[e.status]}**${facts.length > 0 ? `: ${facts.join('; ')}.` : '.'}`);
-  const findings = recordFindings(e).slice(0, 2);
+  // Issue 18 item 4: positives the record holds that no criterion decides on come before anything to check.
+  const positives = [...new Set(e.criteria.flatMap((c) => c.facts ?? []).map((f) => f.text))];
+  const findings = positives.length > 0 ? [] : recordFindings(e).slice(0, 2);
+  if (positives.length > 0) lines.push(`**Positive in the record:** ${positives.slice(0, 3).map(escapeMd).join('; ')}.`);
   if (findings.length > 0) {
     const said = findings.map((p) => `${escapeMd(shorten(p.label, 60))}: ${escapeMd(factText(p.evidence[0] as Evidence))}`);
     lines.push(`**To check in the record:** ${said.join('; ')}.`);

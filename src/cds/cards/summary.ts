@@ -15,6 +15,9 @@ export function recordFindings(e: TrialEvaluation): PartResult[] {
  * else a record finding for the team to judge; else that the record meets every criterion it can show.
  */
 function deciding(e: TrialEvaluation, needs: readonly Need[]): string {
+  // Issue 18 item 4: a positive the record holds that no criterion decides on is named first, never hidden.
+  const fact = e.criteria.find((c) => c.facts?.length)?.facts?.[0];
+  if (fact) return `positive in the record: ${fact.text}`;
   if (needs.length > 0) {
     const named = needs.slice(0, 2).map((n) => n.short);
     const more = needs.length - named.length;
