@@ -3,7 +3,7 @@ import type { PatientRecord } from '../patient/patient-record.js';
 import { createContext, type EvalContext } from './context.js';
 import { evaluateRule, needsReview } from './evaluate-rule.js';
 import { formatDate } from './dates.js';
-import { openParts, reviewReasonOf } from './open-parts.js';
+import { exclusionFindings, openParts, reviewReasonOf } from './open-parts.js';
 import type { CriterionResult, Evidence, Fact, PartResult, StatusReason, StatusReasonCode, TrialEvaluation, TrialStatus } from './types.js';
 
 function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
@@ -44,7 +44,8 @@ function namesOf(list: readonly CriterionResult[]): string {
  * - likely eligible only when every inclusion the record could decide is met, no inclusion waits on a
  *   clinician's judgement of the record (review parts with reason `judgement`: refractory, active disease,
  *   classification), and no exclusion has a positive anywhere in the record (a fact outside the window, or a
- *   finding left to the study team). What remains is consent and the screening visit's tests;
+ *   finding the record holds for an exclusion still open: exclusionFindings). What remains is consent and the
+ *   screening visit's tests;
  * - possibly eligible otherwise, with each reason named.
  * Consent, screening-visit tests and the investigator's general judgement in exclusions never block "likely".
  */
@@ -61,7 +62,7 @@ export function trialStatus(criteria: readonly CriterionResult[]): { status: Tri
       const items = withFacts.flatMap((c) => criterionFacts(c).map((f) => `${itemName(c)}: ${f.text}`));
       reasons.push({ code: 'prior-positive', text: `${namesOf(withFacts)}: positive in the record, outside the window`, criteria: withFacts, items });
     }
-    const findings = criteria.filter((c) => c.type === 'exclusion' && c.open.some((p) => p.outcome === 'review' && p.evidence.length > 0));
+    const findings = criteria.filter((c) => exclusionFindings(c).length > 0);
     if (findings.length > 0) reasons.push({ code: 'exclusion-finding', text: `${namesOf(findings)}: a record finding to judge`, criteria: findings });
     const unknown = criteria.filter((c) => c.outcome === 'unknown');
     if (unknown.length > 0) reasons.push({ code: 'data-missing', text: `${namesOf(unknown)}: data missing`, criteria: unknown });

@@ -45,3 +45,28 @@ export function reviewReasonOf(p: PartResult): ReviewReason | undefined {
   const why = /\(([a-z-]+)\)$/.exec(p.reason)?.[1];
   return why === 'judgement' || why === 'consent' || why === 'screening-test' || why === 'not-coded' ? why : undefined;
 }
+
+/** Kinds that qualify who an exclusion applies to (a girl, a child under 9) without being a finding themselves. */
+const QUALIFIER_KINDS = new Set(['age', 'sex']);
+
+function positiveLeaves(p: PartResult, out: PartResult[]): void {
+  // Below a `not`, a met record counts for the patient, not against.
+  if (p.kind === 'not') return;
+  if (!p.parts) {
+    if (p.outcome === 'met' && p.evidence.length > 0 && !QUALIFIER_KINDS.has(p.kind)) out.push(p);
+    return;
+  }
+  for (const x of p.parts) positiveLeaves(x, out);
+}
+
+/**
+ * What the record holds for an exclusion still open (unknown or for review), issue 18 item 5: the parts
+ * already met (HBsAg positive, while the HBV DNA that completes the exclusion is to check), then the open parts
+ * that point at a record (an older result, a drug found for the team to judge). A decided exclusion has none.
+ */
+export function exclusionFindings(c: { type: string; outcome: string; parts: readonly PartResult[]; open: readonly PartResult[] }): PartResult[] {
+  if (c.type !== 'exclusion' || c.outcome === 'met' || c.outcome === 'not-met') return [];
+  const out: PartResult[] = [];
+  for (const p of c.parts) positiveLeaves(p, out);
+  return [...out, ...c.open.filter((p) => p.outcome === 'review' && p.evidence.length > 0)];
+}

@@ -8,6 +8,8 @@ import { TRIAL } from '../support/clinical.js';
 import { exampleBundle, testApp } from '../support/app.js';
 import { evaluate, realMappings } from '../support/evaluate.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
+import { hbsagPositiveChild } from './issue-18-patients.js';
+import { daysAgo } from '../../scripts/fhir-builders.js';
 
 /**
  * Issue 18 items 5 and 6: "likely" only when the record bears it out, and cards a clinician can act on
@@ -85,6 +87,18 @@ describe('"likely" means what it says (issue 18 item 5)', () => {
     expect(finding).toMatchObject({ status: 'possibly-eligible', statusReason: { code: 'exclusion-finding', criteria: ['exc-6'] } });
   });
 
+  it('does not take who an exclusion applies to (a girl) for a finding, nor a met record below a "not"', () => {
+    const female = { ...leafOf('exc-18.female', 'met', 'female'), kind: 'sex', evidence: [{ reference: 'Patient/p', display: 'Sex', value: 'female' }] };
+    const hcg = leafOf('exc-18.hcg', 'review', 'not in the record in the last 14 days: checked at screening');
+    const girl = criterion('exc-18', 'review', [hcg], { parts: [{ id: 'exc-18', label: 'x', kind: 'all', outcome: 'review', reason: '', evidence: [], parts: [female, hcg] }] });
+    expect(trialStatus([criterion('inc-1', 'met'), girl]).status).toBe('likely-eligible');
+    const drug = { ...leafOf('exc-3.car-t', 'met', 'found'), kind: 'medication', evidence: [{ reference: 'MedicationStatement/1', display: 'CAR-T' }] };
+    const negated = criterion('exc-3', 'review', [hcg], { parts: [{ id: 'exc-3.no', label: 'x', kind: 'not', outcome: 'not-met', reason: '', evidence: [], parts: [drug] }, hcg] });
+    expect(trialStatus([negated]).status).toBe('likely-eligible');
+    const positive = criterion('exc-7', 'review', [hcg], { parts: [{ ...drug, kind: 'lab-positive' }, hcg] });
+    expect(trialStatus([positive]).statusReason.code).toBe('exclusion-finding');
+  });
+
   it('names every reason, the most decisive first, and stays ineligible only on positive evidence', () => {
     const r = trialStatus([criterion('inc-4', 'review', [refractory]), criterion('inc-5', 'unknown', [leafOf('inc-5', 'unknown', 'no SLEDAI-2K')])]);
     expect(r.statusReason.codes).toEqual(['data-missing', 'judgement-open']);
@@ -115,6 +129,20 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
     for (const c of cards) expect(`${c.summary}\n${c.detail}`).not.toMatch(/meets every criterion/);
     // Every trial, shown or not, says why: ineligible ones on the criteria that decide it.
     expect(trace.get(TRIAL.belimumab).statusReason).toMatchObject({ code: 'inclusion-not-met', criteria: ['inc-2'] });
+  });
+
+  it('keeps an HBsAg-positive child with HBV DNA four months ago at possibly for both CAR-T studies, the positive on the card', async () => {
+    const bundle = hbsagPositiveChild(exampleBundle('sle-child-likely'), ANCHOR);
+    const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
+    const cards = res.json().cards as any[];
+    const when = daysAgo(122, ANCHOR);
+    for (const trial of [TRIAL.bcma, TRIAL.cd19]) {
+      const card = cards.find((c) => c.source.topic.code === trial);
+      expect(card.extension[EXTENSION_KEY], trial).toMatchObject({ status: 'possibly-eligible', statusReason: { code: 'exclusion-finding' } });
+      expect(card.summary).toMatch(/: check HBsAg positive$/);
+      expect(card.detail).toContain(`**To check in the record:** HBsAg positive: Hepatitis B virus surface Ag \\[Presence\\] in Serum or Plasma by Immunoassay positive (${when})`);
+      expect(`${card.summary}\n${card.detail}`).not.toMatch(/meets every criterion/);
+    }
   });
 
   it('asks a 15-year-old boy for no pregnancy test or contraception: "not female" settles the item and its exclusion twin', async () => {
