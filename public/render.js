@@ -204,6 +204,20 @@ function criterionName(c) {
   return `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}`;
 }
 
+/**
+ * The evidence without repeats of one record read the same way.
+ * @param {Evidence[]} list
+ */
+export function uniqueEvidence(list) {
+  const seen = new Set();
+  return list.filter((e) => {
+    const key = `${e.reference}|${evidenceText(e)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /** @param {Part} p @returns {Part[]} */
 function leaves(p) {
   return p.parts ? p.parts.flatMap(leaves) : [p];
@@ -278,9 +292,12 @@ function trialSection(t) {
   for (const c of t.criteria) {
     // Evidence and missing data share a column: a narrow table column for "missing" would be empty most rows.
     const found = el('td', {});
-    if (c.evidence.length > 0) found.append(el('ul', { class: 'evidence', 'data-testid': 'evidence' }, ...c.evidence.map((e) => el('li', {}, evidenceText(e)))));
+    // One line per record: a criterion's evidence gathers its parts', and two parts may cite the same record
+    // (inclusion 4's three-of-four classes and its "immunosuppressant or biologic" part).
+    const evidence = uniqueEvidence(c.evidence);
+    if (evidence.length > 0) found.append(el('ul', { class: 'evidence', 'data-testid': 'evidence' }, ...evidence.map((e) => el('li', {}, evidenceText(e)))));
     if (c.missing.length > 0) found.append(el('div', { class: 'missing' }, el('strong', {}, 'Missing: '), el('ul', { 'data-testid': 'missing' }, ...c.missing.map((m) => el('li', {}, m)))));
-    if (c.evidence.length === 0 && c.missing.length === 0) found.append(el('span', { class: 'none' }, '—'));
+    if (evidence.length === 0 && c.missing.length === 0) found.append(el('span', { class: 'none' }, '—'));
     const reading = el(
       'details',
       {},
