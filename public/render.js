@@ -267,7 +267,9 @@ function trialSection(t) {
     el('span', { class: 'counts', 'data-testid': 'counts' }, ` ${criteriaCounts(t)}`),
   );
   const body = el('div', { class: 'trial-body' });
-  body.append(el('p', { class: 'trial-full-title' }, t.title, t.nctId && !t.title.includes(t.nctId) ? ` (${t.nctId})` : ''));
+  // The registry id once: the short title in the line above carries it for most trials (issue 18 item 6).
+  const idShown = t.nctId && (t.title.includes(t.nctId) || t.shortTitle.includes(t.nctId));
+  body.append(el('p', { class: 'trial-full-title' }, t.title, t.nctId && !idShown ? ` (${t.nctId})` : ''));
   if (t.statusReason) body.append(el('p', { class: 'status-reason', 'data-testid': 'status-reason' }, el('strong', {}, 'Why this status: '), t.statusReason.text));
   const facts = factsOf(t);
   if (facts.length > 0) {

@@ -63,7 +63,17 @@ export function trialStatus(criteria: readonly CriterionResult[]): { status: Tri
       reasons.push({ code: 'prior-positive', text: `${namesOf(withFacts)}: positive in the record, outside the window`, criteria: withFacts, items });
     }
     const findings = criteria.filter((c) => exclusionFindings(c).length > 0);
-    if (findings.length > 0) reasons.push({ code: 'exclusion-finding', text: `${namesOf(findings)}: a record finding to judge`, criteria: findings });
+    if (findings.length > 0) {
+      // What each holds, with value and date, so the app can say it first ("Exclusion 7: HBsAg positive (positive, 2026-07-24)").
+      const items = findings.flatMap((c) =>
+        exclusionFindings(c).map((p) => {
+          const e = p.evidence[0];
+          const said = [e?.value, e?.date?.slice(0, 10)].filter((x) => x !== undefined && x !== '').join(', ');
+          return `${itemName(c)}: ${p.label}${said ? ` (${said})` : ''}`;
+        }),
+      );
+      reasons.push({ code: 'exclusion-finding', text: `${namesOf(findings)}: a record finding to judge`, criteria: findings, items });
+    }
     const unknown = criteria.filter((c) => c.outcome === 'unknown');
     if (unknown.length > 0) reasons.push({ code: 'data-missing', text: `${namesOf(unknown)}: data missing`, criteria: unknown });
     const judged = criteria.filter((c) => c.type === 'inclusion' && c.open.some((p) => p.outcome === 'review' && reviewReasonOf(p) === 'judgement'));

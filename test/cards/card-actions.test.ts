@@ -136,9 +136,13 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
     const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
     const cards = res.json().cards as any[];
     const when = daysAgo(122, ANCHOR);
+    const trace = new Map(evaluate(bundle).map((t) => [t.trialId, t]));
     for (const trial of [TRIAL.bcma, TRIAL.cd19]) {
+      // $evaluate names what the exclusion holds, with value and date, for the app to say first.
+      expect(trace.get(trial)!.statusReason.items).toContain(`Exclusion ${trial === TRIAL.bcma ? 7 : 8}: HBsAg positive (positive, ${when})`);
       const card = cards.find((c) => c.source.topic.code === trial);
       expect(card.extension[EXTENSION_KEY], trial).toMatchObject({ status: 'possibly-eligible', statusReason: { code: 'exclusion-finding' } });
+      expect(card.detail).not.toContain('HBsAg positive: HBsAg positive');
       expect(card.summary).toMatch(/: check HBsAg positive$/);
       expect(card.detail).toContain(`**To check in the record:** HBsAg positive: Hepatitis B virus surface Ag \\[Presence\\] in Serum or Plasma by Immunoassay positive (${when})`);
       expect(`${card.summary}\n${card.detail}`).not.toMatch(/meets every criterion/);

@@ -58,6 +58,19 @@ function studyTeamLine(e: TrialEvaluation): string | undefined {
   return `**${items.length} item${items.length > 1 ? 's' : ''} for the study team** (${topics.join(', ')}), listed in the full check.`;
 }
 
+/**
+ * "Non-treponemal test (RPR/VDRL) reactive: RPR positive (2026-11-10)": the part's label up to its own colon
+ * (a label cut inside its explanation read "needs a…:"), then the record; the record alone when it already
+ * says what the label says ("HBsAg positive (2026-08-03)", not "HBsAg positive: HBsAg positive").
+ */
+function findingText(p: PartResult): string {
+  const record = factText(p.evidence[0] as Evidence);
+  const head = shorten(p.label.split(/:\s/)[0] ?? p.label, 60);
+  const display = (p.evidence[0]?.display ?? '').toLowerCase();
+  if (display && head.toLowerCase().startsWith(display)) return escapeMd(record);
+  return `${escapeMd(head)}: ${escapeMd(record)}`;
+}
+
 function needText(n: Need): string {
   const counts = n.criteria.size > 1 || n.trials.size > 1 ? ` (${n.criteria.size} criteria${n.trials.size > 1 ? `, ${n.trials.size} trials` : ''})` : '';
   return `${escapeMd(n.label)}${counts}`;
@@ -83,7 +96,7 @@ export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readon
   // Issue 18 item 4: a positive the record holds outside a criterion's window is said first, with its value
   // and date ("HBsAg positive 2026-08-03"), before the findings the team judges; one line for both.
   const facts = e.criteria.flatMap((c) => criterionFacts(c).map((f) => `${escapeMd(f.text)} (${itemName(c)}, outside its window)`));
-  const findings = recordFindings(e).map((p) => `${escapeMd(shorten(p.label, 60))}: ${escapeMd(factText(p.evidence[0] as Evidence))}`);
+  const findings = recordFindings(e).map(findingText);
   const toCheck = [...facts, ...findings].slice(0, 3);
   if (toCheck.length > 0) lines.push(`**${facts.length > 0 ? 'Positive in the record' : 'To check in the record'}:** ${toCheck.join('; ')}.`);
   if (needs.length > 0) {
