@@ -65,6 +65,21 @@ function codesWithoutSource(lists: readonly ValueSetInput[]): string[] {
   );
 }
 
+/**
+ * A source a site's terminology team can follow (issue #17 item 6): a web address (loinc.org, the WHO ICD-10
+ * browser, CDC's ICD-10-CM files, RxNav, VSAC, a GitHub file at a commit), an OID or an IG canonical. The
+ * project's own code system is named by its URN. Wording of internal look-up tools and local paths is refused:
+ * nobody outside can follow them.
+ */
+const FOLLOWABLE = /https?:\/\/[^\s;,]+|\burn:oid:[0-2](\.\d+)+|(^|[\s(])[0-2](\.\d+){4,}\b|\burn:trialmatch-cds:code\b/;
+const NOT_PUBLIC = /find_string|read_file|look-?up id|search id|\/work\/|\bids? \d{6,}/i;
+
+function unfollowableSources(lists: readonly ValueSetInput[]): string[] {
+  return lists.flatMap((vs) =>
+    vs.codes.filter((c) => !FOLLOWABLE.test(c.source) || NOT_PUBLIC.test(c.source)).map((c) => `${vs.id}: ${c.system}|${c.code}: ${c.source}`),
+  );
+}
+
 function duplicateEntries(lists: readonly ValueSetInput[]): string[] {
   return lists.flatMap((vs) => {
     const seen = new Set<string>();
@@ -162,6 +177,10 @@ describe('the code lists in fhir-mappings/valuesets', () => {
     expect(codesWithoutSource(lists)).toEqual([]);
   });
 
+  it('every source is one a hospital can follow: a URL, an OID or a canonical, never a look-up id or a local path', () => {
+    expect(unfollowableSources(lists)).toEqual([]);
+  });
+
   it('no list names the same code twice', () => {
     expect(duplicateEntries(lists)).toEqual([]);
   });
@@ -240,6 +259,26 @@ describe('the content checks catch what they are for', () => {
     expect(diagnosisListsWithoutWho([withWho], new Map([['sle', new Set(['condition'])]]))).toEqual([]);
     // a medication list holding an ICD-10-CM status code is not a diagnosis list
     expect(diagnosisListsWithoutWho([sle], new Map([['sle', new Set(['medication'])]]))).toEqual([]);
+  });
+
+  it('a source no hospital can follow', () => {
+    const hbsag = (source: string) => base({ id: 'hbsag', codes: [code('http://loinc.org', '5196-1', { source })] });
+    for (const source of [
+      'public lab maps (find_string ids 3234211033, 54503962934)',
+      'LOINC 5196-1, https://loinc.org/5196-1/ (read_file id 42469143246)',
+      '/work/shared/terminology/reference-codes.tsv',
+      'an internal look-up id 70567251177',
+      'a lab handbook',
+    ]) {
+      expect(unfollowableSources([hbsag(source)]), source).toHaveLength(1);
+    }
+    for (const source of [
+      'LOINC 5196-1, https://loinc.org/5196-1/',
+      "VSAC 'Syphilis Tests' 2.16.840.1.113762.1.4.1248.389",
+      'urn:oid:2.16.840.1.113883.6.1',
+    ]) {
+      expect(unfollowableSources([hbsag(source)]), source).toEqual([]);
+    }
   });
 
   it('a code listed twice', () => {
