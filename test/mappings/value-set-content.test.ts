@@ -80,6 +80,17 @@ function unfollowableSources(lists: readonly ValueSetInput[]): string[] {
   );
 }
 
+/** Descriptions name no look-up tool or local path either (they are read by the same terminology team). */
+function descriptionsWithLookupWording(lists: readonly ValueSetInput[]): string[] {
+  return lists.filter((vs) => NOT_PUBLIC.test(vs.description)).map((vs) => vs.id);
+}
+
+/** The orderable tests' codes (fhir-mappings/orderables.json) carry sources held to the same rule. */
+function orderableSources(): ValueSetInput[] {
+  const file = JSON.parse(readFileSync(resolve(MAPPINGS, 'orderables.json'), 'utf8')) as { tests: { id: string; order?: ValueSetInput['codes'][number] }[] };
+  return file.tests.filter((t) => t.order).map((t) => ({ id: `orderables:${t.id}`, title: t.id, description: t.id, codes: [t.order!] }));
+}
+
 function duplicateEntries(lists: readonly ValueSetInput[]): string[] {
   return lists.flatMap((vs) => {
     const seen = new Set<string>();
@@ -179,6 +190,8 @@ describe('the code lists in fhir-mappings/valuesets', () => {
 
   it('every source is one a hospital can follow: a URL, an OID or a canonical, never a look-up id or a local path', () => {
     expect(unfollowableSources(lists)).toEqual([]);
+    expect(unfollowableSources(orderableSources())).toEqual([]);
+    expect(descriptionsWithLookupWording(lists)).toEqual([]);
   });
 
   it('no list names the same code twice', () => {
@@ -279,6 +292,7 @@ describe('the content checks catch what they are for', () => {
     ]) {
       expect(unfollowableSources([hbsag(source)]), source).toEqual([]);
     }
+    expect(descriptionsWithLookupWording([base({ id: 'rituximab', description: 'Chinese names from drug tables (find_string hits 68511002035)' })])).toEqual(['rituximab']);
   });
 
   it('a code listed twice', () => {
