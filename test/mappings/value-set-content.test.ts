@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Coding } from '@medplum/fhirtypes';
 import type { ValueSetInput } from '../../src/mappings/schema.js';
-import { type CompiledValueSet, compileValueSet, matchCoding } from '../../src/terminology/value-set.js';
+import { type CompiledValueSet, compileValueSet, matchCoding, matchName } from '../../src/terminology/value-set.js';
 import { ROOT } from '../support/app.js';
 import { realMappings } from '../support/evaluate.js';
 
@@ -220,6 +220,37 @@ describe('the code lists in fhir-mappings/valuesets', () => {
       expect(included(vs).some((c) => c.system === ICD10), `${id} has WHO codes now: drop the exception`).toBe(false);
       expect(vs.description, `${id}: ${reason}`).toMatch(/WHO ICD-10/);
     }
+  });
+
+  it('Chinese generic names, with the salt in the name, read to their ingredient; the longest listed name wins', () => {
+    // Chinese is written without spaces: a name is found anywhere in the text, so a shorter name inside a longer
+    // drug's name (可的松 in 氢化可的松, 氯喹 in 羟氯喹) must lose to the longer one.
+    const ingredientOf = (id: string, text: string): string | undefined => {
+      const vs = compiled.get(id)!;
+      const name = matchName(vs, text.toLowerCase());
+      return name ? vs.nameIngredients.get(name) : undefined;
+    };
+    const cases: [string, string, string][] = [
+      ['glucocorticoids', '醋酸泼尼松片 5mg', '8640'],
+      ['glucocorticoids', '注射用甲泼尼龙琥珀酸钠 40mg', '6902'],
+      ['glucocorticoids', '醋酸泼尼松龙片', '8638'],
+      ['glucocorticoids', '氢化可的松琥珀酸钠', '5492'],
+      ['glucocorticoids', '醋酸可的松片', '2878'],
+      ['glucocorticoids', 'methylprednisolone sodium succinate 125 mg', '6902'],
+      ['antimalarials', '硫酸羟氯喹片 0.2g', '5521'],
+      ['antimalarials', '磷酸氯喹片', '2393'],
+      ['conventional-immunosuppressants', '他克莫司胶囊 1mg', '42316'],
+      ['conventional-immunosuppressants', '吗替麦考酚酯分散片', '68149'],
+      ['conventional-immunosuppressants', '麦考酚钠肠溶片', '7145'],
+      ['conventional-immunosuppressants', '甲氨蝶呤片', '6851'],
+      ['conventional-immunosuppressants', '环孢素软胶囊', '3008'],
+      ['conventional-immunosuppressants', '伏环孢素软胶囊', '2475166'],
+      ['conventional-immunosuppressants', '注射用环磷酰胺', '3002'],
+      ['sle-biologics', '注射用贝利尤单抗', '1092437'],
+      ['biologic-agents', '托珠单抗注射液', '612865'],
+      ['jak-btk-tyk2-inhibitors', '枸橼酸托法替布片', '1357536'],
+    ];
+    for (const [id, text, ingredient] of cases) expect(ingredientOf(id, text), `${id}: ${text}`).toBe(ingredient);
   });
 
   it('WHO ICD-10 codes keep WHO form: no ICD-10-CM-only subcategory is written under the WHO system', () => {
