@@ -102,4 +102,16 @@ describe('drugs recorded in Chinese with the salt in the name', () => {
     const evaluatedInc4 = await evaluated(name, BLINA, 'inc-4');
     for (const med of ['med-26', 'med-28', 'med-29', 'med-31']) expect(refs(evaluatedInc4)).toContain(`MedicationStatement/${name}-${med}`);
   });
+
+  it('eye drops (滴眼液) and an ointment (软膏) named in Chinese are not systemic treatment: two classes remain, not four', async () => {
+    const name = 'content-chinese-local-forms';
+    // NCT06789107 inc-4 counts only systemic routes; the dose form is in the Chinese drug name.
+    const inc4 = await evaluated(name, BLINA, 'inc-4');
+    expect(inc4.result).toBe('not-met');
+    // Each is shown, with the reason it does not count.
+    for (const local of ['med-26', 'med-27', 'med-29']) {
+      const shown = (inc4.evidence ?? []).find((e) => e.reference === `MedicationStatement/${name}-${local}`);
+      expect(shown?.note, local).toMatch(/not systemic therapy/);
+    }
+  });
 });
