@@ -151,14 +151,16 @@ const LOCAL_ROUTE_CODES = new Set(['6064005', '10547007', '16857009', '37161004'
  * Words of a local (non-systemic) route, as RxNorm dose forms and route displays write them ("Topical Cream",
  * "Ophthalmic Solution", "Inhalant", "Dry Powder Inhaler", "Nasal Spray", "Otic", "Rectal Foam", "Enema",
  * "Vaginal Tablet"). They win over any form word: a vaginal tablet is not systemic. Rectal and intestinal
- * corticosteroids are classed as local (ATC A07EA), not systemic (H02).
+ * corticosteroids are classed as local (ATC A07EA), not systemic (H02). Chinese records name the dose form in the
+ * drug's name (醋酸泼尼松龙滴眼液 eye drops, 他克莫司软膏 ointment, 醋酸泼尼松片 tablets) and are written without spaces,
+ * so their words are matched without word boundaries (issue #17, drug names as records write them).
  */
 const LOCAL_ROUTE_WORDS =
-  /\b(topical|ophthalmic|eye drops?|intravitreal|otic|ear drops?|nasal|intranasal|inhal\w*|nebuli[sz]\w*|respiratory|cutaneous|rectal|enema|suppository|vaginal|mouthwash|oral rinse|oral paste|dental)\b/i;
+  /\b(topical|ophthalmic|eye drops?|intravitreal|otic|ear drops?|nasal|intranasal|inhal\w*|nebuli[sz]\w*|respiratory|cutaneous|rectal|enema|suppository|vaginal|mouthwash|oral rinse|oral paste|dental)\b|(滴眼液|眼膏|眼用|滴耳液|鼻喷|喷鼻|鼻用|吸入|雾化|外用|栓剂|灌肠|阴道|含漱|漱口)/i;
 /** Words of a systemic route or a systemic-only form. */
-const SYSTEMIC_WORDS = /\b(oral|intravenous|iv|subcutaneous|intramuscular|transdermal|sublingual|injection|injectable|infusion|tablet|capsule)\b/i;
+const SYSTEMIC_WORDS = /\b(oral|intravenous|iv|subcutaneous|intramuscular|transdermal|sublingual|injection|injectable|infusion|tablet|capsule)\b|(注射|静脉|口服|皮下|肌内|输注|滴注|胶囊|片)/i;
 /** Dose forms that are local when nothing names a systemic route ("tacrolimus 0.1% ointment"). */
-const LOCAL_FORM_WORDS = /\b(cream|ointment|lotion|gel|foam|shampoo|paste)\b/i;
+const LOCAL_FORM_WORDS = /\b(cream|ointment|lotion|gel|foam|shampoo|paste)\b|(乳膏|软膏|凝胶|洗剂|搽剂)/i;
 
 /** What a text says of the route: local, systemic, or nothing. */
 function readRouteText(text: string): { systemic: boolean; word: string } | undefined {
