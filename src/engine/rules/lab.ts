@@ -56,7 +56,7 @@ export function decideByResults(leaf: LabLeaf, ctx: EvalContext, read: ReadResul
   const window = spec.window;
   const from = window ? windowStart(ctx, window) : undefined;
   const obs = candidatesFor(ctx, leaf, ['Observation']) as Observation[];
-  const { inWindow, undated, future, outside } = resultsInWindow(obs, from, ctx.now, (o) => observationDateIn(ctx, o));
+  const { inWindow, undated, future, outside, unplaced } = resultsInWindow(obs, from, ctx.now, (o) => observationDateIn(ctx, o));
   const windowText = window ? ` in the last ${describeDuration(window)}` : '';
   const title = leaf.valueSet.title;
   if (inWindow.length > 0) {
@@ -68,15 +68,21 @@ export function decideByResults(leaf: LabLeaf, ctx: EvalContext, read: ReadResul
     return partial ? onPartialResults(leaf, decided, partial, spec.which) : decided;
   }
   const notes = [
+    unplaced[0]?.dateNote,
     outside[0] ? `latest result ${formatDate(outside[0].date)} is older than the window` : undefined,
     undated > 0 ? `${undated} result(s) without a date` : undefined,
     future > 0 ? `${future} result(s) dated in the future were ignored` : undefined,
   ].filter((n): n is string => n !== undefined);
-  const evidence = outside[0] ? [{ ...baseEvidence(outside[0]), note: 'outside the window' }] : [];
+  // Issue #18: a result the record cannot place in the window (only an issued date, a month that straddles
+  // its start) is shown with its date, never read as in it.
+  const evidence = [
+    ...unplaced.slice(0, MAX_SHOWN).map((d) => ({ ...baseEvidence(d), note: d.dateNote ?? 'not placed in the window' })),
+    ...(outside[0] ? [{ ...baseEvidence(outside[0]), note: 'outside the window' }] : []),
+  ];
   const unavailable = unavailableReason(ctx, ['Observation']);
   const reason = unavailable ?? `no ${title} result${windowText}${notes.length ? ` (${notes.join('; ')})` : ''}`;
   const outcome = unavailable ? 'unknown' : noDataOutcome(leaf, 'unknown');
-  const said = outcome === 'review' ? `not in the record${windowText}: checked at screening` : reason;
+  const said = outcome === 'review' && unplaced.length === 0 ? `not in the record${windowText}: checked at screening` : reason;
   return part(leaf, outcome, said, evidence, [`${title}${windowText}`]);
 }
 

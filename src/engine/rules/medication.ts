@@ -152,8 +152,11 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
   if (spec.currentOnly && !exposure.current) return { outcome: 'fail', note: 'not current' };
   if (spec.window) {
     const from = windowStart(ctx, spec.window);
+    // Issue #18: an entry date bounds the course (it ended by then), it never places it in the window.
+    if (!exposure.end && exposure.endBy && exposure.endBy < from) return { outcome: 'fail', note: `no longer taken when asserted ${formatDate(exposure.endBy)}, before the ${describeDuration(spec.window)} window` };
     if (!exposure.end) return { outcome: 'unknown', note: 'no dates recorded' };
     if (exposure.end < from) return { outcome: 'fail', note: `last taken before the ${describeDuration(spec.window)} window` };
+    if (exposure.endEarliest && exposure.endEarliest < from) return { outcome: 'unknown', note: `last taken in a month or year that straddles the ${describeDuration(spec.window)} window` };
   }
   let uncertainCourse: string | undefined;
   if (spec.startedAtLeast) {
@@ -162,6 +165,10 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
     const renewed = course.renewals > 0 ? ` (${course.renewals + 1} records of the same dose read as one course)` : '';
     if (course.start > windowStart(ctx, spec.startedAtLeast)) {
       return { outcome: 'fail', note: `current course started ${formatDate(course.start)}, less than ${describeDuration(spec.startedAtLeast)} ago${renewed}` };
+    }
+    // A start recorded as a month or a year, whose last day is less than the span ago: it may be either.
+    if (course.renewals === 0 && exposure.startLatest && exposure.startLatest > windowStart(ctx, spec.startedAtLeast)) {
+      return { outcome: 'unknown', note: `start recorded only to the month or year: it may be less than ${describeDuration(spec.startedAtLeast)} ago` };
     }
     if (course.uncertain) uncertainCourse = `course from ${formatDate(course.start)}, but ${course.uncertain}`;
     else if (renewed) uncertainCourse = undefined;
@@ -173,6 +180,9 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
     const days = daysBetween(exposure.start, exposure.end);
     const needed = daysBetween(windowStart(ctx, spec.minCourse), ctx.now);
     if (days < needed) return { outcome: 'fail', note: `course of ${Math.round(days)} days, under ${describeDuration(spec.minCourse)}` };
+    // The shortest course its month- or year-only dates allow (issue #18).
+    const shortest = daysBetween(exposure.startLatest ?? exposure.start, exposure.endEarliest ?? exposure.end);
+    if (shortest < needed) return { outcome: 'unknown', note: `course dated only to the month or year: it may be under ${describeDuration(spec.minCourse)}` };
   }
   if (spec.minPrednisoneMgPerKgPerDay !== undefined) {
     const factor = leaf.valueSet ? steroidFactor(leaf.valueSet, m) : undefined;
