@@ -68,7 +68,7 @@ describe('a birth date recorded as a year or a month is every day in it', () => 
     const cards = await cardsFor('dates-born-2007');
     const age = criterionOn(cards, TRIAL.cd19, 'inc-1');
     expect(age.result).toBe('unknown');
-    expect(age.evidence?.[0]).toMatchObject({ reference: 'Patient/dates-born-2007', value: 'age 18 or 19' });
+    expect(age.evidence?.[0]).toMatchObject({ reference: 'Patient/dates-born-2007', value: '18 or 19', unit: 'years' });
     expect(age.evidence?.[0]?.note).toContain('born 2007 (year only)');
     const viaEvaluate = await evaluated('dates-born-2007', TRIAL.cd19, 'inc-1');
     expect(viaEvaluate.reason).toBe('born 2007: age 18 or 19, on either side of the age limit');
@@ -76,14 +76,14 @@ describe('a birth date recorded as a year or a month is every day in it', () => 
 
   it('born "2007-11": 19 if born before 23 November, 18 after, so the age bound is unknown', async () => {
     const cards = await cardsFor('dates-born-2007-11');
-    expect(criterionOn(cards, TRIAL.cd19, 'inc-1')).toMatchObject({ result: 'unknown', evidence: [{ value: 'age 18 or 19' }] });
+    expect(criterionOn(cards, TRIAL.cd19, 'inc-1')).toMatchObject({ result: 'unknown', evidence: [{ value: '18 or 19', unit: 'years' }] });
   });
 
   it('born "2008-02": 18 whatever the day, so the age bound is met, with the month shown', async () => {
     const cards = await cardsFor('dates-born-2008-02');
     const age = criterionOn(cards, TRIAL.cd19, 'inc-1');
     expect(age.result).toBe('met');
-    expect(age.evidence?.[0]).toMatchObject({ value: 'age 18', note: 'born 2008-02 (month only): the day is not recorded' });
+    expect(age.evidence?.[0]).toMatchObject({ value: 18, unit: 'years', note: 'born 2008-02 (month only): the day is not recorded' });
     // An adult bound (18 and over) is met either way.
     expect(criterionOn(cards, TRIAL.blinatumomab, 'inc-1').result).toBe('met');
   });

@@ -103,7 +103,8 @@ export function evaluateAge(leaf: AgeLeaf, ctx: EvalContext): PartResult {
   const okLatest = withinAgeBounds(leaf.spec, birth.end, now);
   if (isPartialDate(birth)) {
     const ages = oldest === youngest ? `age ${oldest}` : `age ${youngest} or ${oldest}`;
-    const evidence: Evidence[] = [{ reference, display: 'Age', value: ages, note: `born ${describeDateRange(birth)}: the day is not recorded` }];
+    const value = oldest === youngest ? oldest : `${youngest} or ${oldest}`;
+    const evidence: Evidence[] = [{ reference, display: 'Age', value, unit: 'years', note: `born ${describeDateRange(birth)}: the day is not recorded` }];
     if (okEarliest !== okLatest) {
       return part(leaf, 'unknown', `born ${birth.text}: ${ages}, on either side of the age limit`, evidence, ['full date of birth (Patient.birthDate)']);
     }
