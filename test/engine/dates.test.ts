@@ -1,4 +1,7 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from '../support/app.js';
 import { describeDateRange, parseFhirDate, parseFhirDateRange, placeDateRange, type FhirDateRange } from '../../src/engine/dates.js';
 
 const day = (iso: string): string => `${iso}T00:00:00.000Z`;
@@ -83,5 +86,22 @@ describe('placing a date against a window [from, until]', () => {
     ['2026-09-24T04:30:00-05:00', 'in'],
   ] as const)('%s is %s', (value, expected) => {
     expect(placeDateRange(range(value), from, until)).toBe(expected);
+  });
+});
+
+/** The browser module the demo and the SMART app share (plain JavaScript, typed by its JSDoc). */
+const { ageText } = (await import(pathToFileURL(resolve(ROOT, 'public', 'fhir.js')).href)) as { ageText: (birthDate: unknown, now: Date) => string };
+
+describe('the demo and the SMART app say the age as the service reads it', () => {
+  const now = new Date('2026-11-23T09:00:00Z');
+  it.each([
+    ['2014-10-14', '12 years'],
+    ['2007', '18 or 19 years'],
+    ['2007-11', '18 or 19 years'],
+    ['2008-02', '18 years'],
+    ['2025-11-23', '1 year'],
+    [undefined, 'age unknown'],
+  ])('born %s: %s', (birthDate, text) => {
+    expect(ageText(birthDate, now)).toBe(text);
   });
 });
