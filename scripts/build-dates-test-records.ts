@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Bundle, Condition, Immunization, Observation, Patient, Procedure, Resource } from '@medplum/fhirtypes';
-import { CVX, SNOMED, daysAgo } from './fhir-builders.js';
+import { CVX, LOINC, SNOMED, daysAgo } from './fhir-builders.js';
 
 /**
  * Writes the issue #18 "Dates" test records test/clinical/records/dates-*.json: the likely-eligible example
@@ -95,4 +95,19 @@ writeRecord('dates-dialysis-month-only', (rs, subject) => [
 writeRecord('dates-dialysis-last-updated-only', (rs, subject) => [
   ...rs,
   { resourceType: 'Procedure', id: 'dates-dialysis-last-updated-only-hd', status: 'completed', subject, code: hemodialysis, meta: { lastUpdated: `${daysAgo(5)}T11:00:00Z` } } satisfies Procedure,
+]);
+
+// A serum hCG reported positive 1 day ago with no collection time (issued only), after the negative one taken
+// 3 days ago: either may be the latest.
+writeRecord('dates-hcg-positive-issued-only', (rs, subject) => [
+  ...rs,
+  {
+    resourceType: 'Observation',
+    id: 'dates-hcg-positive-issued-only-hcg',
+    status: 'final',
+    subject,
+    code: { coding: [{ system: LOINC, code: '2118-8', display: 'Serum hCG' }], text: 'Serum hCG' },
+    issued: `${daysAgo(1)}T07:00:00Z`,
+    valueCodeableConcept: { coding: [{ system: SNOMED, code: '10828004', display: 'Positive' }], text: 'Positive' },
+  } satisfies Observation,
 ]);

@@ -39,6 +39,8 @@ export interface DatedObservation {
   date: Date;
   /** Why the date does not place the result in the window, for the card (see resultsInWindow's `unplaced`). */
   dateNote?: string;
+  /** For a result not placed: the latest it may have been taken (its issued date, a month's last day). */
+  latest?: Date;
 }
 
 /**
@@ -73,9 +75,9 @@ export function resultsInWindow(
     if (place === 'after') future++;
     else if (place === 'before') outside.push({ observation: o, date });
     else if (from && when.entryOnly) {
-      unplaced.push({ observation: o, date, dateNote: `issued ${formatDate(range.text)}; when the sample was taken is not in the record` });
+      unplaced.push({ observation: o, date, latest: range.end, dateNote: `issued ${formatDate(range.text)}; when the sample was taken is not in the record` });
     } else if (place === 'straddles') {
-      unplaced.push({ observation: o, date, dateNote: `taken ${describeDateRange(range)}: may be before the window` });
+      unplaced.push({ observation: o, date, latest: range.end, dateNote: `taken ${describeDateRange(range)}: may be before the window` });
     } else inWindow.push(isPartialDate(range) ? { observation: o, date, dateNote: `taken ${describeDateRange(range)}` } : { observation: o, date });
   }
   const byRecency = (a: DatedObservation, b: DatedObservation): number => b.date.getTime() - a.date.getTime();

@@ -133,6 +133,14 @@ describe('an entry date says an event happened no later than that, never when', 
     expect(notes(inc7)).toContain('issued 2026-11-20; when the sample was taken is not in the record');
   });
 
+  it('a positive serum hCG known only by its report yesterday, after a negative one taken 3 days ago, may be the latest: the pregnancy exclusion is unknown, never read from the negative alone', async () => {
+    const cards = await cardsFor('dates-hcg-positive-issued-only');
+    const exc10 = criterionOn(cards, TRIAL.cd19, 'exc-10');
+    expect(exc10.result).toBe('unknown');
+    expect(notes(exc10)).toContain('issued 2026-11-22; when the sample was taken is not in the record');
+    expect((exc10.evidence ?? []).map((e) => e.reference)).toEqual(expect.arrayContaining(['Observation/dates-hcg-positive-issued-only-obs-25', 'Observation/dates-hcg-positive-issued-only-hcg']));
+  });
+
   it('a dialysis with only meta.lastUpdated inside the window is unknown with that date shown', async () => {
     const cards = await cardsFor('dates-dialysis-last-updated-only');
     const exc3 = criterionOn(cards, TRIAL.cd19, 'exc-3');

@@ -64,8 +64,9 @@ export function decideByResults(leaf: LabLeaf, ctx: EvalContext, read: ReadResul
       spec.which === 'latest'
         ? read(inWindow[0]!, { windowText, describe: `latest ${title} result${windowText}` })
         : anyResult(leaf, inWindow, windowText, read);
+    const settled = unplaced.length > 0 ? withUnplacedResults(leaf, decided, inWindow[0]!, unplaced, windowText, read) : decided;
     const partial = unavailableReason(ctx, ['Observation']);
-    return partial ? onPartialResults(leaf, decided, partial, spec.which) : decided;
+    return partial ? onPartialResults(leaf, settled, partial, spec.which) : settled;
   }
   const notes = [
     unplaced[0]?.dateNote,
@@ -84,6 +85,25 @@ export function decideByResults(leaf: LabLeaf, ctx: EvalContext, read: ReadResul
   const outcome = unavailable ? 'unknown' : noDataOutcome(leaf, 'unknown');
   const said = outcome === 'review' && unplaced.length === 0 ? `not in the record${windowText}: checked at screening` : reason;
   return part(leaf, outcome, said, evidence, [`${title}${windowText}`]);
+}
+
+/**
+ * Results the record cannot place in the window (issue #18: only an issued date, a month across its start)
+ * may still be in it. One that would read otherwise leaves the part unknown, with both shown: for `latest`,
+ * one that may be later than the latest placed result; for `any`, one that would meet a part otherwise not
+ * met. Dropping them would turn a positive dated only by its report into "none in the window".
+ */
+function withUnplacedResults(leaf: LabLeaf, decided: PartResult, latest: DatedObservation, unplaced: readonly DatedObservation[], windowText: string, read: ReadResult): PartResult {
+  const which = leaf.spec.which;
+  for (const d of unplaced) {
+    if (which === 'latest' && (d.latest ?? d.date) <= latest.date) continue;
+    const r = read(d, { windowText, describe: `${leaf.valueSet.title} result (${d.dateNote ?? 'date not placed'})` });
+    const differs = which === 'latest' ? r.outcome !== decided.outcome : decided.outcome === 'not-met' && r.outcome !== 'not-met';
+    if (!differs) continue;
+    const evidence = [...decided.evidence, ...r.evidence.map((e) => ({ ...e, note: [e.note, d.dateNote].filter(Boolean).join('; ') }))];
+    return part(leaf, 'unknown', `${decided.reason}; but ${r.reason}, and the record cannot place it in the window`, evidence, [`when the ${leaf.valueSet.title} sample was taken`]);
+  }
+  return decided;
 }
 
 /**
