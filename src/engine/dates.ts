@@ -45,7 +45,8 @@ export function parseFhirDateRange(value: string | undefined): FhirDateRange | u
     const day = n === 10 ? digits(value, 8, 10) : 1;
     if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
     const start = new Date(Date.UTC(year, month - 1, day));
-    if (n === 10) return { start, end: new Date(start.getTime()), precision: 'day', text: value };
+    // One Date for both edges: a range is read, never changed (no allocation on this hot path).
+    if (n === 10) return { start, end: start, precision: 'day', text: value };
     // The last day: of the month, or 31 December.
     const end = n === 7 ? new Date(Date.UTC(year, month - 1, daysInMonth(year, month))) : new Date(Date.UTC(year, 11, 31));
     return { start, end, precision: n === 7 ? 'month' : 'year', text: value };
@@ -53,7 +54,8 @@ export function parseFhirDateRange(value: string | undefined): FhirDateRange | u
   const withZone = n > 10 && value.charCodeAt(10) === T && !HAS_ZONE.test(value) ? `${value}Z` : value;
   const t = Date.parse(withZone);
   if (Number.isNaN(t)) return undefined;
-  return { start: new Date(t), end: new Date(t), precision: 'instant', text: value.slice(0, 10) };
+  const instant = new Date(t);
+  return { start: instant, end: instant, precision: 'instant', text: value.slice(0, 10) };
 }
 
 /**
