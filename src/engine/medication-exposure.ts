@@ -138,14 +138,18 @@ export function exposureOf(m: MedicationRecord, now: Date): Exposure {
       return withPartial(withNote({ certainty, start, end: current ? now : end, current }, note || undefined), dates, current);
     }
     case 'MedicationDispense': {
-      const handed = dateOf(m.whenHandedOver);
+      const handed = rangeOf(m.whenHandedOver);
       const certainty: Certainty = m.status === 'completed' && handed ? 'given' : 'ordered';
-      const start = handed ?? dateOf(m.whenPrepared);
+      const when = handed ?? rangeOf(m.whenPrepared);
       const supply = durationToIso(m.daysSupply);
-      const end = start && supply ? addDuration(start, supply) : start;
+      const covered = (d: Date | undefined): Date | undefined => (d && supply ? addDuration(d, supply) : d);
+      // A month- or year-only date: the supply runs out, at the latest, its days after the last day.
+      const start = when?.start;
+      const end = covered(when?.end);
       const current = end !== undefined && end >= now;
-      const note = certainty === 'ordered' ? `dispense ${m.status}${handed ? '' : ', not recorded as handed over'}` : undefined;
-      return withNote({ certainty, start, end: current ? now : end, current }, note);
+      const note = [certainty === 'ordered' ? `dispense ${m.status}${handed ? '' : ', not recorded as handed over'}` : undefined, when && isPartialDate(when) ? `dated ${describeDateRange(when)}` : undefined].filter((n): n is string => n !== undefined).join('; ');
+      const partial = when && isPartialDate(when) ? { startLatest: when.end, endEarliest: covered(when.start) } : {};
+      return withPartial(withNote({ certainty, start, end: current ? now : end, current }, note || undefined), partial, current);
     }
     case 'MedicationRequest': {
       const authored = dateOf(m.authoredOn);

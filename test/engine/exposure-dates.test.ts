@@ -1,4 +1,4 @@
-import type { Bundle, MedicationStatement } from '@medplum/fhirtypes';
+import type { Bundle, MedicationDispense, MedicationStatement } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { exposureOf } from '../../src/engine/medication-exposure.js';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
@@ -38,6 +38,15 @@ describe('a course dated to the month', () => {
     const s: MedicationStatement = { resourceType: 'MedicationStatement', status: 'completed', subject, effectivePeriod: { start: '2026-06-01', end: '2026-08' } };
     const e = exposureOf(s, ANCHOR);
     expect([iso(e.end), iso(e.endEarliest)]).toEqual(['2026-08-31', '2026-08-01']);
+  });
+});
+
+describe('a dispense handed over in a month, for 30 days', () => {
+  it('"2026-08": its supply ran out between 31 August and 30 September', () => {
+    const d: MedicationDispense = { resourceType: 'MedicationDispense', status: 'completed', subject, whenHandedOver: '2026-08', daysSupply: { value: 30, unit: 'days', code: 'd' } };
+    const e = exposureOf(d, ANCHOR);
+    expect([e.certainty, e.current, iso(e.start), iso(e.startLatest), iso(e.endEarliest), iso(e.end)]).toEqual(['given', false, '2026-08-01', '2026-08-31', '2026-08-31', '2026-09-30']);
+    expect(e.dateNote).toBe('dated 2026-08 (month only)');
   });
 });
 
