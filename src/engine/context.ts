@@ -58,9 +58,20 @@ export function windowStart(ctx: EvalContext, duration: string): Date {
   return d;
 }
 
-/** When an Observation was taken (or, failing that, issued), read once per request. */
-export function observationDateIn(ctx: EvalContext, o: Observation): ObservationWhen | undefined {
+/**
+ * When an Observation was taken, with its precision, or only when it was issued (entryOnly), read once per
+ * request: what places a result in a window (issue #18).
+ */
+export function observationWhenIn(ctx: EvalContext, o: Observation): ObservationWhen | undefined {
   return observationWhen(o, (v) => dateRangeIn(ctx, v));
+}
+
+/**
+ * An Observation's date as one point: when it was taken (the first day of a partial date), else when it was
+ * issued. For ordering and pairing results, never for placing one in a window (observationWhenIn).
+ */
+export function observationDateIn(ctx: EvalContext, o: Observation): Date | undefined {
+  return observationWhenIn(ctx, o)?.range.start;
 }
 
 /** When the patient took (or may have taken) a medication, worked out once per request. */

@@ -2,7 +2,7 @@ import type { Observation } from '@medplum/fhirtypes';
 import type { CodedLeaf } from '../compiled.js';
 import { conceptText } from '../../fhir/concept-text.js';
 import { referenceOf } from '../../patient/patient-record.js';
-import { candidatesFor, observationDateIn, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { candidatesFor, observationWhenIn, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { describeDuration, formatDate } from '../dates.js';
 import { resultsInWindow, type DatedObservation } from '../observation-values.js';
 import { noDataOutcome, part } from '../part.js';
@@ -56,7 +56,7 @@ export function decideByResults(leaf: LabLeaf, ctx: EvalContext, read: ReadResul
   const window = spec.window;
   const from = window ? windowStart(ctx, window) : undefined;
   const obs = candidatesFor(ctx, leaf, ['Observation']) as Observation[];
-  const { inWindow, undated, future, outside, unplaced } = resultsInWindow(obs, from, ctx.now, (o) => observationDateIn(ctx, o));
+  const { inWindow, undated, future, outside, unplaced } = resultsInWindow(obs, from, ctx.now, (o) => observationWhenIn(ctx, o));
   const windowText = window ? ` in the last ${describeDuration(window)}` : '';
   const title = leaf.valueSet.title;
   if (inWindow.length > 0) {

@@ -3,7 +3,7 @@ import type { MedicationLeaf } from './medication-kind.js';
 import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patient-record.js';
 import { conceptText } from '../../fhir/concept-text.js';
 import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
-import { candidatesFor, exposureIn, findByValueSet, observationDateIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { candidatesFor, exposureIn, findByValueSet, observationWhenIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { daysBetween, firstDayOutsideWindow, describeDuration, formatDate } from '../dates.js';
 import { dailyDoseMg, isIgnoredMedication, routeOf, type Exposure, type MedicationRecord } from '../medication-exposure.js';
 import { numericValue, resultsInWindow } from '../observation-values.js';
@@ -93,7 +93,7 @@ function steroidFactor(vs: CompiledValueSet, m: Match): number | undefined {
 /** The latest body weight in the last 6 months, in kg: doses per kg use it. */
 function latestWeightKg(ctx: EvalContext): { kg: number; evidence: Evidence } | undefined {
   const obs = findByValueSet(ctx, ctx.engine.bodyWeight, ['Observation']) as Observation[];
-  const { inWindow } = resultsInWindow(obs, windowStart(ctx, 'P6M'), ctx.now, (o) => observationDateIn(ctx, o));
+  const { inWindow } = resultsInWindow(obs, windowStart(ctx, 'P6M'), ctx.now, (o) => observationWhenIn(ctx, o));
   for (const { observation, date } of inWindow) {
     const v = numericValue(observation);
     if (!v?.unit) continue;
