@@ -67,16 +67,16 @@ const READS: Readonly<Record<string, string>> = {
 
 /** What a record that cannot be read cleanly gives, per kind (the engine's rules; issue #10). */
 const AMBIGUOUS: Readonly<Record<string, string>> = {
-  age: 'no birth date: unknown',
+  age: 'no birth date: unknown; a year or month of birth on either side of a bound: unknown, both ages shown',
   sex: 'no gender: unknown',
-  condition: 'unconfirmed / provisional: unknown; a broader code only: unknown; refuted / entered-in-error: ignored',
+  condition: 'unconfirmed / provisional: unknown; a broader code only: unknown; refuted / entered-in-error: ignored; with a window, only a recorded date in it, or a month / year across its start: unknown',
   medication:
-    'order not shown given: unknown, never an exclusion; cancelled / entered-in-error / draft: ignored; topical or inhaled: not systemic; missing dates or dose: unknown',
-  procedure: 'no date with a window: unknown; not-done / entered-in-error: ignored',
-  immunization: 'no date with a window: unknown; not-done / entered-in-error: ignored',
-  measurement: 'no number, an unconvertible unit, or "<x" across the threshold: unknown',
-  'lab-positive': 'wording not clearly read, mixed or indeterminate: unknown; a positive it does not decide on (outside the window, for review): a fact, trial at most "possibly"',
-  titer: 'no titre and not negative: unknown',
+    'order not shown given: unknown, never an exclusion; cancelled / entered-in-error / draft: ignored; topical or inhaled: not systemic; missing dates or dose, only dateAsserted, or a month / year across a limit: unknown',
+  procedure: 'no date, only meta.lastUpdated, or a month / year across the window start: unknown; not-done / entered-in-error: ignored',
+  immunization: 'no date, only the recorded date, or a month / year across the window start: unknown; not-done / entered-in-error: ignored',
+  measurement: 'no number, an unconvertible unit, or "<x" across the threshold: unknown; with a window, dated only by issued: unknown',
+  'lab-positive': 'wording not clearly read, mixed or indeterminate: unknown; with a window, dated only by issued: unknown; a positive it does not decide on (outside the window, for review): a fact, trial at most "possibly"',
+  titer: 'no titre and not negative: unknown; with a window, dated only by issued: unknown',
   fhirpath: 'empty result, or data not read: unknown',
   review: 'always for the study team',
 };

@@ -3,9 +3,9 @@ import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/p
 import { isExactOnly, matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
 import { resourceCode } from '../patient/patient-record.js';
 import type { Observation } from '@medplum/fhirtypes';
-import { parseFhirDate, subtractDuration } from './dates.js';
+import { parseFhirDateRange, subtractDuration, type FhirDateRange } from './dates.js';
 import { exposureOf, type Exposure, type MedicationRecord } from './medication-exposure.js';
-import { observationDateText } from './observation-values.js';
+import { observationWhen, type ObservationWhen } from './observation-values.js';
 import type { PartResult } from './types.js';
 
 /** What every rule evaluation receives: the patient's record, the evaluation time, and the engine's codes. */
@@ -24,8 +24,8 @@ export interface EvalContext {
    * once per request, never shared across requests (issue #13 item 4).
    */
   exposures: Map<MedicationRecord, Exposure>;
-  /** FHIR date strings parsed this request (onsets, performed dates, birth dates); never shared. */
-  dates: Map<string, Date | undefined>;
+  /** FHIR date strings parsed this request (onsets, performed dates, birth dates), with their precision; never shared. */
+  dates: Map<string, FhirDateRange | undefined>;
   /** The start of each look-back window ("P30D" back from now), worked out once per request. */
   windowStarts: Map<string, Date>;
 }
@@ -34,13 +34,18 @@ export function createContext(record: PatientRecord, now: Date, engine: EngineVa
   return { record, now, engine, memo: new Map(), leafResults: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map() };
 }
 
-/** A FHIR date, dateTime or instant, parsed once per request (the Date is read, never changed). */
-export function dateIn(ctx: EvalContext, value: string | undefined): Date | undefined {
+/** A FHIR date, dateTime or instant with its precision, parsed once per request (the range is read, never changed). */
+export function dateRangeIn(ctx: EvalContext, value: string | undefined): FhirDateRange | undefined {
   if (!value) return undefined;
   if (ctx.dates.has(value)) return ctx.dates.get(value);
-  const date = parseFhirDate(value);
-  ctx.dates.set(value, date);
-  return date;
+  const range = parseFhirDateRange(value);
+  ctx.dates.set(value, range);
+  return range;
+}
+
+/** A FHIR date as one point, its first possible day (see parseFhirDate): for callers that need no range. */
+export function dateIn(ctx: EvalContext, value: string | undefined): Date | undefined {
+  return dateRangeIn(ctx, value)?.start;
 }
 
 /** `now` less an ISO 8601 duration (a look-back window's start), once per request and duration. */
@@ -53,9 +58,20 @@ export function windowStart(ctx: EvalContext, duration: string): Date {
   return d;
 }
 
-/** An Observation's clinically relevant date, read once per request. */
+/**
+ * When an Observation was taken, with its precision, or only when it was issued (entryOnly), read once per
+ * request: what places a result in a window (issue #18).
+ */
+export function observationWhenIn(ctx: EvalContext, o: Observation): ObservationWhen | undefined {
+  return observationWhen(o, (v) => dateRangeIn(ctx, v));
+}
+
+/**
+ * An Observation's date as one point: when it was taken (the first day of a partial date), else when it was
+ * issued. For ordering and pairing results, never for placing one in a window (observationWhenIn).
+ */
 export function observationDateIn(ctx: EvalContext, o: Observation): Date | undefined {
-  return dateIn(ctx, observationDateText(o));
+  return observationWhenIn(ctx, o)?.range.start;
 }
 
 /** When the patient took (or may have taken) a medication, worked out once per request. */

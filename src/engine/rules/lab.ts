@@ -2,7 +2,7 @@ import type { Observation } from '@medplum/fhirtypes';
 import type { CodedLeaf } from '../compiled.js';
 import { conceptText } from '../../fhir/concept-text.js';
 import { referenceOf } from '../../patient/patient-record.js';
-import { candidatesFor, observationDateIn, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { candidatesFor, observationWhenIn, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { describeDuration, formatDate } from '../dates.js';
 import { numericValue, resultsInWindow, type DatedObservation } from '../observation-values.js';
 import { noDataOutcome, part } from '../part.js';
@@ -64,7 +64,7 @@ export function decideByResults(leaf: LabLeaf, ctx: EvalContext, read: ReadResul
   const window = spec.window;
   const from = window ? windowStart(ctx, window) : undefined;
   const obs = candidatesFor(ctx, leaf, ['Observation']) as Observation[];
-  const { inWindow, undated, future, outside } = resultsInWindow(obs, from, ctx.now, (o) => observationDateIn(ctx, o));
+  const { inWindow, undated, future, outside, unplaced } = resultsInWindow(obs, from, ctx.now, (o) => observationWhenIn(ctx, o));
   const windowText = window ? ` in the last ${describeDuration(window)}` : '';
   const title = leaf.valueSet.title;
   let result: PartResult;
@@ -73,22 +73,29 @@ export function decideByResults(leaf: LabLeaf, ctx: EvalContext, read: ReadResul
       spec.which === 'latest'
         ? read(inWindow[0]!, { windowText, describe: `latest ${title} result${windowText}` })
         : anyResult(leaf, inWindow, windowText, read);
+    const settled = unplaced.length > 0 ? withUnplacedResults(leaf, decided, inWindow[0]!, unplaced, windowText, read) : decided;
     const partial = unavailableReason(ctx, ['Observation']);
-    result = partial ? onPartialResults(leaf, decided, partial, spec.which) : decided;
+    result = partial ? onPartialResults(leaf, settled, partial, spec.which) : settled;
   } else {
     const notes = [
+      unplaced[0]?.dateNote,
       outside[0] ? `latest result ${formatDate(outside[0].date)} is older than the window` : undefined,
       undated > 0 ? `${undated} result(s) without a date` : undefined,
       future > 0 ? `${future} result(s) dated in the future were ignored` : undefined,
     ].filter((n): n is string => n !== undefined);
-    const evidence = outside[0] ? [{ ...baseEvidence(outside[0]), note: 'outside the window' }] : [];
+    // Issue #18: a result the record cannot place in the window (only an issued date, a month that straddles
+    // its start) is shown with its date, never read as in it.
+    const evidence = [
+      ...unplaced.slice(0, MAX_SHOWN).map((d) => ({ ...baseEvidence(d), note: d.dateNote ?? 'not placed in the window' })),
+      ...(outside[0] ? [{ ...baseEvidence(outside[0]), note: 'outside the window' }] : []),
+    ];
     const unavailable = unavailableReason(ctx, ['Observation']);
     const reason = unavailable ?? `no ${title} result${windowText}${notes.length ? ` (${notes.join('; ')})` : ''}`;
     const outcome = unavailable ? 'unknown' : noDataOutcome(leaf, 'unknown');
-    const said = outcome === 'review' ? `not in the record${windowText}: checked at screening` : reason;
+    const said = outcome === 'review' && unplaced.length === 0 ? `not in the record${windowText}: checked at screening` : reason;
     result = part(leaf, outcome, said, evidence, [`${title}${windowText}`]);
   }
-  return positive ? withPositiveFacts(result, leaf, inWindow, outside, read, positive) : result;
+  return positive ? withPositiveFacts(result, leaf, inWindow, [...unplaced, ...outside], read, positive) : result;
 }
 
 /** At most this many facts per part: the most recent first. */
@@ -131,6 +138,25 @@ function positiveFact(d: DatedObservation, r: PartResult, note: string, title: s
   const evidence: Evidence = { ...baseEvidence(d), value, note };
   if (v && unit) evidence.unit = unit;
   return { kind: 'prior-positive', text: factText(evidence, title), evidence };
+}
+
+/**
+ * Results the record cannot place in the window (issue #18: only an issued date, a month across its start)
+ * may still be in it. One that would read otherwise leaves the part unknown, with both shown: for `latest`,
+ * one that may be later than the latest placed result; for `any`, one that would meet a part otherwise not
+ * met. Dropping them would turn a positive dated only by its report into "none in the window".
+ */
+function withUnplacedResults(leaf: LabLeaf, decided: PartResult, latest: DatedObservation, unplaced: readonly DatedObservation[], windowText: string, read: ReadResult): PartResult {
+  const which = leaf.spec.which;
+  for (const d of unplaced) {
+    if (which === 'latest' && (d.latest ?? d.date) <= latest.date) continue;
+    const r = read(d, { windowText, describe: `${leaf.valueSet.title} result (${d.dateNote ?? 'date not placed'})` });
+    const differs = which === 'latest' ? r.outcome !== decided.outcome : decided.outcome === 'not-met' && r.outcome !== 'not-met';
+    if (!differs) continue;
+    const evidence = [...decided.evidence, ...r.evidence.map((e) => ({ ...e, note: [e.note, d.dateNote].filter(Boolean).join('; ') }))];
+    return part(leaf, 'unknown', `${decided.reason}; but ${r.reason}, and the record cannot place it in the window`, evidence, [`when the ${leaf.valueSet.title} sample was taken`]);
+  }
+  return decided;
 }
 
 /**
