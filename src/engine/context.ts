@@ -1,6 +1,7 @@
 import type { CodedLeaf, EngineValueSets } from './compiled.js';
 import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
-import { isExactOnly, matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
+import { matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
+import { listsOfKey, type ValueSetIndex } from '../terminology/value-set-index.js';
 import { resourceCode } from '../patient/patient-record.js';
 import type { Observation } from '@medplum/fhirtypes';
 import { parseFhirDateRange, subtractDuration, type FhirDateRange } from './dates.js';
@@ -17,8 +18,13 @@ export interface EvalContext {
   memo: Map<string, ClinicalResource[]>;
   /** Per-request results of leaves by their memo key (CompiledLeaf.memoKey): trials share questions. */
   leafResults: Map<string, PartResult>;
-  /** Position of each code in the record's index, built on first use (see keysInRecordOrder). */
+  /** Position of each code in the record's index, built on first use (see keysInRecord). */
   keyOrder?: Map<string, number>;
+  /**
+   * The record's codes by the list they are in (list id -> `system|code` keys in record order), placed once
+   * per request through the loaded lists' shared index on first use (src/terminology/value-set-index.ts).
+   */
+  keysByList?: Map<string, string[]>;
   /**
    * Per-request readings of one medication record that many criteria ask for (its exposure): worked out
    * once per request, never shared across requests (issue #13 item 4).
@@ -109,18 +115,32 @@ export function findByValueSet(
 
 /**
  * The record's codes that the value set matches, in the record's index order (the order evidence is
- * listed in). A plain list of codes smaller than the record is looked up code by code, so a big record
- * costs a small list nothing; otherwise, or when the list has prefixes or exclusions, the record's codes
- * are tested against the list.
+ * listed in). Each code of the record is placed in its lists once per request (listsOfKey: exact entries,
+ * prefixes, WHO parents, exclusions), so a list is then a lookup; a union merges its members' codes.
  */
-function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): string[] {
-  const byCode = ctx.record.byCode;
-  if (!isExactOnly(vs) || vs.exact.size >= byCode.size) return matchingKeys(vs, byCode.keys());
-  const keys: string[] = [];
-  for (const key of vs.exact.keys()) if (byCode.has(key)) keys.push(key);
+function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): readonly string[] {
+  const index = vs.index;
+  // A list compiled on its own (not by the loader) has no shared index: test each of the record's codes.
+  if (!index) return matchingKeys(vs, ctx.record.byCode.keys());
+  const byList = (ctx.keysByList ??= placeKeys(ctx, index));
+  if (!vs.members) return byList.get(vs.id) ?? [];
+  const keys = [...new Set(vs.members.flatMap((m) => byList.get(m.id) ?? []))];
   if (keys.length < 2) return keys;
-  const order = (ctx.keyOrder ??= new Map([...byCode.keys()].map((k, i) => [k, i])));
+  const order = (ctx.keyOrder ??= new Map([...ctx.record.byCode.keys()].map((k, i) => [k, i])));
   return keys.sort((a, b) => order.get(a)! - order.get(b)!);
+}
+
+/** Every code of the record placed in the lists that hold it, in record order. */
+function placeKeys(ctx: EvalContext, index: ValueSetIndex): Map<string, string[]> {
+  const byList = new Map<string, string[]>();
+  for (const key of ctx.record.byCode.keys()) {
+    for (const id of listsOfKey(index, key)) {
+      const keys = byList.get(id);
+      if (keys) keys.push(key);
+      else byList.set(id, [key]);
+    }
+  }
+  return byList;
 }
 
 const NO_MEDICATIONS = new Map();
