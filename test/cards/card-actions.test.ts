@@ -81,9 +81,6 @@ describe('"likely" means what it says (issue 18 item 5)', () => {
     const withFact = trialStatus([criterion('inc-1', 'met'), criterion('exc-8', 'review', [leafOf('exc-8.hbsag', 'review', 'checked at screening')], { facts: [fact] })]);
     expect(withFact.status).toBe('possibly-eligible');
     expect(withFact.statusReason).toMatchObject({ code: 'prior-positive', criteria: ['exc-8'], items: ['Exclusion 8: HBsAg positive 2026-08-03'] });
-    // A fact carried only on the part (before evaluateWith collects it) counts the same.
-    const onPart = trialStatus([criterion('exc-8', 'review', [{ ...leafOf('exc-8.hbsag', 'review', 'checked at screening'), facts: [fact] }])]);
-    expect(onPart.statusReason.code).toBe('prior-positive');
     const finding = trialStatus([criterion('exc-6', 'review', [leafOf('exc-6.past', 'review', 'Rituximab: found', [{ reference: 'MedicationStatement/1', display: 'rituximab', date: '2026-03-28' }])])]);
     expect(finding).toMatchObject({ status: 'possibly-eligible', statusReason: { code: 'exclusion-finding', criteria: ['exc-6'] } });
   });
@@ -142,10 +139,13 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
       // $evaluate names what the exclusion holds, with value and date, for the app to say first.
       expect(trace.get(trial)!.statusReason.items).toContain(`Exclusion ${trial === TRIAL.bcma ? 7 : 8}: HBsAg positive (positive, ${when})`);
       const card = cards.find((c) => c.source.topic.code === trial);
-      expect(card.extension[EXTENSION_KEY], trial).toMatchObject({ status: 'possibly-eligible', statusReason: { code: 'exclusion-finding' } });
+      // The positive is a fact (issue 18 item 4): it comes first among the reasons, before the finding to check.
+      expect(card.extension[EXTENSION_KEY], trial).toMatchObject({ status: 'possibly-eligible', statusReason: { code: 'prior-positive' } });
+      expect(trace.get(trial)!.statusReason.codes).toContain('exclusion-finding');
       expect(card.detail).not.toContain('HBsAg positive: HBsAg positive');
-      expect(card.summary).toMatch(/: check HBsAg positive$/);
-      expect(card.detail).toContain(`**To check in the record:** HBsAg positive: Hepatitis B virus surface Ag \\[Presence\\] in Serum or Plasma by Immunoassay positive (${when})`);
+      expect(card.summary).toMatch(new RegExp(`: Hepatitis B surface antigen positive ${when} in the record$`));
+      expect(card.detail).toContain(`**Positive in the record:** Hepatitis B surface antigen positive ${when}`);
+      expect(card.detail).toContain(`HBV DNA above the reference range`);
       expect(`${card.summary}\n${card.detail}`).not.toMatch(/meets every criterion/);
     }
   });
@@ -268,8 +268,6 @@ describe('a positive the record holds outside a window, on the card (issue 18 it
     expect(ext.criteria.find((c: any) => c.id === 'exc-8')).toMatchObject({ facts: ['HBsAg positive 2026-08-03'] });
     expect(ANCHOR.toISOString().slice(0, 10) > '2026-08-03').toBe(true);
   });
-
-  // The engine's facts (the "results" work of issue 18 item 4) are not on this branch: the lead wires the
-  // HBsAg-positive child through the hook once they land.
-  it.todo('shows "HBsAg positive <date>" on both CAR-T cards of an HBsAg-positive child with HBV DNA four months ago, through the hook');
+  // Through the hook, with the engine's facts: 'keeps an HBsAg-positive child with HBV DNA four months ago at
+  // possibly for both CAR-T studies, the positive on the card' above.
 });

@@ -99,7 +99,10 @@ describe('cards a clinician reads in five seconds (issue #11)', () => {
       // Issue 18 item 5: never "meets every criterion"; a possibly-eligible trial says what is missing, else
       // what the team checks or judges; a likely one only that no exclusion was found in the coded record.
       expect(card.summary, where).not.toMatch(/meets every criterion/);
-      if (unknown.length > 0) expect(card.summary, where).toMatch(/ needed$/);
+      const facts = (trace.criteria as any[]).filter((c) => c.type === 'exclusion' && c.facts?.length);
+      // Issue 18 item 4: a positive the record holds is named first, never hidden behind what is missing.
+      if (facts.length > 0) expect(card.summary, where).toMatch(/ in the record$/);
+      else if (unknown.length > 0) expect(card.summary, where).toMatch(/ needed$/);
       else if (trace.status === 'possibly-eligible') expect(card.summary, where).toMatch(/: (check .+|.+ in the record|\d+ judgements? for the study team)$/);
       else expect(card.summary, where).toMatch(/: no exclusion found in the coded record$/);
     }
@@ -183,7 +186,7 @@ describe('cards a clinician reads in five seconds (issue #11)', () => {
       const ext = card.extension[EXTENSION_KEY];
       expect(ext, label).toMatchObject({ trialId: trace.trialId, status: trace.status, evaluatedAt: trace.evaluatedAt, statusReason: { code: trace.statusReason.code } });
       expect(trace.statusReason.text.startsWith(ext.statusReason.text.replace(/…$/, ''))).toBe(true);
-      expect(ext.criteria).toEqual((trace.criteria as any[]).map((c) => ({ id: c.id, result: c.result, ...(c.review ? { review: true } : {}) })));
+      expect(ext.criteria).toEqual((trace.criteria as any[]).map((c) => ({ id: c.id, result: c.result, ...(c.review ? { review: true } : {}), ...(c.facts?.length ? { facts: c.facts.map((f: { text: string }) => f.text) } : {}) })));
       expect(JSON.stringify(card.extension)).not.toMatch(/"(evidence|missing|reference|parts|reason)"/);
     }
   });

@@ -95,8 +95,12 @@ describe('a neutrophil count as labs print it, through the hook', () => {
     expect(eligibilities(await fireHook(app, bundle)).map((e) => e.trialId)).toContain(TRIAL.blinatumomab);
   });
 
-  it('an ANC of 3400 cells/mm³ meets it: the study keeps its "likely" card', async () => {
+  it('an ANC of 3400 cells/mm³ meets it: the study keeps its card, waiting only on the judgement of the record', async () => {
     const shown = eligibilities(await fireHook(app, record('units-anc-3400-per-mm3')));
-    expect(shown.find((e) => e.trialId === TRIAL.blinatumomab)?.status).toBe('likely-eligible');
+    // Only the judgement of the record is left open (issue 18 item 5: then "possibly", never "likely").
+    expect(shown.find((e) => e.trialId === TRIAL.blinatumomab)?.status).toBe('possibly-eligible');
+    const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: record('units-anc-3400-per-mm3') as unknown as Record<string, unknown> });
+    const blina = res.json<{ trials: { trialId: string; statusReason: { codes: string[] } }[] }>().trials.find((t) => t.trialId === TRIAL.blinatumomab)!;
+    expect(blina.statusReason.codes).toEqual(['judgement-open']);
   });
 });

@@ -26,7 +26,10 @@ export function tracesOfCards(cards: readonly { extension: Record<string, any> }
     const trace = evaluations.find((e) => e.trialId === ext.trialId);
     if (!trace) throw new Error(`no trace for ${ext.trialId}`);
     expect(ext.status).toBe(trace.status);
-    expect(ext.criteria).toEqual(trace.criteria.map((c) => ({ id: c.id, result: c.result, ...(c.review ? { review: true } : {}) })));
+    // The extension carries each criterion's result and, where the record holds one, its facts' words (issue 18 item 4).
+    expect(ext.criteria).toEqual(
+      trace.criteria.map((c) => ({ id: c.id, result: c.result, ...(c.review ? { review: true } : {}), ...(c.facts?.length ? { facts: c.facts.map((f) => f.text) } : {}) })),
+    );
     return trace;
   });
 }

@@ -32,22 +32,27 @@ export function openJudgements(e: TrialEvaluation): PartResult[] {
  * else a record finding for the team to judge; else the judgements of the record left to the team; else, for a
  * likely trial, that no exclusion was found in the coded record (never that the record meets every criterion).
  */
-function deciding(e: TrialEvaluation, needs: readonly Need[]): string {
+function deciding(e: TrialEvaluation, needs: readonly Need[]): [body: string, tail: string] {
   const fact = e.criteria.flatMap((c) => (c.type === 'exclusion' ? criterionFacts(c) : []))[0];
-  if (fact) return `${fact.text} in the record`;
+  if (fact) return [fact.text, ' in the record'];
   if (needs.length > 0) {
     const named = needs.slice(0, 2).map((n) => n.short);
     const more = needs.length - named.length;
-    return more > 0 ? `${named.join(', ')} and ${more} more needed` : `${listText(named)} needed`;
+    return more > 0 ? [named.join(', '), ` and ${more} more needed`] : [listText(named), ' needed'];
   }
   const finding = recordFindings(e)[0];
-  if (finding) return `check ${inSentence(finding.label)}`;
+  if (finding) return [`check ${inSentence(finding.label)}`, ''];
   const judged = openJudgements(e).length;
-  if (judged > 0) return `${judged} judgement${judged > 1 ? 's' : ''} for the study team`;
-  return 'no exclusion found in the coded record';
+  if (judged > 0) return [`${judged} judgement${judged > 1 ? 's' : ''} for the study team`, ''];
+  return ['no exclusion found in the coded record', ''];
 }
 
-/** "Possibly eligible: BCMA/CD70 CAR-T for refractory SLE (NCT06934447): LVEF and eGFR needed", under 140. */
+/**
+ * "Possibly eligible: BCMA/CD70 CAR-T for refractory SLE (NCT06934447): LVEF and eGFR needed", under 140. What
+ * decides it is shortened inside, so its last words ("needed", "in the record") are never cut.
+ */
 export function summaryOf(trial: CompiledTrial, e: TrialEvaluation, needs: readonly Need[]): string {
-  return shorten(`${STATUS_WORDS[e.status]}: ${trial.shortTitle}: ${deciding(e, needs)}`, 139);
+  const head = `${STATUS_WORDS[e.status]}: ${trial.shortTitle}: `;
+  const [body, tail] = deciding(e, needs);
+  return shorten(`${head}${shorten(body, Math.max(20, 139 - head.length - tail.length))}${tail}`, 139);
 }
