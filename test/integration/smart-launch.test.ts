@@ -138,7 +138,8 @@ describe.skipIf(why !== '' && !inCi)(`the SMART app launched through the SMART l
       const evaluateCalls: number[] = [];
       const failedLoads: string[] = [];
       page.on('response', (res) => {
-        if (res.url().endsWith('/smart/$evaluate')) evaluateCalls.push(res.status());
+        // The app names its SMART server in ?iss= so the token is checked before the body is read (issue #20 item 1).
+        if (new URL(res.url()).pathname.endsWith('/smart/$evaluate')) evaluateCalls.push(res.status());
         if (res.status() >= 400) failedLoads.push(`${res.status()} ${res.url()}`);
       });
       const iss = `${launcherUrl}/v/r4/fhir`;
