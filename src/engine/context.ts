@@ -98,6 +98,24 @@ export function findByValueSet(
  * are tested against the list.
  */
 function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): string[] {
+  const keys = listedKeysInRecord(ctx, vs);
+  const placements = ctx.record.placements;
+  if (!placements || placements.size === 0) return keys;
+  const listed = new Set(keys);
+  for (const key of placements.keys()) if (!listed.has(key) && isPlaced(placements, vs, key)) keys.push(key);
+  if (keys.length === listed.size || keys.length < 2) return keys;
+  const order = (ctx.keyOrder ??= new Map([...ctx.record.byCode.keys()].map((k, i) => [k, i])));
+  return keys.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+}
+
+/** Whether a record's code was placed in the list (or one of a union's lists) from outside its own codes. */
+function isPlaced(placements: ReadonlyMap<string, ReadonlySet<string>>, vs: CompiledValueSet, key: string): boolean {
+  const lists = placements.get(key);
+  if (!lists) return false;
+  return vs.members ? vs.members.some((m) => lists.has(m.id)) : lists.has(vs.id);
+}
+
+function listedKeysInRecord(ctx: EvalContext, vs: CompiledValueSet): string[] {
   const byCode = ctx.record.byCode;
   if (!isExactOnly(vs) || vs.exact.size >= byCode.size) return matchingKeys(vs, byCode.keys());
   const keys: string[] = [];
@@ -109,16 +127,19 @@ function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): string[] {
 
 const NO_MEDICATIONS = new Map();
 
-/** Whether a resource passes the rule's exceptions list and FHIRPath filter. */
-export function passesFilters(leaf: Pick<CodedLeaf, 'exceptValueSet' | 'where'>, r: ClinicalResource): boolean {
+/**
+ * Whether a resource passes the rule's exceptions list and FHIRPath filter. A code placed in the exceptions
+ * list (`placements`, from the record) counts as in it, as a code placed in the rule's list counts there.
+ */
+export function passesFilters(leaf: Pick<CodedLeaf, 'exceptValueSet' | 'where'>, r: ClinicalResource, placements?: PatientRecord['placements']): boolean {
   const except = leaf.exceptValueSet;
-  if (except && resourceCode(r, NO_MEDICATIONS)?.coding?.some((c) => matchCoding(except, c))) return false;
+  if (except && resourceCode(r, NO_MEDICATIONS)?.coding?.some((c) => matchCoding(except, c) || (placements !== undefined && !!c.system && !!c.code && isPlaced(placements, except, `${c.system}|${c.code}`)))) return false;
   return leaf.where ? leaf.where(r) : true;
 }
 
 /** The rule's candidate resources: in its code list, not in its exceptions, and passing its filter. */
 export function candidatesFor(ctx: EvalContext, leaf: Pick<CodedLeaf, 'valueSet' | 'exceptValueSet' | 'where'>, types: readonly ClinicalType[]): ClinicalResource[] {
-  return findByValueSet(ctx, leaf.valueSet, types).filter((r) => passesFilters(leaf, r));
+  return findByValueSet(ctx, leaf.valueSet, types).filter((r) => passesFilters(leaf, r, ctx.record.placements));
 }
 
 /**

@@ -102,6 +102,13 @@ const codeEntrySchema = z.strictObject({
 export const valueSetSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9-]+$/),
   title: z.string().min(1),
+  /**
+   * A concept and its descendants (FHIR R4 ValueSet.compose.include.filter, property `concept`, op `is-a`
+   * with the concept itself, `descendent-of` without), each with its public source.
+   */
+  hierarchy: z
+    .array(z.strictObject({ system: z.string().min(1), code: z.string().min(1), op: z.enum(['is-a', 'descendent-of']), source: z.string().min(1) }))
+    .optional(),
   description: z.string().min(1),
   codes: z.array(codeEntrySchema),
   /** The VSAC value set (OID) the codes were drawn from; the list may be a reviewed subset of it. */

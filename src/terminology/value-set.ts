@@ -1,5 +1,6 @@
 import type { Coding } from '@medplum/fhirtypes';
 import type { CodeEntry, ValueSetInput } from '../mappings/schema.js';
+import { valueSetUrl } from './canonical.js';
 
 /** One code of a compiled value set, with what the evaluator needs to know about it. */
 export interface ValueSetCode {
@@ -16,6 +17,13 @@ export interface ValueSetCode {
 export interface CompiledValueSet {
   id: string;
   title: string;
+  /** The list's canonical URL (src/terminology/canonical.ts); absent on a union of lists. */
+  url?: string;
+  /**
+   * The list's hierarchy rules (a concept and its descendants): codes of these systems that the committed
+   * codes do not hold may be settled by a site's terminology server (src/terminology/server-placements.ts).
+   */
+  hierarchy?: readonly { system: string; code: string; op: 'is-a' | 'descendent-of' }[];
   exact: ReadonlyMap<string, ValueSetCode>;
   prefixes: readonly { system: string; prefix: string; display: string }[];
   excluded: readonly { system: string; code: string; prefix: boolean }[];
@@ -86,6 +94,8 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
   return {
     id: input.id,
     title: input.title,
+    url: valueSetUrl(input.id),
+    ...(input.hierarchy ? { hierarchy: input.hierarchy.map(({ system, code, op }) => ({ system, code, op })) } : {}),
     exact,
     prefixes,
     excluded,
