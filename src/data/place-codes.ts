@@ -15,7 +15,14 @@ export interface TerminologyServerUse {
 export async function placeRecordCodes(record: PatientRecord, localPlacements: ReadonlyMap<string, ReadonlySet<string>>, server: TerminologyServerUse | undefined): Promise<PatientRecord> {
   const local = withLocalPlacements(record, localPlacements);
   if (!server) return local;
-  const fromServer = await placeWithServer(record.byCode.keys(), server.plan, server.deps);
+  let fromServer: Map<string, Set<string>>;
+  try {
+    fromServer = await placeWithServer(record.byCode.keys(), server.plan, server.deps);
+  } catch {
+    // placeWithServer settles every failure itself; this guard keeps a defect there from failing the hook.
+    server.deps.observe?.unsettled?.('failed', 1);
+    return local;
+  }
   if (fromServer.size === 0) return local;
   const placements = new Map<string, ReadonlySet<string>>(local.placements ?? []);
   for (const [key, lists] of fromServer) placements.set(key, new Set([...(placements.get(key) ?? []), ...lists]));

@@ -109,7 +109,7 @@ export class TerminologyServerClient {
     let response: Resource;
     try {
       response = await requestFhirJson(this.base, {
-        timeoutMs: Math.min(timeoutMs, this.options.timeoutMs),
+        timeoutMs: Math.max(1, Math.ceil(Math.min(timeoutMs, this.options.timeoutMs))),
         body: batch,
         abortedMessage: 'the hook\'s terminology budget ran out',
         ...(this.options.maxResponseBytes !== undefined ? { maxResponseBytes: this.options.maxResponseBytes } : {}),

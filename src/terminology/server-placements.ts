@@ -219,7 +219,7 @@ export async function placeWithServer(keys: Iterable<string>, plan: ServerPlacem
     if (left() <= 0) why = 'time';
     else {
       const t = performance.now();
-      const asked = await deps.client.ask(missing, left(), AbortSignal.timeout(Math.max(1, left())));
+      const asked = await deps.client.ask(missing, left(), AbortSignal.timeout(Math.max(1, Math.ceil(left()))));
       deps.observe?.request?.(asked.failure ?? 'ok', (performance.now() - t) / 1000);
       if (asked.failure) why = asked.failure === 'aborted' || asked.failure === 'timeout' ? 'time' : 'failed';
       const expiresAt = new Date(clock().getTime() + deps.cacheSeconds * 1000);
