@@ -14,8 +14,12 @@ export const SCT = 'http://snomed.info/sct';
 /** A hospital's own problem-list code system (made up for the test: no list uses it). */
 export const LOCAL_SYSTEM = 'https://hospital.example.org/fhir/CodeSystem/problem-list';
 export const LOCAL_SLE = 'LUPUS-01';
-/** A local code the site's ConceptMap maps only `narrower` (the target says more than the code): never placed. */
-export const LOCAL_LEUKAEMIA_NOS = 'LEUK-NOS';
+/** Mapped `narrower` to leukaemia (the target says more than the local code): never placed. */
+export const LOCAL_BLOOD_DISORDER = 'HAEM-NOS';
+/** Mapped `wider` to SLE (the local code is a kind of SLE): placed in lists that only count for the patient. */
+export const LOCAL_SLE_SUBTYPE = 'LUPUS-SUB';
+/** Mapped `wider` to leukaemia: a kind of leukaemia, but never placed in a list whose presence excludes. */
+export const LOCAL_LEUKAEMIA_SUBTYPE = 'LEUK-SUB';
 
 /**
  * A concept the test CodeSystem places under 55464009 |Systemic lupus erythematosus|: it stands for an SLE
@@ -78,7 +82,10 @@ export function hierarchyValueSet(id: 'sle' | 'malignancy'): ValueSet {
   };
 }
 
-/** The site's ConceptMap: its SLE code is SNOMED CT SLE; its "leukaemia, not specified" is only narrower-mapped. */
+/**
+ * The site's ConceptMap: its SLE code is SNOMED CT SLE (equivalent); a blood disorder of unrecorded type maps
+ * narrower to leukaemia; a local SLE subtype and a local leukaemia subtype map wider to SLE and leukaemia.
+ */
 export function siteConceptMap(): ConceptMap {
   return {
     resourceType: 'ConceptMap',
@@ -91,7 +98,9 @@ export function siteConceptMap(): ConceptMap {
         target: SCT,
         element: [
           { code: LOCAL_SLE, display: 'SLE', target: [{ code: '55464009', equivalence: 'equivalent' }] },
-          { code: LOCAL_LEUKAEMIA_NOS, display: 'Leukaemia, type not recorded', target: [{ code: ALL_CODE, equivalence: 'narrower', comment: 'the local code does not say lymphoid' }] },
+          { code: LOCAL_BLOOD_DISORDER, display: 'Blood disorder, type not recorded', target: [{ code: '93143009', equivalence: 'narrower', comment: 'the local code also covers blood disorders that are not leukaemia' }] },
+          { code: LOCAL_SLE_SUBTYPE, display: 'SLE, local subtype', target: [{ code: '55464009', equivalence: 'wider' }] },
+          { code: LOCAL_LEUKAEMIA_SUBTYPE, display: 'Leukaemia, local subtype', target: [{ code: '93143009', equivalence: 'wider' }] },
         ],
       },
     ],
