@@ -17,7 +17,7 @@ export async function placeRecordCodes(record: PatientRecord, localPlacements: R
   if (!server) return local;
   let fromServer: Map<string, Set<string>>;
   try {
-    fromServer = await placeWithServer(record.byCode.keys(), server.plan, server.deps);
+    fromServer = await placeWithServer(record.byCode, server.plan, server.deps);
   } catch {
     // placeWithServer settles every failure itself; this guard keeps a defect there from failing the hook.
     server.deps.observe?.unsettled?.('failed', 1);

@@ -18,6 +18,8 @@ export interface ListReads {
   favourableOnly: ReadonlySet<string>;
   /** Per list, the exceptions lists of the parts that read it: a code placed in a list must not be in these. */
   exceptions: ReadonlyMap<string, readonly CompiledValueSet[]>;
+  /** Per list, the resource types it is read in (a diagnosis list: Condition): only their codes can matter. */
+  types: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** Kinds where one more matching record can only make the part more met, never less. */
@@ -28,9 +30,13 @@ export function analyseListReads(trials: readonly CompiledTrial[]): ListReads {
   /** +1 counts for eligibility, -1 against, 0 either way (a value, a latest result, an expression). */
   const polarities = new Map<string, Set<number>>();
   const exceptions = new Map<string, CompiledValueSet[]>();
-  const note = (vs: CompiledValueSet, polarity: number): void => {
+  const types = new Map<string, Set<string>>();
+  const note = (vs: CompiledValueSet, polarity: number, resourceTypes: readonly string[]): void => {
     for (const m of vs.members ?? [vs]) {
       read.set(m.id, m);
+      let t = types.get(m.id);
+      if (!t) types.set(m.id, (t = new Set()));
+      for (const rt of resourceTypes) t.add(rt);
       let p = polarities.get(m.id);
       if (!p) polarities.set(m.id, (p = new Set()));
       p.add(polarity);
@@ -42,11 +48,11 @@ export function analyseListReads(trials: readonly CompiledTrial[]): ListReads {
       return;
     }
     const monotone = PRESENCE_MONOTONE.has(rule.kind);
-    for (const r of rule.reads) if (r.valueSet) note(r.valueSet, monotone ? polarity : 0);
+    for (const r of rule.reads) if (r.valueSet) note(r.valueSet, monotone ? polarity : 0, [r.resourceType]);
     const except = (rule as Partial<CodedLeaf>).exceptValueSet;
     const listed = (rule as Partial<CodedLeaf>).valueSet;
     if (except && listed) {
-      note(except, monotone ? -polarity : 0);
+      note(except, monotone ? -polarity : 0, rule.reads.map((r) => r.resourceType));
       for (const m of listed.members ?? [listed]) {
         const list = exceptions.get(m.id) ?? [];
         if (!list.includes(except)) list.push(except);
@@ -56,5 +62,5 @@ export function analyseListReads(trials: readonly CompiledTrial[]): ListReads {
   };
   for (const t of trials) for (const c of t.criteria) walk(c.rule, c.type === 'inclusion' ? 1 : -1);
   const favourableOnly = new Set([...polarities].filter(([, p]) => p.size === 1 && p.has(1)).map(([id]) => id));
-  return { read, favourableOnly, exceptions };
+  return { read, favourableOnly, exceptions, types };
 }

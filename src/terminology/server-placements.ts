@@ -7,7 +7,7 @@ import { matchesKey, type CompiledValueSet } from './value-set.js';
 /**
  * Which of a record's codes to ask a site's terminology server about, and what its answers place (issue #17
  * item 3). Only where it can matter: a code of a system in which a list read by a criterion has a hierarchy
- * rule, not already in that list by its own codes; and a code of a system no list uses (a local code) that
+ * rule, on a resource of a type that list is read in, not already in that list by its own codes; and a code of a system no list uses (a local code) that
  * the site's ConceptMap does not hold, for ConceptMap/$translate. Bounded per hook by a number of questions
  * and a time budget; an answer that does not come leaves the code unplaced, so the criterion reads as if
  * there were no server (unknown at most), never as an exclusion.
@@ -18,6 +18,7 @@ export interface ListReadsView {
   read: ReadonlyMap<string, CompiledValueSet>;
   favourableOnly: ReadonlySet<string>;
   exceptions: ReadonlyMap<string, readonly CompiledValueSet[]>;
+  types: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 interface Concept {
@@ -27,6 +28,8 @@ interface Concept {
 
 interface HierarchyList {
   vs: CompiledValueSet;
+  /** The resource types the list is read in: a code found only on other types cannot matter to it. */
+  types: ReadonlySet<string>;
   roots: readonly (Concept & { op: 'is-a' | 'descendent-of' })[];
   /**
    * Concepts a placed code must not be (nor be below): the list's own exclusions and the exceptions lists
@@ -61,7 +64,7 @@ export function planServerPlacements(valueSets: ReadonlyMap<string, CompiledValu
         for (const h of m.hierarchy ?? []) if (systems.has(h.system)) notUnder.push({ system: h.system, code: h.code });
       }
     }
-    lists.push({ vs, roots: vs.hierarchy, notUnder });
+    lists.push({ vs, types: reads.types.get(vs.id) ?? new Set(), roots: vs.hierarchy, notUnder });
     for (const s of systems) hierarchySystems.add(s);
   }
   const listSystems = new Set<string>();
@@ -107,15 +110,19 @@ function splitKey(key: string): Concept {
   return { system: key.slice(0, bar), code: key.slice(bar + 1) };
 }
 
+/** A record's codes with the resources that carry them (PatientRecord.byCode). */
+export type RecordCodes = Iterable<[string, readonly { resourceType: string }[]]>;
+
 /** The questions a record's codes raise, in the record's order. */
-function questionsFor(keys: Iterable<string>, plan: ServerPlacementPlan): Question[] {
+function questionsFor(codes: RecordCodes, plan: ServerPlacementPlan): Question[] {
   const out: Question[] = [];
-  for (const key of keys) {
+  for (const [key, resources] of codes) {
     const concept = splitKey(key);
     if (plan.hierarchySystems.has(concept.system)) {
       for (const list of plan.lists) {
         const roots = list.roots.filter((r) => r.system === concept.system);
         if (roots.length === 0 || matchesKey(list.vs, key)) continue;
+        if (!resources.some((r) => list.types.has(r.resourceType))) continue;
         const notUnder = list.notUnder.filter((n) => n.system === concept.system);
         if (notUnder.some((n) => n.code === concept.code)) continue;
         const ops: TerminologyQuestion[] = [];
@@ -189,9 +196,9 @@ async function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> 
  * The record's codes placed in lists by the site's terminology server: `system|code` -> list ids. Never
  * throws and never takes longer than the budget (plus a moment): what is not settled in time stays unplaced.
  */
-export async function placeWithServer(keys: Iterable<string>, plan: ServerPlacementPlan, deps: ServerPlacementDeps): Promise<Map<string, Set<string>>> {
+export async function placeWithServer(codes: RecordCodes, plan: ServerPlacementPlan, deps: ServerPlacementDeps): Promise<Map<string, Set<string>>> {
   const placements = new Map<string, Set<string>>();
-  const all = questionsFor(keys, plan);
+  const all = questionsFor(codes, plan);
   if (all.length === 0) return placements;
   const started = performance.now();
   const left = (): number => deps.budgetMs - (performance.now() - started);
