@@ -2,11 +2,12 @@ import type { Bundle, Parameters, ParametersParameter, Resource } from '@medplum
 import { FetchFailure, requestFhirJson, type FetchFailureKind } from '../fhir/fhir-request.js';
 
 /**
- * A site's FHIR R4 terminology server (TERMINOLOGY_SERVER): HAPI FHIR, Ontoserver and Snowstorm all answer
- * these operations (FHIR R4 §4.8 CodeSystem/$subsumes, §4.9 ValueSet/$validate-code, §4.10
- * ConceptMap/$translate). Questions go as one `batch` Bundle of GET operations (FHIR R4 §3.1.0.11.2: each
- * entry is processed on its own and answered in the same order), so a hook costs one round trip however many
- * codes it asks about. Bounded like every outgoing call: FHIR_TIMEOUT_MS (or what is left of the hook's
+ * A site's FHIR R4 terminology server (TERMINOLOGY_SERVER): the R4 terminology operations CodeSystem/$subsumes,
+ * ValueSet/$validate-code and ConceptMap/$translate (https://hl7.org/fhir/R4/terminology-service.html), which
+ * HAPI FHIR, Ontoserver and Snowstorm implement. Questions go as one `batch` Bundle of GET operations
+ * (https://hl7.org/fhir/R4/http.html#transaction: batch entries are processed on their own and answered in
+ * the request's order), so a hook costs one round trip however many codes it asks about; a server that does
+ * not take batches fails every question (counted), and the codes stay unplaced. Bounded like every outgoing call: FHIR_TIMEOUT_MS (or what is left of the hook's
  * terminology budget), FHIR_MAX_RESPONSE_BYTES, no redirects; no EHR token is ever sent to it.
  */
 export type TerminologyQuestion =
