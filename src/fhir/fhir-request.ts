@@ -12,6 +12,8 @@ export class FetchFailure extends Error {
   constructor(
     message: string,
     readonly kind: FetchFailureKind,
+    /** The HTTP status, for `http-status`. */
+    readonly status?: number,
   ) {
     super(message);
   }
@@ -63,7 +65,7 @@ export async function requestFhirJson(url: URL, options: FhirRequestOptions): Pr
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => undefined);
-    throw new FetchFailure(`HTTP ${res.status}`, 'http-status');
+    throw new FetchFailure(`HTTP ${res.status}`, 'http-status', res.status);
   }
   const text = await readLimited(res, options.maxResponseBytes ?? Number.POSITIVE_INFINITY);
   let body: unknown;

@@ -31,11 +31,13 @@ function answer(url: string): BundleEntry {
 }
 
 interface Seen {
+  method: string;
   entries: string[];
   headers: IncomingHttpHeaders;
 }
 
-type Mode = 'ok' | 'hang' | 500;
+/** `no-batch`: refuses a batch (405), as servers that do not take one do, and answers each GET. */
+type Mode = 'ok' | 'hang' | 500 | 'no-batch';
 
 async function startTerminologyServer(): Promise<{ url: string; seen: Seen[]; mode: (m: Mode) => void; close: () => Promise<void> }> {
   const seen: Seen[] = [];
@@ -44,9 +46,18 @@ async function startTerminologyServer(): Promise<{ url: string; seen: Seen[]; mo
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
+      if (req.method === 'GET') {
+        seen.push({ method: 'GET', entries: [(req.url ?? '').replace(/^\/fhir\//, '')], headers: req.headers });
+        res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(answer((req.url ?? '').replace(/^\/fhir\//, '')).resource));
+        return;
+      }
       const batch = JSON.parse(body || '{}') as Bundle;
-      seen.push({ entries: (batch.entry ?? []).map((e) => e.request?.url ?? ''), headers: req.headers });
+      seen.push({ method: 'POST', entries: (batch.entry ?? []).map((e) => e.request?.url ?? ''), headers: req.headers });
       if (mode === 'hang') return;
+      if (mode === 'no-batch') {
+        res.writeHead(405, { 'content-type': 'application/fhir+json' }).end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] }));
+        return;
+      }
       if (mode === 500) {
         res.writeHead(500, { 'content-type': 'application/fhir+json' }).end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception' }] }));
         return;
@@ -153,6 +164,17 @@ describe('the terminology server\'s limits', () => {
     expect(await metric(app, 'trialmatch_terminology_request_duration_seconds_count{outcome="http-status"}')).toBe(1);
     server.mode('ok');
     expect(await cardsOf(app, subtypeOnly, 'tx-sub')).toEqual(await cardsOf(noServer, sleOnly, 'tx-sle'));
+  });
+
+  it('asks one GET per question when the server refuses a batch, and stops offering it batches', async () => {
+    server.mode('no-batch');
+    const app = await appWith({});
+    expect(await cardsOf(app, subtypeOnly, 'tx-sub')).toEqual(await cardsOf(noServer, sleOnly, 'tx-sle'));
+    expect(server.seen.map((s) => s.method)).toEqual(['POST', 'GET', 'GET', 'GET', 'GET']);
+    server.seen.length = 0;
+    await cardsOf(app, sleChildCodedAs('tx-all-only', { system: SCT, code: ALL_CODE, display: 'ALL' }), 'tx-all-only');
+    expect(server.seen.length).toBeGreaterThan(0);
+    expect(server.seen.every((s) => s.method === 'GET')).toBe(true);
   });
 
   it('never sends the EHR\'s token or the patient to the terminology server', async () => {
