@@ -29,10 +29,18 @@ interface Part {
   [key: string]: unknown;
 }
 
+interface WindowOrigin {
+  quote?: string;
+  projectDefault?: string;
+  anchor?: string;
+}
+
 interface Criterion {
   id: string;
   type: 'inclusion' | 'exclusion';
   item: string;
+  anchor: string;
+  windows?: Record<string, WindowOrigin>;
   rule: Part;
 }
 
@@ -88,6 +96,8 @@ function decidedBy(p: Part): string {
 
 function windowOf(p: Part): string {
   if (p.window) return p.window;
+  if (typeof p.startedAtLeast === 'string') return `stable ≥ ${p.startedAtLeast}`;
+  if (typeof p.minCourse === 'string') return `course ≥ ${p.minCourse}`;
   if (p.kind === 'condition' && !p.activeOnly) return 'ever';
   if (p.which === 'ever' || p.kind === 'procedure' || p.kind === 'immunization') return 'ever';
   return '';
@@ -118,6 +128,19 @@ function leaves(p: Part, id: string, out: { id: string; part: Part }[]): { id: s
 
 const cell = (s: string): string => s.replaceAll('|', '\\|');
 
+const ANCHOR_WORDS: Readonly<Record<string, string>> = {
+  screening: 'screening (today)',
+  consent: 'consent (ahead)',
+  enrolment: 'enrolment (ahead)',
+  'first-dose': 'first dose (ahead)',
+};
+
+/** Where a part's window comes from: the protocol's words, or the project's default and why. */
+function windowOrigin(origin: WindowOrigin | undefined): string {
+  if (!origin) return '';
+  return origin.quote !== undefined ? `protocol: "${origin.quote}"` : `project default: ${origin.projectDefault ?? ''}`;
+}
+
 export function renderCriteriaTable(dir: string = resolve(ROOT, 'fhir-mappings', 'trials')): string {
   const lines = [
     '# How each protocol item is read from the record',
@@ -127,6 +150,10 @@ export function renderCriteriaTable(dir: string = resolve(ROOT, 'fhir-mappings',
     'window decides), `any` (one result in the window is enough; not met only when every result was read and',
     'none meets it), `ever` (any result in the record). *Absent*: what the part gives when the record holds no',
     'matching data. *Also*: what this part adds to its kind\'s reading of an ambiguous record (below).',
+    '*Anchor*: the event the part is read against (issue 18 item 3): screening is the evaluation time; consent,',
+    'enrolment and the first study dose are still ahead, so a window counted back from them is `met` only when the',
+    'record already proves it, else it goes to the study team with what the record shows. *Window from*: the',
+    'protocol\'s own words, or a project default, which never hides a trial on its own (src/engine/window-guard.ts).',
     '',
     '| kind | reads | an ambiguous record gives (never an exclusion) |',
     '| --- | --- | --- |',
@@ -138,12 +165,14 @@ export function renderCriteriaTable(dir: string = resolve(ROOT, 'fhir-mappings',
     const trial = JSON.parse(readFileSync(resolve(dir, file), 'utf8')) as Trial;
     const nct = trial.nctId && !trial.shortTitle.includes(trial.nctId) ? ` (${trial.nctId})` : '';
     lines.push(`## ${trial.shortTitle}${nct}`, '', `\`fhir-mappings/trials/${file}\``, '');
-    lines.push('| item | part | what | kind | code lists | decided by | window | absent | also |');
-    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('| item | part | what | kind | code lists | decided by | window | anchor | window from | absent | also |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const c of trial.criteria) {
       const item = `${c.type === 'inclusion' ? 'I' : 'E'}${c.item}`;
       for (const { id, part } of leaves(c.rule, c.rule.id ?? c.id, [])) {
-        const row = [item, id, part.label ?? '', part.kind, valueSets(part), decidedBy(part), windowOf(part), absent(part), ambiguous(part)];
+        const origin = c.windows?.[id];
+        const anchor = ANCHOR_WORDS[origin?.anchor ?? c.anchor] ?? c.anchor;
+        const row = [item, id, part.label ?? '', part.kind, valueSets(part), decidedBy(part), windowOf(part), anchor, windowOrigin(origin), absent(part), ambiguous(part)];
         lines.push(`| ${row.map(cell).join(' | ')} |`);
       }
     }

@@ -123,8 +123,23 @@ export const configSchema = z
     keepAliveTimeoutMs: num(5_000),
     /** Open connections accepted at once; more are refused by the socket (server.maxConnections). */
     maxConnections: num(1024),
+    /**
+     * Open connections one client address may hold (issue #20 item 3: one address's trickling sockets must not
+     * starve the others); more are closed as they open. Trusted proxies (TRUST_PROXY) are exempt.
+     */
+    maxConnectionsPerAddress: num(64),
     /** Requests served on one keep-alive connection before it is closed. */
     maxRequestsPerSocket: num(10_000),
+    /**
+     * The reverse proxies in front of the service (issue #20 item 2): their addresses or CIDR ranges, or
+     * `loopback` / `linklocal` / `uniquelocal`, comma-separated in TRUST_PROXY (fastify's trustProxy, read by
+     * proxy-addr). A request that comes through one of them is judged by the client address its
+     * X-Forwarded-For names, so one client's bad tokens or request rate no longer throttle every EHR behind the
+     * proxy. Unset: X-Forwarded-For is ignored (anyone could write it).
+     */
+    trustProxy: z
+      .array(z.string().regex(/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/, 'TRUST_PROXY lists addresses, CIDR ranges or loopback / linklocal / uniquelocal'))
+      .optional(),
     /** RATE_LIMIT=off turns off the request and failure limits below (for the bench only). */
     rateLimit: z.boolean().default(true),
     /** Requests per minute per verified issuer on protected routes, per client IP on the others. */
@@ -133,7 +148,10 @@ export const configSchema = z
     authFailuresPerMinute: num(60),
     /** GET /metrics (Prometheus text); METRICS=off removes the route. */
     metrics: z.boolean().default(true),
-    /** When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
+    /**
+     * When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`, and /readyz says why it is not ready only
+     * to that bearer (anonymous callers learn up or down). Required in production while METRICS is on.
+     */
     metricsToken: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
     /** Durable feedback journal (JSON lines). */
     feedbackFile: z.string().default(resolve(ROOT, 'data', 'feedback.jsonl')),
@@ -167,6 +185,8 @@ export const configSchema = z
     if (!c.trustFile) ctx.addIssue({ code: 'custom', path: ['TRUST_CONFIG'], message: 'NODE_ENV=production needs TRUST_CONFIG, the trust file naming the EHRs this service trusts' });
     if (!c.publicBaseUrls) ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'NODE_ENV=production needs PUBLIC_BASE_URL, the URL EHRs call this service at (tokens\' aud)' });
     if (c.authMode === 'off') ctx.addIssue({ code: 'custom', path: ['AUTH_MODE'], message: 'AUTH_MODE=off is refused with NODE_ENV=production' });
+    // Issue #20 item 6: route names, counts and failure kinds are for the site's monitoring, not for anyone.
+    if (c.metrics && !c.metricsToken) ctx.addIssue({ code: 'custom', path: ['METRICS_TOKEN'], message: 'NODE_ENV=production needs METRICS_TOKEN for /metrics (or METRICS=off)' });
   })
   .transform((c) => ({
     ...c,
@@ -221,6 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
     maxConnections: env.MAX_CONNECTIONS,
     maxRequestsPerSocket: env.MAX_REQUESTS_PER_SOCKET,
+    maxConnectionsPerAddress: env.MAX_CONNECTIONS_PER_ADDRESS,
+    trustProxy: env.TRUST_PROXY ? env.TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
     rateLimit: flag('RATE_LIMIT', env.RATE_LIMIT),
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,

@@ -157,7 +157,8 @@ async function readRecord(client, patientId) {
 async function evaluate(client, bundle) {
   const token = client.state.tokenResponse?.access_token;
   if (!token) throw new Error('the launch gave no access token');
-  const res = await fetch('$evaluate', {
+  // ?iss= names the SMART server to check the token at before the service reads the body (issue #20 item 1).
+  const res = await fetch(`$evaluate?iss=${encodeURIComponent(client.state.serverUrl)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ fhirServer: client.state.serverUrl, bundle }),

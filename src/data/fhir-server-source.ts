@@ -3,6 +3,8 @@ import { fillTemplate, type PrefetchKey } from './prefetch-key.js';
 import type { FetchResult, PatientDataSource } from './patient-data-source.js';
 import { bundleResources, nextLink } from './prefetch-source.js';
 import { FetchFailure, requestFhirJson, type FetchFailureKind } from '../fhir/fhir-request.js';
+import { hasAmbiguousPath } from '../fhir/fhir-base-url.js';
+import { CLINICAL_TYPES } from '../patient/patient-record.js';
 
 export interface FhirServerOptions {
   baseUrl: string;
@@ -44,9 +46,16 @@ export interface FhirRequestEvent {
 export function linkWithinBase(link: URL, base: URL): boolean {
   if (link.origin !== base.origin || link.username || link.password) return false;
   const path = link.pathname;
-  if (/%2e|%2f|%5c|%25|;/i.test(path)) return false;
+  if (hasAmbiguousPath(path)) return false;
   const basePath = base.pathname.replace(/\/+$/, '');
   return path === basePath || path.startsWith(`${basePath}/`);
+}
+
+/** The resource types the service searches, as /metrics labels them; any other path is `other`. */
+const LABELLED_TYPES: ReadonlySet<string> = new Set(['Patient', 'Medication', ...CLINICAL_TYPES]);
+
+function metricResourceType(segment: string | undefined): string {
+  return segment && LABELLED_TYPES.has(segment) ? segment : 'other';
 }
 
 /**
@@ -123,8 +132,9 @@ export class FhirServerSource implements PatientDataSource {
   private async request(url: URL): Promise<Resource> {
     if (!this.options.observe) return this.send(url);
     const started = performance.now();
-    // The search's resource type, from the path under the base (never the query, which names the patient).
-    const resourceType = url.pathname.slice(this.base.pathname.length).split('/')[0] || 'unknown';
+    // The search's resource type, from the path under the base (never the query, which names the patient), as
+    // a label from a closed set (issue #20 item 6: a paging link's path became the label, 26,488 series).
+    const resourceType = metricResourceType(url.pathname.slice(this.base.pathname.length).split('/')[0]);
     try {
       const resource = await this.send(url);
       this.options.observe({ resourceType, seconds: (performance.now() - started) / 1000, outcome: 'ok' });

@@ -1,4 +1,4 @@
-import type { PatientRecord } from '../patient/patient-record.js';
+import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
 import { placeWithServer, type ServerPlacementDeps, type ServerPlacementPlan } from '../terminology/server-placements.js';
 
 /** A site's terminology server, with what the service asks it and how (src/terminology/server-placements.ts). */
@@ -26,7 +26,7 @@ export async function placeRecordCodes(record: PatientRecord, localPlacements: R
   if (fromServer.size === 0) return local;
   const placements = new Map<string, ReadonlySet<string>>(local.placements ?? []);
   for (const [key, lists] of fromServer) placements.set(key, new Set([...(placements.get(key) ?? []), ...lists]));
-  return { ...record, placements };
+  return withPlacements(record, placements);
 }
 
 /** The record with the ConceptMap's placements of the codes it holds (no I/O: the map was read at start-up). */
@@ -37,5 +37,20 @@ export function withLocalPlacements(record: PatientRecord, localPlacements: Read
     const lists = localPlacements.get(key);
     if (lists) (placements ??= new Map()).set(key, lists);
   }
-  return placements ? { ...record, placements } : record;
+  return placements ? withPlacements(record, placements) : record;
+}
+
+/**
+ * The record with `placements`; an item whose code is now placed (a local code the ConceptMap or the
+ * server's $translate read) is no longer among the items the service cannot place (PatientRecord.unplaced).
+ */
+function withPlacements(record: PatientRecord, placements: ReadonlyMap<string, ReadonlySet<string>>): PatientRecord {
+  const placed = new Set<ClinicalResource>();
+  for (const key of placements.keys()) for (const r of record.byCode.get(key) ?? []) placed.add(r);
+  const unplaced = new Map<ClinicalType, readonly ClinicalResource[]>();
+  for (const [type, items] of record.unplaced) {
+    const left = items.filter((r) => !placed.has(r));
+    if (left.length > 0) unplaced.set(type, left);
+  }
+  return { ...record, placements, unplaced };
 }

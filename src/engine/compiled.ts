@@ -60,13 +60,46 @@ export interface CompiledGroup {
 
 export type CompiledRule = CompiledLeaf | CompiledGroup;
 
+/** The event a protocol item is read against: screening is today; the others are still ahead (issue 18 item 3). */
+export type Anchor = 'screening' | 'consent' | 'enrolment' | 'first-dose';
+
+/** The duration fields a leaf may carry: a look-back, a "stable for N" and a course length. */
+export const DURATION_FIELDS = ['window', 'startedAtLeast', 'minCourse'] as const;
+export type DurationField = (typeof DURATION_FIELDS)[number];
+
+/** One part's window and where it comes from: the protocol's words, or a project default and why. */
+export interface PartWindow {
+  field: DurationField;
+  /** "P30D" */
+  duration: string;
+  anchor: Anchor;
+  /** The protocol's words for this window, found in the item's text. */
+  quote?: string;
+  /** Why the project chose the window the protocol does not give. */
+  projectDefault?: string;
+}
+
+/**
+ * How a part's window may decide (src/engine/window-guard.ts): the part's outcome that would hide the trial
+ * (`met` inside an exclusion, `not-met` inside an inclusion, swapped under `not`), its windows, and the part
+ * compiled without its window or "stable for" duration (`twin`), to tell what the record shows regardless.
+ */
+export interface PartGuard {
+  hides: 'met' | 'not-met';
+  windows: readonly PartWindow[];
+  twin?: CompiledLeaf;
+}
+
 export interface CompiledCriterion {
   id: string;
   type: 'inclusion' | 'exclusion';
   item: string;
   text: string;
   interpretation: string;
+  anchor: Anchor;
   rule: CompiledRule;
+  /** Per part id, for parts with a window. */
+  guards: ReadonlyMap<string, PartGuard>;
 }
 
 export interface CompiledTrial {

@@ -1,6 +1,7 @@
-import type { CompiledGroup, CompiledRule } from './compiled.js';
+import type { CompiledGroup, CompiledLeaf, CompiledRule, PartGuard } from './compiled.js';
 import type { EvalContext } from './context.js';
 import { part } from './part.js';
+import { guardPart } from './window-guard.js';
 import type { Outcome, PartResult, WindowClears } from './types.js';
 
 /**
@@ -59,9 +60,9 @@ const GROUP_WORDS: Readonly<Record<Exclude<CompiledGroup['kind'], 'atLeast'>, st
  * Evaluates a rule tree. A fault inside one leaf (bad data, an expression error) makes that leaf unknown
  * with the reason; it never fails the criterion, the trial or the request.
  */
-export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: string[]): PartResult {
+export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: string[], guards?: ReadonlyMap<string, PartGuard>): PartResult {
   if ('of' in rule) {
-    const parts = rule.of.map((r) => evaluateRule(r, ctx, faults));
+    const parts = rule.of.map((r) => evaluateRule(r, ctx, faults, guards));
     const t = tally(parts.map((p) => p.outcome));
     const outcome = combineCounts(rule, t);
     const result: PartResult = { id: rule.id, label: rule.label, kind: rule.kind, outcome, reason: describe(rule, outcome, t), evidence: [], parts };
@@ -74,6 +75,14 @@ export function evaluateRule(rule: CompiledRule, ctx: EvalContext, faults: strin
     }
     return result;
   }
+  const leaf = evaluateLeaf(rule, ctx, faults);
+  // What the part's window may decide for this criterion (issue 18 item 3); the memo holds the plain answer.
+  const guard = guards?.get(rule.id);
+  return guard ? guardPart(leaf, guard, (twin) => evaluateLeaf(twin, ctx, faults)) : leaf;
+}
+
+/** One leaf, through the request's memo: a fault makes it unknown with the reason. */
+function evaluateLeaf(rule: CompiledLeaf, ctx: EvalContext, faults: string[]): PartResult {
   try {
     const key = rule.memoKey;
     if (key === undefined) return rule.evaluate(ctx);

@@ -41,7 +41,7 @@ export function notScreenedReason(record: PatientRecord): TrialEvaluation['notSc
 
 function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], stop: TrialEvaluation['notScreened']): TrialEvaluation {
   const criteria: CriterionResult[] = trial.criteria.map((c) => {
-    const root = evaluateRule(c.rule, ctx, faults);
+    const root = evaluateRule(c.rule, ctx, faults, c.guards);
     const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
     const parts = root.parts ?? [root];
     const result: CriterionResult = {
@@ -50,6 +50,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
       item: c.item,
       text: c.text,
       interpretation: c.interpretation,
+      anchor: c.anchor,
       outcome: root.outcome,
       result: root.outcome === 'review' ? 'unknown' : root.outcome,
       review: needsReview(root),

@@ -3,6 +3,8 @@ import { referencedMedication, type MedicationRecord } from '../patient/patient-
 import { addDuration, formatDate, parseFhirDate } from './dates.js';
 import { convertUnit } from './units.js';
 import type { ValueSetCode } from '../terminology/value-set.js';
+import { SNOMED_CT, canonicalSystem } from '../terminology/code-systems.js';
+import { conceptPhrases } from '../fhir/concept-text.js';
 
 export type { MedicationRecord } from '../patient/patient-record.js';
 
@@ -170,11 +172,6 @@ function readRouteText(text: string): { systemic: boolean; word: string } | unde
 
 export type RouteReading = { systemic: true; how?: string } | { systemic: false; how: string };
 
-function conceptText(c: CodeableConcept | undefined): string {
-  if (!c) return '';
-  const codings = Array.isArray(c.coding) ? c.coding : [];
-  return [c.text, ...codings.map((x) => x.display)].filter((x): x is string => typeof x === 'string').join(' ');
-}
 
 function routesOf(m: MedicationRecord): CodeableConcept[] {
   if (m.resourceType === 'MedicationAdministration') return m.dosage?.route ? [m.dosage.route] : [];
@@ -190,13 +187,13 @@ function routesOf(m: MedicationRecord): CodeableConcept[] {
 export function routeOf(m: MedicationRecord, medications: ReadonlyMap<string, Medication>, drugText: string): RouteReading {
   for (const route of routesOf(m)) {
     const codings = Array.isArray(route.coding) ? route.coding : [];
-    const local = codings.find((c) => c.system === 'http://snomed.info/sct' && typeof c.code === 'string' && LOCAL_ROUTE_CODES.has(c.code));
+    const local = codings.find((c) => typeof c.system === 'string' && canonicalSystem(c.system) === SNOMED_CT && typeof c.code === 'string' && LOCAL_ROUTE_CODES.has(c.code));
     if (local) return { systemic: false, how: `route ${local.display ?? `SNOMED ${local.code}`}` };
-    const text = conceptText(route);
+    const text = conceptPhrases(route);
     const read = text ? readRouteText(text) : undefined;
     if (read) return read.systemic ? { systemic: true, how: `route ${text}` } : { systemic: false, how: `route ${text}` };
   }
-  const form = conceptText(referencedMedication(m, medications)?.form);
+  const form = conceptPhrases(referencedMedication(m, medications)?.form);
   const byForm = form ? readRouteText(form) : undefined;
   if (byForm) return byForm.systemic ? { systemic: true, how: `dose form ${form}` } : { systemic: false, how: `dose form ${form}` };
   const byName = readRouteText(drugText);

@@ -19,6 +19,12 @@ export interface CompileScope {
   /** The part's id: its own, or the criterion id plus its position. */
   id: string;
   engine: EngineValueSets;
+  /**
+   * Whether this part being not met pushes the trial toward being hidden: a part of an inclusion, or a part
+   * under a `not` in an exclusion. Such a part never reads an item the service could not code as absence
+   * (issue #17 item 4); the other parts may, since their absence only keeps a trial open.
+   */
+  absenceExcludes: boolean;
   /** One code list, or the union of several. */
   valueSet(ids: string | readonly string[]): CompiledValueSet;
   /** A FHIRPath boolean filter on one resource. */

@@ -1,3 +1,5 @@
+import type { Anchor } from './compiled.js';
+
 /** The evaluator's output: a trace, from which cards and the JSON evaluation are rendered. */
 
 export type Outcome = 'met' | 'not-met' | 'unknown' | 'review';
@@ -36,6 +38,11 @@ export interface PartResult {
    * (a current drug, an ongoing procedure).
    */
   clears?: WindowClears;
+  /**
+   * What the record alone gave, when the part's window may not decide it (src/engine/window-guard.ts): a
+   * window counted from an event still ahead, or a project default. `outcome` is then review or unknown.
+   */
+  recordOutcome?: Outcome;
 }
 
 export interface WindowClears {
@@ -51,6 +58,8 @@ export interface CriterionResult {
   item: string;
   text: string;
   interpretation: string;
+  /** The event the item is read against: screening (today), or consent, enrolment, the first dose (ahead). */
+  anchor: Anchor;
   /** Three-valued result for the trial's logic. Review items are 'unknown' here with review = true. */
   result: 'met' | 'not-met' | 'unknown';
   /** True when a part of this item is left to the investigator (judgement, consent, screening test). */

@@ -53,7 +53,41 @@ function asEnzymeUnits(from: string, to: string): [string, string] | undefined {
 /** Normalises a recorded unit to UCUM where the EHR used a common non-UCUM spelling. */
 export function normaliseUnit(unit: string): string {
   if (unit.length > TEXT_LIMITS.unit * 4) return unit; // not a unit; parsableUnit refuses it
-  return ALIASES[unit.trim()] ?? unit.trim();
+  const trimmed = unit.trim();
+  const alias = ALIASES[trimmed];
+  if (alias !== undefined) return alias;
+  if (trimmed.length > TEXT_LIMITS.unit) return trimmed;
+  const printed = ucumSpelling(trimmed);
+  return ALIASES[printed] ?? printed;
+}
+
+/** `109/L`, `103/uL`, `1012/L`: 10^9, 10^3, 10^12 printed without the superscript. */
+const LOST_EXPONENT = /^10\d{1,2}\//;
+
+const SUPERSCRIPTS: Readonly<Record<string, string>> = { '⁰': '0', '¹': '1', '²': '2', '³': '3', '⁴': '4', '⁵': '5', '⁶': '6', '⁷': '7', '⁸': '8', '⁹': '9', '⁻': '-' };
+
+/**
+ * A unit as labs print it, in UCUM's spelling (issue #17, "Units as labs print them": an ANC of 0.3 ×10^9/L
+ * could not be converted). Each step is a rewrite whose meaning is not in doubt:
+ * - blanks go (UCUM §2.1: a unit term has none); the micro sign and Greek mu are UCUM's `u` (§3.2);
+ * - a power of ten however printed (`×10^9`, `x10E9`, `X10**9`, `10⁹`, `10(9)`) is UCUM's `10*9` (§3.2.3, the
+ *   `10*` prefix-like factor), and other superscript digits are exponents (`mm³` is `mm3`);
+ * - `K/uL` and `thou/uL` (thousands per microlitre, how US analysers print counts) are `10*3/uL`, `M/uL`
+ *   (millions, red cells) is `10*6/uL`: UCUM's K would be kelvin, and its M is not an atom;
+ * - `cells/mm3`, `/cumm` and `/cu mm` are `/mm3`; `mcL` and `mcg` are `uL` and `ug`.
+ * Ambiguous spellings are left as they are and so stay unconvertible (unknown, never a guess): `109/L` (a lost
+ * superscript), `G/L` (French "giga per litre", UCUM's gauss per litre). Bounded: the input is at most
+ * TEXT_LIMITS.unit characters and every pattern is anchored or a single character class.
+ */
+function ucumSpelling(unit: string): string {
+  let u = unit.replace(/\s+/g, '').replace(/[\u00b5\u03bc]/g, 'u');
+  u = u.replace(/10([⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2})/g, (_m, d: string) => `10^${[...d].map((c) => SUPERSCRIPTS[c]).join('')}`);
+  u = u.replace(/[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]/g, (c) => SUPERSCRIPTS[c] ?? c);
+  u = u.replace(/^[\u00d7xX*]10/, '10');
+  u = u.replace(/^10(?:\^|\*\*|\*|[Ee])?\((\d{1,2})\)(?=\/)/, '10*$1').replace(/^10(?:\^|\*\*|\*|[Ee])(\d{1,2})(?=\/)/, '10*$1');
+  u = u.replace(/^(?:K|k|thou|Thou|THOU)\/(?=u[Ll]$|mm3$)/, '10*3/').replace(/^(?:M|mill|Mill|MILL)\/(?=u[Ll]$|mm3$)/, '10*6/');
+  u = u.replace(/^cells?\//i, '/').replace(/\/cu\.?mm$/i, '/mm3');
+  return u.replace(/mc(?=[gLl](?:$|\/))/g, 'u');
 }
 
 /** Whether a unit is only an annotation ("{score}", "1"), i.e. a plain number. */
@@ -68,6 +102,8 @@ export function isDimensionless(unit: string | undefined): boolean {
 export function convertUnit(value: number, from: string, to: string, molecularWeight?: number): Conversion {
   const f = normaliseUnit(from);
   const t = normaliseUnit(to);
+  // "109/L" is UCUM for 109 per litre, but a lab means 10^9/L with its superscript lost: never a guess either way.
+  for (const u of [f, t]) if (LOST_EXPONENT.test(u)) return { ok: false, reason: `unit "${u}" may be a power of ten whose exponent was lost` };
   if (f === t) return { ok: true, value };
   if (isDimensionless(f) && isDimensionless(t)) return { ok: true, value };
   const direct = ucumConvert(value, f, t, molecularWeight);

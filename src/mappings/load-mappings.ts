@@ -5,7 +5,7 @@ import r4model from 'fhirpath/fhir-context/r4';
 import type { z } from 'zod';
 import { compileValueSet, unionValueSets, type CompiledValueSet } from '../terminology/value-set.js';
 import type { ClinicalResource } from '../patient/patient-record.js';
-import type { CompiledCriterion, CompiledRule, CompiledTrial, EngineValueSets, ResourcePredicate } from '../engine/compiled.js';
+import { DURATION_FIELDS, type CompiledCriterion, type CompiledRule, type CompiledTrial, type DurationField, type EngineValueSets, type PartGuard, type PartWindow, type ResourcePredicate } from '../engine/compiled.js';
 import type { CompileScope, CompiledExpression, RuleKind } from '../engine/rule-kind.js';
 import { RULE_KINDS } from '../engine/rules/registry.js';
 import type { MappingSet, MappingTerminology } from './compiled.js';
@@ -92,6 +92,8 @@ function compileExpression(expression: string): CompiledExpression {
 interface LoadScope {
   file: string;
   criterion: string;
+  /** See CompileScope.absenceExcludes: the criterion's type, flipped by each `not` above the part. */
+  absenceExcludes: boolean;
   valueSets: ReadonlyMap<string, CompiledValueSet>;
   engine: EngineValueSets;
   kinds: ReadonlyMap<string, RuleKind>;
@@ -114,6 +116,7 @@ function compileScope(id: string, scope: LoadScope): CompileScope {
   return {
     id,
     engine: scope.engine,
+    absenceExcludes: scope.absenceExcludes,
     valueSet: (ids) => (typeof ids === 'string' ? lookup(ids) : unionValueSets(ids.map(lookup))),
     where: (expression) => compiled(expression, compileWhere),
     expression: (expression) => compiled(expression, compileExpression),
@@ -124,7 +127,8 @@ function compileScope(id: string, scope: LoadScope): CompileScope {
 function compileRule(rule: RuleInput, id: string, scope: LoadScope): CompiledRule {
   if ('of' in rule) {
     const group = rule;
-    const of = group.of.map((r, i) => compileRule(r, r.id ?? `${id}.${i + 1}`, scope));
+    const inner = group.kind === 'not' ? { ...scope, absenceExcludes: !scope.absenceExcludes } : scope;
+    const of = group.of.map((r, i) => compileRule(r, r.id ?? `${id}.${i + 1}`, inner));
     const n = group.kind === 'atLeast' ? group.n : group.kind === 'all' ? of.length : 1;
     const where = `criterion ${scope.criterion}, part ${id}`;
     if (group.kind === 'not' && of.length !== 1) throw new MappingError(scope.file, `${where}: "not" takes exactly one part`);
@@ -137,15 +141,91 @@ function compileRule(rule: RuleInput, id: string, scope: LoadScope): CompiledRul
   return kind.compile(rule, compileScope(rule.id ?? id, scope));
 }
 
-function compileCriterion(c: CriterionInput, scope: Omit<LoadScope, 'criterion'>): CompiledCriterion {
+function compileCriterion(c: CriterionInput, scope: Omit<LoadScope, 'criterion' | 'absenceExcludes'>): CompiledCriterion {
+  const full: LoadScope = { ...scope, criterion: c.id, absenceExcludes: c.type === 'inclusion' };
+  const rule = compileRule(c.rule, c.rule.id ?? c.id, full);
   return {
     id: c.id,
     type: c.type,
     item: c.item,
     text: c.text,
     interpretation: c.interpretation,
-    rule: compileRule(c.rule, c.rule.id ?? c.id, { ...scope, criterion: c.id }),
+    anchor: c.anchor,
+    rule,
+    guards: compileGuards(c, rule, full),
   };
+}
+
+/** Whitespace and case aside, a quote must be the protocol's own words. */
+function squash(s: string): string {
+  return s.replace(/\s+/g, ' ').trim().toLowerCase();
+}
+
+/**
+ * Issue 18 item 3: every part with a window says where the window comes from (the protocol's words, or a
+ * project default and why), and which event it counts from. A window without an origin, an origin for a
+ * part without a window or for no part, and a quote not in the item's text stop the load. Each windowed part
+ * gets its guard: the outcome that would hide the trial from where it sits (an exclusion's `met`, an
+ * inclusion's `not-met`, swapped under `not`), and, where the guard must know what the record shows
+ * regardless of the duration, the part compiled without it.
+ */
+function compileGuards(c: CriterionInput, rule: CompiledRule, scope: LoadScope): Map<string, PartGuard> {
+  const fail = (message: string): never => {
+    throw new MappingError(scope.file, `criterion ${c.id}: ${message}`);
+  };
+  const origins = new Map(Object.entries(c.windows ?? {}));
+  const guards = new Map<string, PartGuard>();
+  const walk = (r: CompiledRule, hides: 'met' | 'not-met'): void => {
+    if ('of' in r) {
+      const inner = r.kind === 'not' ? (hides === 'met' ? 'not-met' : 'met') : hides;
+      for (const x of r.of) walk(x, inner);
+      return;
+    }
+    const spec = r.spec as Record<string, unknown>;
+    const fields = DURATION_FIELDS.filter((f) => typeof spec[f] === 'string');
+    const origin = origins.get(r.id);
+    origins.delete(r.id);
+    if (fields.length === 0) {
+      if (origin) fail(`windows.${r.id}: the part has no window`);
+      return;
+    }
+    if (!origin) {
+      return fail(`part ${r.id} has a window (${fields.map((f) => `${f} ${String(spec[f])}`).join(', ')}) but no origin: add windows["${r.id}"] with the protocol's "quote" or a "projectDefault"`);
+    }
+    if (origin.quote !== undefined && !squash(c.text).includes(squash(origin.quote))) fail(`windows.${r.id}: the quote "${origin.quote}" is not in the item's text`);
+    const anchor = origin.anchor ?? c.anchor;
+    const windows: PartWindow[] = fields.map((field) => ({
+      field,
+      duration: String(spec[field]),
+      anchor,
+      ...(origin.quote !== undefined ? { quote: origin.quote } : {}),
+      ...(origin.projectDefault !== undefined ? { projectDefault: origin.projectDefault } : {}),
+    }));
+    const guard: PartGuard = { hides, windows };
+    const twinFields = twinDurations(spec, windows);
+    if (twinFields.length > 0) {
+      const kind = scope.kinds.get(r.kind) ?? fail(`part ${r.id}: unknown kind "${r.kind}"`);
+      const without: Record<string, unknown> = { ...spec };
+      for (const f of twinFields) delete without[f];
+      guard.twin = kind.compile(without as { kind: string }, compileScope(r.id, scope));
+    }
+    guards.set(r.id, guard);
+  };
+  walk(rule, c.type === 'exclusion' ? 'met' : 'not-met');
+  for (const id of origins.keys()) fail(`windows.${id}: no part of this criterion has that id`);
+  return guards;
+}
+
+/**
+ * The durations the guard needs the part without: a "stable for N before the first dose" (is the drug
+ * current at all?), and a project-default look-back on a dated event (is the finding there at any time?).
+ * Result parts (`which`) need none: a default window there only lets an earlier result stand for the
+ * screening test, which the guard never lets decide alone.
+ */
+function twinDurations(spec: Record<string, unknown>, windows: readonly PartWindow[]): DurationField[] {
+  return windows
+    .filter((w) => (w.field === 'startedAtLeast' && w.anchor !== 'screening') || (w.field === 'window' && w.projectDefault !== undefined && spec['which'] === undefined))
+    .map((w) => w.field);
 }
 
 function collectIds(rule: CompiledRule, out: string[]): string[] {

@@ -44,6 +44,28 @@ export function ruleSchemaFor(kinds: readonly RuleKind[]): z.ZodType<RuleInput> 
   return rule;
 }
 
+/**
+ * The event a protocol item is read against (issue 18 item 3): `screening` is the evaluation time (the
+ * service screens today); `consent`, `enrolment` and `first-dose` (initiation, infusion, transfusion, Day 0)
+ * are still ahead when a chart is opened, so a window counted back from them cannot be placed from today.
+ */
+export const anchorSchema = z.enum(['screening', 'consent', 'enrolment', 'first-dose']);
+
+/**
+ * Where one part's window (its `window`, `startedAtLeast` or `minCourse`) comes from: the protocol's own
+ * words (`quote`, found verbatim in the item's text), or a project default (`projectDefault`, saying why),
+ * which never hides a trial on its own. `anchor` when the part counts from another event than its item.
+ */
+const windowOriginSchema = z
+  .strictObject({
+    quote: z.string().min(3).optional(),
+    projectDefault: z.string().min(10).optional(),
+    anchor: anchorSchema.optional(),
+  })
+  .refine((w) => (w.quote === undefined) !== (w.projectDefault === undefined), {
+    message: 'give either "quote" (the protocol\'s words) or "projectDefault" (why the project chose it), not both',
+  });
+
 const criterionFields = {
   id: z.string().regex(/^(inc|exc)-[a-z0-9-]+$/),
   type: z.enum(['inclusion', 'exclusion']),
@@ -53,6 +75,10 @@ const criterionFields = {
   text: z.string().min(1),
   /** How the text was read and split into parts. */
   interpretation: z.string().min(1),
+  /** The event the item is read against; every item states it. */
+  anchor: anchorSchema,
+  /** Per part id: where that part's window comes from. Every part with a window has one (checked at load). */
+  windows: z.record(z.string().regex(/^(inc|exc)-[a-z0-9.-]+$/), windowOriginSchema).optional(),
 };
 
 const trialFields = {
@@ -72,6 +98,8 @@ const trialFields = {
 };
 
 export type CriterionInput = z.infer<z.ZodObject<typeof criterionFields>> & { rule: RuleInput };
+export type Anchor = z.infer<typeof anchorSchema>;
+export type WindowOriginInput = z.infer<typeof windowOriginSchema>;
 export type TrialInput = z.infer<z.ZodObject<typeof trialFields>> & { criteria: CriterionInput[] };
 
 /** A trial file's schema, its rules made of the given kinds. */

@@ -12,6 +12,8 @@ import type {
   Procedure,
   Resource,
 } from '@medplum/fhirtypes';
+import { canonicalSystem, isListSystem } from '../terminology/code-systems.js';
+import { conceptWords } from '../fhir/concept-text.js';
 
 /** The resource types the evaluator reads. */
 export const CLINICAL_TYPES = [
@@ -52,7 +54,15 @@ export interface PatientRecord {
   patient: Patient | undefined;
   /** Resource types that could not be read (prefetch absent and the FHIR server failed): never "absent". */
   unavailable: ReadonlyMap<ClinicalType | 'Patient', string>;
+  /** Keys use the canonical system (src/terminology/code-systems.ts): an OID or edition URI reads as its system. */
   byCode: ReadonlyMap<string, readonly ClinicalResource[]>;
+  /**
+   * Resources the service cannot place, by type (issue #17 item 4): no coding in a system any code list uses
+   * (text only, no code at all, or only local or unknown systems), so no list can say what they are. A
+   * medication record is unplaced only when nothing names the drug: no such coding and no text or display.
+   * Such an item is never read as the absence of anything (src/engine/rules/condition.ts, medication.ts).
+   */
+  unplaced: ReadonlyMap<ClinicalType, readonly ClinicalResource[]>;
   /** Medication records with their text (code text and displays), in lower case, for the by-name fallback. */
   medicationTexts: ReadonlyMap<MedicationRecord, string>;
   /** Medication resources of the record by reference ("Medication/id"), for medicationReference. */
@@ -86,9 +96,18 @@ export function resourceCode(
   }
 }
 
+/**
+ * The drug of a medication record: its medicationCodeableConcept, else the code of the Medication its
+ * medicationReference points to, else the reference's own `display` read as text (issue #18 item 2: Epic-style
+ * statements and administrations arrive as `{reference: "Medication/xyz", display: "blinatumomab 35 mcg
+ * injection"}` without the Medication; FHIR R4 Reference.display is "text alternative for the resource").
+ */
 function medicationConcept(resource: MedicationRecord, medications: ReadonlyMap<string, Medication>): CodeableConcept | undefined {
   if (resource.medicationCodeableConcept) return resource.medicationCodeableConcept;
-  return referencedMedication(resource, medications)?.code;
+  const code = referencedMedication(resource, medications)?.code;
+  if (code && (code.text || (Array.isArray(code.coding) && code.coding.length > 0))) return code;
+  const display = resource.medicationReference?.display;
+  return typeof display === 'string' && display.trim() !== '' ? { text: display } : code;
 }
 
 /**
@@ -118,6 +137,7 @@ export function buildPatientRecord(
     if (r.resourceType === 'Medication' && r.id) medications.set(`Medication/${r.id}`, r);
   }
   const byCode = new Map<string, ClinicalResource[]>();
+  const unplaced = new Map<ClinicalType, ClinicalResource[]>();
   const medicationTexts = new Map<MedicationRecord, string>();
   const counts: Record<string, number> = {};
   const seen = new Set<string>();
@@ -131,20 +151,33 @@ export function buildPatientRecord(
       seen.add(ref);
     }
     const concept = resourceCode(r, medications);
-    for (const coding of concept?.coding ?? []) {
-      if (!coding.system || !coding.code) continue;
-      const key = `${coding.system}|${coding.code}`;
+    const codings = Array.isArray(concept?.coding) ? concept.coding : [];
+    let placed = false;
+    for (const coding of codings) {
+      if (typeof coding.system !== 'string' || typeof coding.code !== 'string' || !coding.system || !coding.code) continue;
+      const system = canonicalSystem(coding.system);
+      placed ||= isListSystem(system);
+      const key = `${system}|${coding.code}`;
       const list = byCode.get(key);
       if (list) {
         if (list[list.length - 1] !== r) list.push(r);
       } else byCode.set(key, [r]);
     }
+    let named = false;
     if (isMedicationRecord(r)) {
-      const text = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)].filter(Boolean).join(' ');
-      if (text) medicationTexts.set(r, text.toLowerCase());
+      const text = conceptWords(concept);
+      if (text) {
+        medicationTexts.set(r, text);
+        named = true;
+      }
+    }
+    if (!placed && !named) {
+      const list = unplaced.get(r.resourceType);
+      if (list) list.push(r);
+      else unplaced.set(r.resourceType, [r]);
     }
   }
-  return { patient, unavailable, byCode, medicationTexts, medications, counts };
+  return { patient, unavailable, byCode, unplaced, medicationTexts, medications, counts };
 }
 
 function isClinical(r: Resource): r is ClinicalResource {

@@ -1,3 +1,4 @@
+import { hasAmbiguousPath } from '../fhir/fhir-base-url.js';
 import { forbidden, type OperationOutcomeError } from '../fhir/outcomes.js';
 
 /**
@@ -6,7 +7,8 @@ import { forbidden, type OperationOutcomeError } from '../fhir/outcomes.js';
  *
  * A pattern is `scheme://host[:port|:*][/path]`: the scheme and host must be equal (host case-insensitive),
  * the port equal (the scheme's default when absent) or any with `*`, and the called URL's path must be the
- * pattern's path or below it (on a `/` boundary). URLs with credentials, query or fragment never match.
+ * pattern's path or below it (on a `/` boundary). URLs with credentials, query or fragment never match, nor
+ * a path a server could read as another (`..;`, encoded slashes and dots: the rule paging links follow).
  */
 const PATTERN = /^(https?):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}|\*))?(\/[^?#]*)?$/;
 
@@ -75,7 +77,7 @@ export class FhirServerAllowlist {
     } catch {
       return false;
     }
-    if (url.username || url.password || url.search || url.hash) return false;
+    if (url.username || url.password || url.search || url.hash || hasAmbiguousPath(url.pathname)) return false;
     const port = url.port || defaultPort(url.protocol);
     const path = url.pathname.replace(/\/+$/, '');
     return this.patterns.some(

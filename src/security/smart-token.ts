@@ -37,7 +37,7 @@ export interface SmartTokenInfo {
 export class SmartTokenError extends Error {
   constructor(
     readonly outcome: OperationOutcomeError,
-    readonly failure: 'missing' | 'unknown-server' | 'inactive' | 'expired' | 'no-patient' | 'introspection-failed',
+    readonly failure: 'missing' | 'unknown-server' | 'inactive' | 'expired' | 'no-patient' | 'other-client' | 'no-read-scope' | 'introspection-failed',
   ) {
     super(failure);
   }
@@ -51,9 +51,28 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/** The largest introspection answer read (issue #20 item 6: a 200 MiB answer took the process to 952 MiB RSS). */
+export const INTROSPECTION_MAX_BYTES = 64 * 1024;
+
+/** How long a refused token is answered from memory, without asking the authorization server again. */
+const REFUSAL_CACHE_MS = 30_000;
+
+/**
+ * Whether the granted scopes let the app read the patient's clinical record: SMART App Launch 2.x scopes
+ * `patient/<type or *>.<cruds with r>` (v2) or `.read` / `.*` (v1), optionally with a `?` query. `openid
+ * fhirUser` alone names a user, and grants no read.
+ */
+function grantsPatientRead(scope: string): boolean {
+  return scope.split(/\s+/).some((s) => {
+    const m = /^patient\/(?:\*|[A-Z][A-Za-z]+)\.([a-z*]+)(?:\?\S*)?$/.exec(s);
+    // v1 `read` and `*`; v2 an ordered subset of c r u d s that holds r (`rs`, `cruds`).
+    return m !== null && (m[1] === '*' || /^c?r/.test(m[1]!));
+  });
+}
+
 export class SmartTokenVerifier {
   private readonly servers: Map<string, SmartServer>;
-  private readonly cache = new Map<string, { info: SmartTokenInfo; until: number }>();
+  private readonly cache = new Map<string, { info: SmartTokenInfo; until: number } | { refusal: SmartTokenError; until: number }>();
   private readonly doFetch: typeof fetch;
 
   constructor(private readonly options: SmartTokenVerifierOptions) {
@@ -79,10 +98,22 @@ export class SmartTokenVerifier {
     // Keyed by a hash of server and token: the cache never holds a usable token.
     const key = createHash('sha256').update(server.introspectionUrl).update('\n').update(token).digest('base64url');
     const hit = this.cache.get(key);
-    if (hit && hit.until > now) return hit.info;
+    if (hit && hit.until > now) {
+      if ('refusal' in hit) throw hit.refusal;
+      return hit.info;
+    }
     if (hit) this.cache.delete(key);
-    const info = this.accept(await this.introspect(server, token), server, now);
-    this.remember(key, info, now);
+    const answer = await this.introspect(server, token);
+    let info: SmartTokenInfo;
+    try {
+      info = this.accept(answer, server, now);
+    } catch (err) {
+      // A refused token asked again within the window is refused from memory: a client replaying bogus
+      // tokens costs the authorization server one call per token, not one per request (issue #20 item 6).
+      if (err instanceof SmartTokenError) this.remember(key, { refusal: err, until: now + REFUSAL_CACHE_MS });
+      throw err;
+    }
+    this.remember(key, { info, until: Math.min(now + this.options.cacheSeconds * 1000, info.exp * 1000) });
     return info;
   }
 
@@ -112,7 +143,7 @@ export class SmartTokenVerifier {
     }
     if (!response.ok) throw failed();
     try {
-      const body: unknown = await response.json();
+      const body: unknown = JSON.parse(await boundedText(response, INTROSPECTION_MAX_BYTES));
       if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
     } catch {
       // fall through
@@ -129,22 +160,54 @@ export class SmartTokenVerifier {
     if (typeof patient !== 'string' || patient === '') {
       throw new SmartTokenError(unauthorized('the SMART access token has no patient in context (launch with a patient)'), 'no-patient');
     }
-    const info: SmartTokenInfo = { patient, exp, scope: typeof answer.scope === 'string' ? answer.scope : '', fhirBaseUrl: normalise(server.fhirBaseUrl) };
+    // Issue #20 item 6: the token must be this app's (RFC 7662 §2.2 client_id; else an `aud` naming it), and its
+    // scopes must let the app read the patient's record.
+    const audiences = typeof answer.aud === 'string' ? [answer.aud] : Array.isArray(answer.aud) ? answer.aud.filter((a): a is string => typeof a === 'string') : [];
+    const client = typeof answer.client_id === 'string' ? [answer.client_id] : audiences;
+    if (!client.some((c) => server.clientIds.includes(c))) {
+      throw new SmartTokenError(unauthorized('the SMART access token was issued to another client than this app'), 'other-client');
+    }
+    const scope = typeof answer.scope === 'string' ? answer.scope : '';
+    if (!grantsPatientRead(scope)) throw new SmartTokenError(forbidden('the SMART access token grants no read of the patient\'s record (patient/*.read or patient/<type>.rs)'), 'no-read-scope');
+    const info: SmartTokenInfo = { patient, exp, scope, fhirBaseUrl: normalise(server.fhirBaseUrl) };
     if (typeof answer.client_id === 'string') info.clientId = answer.client_id;
     if (typeof answer.fhirUser === 'string') info.fhirUser = answer.fhirUser;
     return info;
   }
 
-  private remember(key: string, info: SmartTokenInfo, now: number): void {
-    const until = Math.min(now + this.options.cacheSeconds * 1000, info.exp * 1000);
+  private remember(key: string, entry: { info: SmartTokenInfo; until: number } | { refusal: SmartTokenError; until: number }): void {
     const max = this.options.cacheSize ?? 10_000;
     while (this.cache.size >= max) {
       const oldest = this.cache.keys().next().value;
       if (oldest === undefined) break;
       this.cache.delete(oldest);
     }
-    this.cache.set(key, { info, until });
+    this.cache.set(key, entry);
   }
+}
+
+/** The response body as text, refused past `max` bytes without reading the rest. */
+async function boundedText(response: Response, max: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? '0');
+  if (declared > max) {
+    await response.body?.cancel();
+    throw new Error('introspection answer too large');
+  }
+  const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw new Error('introspection answer too large');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** 403 unless the Bundle's Patient is the token's patient: the token opens one patient's record only. */

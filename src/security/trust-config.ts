@@ -58,6 +58,12 @@ const smartServerSchema = z.strictObject({
   '//': comment,
   /** The FHIR base URL the app was launched with (its `iss`), exactly. */
   fhirBaseUrl: z.url({ protocol: /^https?$/ }).refine(localOrHttps, { message: 'fhirBaseUrl must be https (http only on this machine)' }),
+  /**
+   * The client ids the SMART app is registered under at this server (issue #20 item 6): an introspection answer
+   * for any other client's token is refused. The app as shipped (public/smart/launch.js) asks as
+   * `trialmatch-cds`; a site that registered it under another id lists that one.
+   */
+  clientIds: z.array(z.string().min(1)).min(1).default(['trialmatch-cds']),
   /** The authorization server's RFC 7662 introspection endpoint. */
   introspectionUrl: z.url({ protocol: /^https?$/ }).refine(localOrHttps, { message: 'introspectionUrl must be https (http only on this machine)' }),
   /**
@@ -114,11 +120,23 @@ export const EMPTY_TRUST: LoadedTrust = { file: undefined, issuers: [], unauthen
 export function resolveTrust(config: { trustFile: string | undefined; devTrust: boolean }): LoadedTrust {
   if (!config.trustFile) return EMPTY_TRUST;
   const trust = loadTrustConfig(config.trustFile);
-  const dev = trust.issuers.find((i) => i.devTokenEndpoint);
+  const dev = trust.issuers.find((i) => i.devTokenEndpoint || i.jwks?.keys.some(isDevelopmentKey));
   if (dev && !config.devTrust) {
-    throw new Error(`${config.trustFile}: issuer ${dev.issuer} is a development issuer (devTokenEndpoint) whose private key is not secret; it is trusted only with DEV_TRUST=1, never in production`);
+    throw new Error(`${config.trustFile}: issuer ${dev.issuer} is a development issuer (devTokenEndpoint, or the development key) whose private key is not secret; it is trusted only with DEV_TRUST=1, never in production`);
   }
   return trust;
+}
+
+/**
+ * The public half of the development key (config/dev-issuer.private.jwk.json, committed, so anyone can sign
+ * with it). Issue #20 item 6: a site's trust file copied from config/trust.example.json without
+ * `devTokenEndpoint` still listed this key and trusted every token signed with it; it is now refused by its
+ * coordinates, which no other key shares, even where the image holds neither file.
+ */
+const DEVELOPMENT_KEY_X = 'r5QyBYlIYJAc0prPVnn7i2MBmTrIs6CGiVCP7EqkUNX7OvoIsElckTaxb1sXixFm';
+
+function isDevelopmentKey(jwk: { kty?: unknown; x?: unknown }): boolean {
+  return jwk.kty === 'EC' && jwk.x === DEVELOPMENT_KEY_X;
 }
 
 /** Reads and validates the trust file; a broken one stops the service at start with the file and path named. */

@@ -1,6 +1,7 @@
 import type { Coding } from '@medplum/fhirtypes';
 import type { CodeEntry, ValueSetInput } from '../mappings/schema.js';
 import { valueSetUrl } from './canonical.js';
+import { canonicalSystem } from './code-systems.js';
 
 /** One code of a compiled value set, with what the evaluator needs to know about it. */
 export interface ValueSetCode {
@@ -71,7 +72,9 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
   const prefixes: { system: string; prefix: string; display: string }[] = [];
   const excluded: { system: string; code: string; prefix: boolean }[] = [];
   const steroidFactors = new Map<string, number>();
-  for (const entry of [...input.codes, ...localCodes]) {
+  // A site's local codes may name a system by its OID: the list keys use the canonical URI, as the record's do.
+  for (const raw of [...input.codes, ...localCodes]) {
+    const entry = { ...raw, system: canonicalSystem(raw.system) };
     if (entry.exclude) {
       excluded.push({ system: entry.system, code: entry.code, prefix: entry.prefix ?? false });
     } else if (entry.prefix) {
@@ -178,7 +181,9 @@ export function matchCoding(vs: CompiledValueSet, coding: Coding): ValueSetCode 
     }
     return undefined;
   }
-  const { system, code } = coding;
+  // The record's coding may name its system by OID or edition URI (issue #17 item 2): read it as the lists do.
+  const system = canonicalSystem(coding.system);
+  const code = coding.code;
   if (isExcluded(vs, system, code)) return undefined;
   const hit = vs.exact.get(codeKey(system, code));
   if (hit) return hit;

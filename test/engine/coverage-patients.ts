@@ -55,6 +55,8 @@ export function coveragePatients(): Bundle[] {
     ['suicidal-ideation-behaviour', 30],
     ['primary-immunodeficiency', 2000],
     ['substance-use-disorder', 100],
+    ['pregnancy', 60],
+    ['syphilis', 40],
   ] as const) {
     condition(worst, vs, onset);
   }
@@ -100,6 +102,11 @@ export function coveragePatients(): Bundle[] {
   }
   const protein = first('urine-protein-24h');
   worst.quantity(protein.code, protein.display, 2.4, 'g/(24.h)', d);
+  // A qualitative ANA without a titre and a spot protein/creatinine ratio: each only sends its part to review.
+  worst.qualitative(first('ana-presence').code, 'ANA presence', 'pos', d).quantity(first('urine-protein-creatinine-ratio').code, 'Protein/creatinine ratio', 2.1, 'mg/mg', d);
+  // A syphilis diagnosis of the past (resolved): a treponemal test usually stays positive, so it goes to review.
+  const syphilis = first('syphilis');
+  worst.condition(syphilis.system, syphilis.code, syphilis.display, { onset: daysAgo(2000), abatement: daysAgo(1900) });
 
   // An older child: positive anti-Sm, an inactive SLEDAI of 0, an IgG normal for 9 and over but low for 5-8.
   const edge = new PatientBuilder('edge', { gender: 'male', birthDate: yearsAgo(9, 10) });
@@ -110,6 +117,7 @@ export function coveragePatients(): Bundle[] {
   edge.medication({ rxnorm: '849574', display: 'Naproxen sodium 220 MG Oral Tablet' }, daysAgo(100));
   for (const vs of FILLED_TESTS) edge.qualitative(first(vs).code, first(vs).display, 'neg', daysAgo(5));
   edge.quantity(first('urine-protein-24h').code, '24-h urine protein', 0.4, 'g/(24.h)', daysAgo(5));
+  edge.qualitative(first('ana-presence').code, 'ANA presence', 'neg', daysAgo(5)).quantity(first('urine-protein-creatinine-ratio').code, 'Protein/creatinine ratio', 0.3, 'mg/mg', daysAgo(5));
 
   const toddler = new PatientBuilder('toddler', { gender: 'male', birthDate: yearsAgo(3) });
   return [worst.bundle(), edge.bundle(), toddler.bundle()];

@@ -48,6 +48,8 @@ function record(seen: Map<string, Set<Outcome>>, evaluations: TrialEvaluation[])
       const key = `${trialId}/${p.id}`;
       if (!seen.has(key)) seen.set(key, new Set());
       seen.get(key)?.add(p.outcome);
+      // What the record gave before a window rule held it back (src/engine/window-guard.ts) counts as reached.
+      if (p.recordOutcome) seen.get(key)?.add(p.recordOutcome);
     }
   };
   for (const e of evaluations) for (const c of e.criteria) c.parts.forEach((p) => walk(e.trialId, p));

@@ -71,7 +71,7 @@ describe('a fhirpath part is compiled once, at load', () => {
       JSON.stringify({
         id: 't', title: 'T', shortTitle: 'T', phase: 'Phase 1', studyType: 'interventional', recruitmentStatus: 'recruiting',
         registry: { url: 'https://example.org/t', label: 'Registry' }, protocolSource: 'test',
-        criteria: [{ id: 'inc-1', type: 'inclusion', item: '1', text: 'x', interpretation: 'x', rule }],
+        criteria: [{ id: 'inc-1', type: 'inclusion', item: '1', text: 'x', interpretation: 'x', anchor: 'screening', rule }],
       }),
     );
 

@@ -29,7 +29,7 @@ writeFileSync(
     registry: { url: 'https://example.org/repeat-test', label: 'Registry' },
     protocolSource: 'test',
     criteria: [
-      { id: 'inc-1', type: 'inclusion', item: '1', text: 'Two hemoglobin results', interpretation: 'the test kind', rule: { kind: 'repeat-result', valueSet: 'hemoglobin', atLeast: 2 } },
+      { id: 'inc-1', type: 'inclusion', item: '1', text: 'Two hemoglobin results', interpretation: 'the test kind', anchor: 'screening', rule: { kind: 'repeat-result', valueSet: 'hemoglobin', atLeast: 2 } },
     ],
   }),
 );

@@ -13,17 +13,20 @@ function child(id = 'p', years = 12): PatientBuilder {
   return new PatientBuilder(id, { gender: 'female', birthDate: yearsAgo(years, 30) });
 }
 
+// The screening values below are read through the project's default windows (the protocols give none), which
+// never hide a trial on its own (issue 18 item 3): a value that would fail an item leaves it unknown, and the
+// reading itself is `recordOutcome` (src/engine/window-guard.ts).
 describe('measurements', () => {
   it('converts hemoglobin from g/dL to the protocol\'s g/L with UCUM', () => {
     const low = evaluate(child().quantity('718-7', 'Hemoglobin', 7.9, 'g/dL', daysAgo(2)).bundle());
-    expect(part(low, BLINA, 'inc-7.hb')).toMatchObject({ outcome: 'not-met', evidence: [{ value: 79, unit: 'g/L', recorded: '7.9 g/dL' }] });
+    expect(part(low, BLINA, 'inc-7.hb')).toMatchObject({ recordOutcome: 'not-met', evidence: [{ value: 79, unit: 'g/L', recorded: '7.9 g/dL' }] });
     const ok = evaluate(child().quantity('718-7', 'Hemoglobin', 80, 'g/L', daysAgo(2)).bundle());
     expect(part(ok, BLINA, 'inc-7.hb').outcome).toBe('met');
   });
 
   it('reads counts in 10*3/uL against a threshold in 10*9/L', () => {
     const ev = evaluate(child().quantity('751-8', 'Neutrophils', 0.4, '10*3/uL', daysAgo(1)).bundle());
-    expect(part(ev, BLINA, 'inc-7.anc')).toMatchObject({ outcome: 'not-met', evidence: [{ value: 0.4, unit: '10*9/L' }] });
+    expect(part(ev, BLINA, 'inc-7.anc')).toMatchObject({ recordOutcome: 'not-met', evidence: [{ value: 0.4, unit: '10*9/L' }] });
   });
 
   it('compares bilirubin in umol/L with a default ULN in mg/dL, and says the default was used', () => {
@@ -32,12 +35,12 @@ describe('measurements', () => {
     expect(under.outcome).toBe('met');
     expect(under.evidence[0]?.note).toMatch(/no reference range: default ULN 1.2 mg\/dL used/);
     const over = part(evaluate(child().quantity('1975-2', 'Bilirubin', 45, 'umol/L', daysAgo(1)).bundle()), BLINA, 'inc-7.bili');
-    expect(over.outcome).toBe('not-met');
+    expect(over.recordOutcome).toBe('not-met');
   });
 
   it('uses the result\'s own reference range for x ULN limits', () => {
     const ev = evaluate(child().quantity('1742-6', 'ALT', 130, 'U/L', daysAgo(1), { high: 40 }).bundle());
-    expect(part(ev, BLINA, 'inc-7.alt')).toMatchObject({ outcome: 'not-met' });
+    expect(part(ev, BLINA, 'inc-7.alt')).toMatchObject({ recordOutcome: 'not-met' });
     expect(part(ev, BLINA, 'inc-7.alt').evidence[0]?.note).toMatch(/ULN 40 U\/L from the result's reference range/);
   });
 
@@ -58,7 +61,7 @@ describe('measurements', () => {
 
   it('decides a "<x" result only when the whole range is on one side of the threshold', () => {
     const below = child().quantity('8116-6', 'CD19', 5, '/uL', daysAgo(1), { comparator: '<' });
-    expect(part(evaluate(below.bundle()), BLINA, 'inc-7.cd19').outcome).toBe('not-met');
+    expect(part(evaluate(below.bundle()), BLINA, 'inc-7.cd19').recordOutcome).toBe('not-met');
     const unclear = child().quantity('8116-6', 'CD19', 30, '/uL', daysAgo(1), { comparator: '<' });
     expect(part(evaluate(unclear.bundle()), BLINA, 'inc-7.cd19').outcome).toBe('unknown');
   });
@@ -70,7 +73,7 @@ describe('measurements', () => {
   });
 
   it('reads the SLEDAI-2K score as a plain number', () => {
-    expect(part(evaluate(child().score('SLEDAI-2K', 5, daysAgo(3)).bundle()), BLINA, 'inc-5').outcome).toBe('not-met');
+    expect(part(evaluate(child().score('SLEDAI-2K', 5, daysAgo(3)).bundle()), BLINA, 'inc-5').parts?.[0]?.recordOutcome).toBe('not-met');
     expect(part(evaluate(child().score('SLEDAI-2K', 6, daysAgo(3)).bundle()), BLINA, 'inc-5').outcome).toBe('met');
   });
 
@@ -78,7 +81,7 @@ describe('measurements', () => {
     const six = new PatientBuilder('p', { gender: 'male', birthDate: yearsAgo(6) }).quantity('2465-3', 'IgG', 500, 'mg/dL', daysAgo(5));
     expect(part(evaluate(six.bundle()), BLINA, 'exc-9').outcome).toBe('not-met'); // 5.0 g/L is not below 4.5
     const ten = new PatientBuilder('p', { gender: 'male', birthDate: yearsAgo(10) }).quantity('2465-3', 'IgG', 500, 'mg/dL', daysAgo(5));
-    expect(part(evaluate(ten.bundle()), BLINA, 'exc-9').outcome).toBe('met'); // 5.0 g/L is below 6.0
+    expect(part(evaluate(ten.bundle()), BLINA, 'exc-9.igg-low').recordOutcome).toBe('met'); // 5.0 g/L is below 6.0
   });
 });
 
@@ -166,7 +169,8 @@ describe('medications', () => {
   it('needs a course started long enough ago for a "stable dose"', () => {
     const fresh = child().medication({ rxnorm: '979092', display: 'Hydroxychloroquine 200 MG' }, daysAgo(3));
     const p = part(evaluate(fresh.bundle()), BLINA, 'inc-6.antimalarial');
-    expect(p.outcome).toBe('not-met');
+    // Stable 7 days "prior to the first dose", still ahead: the record shows 3 days, so the study team decides.
+    expect(p).toMatchObject({ outcome: 'review', recordOutcome: 'not-met' });
     expect(p.evidence[0]?.note).toMatch(/less than 7 days ago/);
   });
 

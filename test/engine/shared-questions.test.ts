@@ -40,7 +40,7 @@ describe('questions the trials share are answered once per request', () => {
           const root = evaluations[t]!.criteria[c]!;
           const result: PartResult = root.parts.length === 1 && !('of' in criterion.rule) ? root.parts[0]! : { ...root, id: criterion.rule.id, label: criterion.rule.label, kind: criterion.rule.kind, parts: root.parts };
           for (const [leaf, shared] of pairs(criterion.rule, result)) {
-            const alone = evaluateRule(leaf, createContext(record, ANCHOR, mappings.engine), []);
+            const alone = evaluateRule(leaf, createContext(record, ANCHOR, mappings.engine), [], criterion.guards);
             expect(shared, `${trial.id} ${leaf.id}`).toEqual(alone);
             compared++;
           }

@@ -71,6 +71,36 @@ describe('GET /metrics and GET /readyz (issue #12 item 6)', () => {
     }
   });
 
+  it('labels a paging link\'s request from a closed set of resource types, never from the link\'s path (issue #20 item 6)', async () => {
+    const bundle = exampleBundle('sle-child-likely');
+    const patient = patientIdOf(bundle);
+    const answer = fhirFromBundle(bundle);
+    let base = '';
+    const paging = await startServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.endsWith('/Observation')) {
+        res.setHeader('content-type', 'application/fhir+json');
+        res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', link: [{ relation: 'next', url: `${base}/fhir/page-token-8f3a91?_getpagesoffset=1` }], entry: [] }));
+      } else if (url.pathname.includes('page-token-')) {
+        res.setHeader('content-type', 'application/fhir+json');
+        res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [] }));
+      } else answer(req, res);
+    });
+    base = paging.url;
+    const app = testApp();
+    try {
+      const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(patient, { fhirServer: `${paging.url}/fhir` }) });
+      expect(res.statusCode).toBe(200);
+      expect(paging.calls.some((c) => c.includes('page-token-8f3a91'))).toBe(true);
+      const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(body).toMatch(/trialmatch_fhir_request_duration_seconds_count\{resource="other",outcome="ok"\} 1/);
+      expect(body).not.toContain('page-token');
+    } finally {
+      await app.close();
+      await paging.close();
+    }
+  });
+
   it('counts a criterion part that could not be evaluated by its mapping id, never its message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trialmatch-mappings-'));
     cpSync(join(ROOT, 'fhir-mappings'), dir, { recursive: true });
@@ -107,18 +137,25 @@ describe('GET /metrics and GET /readyz (issue #12 item 6)', () => {
   });
 
   it('is ready with loadable keys, and 503 with an OperationOutcome when a key set or a pushed check fails', async () => {
-    const ok = testApp();
-    const unreachable = testApp({}, { AUTH_MODE: 'on', TRUST_CONFIG: writeTrust({ issuers: [{ issuer: 'https://ehr.example', jwksUrl: 'http://127.0.0.1:1/jwks.json' }] }) });
+    const operator = { METRICS_TOKEN: 'a-long-metrics-token-123' };
+    const bearer = { authorization: 'Bearer a-long-metrics-token-123' };
+    const ok = testApp({}, operator);
+    const unreachable = testApp({}, { ...operator, AUTH_MODE: 'on', TRUST_CONFIG: writeTrust({ issuers: [{ issuer: 'https://ehr.example', jwksUrl: 'http://127.0.0.1:1/jwks.json' }] }) });
     try {
       expect((await ok.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
       ok.readinessChecks.push(async () => {
-        throw new Error('database unreachable');
+        throw new Error('database unreachable at 10.1.2.3:5432');
       });
-      const failing = await ok.inject({ method: 'GET', url: '/readyz' });
+      const failing = await ok.inject({ method: 'GET', url: '/readyz', headers: bearer });
       expect(failing.statusCode).toBe(503);
       expect(failing.json().resourceType).toBe('OperationOutcome');
       expect(failing.json().issue[0].diagnostics).toMatch(/database unreachable/);
-      const keys = await unreachable.inject({ method: 'GET', url: '/readyz' });
+      // Issue #20 item 6: an anonymous caller learns up or down, never the database's address.
+      const anonymous = await ok.inject({ method: 'GET', url: '/readyz' });
+      expect(anonymous.statusCode).toBe(503);
+      expect(anonymous.json().issue[0].diagnostics).toBe('not ready');
+      expect(anonymous.body).not.toMatch(/10\.1\.2\.3/);
+      const keys = await unreachable.inject({ method: 'GET', url: '/readyz', headers: bearer });
       expect(keys.statusCode).toBe(503);
       expect(keys.json().issue[0].diagnostics).toMatch(/key set of issuer https:\/\/ehr.example/);
     } finally {

@@ -69,7 +69,8 @@ async function metric(app: FastifyInstance, series: string): Promise<number> {
 describe.skipIf(!fhirBaseUrl)(`a site's terminology server (HAPI FHIR)${skipNote}`, () => {
   const mappings = fhirBaseUrl ? hierarchyMappingsDir() : undefined;
   const subtype = sleChildCodedAs('itest-tx-sle-subtype', { system: SCT, code: NEW_SLE_SUBTYPE, display: 'Systemic lupus erythematosus, new subtype' });
-  const local = sleChildCodedAs('itest-tx-sle-local', { system: LOCAL_SYSTEM, code: LOCAL_SLE, display: 'SLE' });
+  // A local display that names nothing the lists know: without the server the SLE inclusion stays unknown.
+  const local = sleChildCodedAs('itest-tx-sle-local', { system: LOCAL_SYSTEM, code: LOCAL_SLE, display: 'Problem 01' });
   const leukaemia = sleChildWith('itest-tx-all', { system: SCT, code: ALL_CODE, display: 'Acute lymphoid leukemia' });
   let proxy: Awaited<ReturnType<typeof startRecordingProxy>>;
   let withServer: FastifyInstance;

@@ -66,6 +66,17 @@ describe('every protocol item is in the mapping', () => {
     });
   }
 
+  it('labels an exclusion by the finding that excludes, as the protocol says it (issue 18 item 6)', () => {
+    const bite = realMappings().trials.find((t) => t.id === 'nct07352332-bite-immune-profiling')!;
+    // "Inability to obtain essential clinical data": the label said "obtainable", the opposite.
+    expect(bite.criteria.find((c) => c.id === 'exc-4')?.rule.label).toMatch(/cannot be obtained/);
+    for (const trial of realMappings().trials) {
+      for (const c of trial.criteria.filter((x) => x.type === 'exclusion')) {
+        for (const leaf of leaves(c.rule)) expect(leaf.label, `${trial.id} ${leaf.id}`).not.toMatch(/\b(obtainable|adequate quality|eligible|absent)\b/i);
+      }
+    }
+  });
+
   it('reads the protocol documents from shared/seeds', () => {
     expect(readFileSync(resolve(SEEDS, 'NCT06789107-blinatumomab-refractory-cSLE.txt'), 'utf8')).toContain('Blinatumomab');
   });

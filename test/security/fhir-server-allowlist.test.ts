@@ -23,6 +23,12 @@ describe('FHIR server patterns', () => {
     ['https://user:pw@fhir.hospital.example/r4', false],
     ['https://fhir.hospital.example/r4?x=1', false],
     ['https://fhir.hospital.example/r4/../admin', false],
+    // Issue #20 item 5: paths a server reads as another than the one checked (Tomcat strips ';' parameters).
+    ['https://fhir.hospital.example/r4/..;/admin', false],
+    ['https://fhir.hospital.example/r4/..%2fadmin', false],
+    ['https://fhir.hospital.example/r4/%2e%2e/admin', false],
+    ['https://fhir.hospital.example/r4/..%5cadmin', false],
+    ['https://fhir.hospital.example/r4;jsessionid=1', false],
     ['http://127.0.0.1:8080/fhir', true],
     ['http://127.0.0.1/fhir', true],
     ['http://127.0.0.2:8080/fhir', false],

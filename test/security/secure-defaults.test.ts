@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -44,13 +45,28 @@ describe('secure defaults (issue #12 item 1)', () => {
     expect(() => testApp({}, { ...NO_DEV, TRUST_CONFIG: resolve(ROOT, 'config', 'trust.example.json') })).toThrow(/development issuer.*DEV_TRUST=1/);
   });
 
+  it('keeps the development key and the example trust files out of the production image (.dockerignore)', () => {
+    const ignored = readFileSync(resolve(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const file of ['config/dev-issuer.private.jwk.json', 'config/trust.example.json', 'config/trust.test.json']) expect(ignored, file).toContain(file);
+  });
+
+  it('refuses a trust file copied from the example without devTokenEndpoint: it still lists the public development key (issue #20 item 6)', () => {
+    const example = JSON.parse(readFileSync(resolve(ROOT, 'config', 'trust.example.json'), 'utf8')) as { issuers: Record<string, unknown>[] };
+    const { devTokenEndpoint: _d, privateJwkFile: _p, ...issuer } = example.issuers[0]!;
+    const copied = writeTrust({ ...example, issuers: [{ ...issuer, issuer: 'https://ehr.hospital.example' }] });
+    expect(() => testApp({}, { ...NO_DEV, AUTH_MODE: 'on', TRUST_CONFIG: copied, PUBLIC_BASE_URL: BASE })).toThrow(/development key.*DEV_TRUST=1/);
+  });
+
   it('in production refuses to start without TRUST_CONFIG and PUBLIC_BASE_URL, and refuses DEV_TRUST and AUTH_MODE=off', () => {
     const trust = writeTrust({ issuers: [] });
     expect(() => loadConfig({ NODE_ENV: 'production', PUBLIC_BASE_URL: BASE })).toThrow(/TRUST_CONFIG/);
     expect(() => loadConfig({ NODE_ENV: 'production', TRUST_CONFIG: trust })).toThrow(/PUBLIC_BASE_URL/);
     expect(() => loadConfig({ NODE_ENV: 'production', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE, DEV_TRUST: '1' })).toThrow(/DEV_TRUST is refused/);
     expect(() => loadConfig({ NODE_ENV: 'production', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE, AUTH_MODE: 'off' })).toThrow(/AUTH_MODE=off/);
-    expect(loadConfig({ NODE_ENV: 'production', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE }).production).toBe(true);
+    // Issue #20 item 6: /metrics is not open in production.
+    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE })).toThrow(/METRICS_TOKEN/);
+    expect(loadConfig({ NODE_ENV: 'production', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE, METRICS: 'off' }).production).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE, METRICS_TOKEN: 'a-long-metrics-token-123' }).production).toBe(true);
   });
 
   it('allows CORS only from the trust file\'s corsOrigins, never reflecting any origin', async () => {

@@ -19,6 +19,10 @@ const TOKENS: Record<string, Record<string, unknown>> = {
   'good-token-3b9f': { active: true, scope: 'launch openid fhirUser patient/*.read', client_id: 'trialmatch-cds', fhirUser: 'Practitioner/dr-audit', patient: PATIENT, exp },
   'expired-token-77aa': { active: true, scope: 'patient/*.read', patient: PATIENT, exp: exp - 7200 },
   'no-patient-token-1c2d': { active: true, scope: 'user/*.read', exp },
+  // Issue #20 item 6: another client's token, a token that reads nothing, and one naming the app only in `aud`.
+  'other-client-token-5e6f': { active: true, scope: 'launch patient/*.read', client_id: 'some-other-app', patient: PATIENT, exp },
+  'identity-only-token-9a8b': { active: true, scope: 'openid fhirUser', client_id: 'trialmatch-cds', patient: PATIENT, exp },
+  'aud-token-4d4d': { active: true, scope: 'launch patient/Observation.rs patient/Condition.rs', aud: ['https://fhir.example', 'trialmatch-cds'], patient: PATIENT, exp },
 };
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -124,6 +128,26 @@ describe('POST /smart/$evaluate: the SMART app call, checked by token introspect
     expect(res.headers['www-authenticate']).toContain('Bearer realm="trialmatch-cds"');
   });
 
+  it('another client\'s token: 401, and asking again with it is answered from memory, not by the authorization server (issue #20 item 6)', async () => {
+    introspected.length = 0;
+    for (let i = 0; i < 3; i++) {
+      const res = await call('Bearer other-client-token-5e6f', { fhirServer, bundle: exampleBundle(PATIENT) });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().issue[0].diagnostics).toContain('another client');
+    }
+    expect(introspected).toHaveLength(1);
+  });
+
+  it('a token whose scopes read nothing of the patient (openid fhirUser only): 403', async () => {
+    const res = await call('Bearer identity-only-token-9a8b', { fhirServer, bundle: exampleBundle(PATIENT) });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().issue[0].diagnostics).toContain('grants no read');
+  });
+
+  it('a token naming the app in aud only, with SMART v2 read scopes: accepted', async () => {
+    expect((await call('Bearer aud-token-4d4d', { fhirServer, bundle: exampleBundle(PATIENT) })).statusCode).toBe(200);
+  });
+
   it("another patient's Bundle with this patient's token: 403", async () => {
     const res = await call('Bearer good-token-3b9f', { fhirServer, bundle: exampleBundle('sle-adult-belimumab') });
     expect(res.statusCode).toBe(403);
@@ -163,6 +187,33 @@ describe('POST /smart/$evaluate: the SMART app call, checked by token introspect
     expect(lib.statusCode).toBe(200);
     expect(lib.headers['content-type']).toContain('javascript');
     expect((await app.inject({ method: 'GET', url: '/smart/vendor/fhir-client.js.map' })).statusCode).toBe(404);
+  });
+});
+
+describe('POST /smart/$evaluate when the authorization server answers too much', () => {
+  it('reads at most 64 KiB of an introspection answer: 503, with the rest never read (issue #20 item 6)', async () => {
+    let sent = 0;
+    const huge = await startServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.write(`{"active":true,"client_id":"trialmatch-cds","scope":"patient/*.read","patient":"${PATIENT}","exp":${exp},"pad":"`);
+      const chunk = 'x'.repeat(64 * 1024);
+      const pump = (): void => {
+        while (sent < 64 * 1024 * 1024 && res.write(chunk)) sent += chunk.length;
+        if (sent < 64 * 1024 * 1024) res.once('drain', pump);
+        else res.end('"}');
+      };
+      res.on('close', () => (sent = Number.MAX_SAFE_INTEGER));
+      pump();
+    });
+    const trust = writeTrust({ issuers: [], smartServers: [{ fhirBaseUrl: `${huge.url}/fhir`, introspectionUrl: `${huge.url}/introspect` }] });
+    const app = testApp({}, { AUTH_MODE: 'on', TRUST_CONFIG: trust });
+    try {
+      const res = await app.inject({ method: 'POST', url: '/smart/$evaluate', headers: { 'content-type': 'application/json', authorization: 'Bearer big-answer-token' }, payload: JSON.stringify({ fhirServer: `${huge.url}/fhir`, bundle: exampleBundle(PATIENT) }) });
+      expect(res.statusCode).toBe(503);
+    } finally {
+      await app.close();
+      await huge.close();
+    }
   });
 });
 

@@ -193,6 +193,22 @@ describe('the embedded journal', () => {
     expect(lines).toEqual([{ at: '2026-11-23T10:00:00.000Z', issuer: 'https://ehr.example.org', subject: 'dr-x', action: 'patient-view', patientId: 'p-1', trials: ['trial-a'] }]);
     expect(statSync(resolve(dir, 'audit.audit.jsonl')).mode & 0o777).toBe(0o600);
   });
+
+  it('bounds every text field of an audit line and writes U+2028 escaped, so one event is one line (issue #20 item 5)', async () => {
+    const state = await open('audit-bounded');
+    const sub = `dr-\u2028x-${'s'.repeat(7000)}`;
+    await state.audit.record({ at: new Date('2026-11-23T10:00:00Z'), issuer: 'https://ehr.example.org', subject: sub, action: 'patient-view', patientId: 'p-\u2029-1' });
+    await state.close();
+    const text = readFileSync(resolve(dir, 'audit-bounded.audit.jsonl'), 'utf8');
+    expect(text).not.toMatch(/[\u2028\u2029]/);
+    const lines = text.trim().split(/\r?\n|\u2028|\u2029/);
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as { subject: string; patientId: string };
+    expect(line.subject.length).toBeLessThanOrEqual(256);
+    expect(line.subject.startsWith('dr-\u2028x-sss')).toBe(true);
+    expect(line.subject.endsWith('…')).toBe(true);
+    expect(line.patientId).toBe('p-\u2029-1');
+  });
 });
 
 describe('the embedded replay store', () => {

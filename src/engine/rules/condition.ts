@@ -1,7 +1,9 @@
 import type { Condition } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import type { CodedLeaf } from '../compiled.js';
-import { conceptText } from '../../fhir/concept-text.js';
+import { conceptText, conceptWords } from '../../fhir/concept-text.js';
+import { matchName } from '../../terminology/value-set.js';
+import { unplacedItems, whyUnplaced } from '../unplaced-items.js';
 import { referenceOf } from '../../patient/patient-record.js';
 import type { CompiledValueSet } from '../../terminology/value-set.js';
 import { codedFields, defineKind, memoKey } from '../rule-kind.js';
@@ -24,6 +26,8 @@ type ConditionSpec = z.infer<typeof conditionRuleSchema>;
 
 export interface ConditionLeaf extends CodedLeaf<'condition', ConditionSpec> {
   broaderValueSet?: CompiledValueSet;
+  /** CompileScope.absenceExcludes: an uncoded Condition leaves this part unknown rather than not met. */
+  absenceExcludes: boolean;
 }
 
 /** A diagnosis in the patient's Conditions (the `condition` kind). */
@@ -39,9 +43,10 @@ export const conditionKind = defineKind({
       kind,
       ...coded,
       spec,
-      memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch, activeOnly, broaderValueSet]),
+      memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch, activeOnly, broaderValueSet, scope.absenceExcludes]),
       reads: [{ resourceType: 'Condition', valueSet: coded.valueSet }],
       evaluate: (ctx) => evaluateCondition(leaf, ctx),
+      absenceExcludes: scope.absenceExcludes,
     };
     if (broaderValueSet) leaf.broaderValueSet = scope.valueSet(broaderValueSet);
     return leaf;
@@ -168,5 +173,57 @@ export function evaluateCondition(leaf: ConditionLeaf, ctx: EvalContext): PartRe
     }
   }
   const outcome = noDataOutcome(leaf, 'not-met');
+  if (outcome === 'not-met') {
+    const uncoded = uncodedOutcome(leaf, ctx, (c) => passesFilters(leaf, c) && inScope(c));
+    if (uncoded) return uncoded;
+  }
   return part(leaf, outcome, `no ${leaf.valueSet.title} recorded${windowText}`, [], outcome === 'not-met' ? undefined : [`${leaf.valueSet.title}`]);
 }
+
+/** How the record names the entry, for the evidence: "a problem-list entry", "an encounter diagnosis". */
+function entryKind(c: Condition): string {
+  const categories = (Array.isArray(c.category) ? c.category : []).flatMap((cat) => (Array.isArray(cat.coding) ? cat.coding : [])).map((x) => x.code);
+  if (categories.includes('problem-list-item')) return 'a problem-list entry';
+  if (categories.includes('encounter-diagnosis')) return 'an encounter diagnosis';
+  return 'a Condition';
+}
+
+/**
+ * Conditions the service could not code (issue #17 item 4; Cerner sends many problems with `code.text`
+ * only) are not evidence that the diagnosis is absent. One whose words name the list (its `names`:
+ * "systemic lupus erythematosus", "SLE", 系统性红斑狼疮) is shown, whichever way the part counts: for review
+ * where the part must be found, unknown where finding it excludes. Any other leaves a part whose "not met"
+ * would hide a trial unknown, with the entries shown.
+ * Tentative, refuted and out-of-window entries are left out as for coded ones.
+ */
+function uncodedOutcome(leaf: ConditionLeaf, ctx: EvalContext, keep: (c: Condition) => boolean): PartResult | undefined {
+  const items = (unplacedItems(ctx, ['Condition']) as Condition[]).filter(keep);
+  if (items.length === 0) return undefined;
+  const title = leaf.valueSet.title;
+  const describe = (c: Condition): string => `${entryKind(c)} the service could not code (${whyUnplaced(c.code)})`;
+  const named = items.filter((c) => matchName(leaf.valueSet, conceptWords(c.code)) !== undefined);
+  if (named.length > 0) {
+    // Review for a part that must be found (the study team confirms the diagnosis the words name); unknown for
+    // one whose finding excludes, since a review item alone leaves a trial "likely" while the record names the
+    // excluding condition (issue #18 item 5: "likely" only with no positive anywhere in the record).
+    const outcome = leaf.absenceExcludes ? 'review' : 'unknown';
+    return part(leaf, outcome, `${describe(named[0]!)} names ${title}: is it the diagnosis?`, named.map((c) => evidenceOf(c, ctx, describe(c))), [
+      UNCODED_NEED,
+    ]);
+  }
+  if (!leaf.absenceExcludes) return undefined;
+  const shown = items.slice(0, MAX_UNCODED_SHOWN);
+  const what = items.length === 1 ? describe(items[0]!) : `${items.length} Conditions the service could not code${items.length > shown.length ? ` (${shown.length} shown)` : ''}`;
+  return part(leaf, 'unknown', `the record holds ${what}: it may be ${title}`, shown.map((c) => evidenceOf(c, ctx, describe(c))), [
+    UNCODED_NEED,
+  ]);
+}
+
+/**
+ * What settles every such part, one phrase for all lists so the card ranks it once ("Would settle it: codes
+ * for the uncoded diagnoses in the record (5 criteria, 3 trials)"); the entries themselves are the evidence.
+ */
+const UNCODED_NEED = 'codes for the uncoded diagnoses in the record';
+
+/** The uncoded entries shown as evidence of an unknown part: enough to act on, not the whole problem list. */
+const MAX_UNCODED_SHOWN = 5;

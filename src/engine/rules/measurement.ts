@@ -4,7 +4,7 @@ import type { EvalContext } from '../context.js';
 import { codedFields, defineKind, memoKey } from '../rule-kind.js';
 import { comparatorSchema, resourceRule, whichSchema, windowFitsWhich, WHICH_WINDOW } from './fields.js';
 import { numericValue, upperLimit, type DatedObservation, type NumericValue } from '../observation-values.js';
-import { part } from '../part.js';
+import { foundOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 import { convertUnit, isDimensionless } from '../units.js';
 import { baseEvidence, decideByResults, type ResultScope } from './lab.js';
@@ -123,7 +123,7 @@ function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: Resu
     const ev: Evidence = { ...evidence, value: v.value, note: `${note}; threshold ${spec.comparator} ${toSignificant(threshold)} (${spec.timesUln} x ULN)` };
     if (unit) ev.unit = unit;
     if (ok === undefined) return part(leaf, 'unknown', `recorded as ${v.recorded}: cannot tell`, [ev], [`an exact ${title} value`]);
-    return part(leaf, ok ? 'met' : 'not-met', `${v.recorded} vs ${spec.timesUln} x ULN`, [ev]);
+    return part(leaf, ok ? foundOutcome(leaf) : 'not-met', `${v.recorded} vs ${spec.timesUln} x ULN`, [ev]);
   }
   // Absolute threshold in the mapping's unit; the result is converted with UCUM.
   if (spec.value === undefined || spec.unit === undefined) throw new Error('measurement without a threshold');
@@ -143,5 +143,5 @@ function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: Resu
   if (v.unit && v.unit !== unit) ev.recorded = v.recorded;
   const ok = decide(v, value, spec.comparator, threshold);
   if (ok === undefined) return part(leaf, 'unknown', `recorded as ${v.recorded}: cannot tell`, [ev], [`an exact ${title} value`]);
-  return part(leaf, ok ? 'met' : 'not-met', `${toSignificant(value)} ${unit} ${ok ? 'meets' : 'does not meet'} ${spec.comparator} ${threshold} ${unit}`, [ev]);
+  return part(leaf, ok ? foundOutcome(leaf) : 'not-met', `${toSignificant(value)} ${unit} ${ok ? 'meets' : 'does not meet'} ${spec.comparator} ${threshold} ${unit}`, [ev]);
 }

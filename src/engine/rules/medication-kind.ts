@@ -30,7 +30,10 @@ const medicationRuleSchema = z.strictObject({
   routes: z.enum(['systemic', 'any']).default('systemic'),
 });
 
-export type MedicationLeaf = CodedLeaf<'medication', z.infer<typeof medicationRuleSchema>>;
+export type MedicationLeaf = CodedLeaf<'medication', z.infer<typeof medicationRuleSchema>> & {
+  /** CompileScope.absenceExcludes: a medication the EHR did not name leaves this part unknown, never "not given". */
+  absenceExcludes: boolean;
+};
 
 export const medicationKind = defineKind({
   kind: 'medication',
@@ -48,9 +51,10 @@ export const medicationKind = defineKind({
       kind,
       ...coded,
       spec,
-      memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch, currentOnly, startedAtLeast, minPrednisoneMgPerKgPerDay, minCourse, minIngredients, routes]),
+      memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch, currentOnly, startedAtLeast, minPrednisoneMgPerKgPerDay, minCourse, minIngredients, routes, scope.absenceExcludes]),
       reads,
       evaluate: (ctx) => evaluateMedication(leaf, ctx),
+      absenceExcludes: scope.absenceExcludes,
     };
     return leaf;
   },

@@ -11,6 +11,7 @@ import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult, WindowClears } from '../types.js';
 import { convertUnit } from '../units.js';
 import { toHundredths } from '../rounding.js';
+import { unplacedItems } from '../unplaced-items.js';
 
 interface Match {
   record: MedicationRecord;
@@ -215,6 +216,35 @@ function hasMedicationData(ctx: EvalContext): boolean {
 }
 
 /**
+ * Medication records that name no drug (issue #18 item 2: no code in a system the lists use, no text, and a
+ * medicationReference that neither resolves nor carries a display): the patient was given or ordered
+ * something the service cannot name. Kept only where they could still count for this part (not ruled out by
+ * its window or by "current"), and only for a part whose "not met" would hide a trial.
+ */
+function unnamedAgents(ctx: EvalContext, leaf: MedicationLeaf): MedicationRecord[] {
+  if (!leaf.absenceExcludes) return [];
+  const from = leaf.spec.window ? windowStart(ctx, leaf.spec.window) : undefined;
+  return (unplacedItems(ctx, MEDICATION_TYPES) as MedicationRecord[]).filter((r) => {
+    if (isIgnoredMedication(r) || !passesFilters(leaf, r)) return false;
+    const exposure = exposureIn(ctx, r);
+    if (leaf.spec.currentOnly && !exposure.current) return false;
+    return !(from && exposure.end && exposure.end < from);
+  });
+}
+
+function unnamedEvidence(ctx: EvalContext, r: MedicationRecord): Evidence {
+  const exposure = exposureIn(ctx, r);
+  const ref = r.medicationReference?.reference;
+  return {
+    reference: referenceOf(r),
+    display: 'a medication the EHR did not name',
+    value: `${KIND_WORDS[r.resourceType]} ${r.status}`,
+    date: formatDate(exposure.start),
+    note: typeof ref === 'string' ? `medicationReference ${ref.slice(0, 200)} is not in the record and carries no display` : 'no code, text or display',
+  };
+}
+
+/**
  * Medications are decided from the record: a matching record given (statement, administration, dispense)
  * that meets the timing, route and dose constraints is presence; orders alone leave it unknown (finish).
  * Absence is read as "not taken" only when the record holds medication data of some kind: a record with
@@ -262,6 +292,11 @@ export function evaluateMedication(leaf: MedicationLeaf, ctx: EvalContext): Part
     }
     if (unavailable) return part(leaf, 'unknown', unavailable, pass, [`medications (${title})`]);
     if (noHistory) return part(leaf, noHistoryOutcome(leaf), 'no medication history in the record', [], [`medication history (${title})`]);
+    const unnamed = unnamedAgents(ctx, leaf);
+    if (unnamed.length > 0 && possible.size + unnamed.length >= minIngredients) {
+      const reason = `${agents.size} of ${minIngredients} agents confirmed (${list}); ${unnamed.length} medication${unnamed.length === 1 ? '' : 's'} the EHR did not name`;
+      return part(leaf, 'unknown', reason, [...pass, ...unsure, ...unnamed.map((r) => unnamedEvidence(ctx, r))], [`${title}: the name of each medication the EHR did not name`]);
+    }
     return part(leaf, noDataOutcome(leaf, 'not-met'), `${agents.size} of ${minIngredients} different agents recorded (${list})`, [...pass, ...failed]);
   }
   if (pass.length > 0) {
@@ -276,6 +311,12 @@ export function evaluateMedication(leaf: MedicationLeaf, ctx: EvalContext): Part
   if (unavailable) return part(leaf, 'unknown', unavailable, failed, [`medications (${title})`]);
   if (noHistory) return part(leaf, noHistoryOutcome(leaf), 'no medication history in the record', [], [`medication history (${title})`]);
   const outcome = noDataOutcome(leaf, 'not-met');
+  const unnamed = outcome === 'not-met' ? unnamedAgents(ctx, leaf) : [];
+  if (unnamed.length > 0) {
+    return part(leaf, 'unknown', `${title} not found, but the record holds a medication the EHR did not name`, [...unnamed.map((r) => unnamedEvidence(ctx, r)), ...failed], [
+      `${title}: the name of each medication the EHR did not name`,
+    ]);
+  }
   const reason = failed.length > 0 ? `${title} recorded, but not as the criterion requires` : `no ${title} recorded`;
   return part(leaf, outcome, reason, failed, outcome === 'not-met' ? undefined : [title]);
 }

@@ -8,11 +8,24 @@ import { evaluateBundle } from '../../cds/handle-patient-view.js';
 import { bundleResources } from '../../data/prefetch-source.js';
 import { PROJECT_ROOT } from '../../paths.js';
 import { FhirServerAllowlist } from '../../security/fhir-server-allowlist.js';
-import { assertSamePatient, SmartTokenError, type SmartTokenVerifier } from '../../security/smart-token.js';
+import { badRequest, forbidden } from '../../fhir/outcomes.js';
+import { assertSamePatient, SmartTokenError, type SmartTokenInfo, type SmartTokenVerifier } from '../../security/smart-token.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The SMART access token's introspected facts, set before the body is read (POST /smart/$evaluate). */
+    smartToken?: SmartTokenInfo;
+  }
+}
 
 const SMART_DIR = join(PROJECT_ROOT, 'public', 'smart');
 // SMART's own client library (issue #11 item 4), its browser build served as installed: no copy, no build step.
 const FHIRCLIENT_BUILD = join(dirname(createRequire(import.meta.url).resolve('fhirclient/package.json')), 'build');
+
+const querySchema = z.object({
+  /** The FHIR base URL the app was launched from (the launch's `iss`): which trusted SMART server checks the token. */
+  iss: z.url({ protocol: /^https?$/, message: 'iss must be an http(s) URL' }).optional(),
+});
 
 const bodySchema = z.object({
   /** The FHIR base URL the app was launched with (fhirclient's state.serverUrl): picks the trusted SMART server. */
@@ -75,28 +88,37 @@ export const smartRoutes: FastifyPluginAsyncZod<SmartRoutesOptions> = async (app
   app.post(
     '/smart/$evaluate',
     {
-      schema: { body: bodySchema },
-      // The service-wide SSRF guard (preValidation) refuses a `fhirServer` the caller may not name: this
-      // route's callers may name the trusted SMART servers only, and nothing is fetched from it.
-      onRequest: async (request) => {
+      schema: { body: bodySchema, querystring: querySchema },
+      // Issue #20 item 1: the token is checked before the body is read. The SMART server to ask is the one the
+      // app names in ?iss= (its launch's `iss`), or the only one the trust file lists.
+      onRequest: async (request, reply) => {
+        // The service-wide SSRF guard (preValidation) refuses a `fhirServer` the caller may not name: this
+        // route's callers may name the trusted SMART servers only, and nothing is fetched from it.
         request.client = { fhirServers: allowed };
+        const iss = (request.query as { iss?: unknown }).iss;
+        const servers = verifier.fhirBaseUrls;
+        if (typeof iss !== 'string' && servers.length > 1) throw badRequest('name the FHIR server the app was launched from in ?iss=', ['iss']);
+        // With no SMART server listed, '' is one the verifier does not know: every call is a 401.
+        const server = typeof iss === 'string' ? iss : (servers[0] ?? '');
+        try {
+          request.smartToken = await verifier.verify(server, request.headers.authorization);
+        } catch (err) {
+          if (!(err instanceof SmartTokenError)) throw err;
+          // The category only: never the token or what introspection said about it (HELPERS rule 5).
+          request.log.info({ smartAuth: err.failure }, 'SMART token refused');
+          if (err.failure !== 'introspection-failed') {
+            void reply.header('www-authenticate', err.failure === 'missing' ? 'Bearer realm="trialmatch-cds"' : 'Bearer realm="trialmatch-cds", error="invalid_token"');
+          }
+          throw err.outcome;
+        }
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { fhirServer } = request.body;
       const bundle = request.body.bundle as unknown as Bundle;
-      let token;
-      try {
-        token = await verifier.verify(fhirServer, request.headers.authorization);
-      } catch (err) {
-        if (!(err instanceof SmartTokenError)) throw err;
-        // The category only: never the token or what introspection said about it (HELPERS rule 5).
-        request.log.info({ smartAuth: err.failure }, 'SMART token refused');
-        if (err.failure !== 'introspection-failed') {
-          void reply.header('www-authenticate', err.failure === 'missing' ? 'Bearer realm="trialmatch-cds"' : 'Bearer realm="trialmatch-cds", error="invalid_token"');
-        }
-        throw err.outcome;
-      }
+      const token = request.smartToken!;
+      // The body's server must be the one the token was checked at: a token of one SMART server opens no other's record.
+      if (fhirServer.replace(/\/+$/, '') !== token.fhirBaseUrl) throw forbidden('fhirServer is not the SMART server the access token was checked at', ['fhirServer']);
       assertSamePatient(token, bundlePatientId(bundle));
       const now = app.clock();
       const { evaluations, faults } = evaluateBundle(bundle, app.engine, now);

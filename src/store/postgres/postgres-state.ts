@@ -5,6 +5,7 @@ import { inTransaction } from './transaction.js';
 import type { StateLog } from '../embedded/embedded-state.js';
 import { serviceUnavailable } from '../../fhir/outcomes.js';
 import { migrate } from './migrate.js';
+import { boundedAuditEvent } from '../embedded/audit-file.js';
 
 export interface PostgresOptions {
   databaseUrl: string;
@@ -271,7 +272,9 @@ class PostgresTerminologyCache implements TerminologyCache {
 class PostgresAuditTrail implements AuditTrail {
   constructor(private readonly pool: pg.Pool) {}
 
-  async record(e: AuditEvent): Promise<void> {
+  async record(event: AuditEvent): Promise<void> {
+    // The same bounded fields as the embedded file (issue #20 item 5).
+    const e = boundedAuditEvent(event);
     await this.pool.query('insert into audit_events (at, issuer, subject, action, patient_id, fhir_server, trials) values ($1, $2, $3, $4, $5, $6, $7)', [
       e.at,
       e.issuer,
