@@ -23,6 +23,8 @@ import {
   sleChildWith,
 } from '../support/terminology.js';
 import { loadMappings } from '../../src/mappings/load-mappings.js';
+import { buildPatientRecord } from '../../src/patient/patient-record.js';
+import { withLocalPlacements } from '../../src/data/place-codes.js';
 import { ROOT } from '../support/app.js';
 
 const dir = mkdtempSync(resolve(tmpdir(), 'trialmatch-concept-map-'));
@@ -106,6 +108,18 @@ describe('a site\'s ConceptMap (LOCAL_CONCEPT_MAP_FILE)', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('takes an entry it placed out of the items the service cannot place, so it is not read as unknown elsewhere', () => {
+    const mappings = loadMappings({ dir: resolve(ROOT, 'fhir-mappings'), localConceptMapFile: file('placed.json', siteConceptMap()) });
+    const bundle = sleChildWith('cm-two', { system: LOCAL_SYSTEM, code: LOCAL_SLE, display: 'Problem 01' });
+    bundle.entry!.push({ resource: { resourceType: 'Condition', id: 'cm-two-other', code: { coding: [{ system: LOCAL_SYSTEM, code: 'NOT-MAPPED' }] }, subject: { reference: 'Patient/cm-two' } } });
+    const resources = bundle.entry!.map((e) => e.resource!).filter((r) => r.resourceType !== 'Patient');
+    const before = buildPatientRecord(undefined, resources);
+    expect(before.unplaced.get('Condition')?.map((c) => c.id)).toEqual(['cm-two-added', 'cm-two-other']);
+    const after = withLocalPlacements(before, mappings.terminology.localPlacements);
+    expect(after.unplaced.get('Condition')?.map((c) => c.id)).toEqual(['cm-two-other']);
+    expect([...(after.placements?.get(`${LOCAL_SYSTEM}|${LOCAL_SLE}`) ?? [])]).toContain('sle');
   });
 
   it('stops start-up naming a target code that is in no list', () => {
