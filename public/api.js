@@ -2,9 +2,11 @@
  * The service's JSON, as the page reads it (src/engine/types.ts and src/cds/render-cards.ts).
  * @typedef {'met' | 'not-met' | 'unknown' | 'review'} Outcome
  * @typedef {{ reference: string, display: string, value?: number | string, unit?: string, recorded?: string, date?: string, note?: string }} Evidence
- * @typedef {{ id: string, label: string, kind: string, outcome: Outcome, reason: string, evidence: Evidence[], missing?: string[], parts?: Part[] }} Part
- * @typedef {{ id: string, type: 'inclusion' | 'exclusion', item: string, text: string, interpretation: string, outcome: Outcome, review: boolean, reason: string, evidence: Evidence[], missing: string[], parts: Part[] }} Criterion
- * @typedef {{ trialId: string, nctId?: string, title: string, shortTitle: string, status: 'likely-eligible' | 'possibly-eligible' | 'ineligible', blocking: string[], notScreened?: { reason: string, evidence: Evidence[] }, criteria: Criterion[], evaluatedAt: string }} TrialEvaluation
+ * @typedef {{ kind: 'prior-positive', text: string, evidence: Evidence }} Fact
+ * @typedef {{ id: string, label: string, kind: string, outcome: Outcome, reason: string, evidence: Evidence[], missing?: string[], parts?: Part[], facts?: Fact[] }} Part
+ * @typedef {{ id: string, type: 'inclusion' | 'exclusion', item: string, text: string, interpretation: string, outcome: Outcome, review: boolean, reason: string, evidence: Evidence[], missing: string[], parts: Part[], facts?: Fact[] }} Criterion
+ * @typedef {{ code: string, codes?: string[], text: string, criteria?: string[], items?: string[] }} StatusReason
+ * @typedef {{ trialId: string, nctId?: string, title: string, shortTitle: string, status: 'likely-eligible' | 'possibly-eligible' | 'ineligible', statusReason?: StatusReason, blocking: string[], notScreened?: { reason: string, evidence: Evidence[] }, criteria: Criterion[], evaluatedAt: string }} TrialEvaluation
  * @typedef {{ patient?: string, evaluatedAt: string, trials: TrialEvaluation[] }} Evaluation
  * @typedef {{ label: string, url: string, type?: string, appContext?: string }} CardLink
  * @typedef {{ label: string, uuid?: string, actions?: { type: string, description: string }[] }} Suggestion

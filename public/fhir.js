@@ -42,16 +42,44 @@ export function parseBundle(text) {
 }
 
 /**
- * Whole years from a FHIR birthDate to `now`, or undefined when there is no usable date.
+ * Whole years from a FHIR birthDate to `now`, or undefined when there is no usable date. A year or a
+ * year-month birth date is read at its first day (the oldest the patient may be); ageText says both ages.
  * @param {unknown} birthDate
  * @param {Date} now
  */
 export function ageInYears(birthDate, now) {
   if (typeof birthDate !== 'string' || !/^\d{4}(-\d{2}(-\d{2})?)?$/.test(birthDate)) return undefined;
   const [y = 0, m = 1, d = 1] = birthDate.split('-').map(Number);
+  return yearsFrom(y, m, d, now);
+}
+
+/**
+ * @param {number} y
+ * @param {number} m
+ * @param {number} d
+ * @param {Date} now
+ */
+function yearsFrom(y, m, d, now) {
   let age = now.getUTCFullYear() - y;
   if (now.getUTCMonth() + 1 < m || (now.getUTCMonth() + 1 === m && now.getUTCDate() < d)) age--;
   return age;
+}
+
+/**
+ * The age as words: "12 years"; for a birth date recorded as a year or a month (issue #18), every age its
+ * days allow: "18 or 19 years" (born 2007), as the service reads it.
+ * @param {unknown} birthDate
+ * @param {Date} now
+ */
+export function ageText(birthDate, now) {
+  const oldest = ageInYears(birthDate, now);
+  if (oldest === undefined || typeof birthDate !== 'string') return 'age unknown';
+  const [y = 0, m] = birthDate.split('-').map(Number);
+  const partial = birthDate.length < 10;
+  // The last day it may be: 31 December, or the month's last day.
+  const youngest = partial ? (m === undefined ? yearsFrom(y, 12, 31, now) : yearsFrom(y, m, new Date(Date.UTC(y, m, 0)).getUTCDate(), now)) : oldest;
+  const years = youngest === oldest ? String(oldest) : `${youngest} or ${oldest}`;
+  return `${years} year${years === '1' ? '' : 's'}`;
 }
 
 /**
@@ -71,9 +99,8 @@ export function nameOf(patient) {
  * @param {Date} now
  */
 export function ageAndSex(patient, now) {
-  const age = ageInYears(patient?.birthDate, now);
   const sex = typeof patient?.gender === 'string' ? patient.gender : 'sex not recorded';
-  return `${age === undefined ? 'age unknown' : `${age} year${age === 1 ? '' : 's'}`}, ${sex}`;
+  return `${ageText(patient?.birthDate, now)}, ${sex}`;
 }
 
 /**

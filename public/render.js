@@ -89,7 +89,7 @@ export function renderCards(cards) {
         ? el('a', { href: card.source.url, target: '_blank', rel: 'noopener noreferrer' }, card.source.label)
         : el('span', {}, card.source.label),
     );
-    if (card.source.topic?.display) source.append(` · ${card.source.topic.display}`);
+    // The summary names the trial already (with its registry id): the footer does not repeat it (issue 18 item 6).
     const links = el('ul', { class: 'card-links' });
     for (const link of card.links ?? []) {
       links.append(el('li', {}, isWebUrl(link.url) ? el('a', { href: link.url, target: '_blank', rel: 'noopener noreferrer' }, link.label) : link.label));
@@ -138,6 +138,55 @@ export function evidenceText(e) {
 }
 
 export const OUTCOME_WORDS = /** @type {const} */ ({ met: 'met', 'not-met': 'not met', unknown: 'unknown', review: 'to review' });
+/**
+ * An exclusion is a finding the record holds or not (issue 18 item 6): "present / absent / unknown", never
+ * "met / not met", which reads an absent exclusion as a failure.
+ */
+export const EXCLUSION_WORDS = /** @type {const} */ ({ met: 'present', 'not-met': 'absent', unknown: 'unknown', review: 'to review' });
+
+/**
+ * The word for an outcome of an inclusion or an exclusion (a criterion, or a part of one).
+ * @param {'inclusion' | 'exclusion'} type @param {Outcome} outcome
+ */
+export function outcomeWord(type, outcome) {
+  return (type === 'exclusion' ? EXCLUSION_WORDS : OUTCOME_WORDS)[outcome] ?? outcome;
+}
+
+/**
+ * The trial's heading: its short title, with the registry id only when the short title does not already
+ * carry it (issue 18 item 6: headings repeated the NCT id).
+ * @param {{ shortTitle: string, nctId?: string }} t
+ */
+export function trialHeading(t) {
+  return t.nctId && !t.shortTitle.includes(t.nctId) ? `${t.shortTitle} (${t.nctId})` : t.shortTitle;
+}
+
+/**
+ * "4 inclusions met · 1 exclusion found · 3 unknown · 16 to review": an absent exclusion is not counted as
+ * a failure, and an inclusion not met is said only when there is one.
+ * @param {{ criteria: Criterion[] }} t
+ */
+export function criteriaCounts(t) {
+  const n = (/** @type {(c: Criterion) => boolean} */ f) => t.criteria.filter(f).length;
+  const plural = (/** @type {number} */ k, /** @type {string} */ one, /** @type {string} */ many) => `${k} ${k === 1 ? one : many}`;
+  const parts = [plural(n((c) => c.type === 'inclusion' && c.outcome === 'met'), 'inclusion met', 'inclusions met')];
+  const notMet = n((c) => c.type === 'inclusion' && c.outcome === 'not-met');
+  if (notMet > 0) parts.push(plural(notMet, 'inclusion not met', 'inclusions not met'));
+  parts.push(plural(n((c) => c.type === 'exclusion' && c.outcome === 'met'), 'exclusion found', 'exclusions found'));
+  parts.push(`${n((c) => c.outcome === 'unknown')} unknown`, `${n((c) => c.outcome === 'review')} to review`);
+  return parts.join(' · ');
+}
+
+/**
+ * The positives the record holds outside a criterion's window (issue 18 item 4), each with its criterion.
+ * @param {{ criteria: Criterion[] }} t
+ * @returns {{ criterion: Criterion, text: string }[]}
+ */
+export function factsOf(t) {
+  /** @param {Part} p @returns {import('./api.js').Fact[]} */
+  const partFacts = (p) => [...(p.facts ?? []), ...(p.parts ?? []).flatMap(partFacts)];
+  return t.criteria.flatMap((c) => (c.facts ?? c.parts.flatMap(partFacts)).map((f) => ({ criterion: c, text: f.text })));
+}
 const STATUS_WORDS = { 'likely-eligible': 'Likely eligible', 'possibly-eligible': 'Possibly eligible', ineligible: 'Not eligible' };
 
 /**
@@ -153,6 +202,20 @@ function outcomeTone(c) {
 /** @param {Criterion} c */
 function criterionName(c) {
   return `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}`;
+}
+
+/**
+ * The evidence without repeats of one record read the same way.
+ * @param {Evidence[]} list
+ */
+export function uniqueEvidence(list) {
+  const seen = new Set();
+  return list.filter((e) => {
+    const key = `${e.reference}|${evidenceText(e)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** @param {Part} p @returns {Part[]} */
@@ -172,18 +235,18 @@ function blockingReason(c) {
 }
 
 /**
- * The parts of a criterion as a nested list: how the engine read it.
- * @param {Part[]} parts
+ * The parts of a criterion as a nested list: how the engine read it; an exclusion's parts read present or absent.
+ * @param {'inclusion' | 'exclusion'} type @param {Part[]} parts
  */
-function partList(parts) {
+function partList(type, parts) {
   const ul = el('ul', { class: 'parts' });
   for (const p of parts) {
-    const li = el('li', {}, el('span', { class: `badge badge-${p.outcome}` }, OUTCOME_WORDS[p.outcome] ?? p.outcome), ` ${p.label}`);
+    const li = el('li', {}, el('span', { class: `badge badge-${p.outcome}` }, outcomeWord(type, p.outcome)), ` ${p.label}`);
     if (!p.parts) {
       li.append(el('span', { class: 'reason' }, ` — ${p.reason}`));
       if (p.evidence.length > 0) li.append(el('ul', { class: 'evidence' }, ...p.evidence.map((e) => el('li', {}, evidenceText(e)))));
     } else {
-      li.append(partList(p.parts));
+      li.append(partList(type, p.parts));
     }
     ul.append(li);
   }
@@ -194,9 +257,6 @@ function partList(parts) {
  * @param {TrialEvaluation} t
  */
 function trialSection(t) {
-  /** @type {Record<string, number>} */
-  const counts = { met: 0, 'not-met': 0, unknown: 0, review: 0 };
-  for (const c of t.criteria) counts[c.outcome] = (counts[c.outcome] ?? 0) + 1;
   const blocking = t.criteria.filter((c) => t.blocking.includes(c.id));
   const summary = el(
     'summary',
@@ -204,10 +264,19 @@ function trialSection(t) {
     el('span', { class: `status status-${t.status}`, 'data-testid': 'trial-status' }, STATUS_WORDS[t.status] ?? t.status),
     ' ',
     el('span', { class: 'trial-title' }, t.shortTitle),
-    el('span', { class: 'counts' }, ` ${counts.met} met · ${counts['not-met']} not met · ${counts.unknown} unknown · ${counts.review} to review`),
+    el('span', { class: 'counts', 'data-testid': 'counts' }, ` ${criteriaCounts(t)}`),
   );
   const body = el('div', { class: 'trial-body' });
-  body.append(el('p', { class: 'trial-full-title' }, t.title, t.nctId ? ` (${t.nctId})` : ''));
+  // The registry id once: the short title in the line above carries it for most trials (issue 18 item 6).
+  const idShown = t.nctId && (t.title.includes(t.nctId) || t.shortTitle.includes(t.nctId));
+  body.append(el('p', { class: 'trial-full-title' }, t.title, t.nctId && !idShown ? ` (${t.nctId})` : ''));
+  if (t.statusReason) body.append(el('p', { class: 'status-reason', 'data-testid': 'status-reason' }, el('strong', {}, 'Why this status: '), t.statusReason.text));
+  const facts = factsOf(t);
+  if (facts.length > 0) {
+    body.append(
+      el('div', { class: 'facts', 'data-testid': 'facts' }, el('strong', {}, 'Positive in the record, outside the window'), el('ul', {}, ...facts.map((f) => el('li', {}, `${f.text} (${criterionName(f.criterion)})`)))),
+    );
+  }
   if (t.notScreened) {
     body.append(el('div', { class: 'blocking', 'data-testid': 'blocking' }, el('strong', {}, 'Not screened'), el('p', {}, `Not screened: ${t.notScreened.reason}.`)));
   }
@@ -225,23 +294,26 @@ function trialSection(t) {
   for (const c of t.criteria) {
     // Evidence and missing data share a column: a narrow table column for "missing" would be empty most rows.
     const found = el('td', {});
-    if (c.evidence.length > 0) found.append(el('ul', { class: 'evidence', 'data-testid': 'evidence' }, ...c.evidence.map((e) => el('li', {}, evidenceText(e)))));
+    // One line per record: a criterion's evidence gathers its parts', and two parts may cite the same record
+    // (inclusion 4's three-of-four classes and its "immunosuppressant or biologic" part).
+    const evidence = uniqueEvidence(c.evidence);
+    if (evidence.length > 0) found.append(el('ul', { class: 'evidence', 'data-testid': 'evidence' }, ...evidence.map((e) => el('li', {}, evidenceText(e)))));
     if (c.missing.length > 0) found.append(el('div', { class: 'missing' }, el('strong', {}, 'Missing: '), el('ul', { 'data-testid': 'missing' }, ...c.missing.map((m) => el('li', {}, m)))));
-    if (c.evidence.length === 0 && c.missing.length === 0) found.append(el('span', { class: 'none' }, '—'));
+    if (evidence.length === 0 && c.missing.length === 0) found.append(el('span', { class: 'none' }, '—'));
     const reading = el(
       'details',
       {},
       el('summary', {}, c.text.length > 90 ? `${c.text.slice(0, 87).replace(/\s+\S*$/, '')}…` : c.text),
       c.text.length > 90 && el('p', {}, c.text),
       el('p', { class: 'interpretation' }, el('strong', {}, 'Read as: '), c.interpretation),
-      partList(c.parts),
+      partList(c.type, c.parts),
     );
     tbody.append(
       el(
         'tr',
         { 'data-testid': 'criterion', 'data-criterion': c.id, 'data-outcome': c.outcome, class: `tone-${outcomeTone(c)}${t.blocking.includes(c.id) ? ' is-blocking' : ''}` },
         el('th', { scope: 'row' }, el('span', { class: 'criterion-name' }, criterionName(c)), reading),
-        el('td', {}, el('span', { class: `badge badge-${c.outcome}`, 'data-testid': 'outcome' }, OUTCOME_WORDS[c.outcome] ?? c.outcome)),
+        el('td', {}, el('span', { class: `badge badge-${c.outcome}`, 'data-testid': 'outcome' }, outcomeWord(c.type, c.outcome))),
         found,
       ),
     );

@@ -1,7 +1,6 @@
-import { writeFileSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { PatientBuilder, daysAgo, yearsAgo } from './fhir-builders.js';
+import type { Resource } from '@medplum/fhirtypes';
+import { daysAgo, yearsAgo } from './fhir-builders.js';
+import { codesOf, derive, first } from './test-records.js';
 
 /**
  * Writes the issue #10 test records test/clinical/records/core-*.json: the likely-eligible example child
@@ -9,34 +8,6 @@ import { PatientBuilder, daysAgo, yearsAgo } from './fhir-builders.js';
  * Run with `npx tsx scripts/build-core-test-records.ts` after changing the example; the records are
  * committed, so a test reads exactly the FHIR it names.
  */
-
-const ROOT = resolve(import.meta.dirname, '..');
-const exampleBundle = (id: string): Bundle => JSON.parse(readFileSync(resolve(ROOT, 'cds-hooks', 'examples', `${id}.json`), 'utf8')) as Bundle;
-const valueSet = (vs: string): { codes: { system: string; code: string; display: string; exclude?: boolean }[] } =>
-  JSON.parse(readFileSync(resolve(ROOT, 'fhir-mappings', 'valuesets', `${vs}.json`), 'utf8'));
-
-const codesOf = (vs: string): Set<string> => new Set(valueSet(vs).codes.map((c) => c.code));
-function first(vs: string): { system: string; code: string; display: string } {
-  const c = valueSet(vs).codes.find((x) => !x.exclude);
-  if (!c) throw new Error(`${vs} has no code`);
-  return c;
-}
-
-function derive(id: string, edit: (resources: Resource[], b: PatientBuilder) => Resource[]): void {
-  const base = exampleBundle('sle-child-likely');
-  const text = JSON.stringify(base).replaceAll('sle-child-likely', id);
-  const bundle = JSON.parse(text) as Bundle;
-  const resources = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
-  // New resources are built for a stand-in patient, then pointed at the record's own patient.
-  const b = new PatientBuilder(`${id}-x`, {});
-  const out = edit(resources, b);
-  for (const e of b.bundle().entry ?? []) {
-    if (!e.resource || e.resource.resourceType === 'Patient') continue;
-    out.push(JSON.parse(JSON.stringify(e.resource).replaceAll(`Patient/${id}-x`, `Patient/${id}`)) as Resource);
-  }
-  const result: Bundle = { resourceType: 'Bundle', type: 'collection', entry: out.map((resource) => ({ fullUrl: `urn:uuid:${resource.resourceType}-${resource.id}`, resource })) };
-  writeFileSync(resolve(ROOT, 'test', 'clinical', 'records', `${id}.json`), JSON.stringify(result, null, 1) + '\n');
-}
 
 const sero = new Set([...codesOf('ana-titer'), ...codesOf('anti-dsdna'), ...codesOf('anti-smith')]);
 derive('core-dsdna-positive-last-year', (rs, b) => {

@@ -67,16 +67,16 @@ const READS: Readonly<Record<string, string>> = {
 
 /** What a record that cannot be read cleanly gives, per kind (the engine's rules; issue #10). */
 const AMBIGUOUS: Readonly<Record<string, string>> = {
-  age: 'no birth date: unknown',
+  age: 'no birth date: unknown; a year or month of birth on either side of a bound: unknown, both ages shown',
   sex: 'no gender: unknown',
-  condition: 'unconfirmed / provisional: unknown; a broader code only: unknown; refuted / entered-in-error: ignored',
+  condition: 'unconfirmed / provisional: unknown; a broader code only: unknown; refuted / entered-in-error: ignored; with a window, only a recorded date in it, or a month / year across its start: unknown',
   medication:
-    'order not shown given: unknown, never an exclusion; cancelled / entered-in-error / draft: ignored; topical or inhaled: not systemic; missing dates or dose: unknown',
-  procedure: 'no date with a window: unknown; not-done / entered-in-error: ignored',
-  immunization: 'no date with a window: unknown; not-done / entered-in-error: ignored',
-  measurement: 'no number, an unconvertible unit, or "<x" across the threshold: unknown',
-  'lab-positive': 'wording not clearly read, mixed or indeterminate: unknown',
-  titer: 'no titre and not negative: unknown',
+    'order not shown given: unknown, never an exclusion; cancelled / entered-in-error / draft: ignored; topical or inhaled: not systemic; missing dates or dose, only dateAsserted, or a month / year across a limit: unknown',
+  procedure: 'no date, only meta.lastUpdated, or a month / year across the window start: unknown; not-done / entered-in-error: ignored',
+  immunization: 'no date, only the recorded date, or a month / year across the window start: unknown; not-done / entered-in-error: ignored',
+  measurement: 'no number, an unconvertible unit, or "<x" across the threshold: unknown; with a window, dated only by issued: unknown',
+  'lab-positive': 'wording not clearly read, mixed or indeterminate: unknown; with a window, dated only by issued: unknown; a positive it does not decide on (outside the window, for review): a fact, trial at most "possibly"',
+  titer: 'no titre and not negative: unknown; with a window, dated only by issued: unknown',
   fhirpath: 'empty result, or data not read: unknown',
   review: 'always for the study team',
 };
@@ -114,10 +114,18 @@ function absent(p: Part): string {
 function ambiguous(p: Part): string {
   const extra = [
     p.onMatch === 'review' ? 'a finding goes to review, never decides alone' : undefined,
+    p.confirmedBy ? `a reactive screen is decided by ${confirmationText(p.confirmedBy)}` : undefined,
     p.kind === 'condition' && p.window ? 'an active entry dated before the window: review' : undefined,
     p.kind === 'review' && p.reason ? `(${p.reason})` : undefined,
   ].filter(Boolean);
   return extra.join('; ');
+}
+
+/** "hbsag-confirmatory within P30D": a negative on every list named sets the screen aside (rules/confirmation.ts). */
+function confirmationText(c: unknown): string {
+  const { valueSet, within } = c as { valueSet: string | string[]; within: string };
+  const lists = Array.isArray(valueSet) ? valueSet.join(' + ') : valueSet;
+  return `${lists} within ${within} (negative on ${Array.isArray(valueSet) ? 'each' : 'it'}: not positive; incomplete: unknown)`;
 }
 
 function leaves(p: Part, id: string, out: { id: string; part: Part }[]): { id: string; part: Part }[] {

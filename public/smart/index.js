@@ -4,7 +4,7 @@
 // Patient data lives in this page's memory only: nothing is written to localStorage or sessionStorage
 // (fhirclient keeps its own launch state in sessionStorage).
 import { ageAndSex, nameOf } from '/demo/fhir.js';
-import { el, renderEvaluation } from '/demo/render.js';
+import { el, factsOf, renderEvaluation, trialHeading } from '/demo/render.js';
 
 /** @typedef {import('/demo/api.js').Bundle} Bundle */
 /** @typedef {import('/demo/api.js').Resource} Resource */
@@ -75,7 +75,27 @@ function reviewGroupOf(p) {
  */
 function focusSummary(t) {
   const box = el('div', { class: 'focus-summary', 'data-testid': 'focus-summary', 'data-trial': t.trialId });
-  box.append(el('h2', {}, el('span', { class: `status status-${t.status}`, 'data-testid': 'focus-status' }, STATUS_WORDS[t.status] ?? t.status), ` ${t.shortTitle}`, t.nctId ? ` (${t.nctId})` : ''));
+  box.append(el('h2', {}, el('span', { class: `status status-${t.status}`, 'data-testid': 'focus-status' }, STATUS_WORDS[t.status] ?? t.status), ` ${trialHeading(t)}`));
+  // Issue 18 item 4: a positive the record holds outside a criterion's window comes first, with value and date.
+  const facts = factsOf(t);
+  if (facts.length > 0) {
+    box.append(
+      el('h3', {}, 'Positive in the record, outside the window'),
+      el('ul', { class: 'facts', 'data-testid': 'focus-facts' }, ...facts.map((f) => el('li', {}, `${f.text} (${criterionName(f.criterion)})`))),
+    );
+  }
+  // Issue 18 item 5: why this status, in the service's words.
+  if (t.statusReason) {
+    box.append(
+      el(
+        'div',
+        { class: 'status-reason', 'data-testid': 'focus-status-reason' },
+        el('strong', {}, 'Why this status: '),
+        t.statusReason.text,
+        ...(t.statusReason.items && t.statusReason.items.length > 0 ? [el('ul', {}, ...t.statusReason.items.map((i) => el('li', {}, i)))] : []),
+      ),
+    );
+  }
   const clearing = t.criteria.filter((c) => c.clearsOn);
   if (clearing.length > 0) {
     box.append(

@@ -2,7 +2,8 @@ import { badRequest, notFound } from '../fhir/outcomes.js';
 import { suppressionKey } from '../security/suppression-key.js';
 import type { CardFeedback, RememberedCard, SharedState } from '../store/shared-state.js';
 import { overrideReason } from './override-reasons.js';
-import type { Card } from './render-cards.js';
+import { TRIAL_TOPIC_SYSTEM, type Card } from './render-cards.js';
+import { trialsOfAction } from './cards/suggestions.js';
 
 /** Who the cards are for: the suppression key's parts other than the trial. */
 export interface CardAudience {
@@ -34,9 +35,42 @@ export async function keepUnsuppressedCards(state: SharedState, secret: string, 
     keyed.map((k) => k.key),
     now,
   );
-  const shown = keyed.filter((k) => !hidden.has(k.key));
+  const hiddenTrials = new Set(keyed.filter((k) => hidden.has(k.key)).map((k) => k.card.source.topic.code));
+  const shown = rehomeOrders(
+    keyed.map((k) => k.card),
+    hiddenTrials,
+  ).flatMap((card) => {
+    const key = keyed.find((k) => k.card.uuid === card.uuid)?.key;
+    return key && !hidden.has(key) ? [{ card, key }] : [];
+  });
   await state.feedback.rememberCards(shown.map(({ card, key }) => rememberedCard(card, key)));
   return shown.map((k) => k.card);
+}
+
+/**
+ * The draft orders are one suggestion for all cards (render-cards.ts). When a suppression hides trials, their
+ * drafts go with them: each draft keeps only the shown trials it settles, a draft for hidden trials only is
+ * dropped, and when the card that carried the suggestion is hidden it moves to the first shown card whose trial
+ * a draft still settles (remembered there, so its feedback is attributed to the card the EHR showed).
+ */
+function rehomeOrders(cards: readonly Card[], hiddenTrials: ReadonlySet<string>): Card[] {
+  const carrier = cards.find((c) => c.suggestions?.length);
+  const carried = carrier?.suggestions?.[0];
+  if (hiddenTrials.size === 0 || !carrier || !carried) return [...cards];
+  const actions = carried.actions
+    .map((a) => ({ ...a, resource: { ...a.resource, reasonCode: (a.resource.reasonCode ?? []).filter((r) => !hiddenTrials.has(r.coding?.[0]?.code ?? '')) } }))
+    .filter((a) => a.resource.reasonCode.length > 0);
+  const trials = new Set(actions.flatMap((a) => trialsOfAction(a, TRIAL_TOPIC_SYSTEM)));
+  const home = cards.find((c) => !hiddenTrials.has(c.source.topic.code) && trials.has(c.source.topic.code));
+  return cards.map((c) => {
+    if (c === home) return { ...withoutSuggestions(c), suggestions: [{ ...carried, actions }], selectionBehavior: 'at-most-one' as const };
+    return c === carrier ? withoutSuggestions(c) : c;
+  });
+}
+
+function withoutSuggestions(card: Card): Card {
+  const { suggestions: _s, selectionBehavior: _b, ...rest } = card;
+  return rest;
 }
 
 function rememberedCard(card: Card, key: string): RememberedCard {
@@ -45,7 +79,7 @@ function rememberedCard(card: Card, key: string): RememberedCard {
     trialId: card.source.topic.code,
     overrideReasons: card.overrideReasons.map((r) => r.code),
     suppressionKey: key,
-    // Only possibly-eligible cards with orderable tests carry one (CDS Hooks 2.0 §Suggestion).
+    // One card carries the draft orders for all of them (render-cards.ts; CDS Hooks 2.0 §Suggestion).
     ...(card.suggestions?.length ? { suggestions: card.suggestions.map((s) => s.uuid) } : {}),
   };
 }

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { criterionFacts } from '../engine/evaluate-trial.js';
+import { reviewReasonOf } from '../engine/open-parts.js';
 import type { TrialEvaluation } from '../engine/types.js';
 import type { DataProvenance } from '../data/gather-patient-data.js';
 import type { MappingSet } from '../mappings/compiled.js';
 import { detailOf } from './cards/detail.js';
 import { rankNeeds } from './cards/needs.js';
-import { orderSuggestion, type Suggestion } from './cards/suggestions.js';
+import { screeningOrders, type Suggestion } from './cards/suggestions.js';
 import { summaryOf } from './cards/summary.js';
+import { shorten } from './cards/text.js';
 import { OVERRIDE_REASONS, OVERRIDE_REASON_SYSTEM } from './override-reasons.js';
 
 /** The card extension key (CDS Hooks 2.0 §Extensions: reverse-domain keys). Documented in the README. */
@@ -41,9 +44,11 @@ export interface RenderOptions {
 /**
  * Machine-readable status and per-criterion results (issue #11 item 1), compact so that the typical hook
  * response stays under 8 KiB: each criterion's `id` (its type is the id's `inc-`/`exc-` prefix, which the
- * mapping schema enforces: `type` is left out for size), its three-valued `result`, and `review: true` when
- * the study team settles part of it (absent means false). The evidence, missing data and how each was read are
- * not repeated here: `POST /trials/$evaluate` and the app carry the full trace.
+ * mapping schema enforces: `type` is left out for size), its three-valued `result`, `review: true` when
+ * the study team settles part of it (absent means false), and the facts it holds in words (issue 18 item 4).
+ * `statusReason` says why the status was chosen (issue 18 item 5): its most decisive code and the reasons in
+ * words naming the criteria; every code and what each criterion waits on are in `POST /trials/$evaluate`. The evidence, missing data and how each was read are not
+ * repeated here: `POST /trials/$evaluate` and the app carry the full trace.
  */
 function extensionOf(e: TrialEvaluation): Record<string, unknown> {
   return {
@@ -51,15 +56,53 @@ function extensionOf(e: TrialEvaluation): Record<string, unknown> {
       trialId: e.trialId,
       ...(e.nctId ? { nctId: e.nctId } : {}),
       status: e.status,
+      statusReason: { code: e.statusReason.code, text: shorten(e.statusReason.text, 160) },
       evaluatedAt: e.evaluatedAt,
-      criteria: e.criteria.map((c) => ({ id: c.id, result: c.result, ...(c.review ? { review: true } : {}) })),
+      criteria: e.criteria.map((c) => {
+        const facts = criterionFacts(c).map((f) => f.text);
+        return { id: c.id, result: c.result, ...(c.review ? { review: true } : {}), ...(facts.length > 0 ? { facts } : {}) };
+      }),
     },
   };
 }
 
 /**
- * One card per trial that is likely or possibly eligible, likely first; none for ineligible trials, so none
- * at all for a patient without SLE. Every field is filled: CDS Hooks forbids empty or null values.
+ * What still stands between a trial and "likely" (issue 18 item 6: ranked by how few open items remain):
+ * each open part the record could decide, each judgement of the record, each finding and fact an exclusion
+ * holds. Consent and screening-visit items are the same for every trial and do not rank.
+ */
+export function openItemCount(e: TrialEvaluation): number {
+  let n = 0;
+  for (const c of e.criteria) {
+    n += criterionFacts(c).length;
+    for (const p of c.open) {
+      if (p.outcome === 'unknown' || p.evidence.length > 0 || (c.type === 'inclusion' && reviewReasonOf(p) === 'judgement')) n += 1;
+    }
+  }
+  return n;
+}
+
+const STATUS_RANK = { 'likely-eligible': 0, 'possibly-eligible': 1, ineligible: 2 } as const;
+
+/** Likely before possibly, then the fewest open items first; the mappings' order among equals. */
+export function rankEvaluations(evaluations: readonly TrialEvaluation[]): TrialEvaluation[] {
+  return evaluations
+    .map((e, order) => ({ e, order, open: openItemCount(e) }))
+    .sort((a, b) => STATUS_RANK[a.e.status] - STATUS_RANK[b.e.status] || a.open - b.open || a.order - b.order)
+    .map((x) => x.e);
+}
+
+/**
+ * One card per trial that is likely or possibly eligible, ranked (rankEvaluations); none for ineligible
+ * trials, so none at all for a patient without SLE. Every field is filled: CDS Hooks forbids empty or null
+ * values.
+ *
+ * The draft orders are ONE suggestion for all cards (issue 18 item 6), on the first card, in rank order,
+ * whose trial waits on one of the tests. CDS Hooks 2.0 §Card attributes has suggestions belong to a card, and
+ * the sandbox (like an EHR) shows each card's suggestions as buttons under that card and answers
+ * `acceptedSuggestions` for that card's uuid, so feedback keeps working. A card of its own for the orders
+ * was not chosen: it would have no trial for its source topic, its override reasons ("already screened for
+ * this trial") would mean nothing on it, and it would add a card to every possibly-eligible patient's chart.
  */
 export function renderCards(
   mappings: Pick<MappingSet, 'trials' | 'orderables'>,
@@ -69,37 +112,36 @@ export function renderCards(
 ): Card[] {
   const newId = options.newId ?? randomUUID;
   const byId = new Map(mappings.trials.map((t) => [t.id, t]));
-  const { byTrial } = rankNeeds(evaluations, mappings.orderables);
-  const rank = { 'likely-eligible': 0, 'possibly-eligible': 1, ineligible: 2 } as const;
+  const { all, byTrial } = rankNeeds(evaluations, mappings.orderables);
   const app = `${options.publicBaseUrl}${SMART_LAUNCH_PATH}`;
-  return evaluations
-    .filter((e) => e.status !== 'ineligible')
-    .sort((a, b) => rank[a.status] - rank[b.status])
-    .map((e) => {
-      const trial = byId.get(e.trialId);
-      if (!trial) throw new Error(`evaluation for unknown trial ${e.trialId}`);
-      const needs = byTrial.get(e.trialId) ?? [];
-      const suggestion = orderSuggestion(trial, e, needs, options.patientId, newId);
-      const card: Card = {
-        uuid: newId(),
-        summary: summaryOf(trial, e, needs),
-        detail: detailOf(trial, e, needs, provenance),
-        indicator: 'info',
-        // source.url: the service's own page, so the EHR's "Source" link leads somewhere (CDS Hooks 2.0 §Source).
-        source: { label: 'TrialMatch CDS', url: `${options.publicBaseUrl}/`, topic: { system: TRIAL_TOPIC_SYSTEM, code: trial.id, display: trial.shortTitle } },
-        links: [
-          { label: trial.registry.label, url: trial.registry.url, type: 'absolute' },
-          // CDS Hooks 2.0 §Link: a `smart` link launches the app in the patient's context; appContext names the trial.
-          { label: SMART_LINK_LABEL, url: app, type: 'smart', appContext: JSON.stringify({ trialId: trial.id }) },
-        ],
-        overrideReasons: OVERRIDE_REASONS.map((r) => ({ system: OVERRIDE_REASON_SYSTEM, code: r.code, display: r.display })),
-        extension: extensionOf(e),
-      };
-      if (suggestion) {
-        card.suggestions = [suggestion];
-        // Required with suggestions (CDS Hooks 2.0 §Card Attributes); one suggestion, so at most one.
-        card.selectionBehavior = 'at-most-one';
-      }
-      return card;
-    });
+  const shown = rankEvaluations(evaluations.filter((e) => e.status !== 'ineligible')).map((e) => {
+    const trial = byId.get(e.trialId);
+    if (!trial) throw new Error(`evaluation for unknown trial ${e.trialId}`);
+    return { trial, evaluation: e, needs: byTrial.get(e.trialId) ?? [] };
+  });
+  const suggestion = screeningOrders(shown, all, options.patientId, newId, TRIAL_TOPIC_SYSTEM);
+  const home = suggestion ? shown.find((t) => suggestion.actions.some((a) => (a.resource.reasonCode ?? []).some((r) => r.coding?.[0]?.code === t.trial.id))) : undefined;
+  return shown.map(({ trial, evaluation: e, needs }) => {
+    const card: Card = {
+      uuid: newId(),
+      summary: summaryOf(trial, e, needs),
+      detail: detailOf(trial, e, needs, provenance),
+      indicator: 'info',
+      // source.url: the service's own page, so the EHR's "Source" link leads somewhere (CDS Hooks 2.0 §Source).
+      source: { label: 'TrialMatch CDS', url: `${options.publicBaseUrl}/`, topic: { system: TRIAL_TOPIC_SYSTEM, code: trial.id, display: trial.shortTitle } },
+      links: [
+        { label: trial.registry.label, url: trial.registry.url, type: 'absolute' },
+        // CDS Hooks 2.0 §Link: a `smart` link launches the app in the patient's context; appContext names the trial.
+        { label: SMART_LINK_LABEL, url: app, type: 'smart', appContext: JSON.stringify({ trialId: trial.id }) },
+      ],
+      overrideReasons: OVERRIDE_REASONS.map((r) => ({ system: OVERRIDE_REASON_SYSTEM, code: r.code, display: r.display })),
+      extension: extensionOf(e),
+    };
+    if (suggestion && home?.trial.id === trial.id) {
+      card.suggestions = [suggestion];
+      // Required with suggestions (CDS Hooks 2.0 §Card Attributes); one suggestion, so at most one.
+      card.selectionBehavior = 'at-most-one';
+    }
+    return card;
+  });
 }

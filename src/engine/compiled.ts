@@ -21,6 +21,11 @@ export type ReadType = 'Patient' | ClinicalResource['resourceType'];
 export interface DataRead {
   resourceType: ReadType;
   valueSet?: CompiledValueSet;
+  /**
+   * 'confirmation': read only to confirm another result (an HBsAg neutralisation test): asked of the EHR,
+   * but no test that settles the part on its own, so cards do not offer it (src/mappings/orderables.ts).
+   */
+  role?: 'confirmation';
 }
 
 /**
@@ -39,6 +44,11 @@ export interface CompiledLeaf<K extends string = string, S = unknown> {
    */
   memoKey?: string;
   reads: readonly DataRead[];
+  /**
+   * For a result leaf: the outcome a positive of its test gives it (`met`, or `not-met` for a part that
+   * expects a negative test). Its facts count against the patient where that outcome does (src/engine/facts.ts).
+   */
+  factOutcome?: 'met' | 'not-met';
   evaluate(ctx: EvalContext): PartResult;
 }
 

@@ -1,11 +1,12 @@
 import type { CodedLeaf, EngineValueSets } from './compiled.js';
 import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
-import { isExactOnly, matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
+import { matchCoding, matchesKey, type CompiledValueSet } from '../terminology/value-set.js';
+import { listsOfKey, type ValueSetIndex } from '../terminology/value-set-index.js';
 import { resourceCode } from '../patient/patient-record.js';
 import type { Observation } from '@medplum/fhirtypes';
-import { parseFhirDate, subtractDuration } from './dates.js';
+import { parseFhirDateRange, subtractDuration, type FhirDateRange } from './dates.js';
 import { exposureOf, type Exposure, type MedicationRecord } from './medication-exposure.js';
-import { observationDateText } from './observation-values.js';
+import { observationWhen, type ObservationWhen } from './observation-values.js';
 import type { PartResult } from './types.js';
 
 /** What every rule evaluation receives: the patient's record, the evaluation time, and the engine's codes. */
@@ -17,15 +18,20 @@ export interface EvalContext {
   memo: Map<string, ClinicalResource[]>;
   /** Per-request results of leaves by their memo key (CompiledLeaf.memoKey): trials share questions. */
   leafResults: Map<string, PartResult>;
-  /** Position of each code in the record's index, built on first use (see keysInRecordOrder). */
+  /** Position of each code in the record's index, built on first use (see keysInRecord). */
   keyOrder?: Map<string, number>;
+  /**
+   * The record's codes by the list they are in (list id -> `system|code` keys in record order), placed once
+   * per request through the loaded lists' shared index on first use (src/terminology/value-set-index.ts).
+   */
+  keysByList?: Map<string, string[]>;
   /**
    * Per-request readings of one medication record that many criteria ask for (its exposure): worked out
    * once per request, never shared across requests (issue #13 item 4).
    */
   exposures: Map<MedicationRecord, Exposure>;
-  /** FHIR date strings parsed this request (onsets, performed dates, birth dates); never shared. */
-  dates: Map<string, Date | undefined>;
+  /** FHIR date strings parsed this request (onsets, performed dates, birth dates), with their precision; never shared. */
+  dates: Map<string, FhirDateRange | undefined>;
   /** The start of each look-back window ("P30D" back from now), worked out once per request. */
   windowStarts: Map<string, Date>;
 }
@@ -34,13 +40,18 @@ export function createContext(record: PatientRecord, now: Date, engine: EngineVa
   return { record, now, engine, memo: new Map(), leafResults: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map() };
 }
 
-/** A FHIR date, dateTime or instant, parsed once per request (the Date is read, never changed). */
-export function dateIn(ctx: EvalContext, value: string | undefined): Date | undefined {
+/** A FHIR date, dateTime or instant with its precision, parsed once per request (the range is read, never changed). */
+export function dateRangeIn(ctx: EvalContext, value: string | undefined): FhirDateRange | undefined {
   if (!value) return undefined;
   if (ctx.dates.has(value)) return ctx.dates.get(value);
-  const date = parseFhirDate(value);
-  ctx.dates.set(value, date);
-  return date;
+  const range = parseFhirDateRange(value);
+  ctx.dates.set(value, range);
+  return range;
+}
+
+/** A FHIR date as one point, its first possible day (see parseFhirDate): for callers that need no range. */
+export function dateIn(ctx: EvalContext, value: string | undefined): Date | undefined {
+  return dateRangeIn(ctx, value)?.start;
 }
 
 /** `now` less an ISO 8601 duration (a look-back window's start), once per request and duration. */
@@ -53,9 +64,20 @@ export function windowStart(ctx: EvalContext, duration: string): Date {
   return d;
 }
 
-/** An Observation's clinically relevant date, read once per request. */
+/**
+ * When an Observation was taken, with its precision, or only when it was issued (entryOnly), read once per
+ * request: what places a result in a window (issue #18).
+ */
+export function observationWhenIn(ctx: EvalContext, o: Observation): ObservationWhen | undefined {
+  return observationWhen(o, (v) => dateRangeIn(ctx, v));
+}
+
+/**
+ * An Observation's date as one point: when it was taken (the first day of a partial date), else when it was
+ * issued. For ordering and pairing results, never for placing one in a window (observationWhenIn).
+ */
 export function observationDateIn(ctx: EvalContext, o: Observation): Date | undefined {
-  return dateIn(ctx, observationDateText(o));
+  return observationWhenIn(ctx, o)?.range.start;
 }
 
 /** When the patient took (or may have taken) a medication, worked out once per request. */
@@ -93,36 +115,45 @@ export function findByValueSet(
 
 /**
  * The record's codes that the value set matches, in the record's index order (the order evidence is
- * listed in). A plain list of codes smaller than the record is looked up code by code, so a big record
- * costs a small list nothing; otherwise, or when the list has prefixes or exclusions, the record's codes
- * are tested against the list.
+ * listed in). Each code of the record is placed in its lists once per request (listsOfKey: exact entries,
+ * prefixes, WHO parents, exclusions), so a list is then a lookup; a union merges its members' codes.
  */
-function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): string[] {
-  const keys = listedKeysInRecord(ctx, vs);
-  const placements = ctx.record.placements;
-  if (!placements || placements.size === 0) return keys;
-  const listed = new Set(keys);
-  for (const key of placements.keys()) if (!listed.has(key) && isPlaced(placements, vs, key)) keys.push(key);
-  if (keys.length === listed.size || keys.length < 2) return keys;
+function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): readonly string[] {
+  const index = vs.index;
+  // A list compiled on its own (not by the loader) has no shared index: test each of the record's codes.
+  if (!index) return [...ctx.record.byCode.keys()].filter((key) => matchesKey(vs, key) || isPlaced(ctx.record.placements, vs, key));
+  const byList = (ctx.keysByList ??= placeKeys(ctx, index));
+  if (!vs.members) return byList.get(vs.id) ?? [];
+  const keys = [...new Set(vs.members.flatMap((m) => byList.get(m.id) ?? []))];
+  if (keys.length < 2) return keys;
   const order = (ctx.keyOrder ??= new Map([...ctx.record.byCode.keys()].map((k, i) => [k, i])));
-  return keys.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+  return keys.sort((a, b) => order.get(a)! - order.get(b)!);
+}
+
+/**
+ * Every code of the record placed in the lists that hold it, in record order: by the lists' own codes, and
+ * by the record's `placements` (a site's ConceptMap or terminology server, worked out before evaluation).
+ */
+function placeKeys(ctx: EvalContext, index: ValueSetIndex): Map<string, string[]> {
+  const byList = new Map<string, string[]>();
+  const placements = ctx.record.placements;
+  for (const key of ctx.record.byCode.keys()) {
+    const placed = placements?.get(key);
+    const ids = placed ? new Set([...listsOfKey(index, key), ...placed]) : listsOfKey(index, key);
+    for (const id of ids) {
+      const keys = byList.get(id);
+      if (keys) keys.push(key);
+      else byList.set(id, [key]);
+    }
+  }
+  return byList;
 }
 
 /** Whether a record's code was placed in the list (or one of a union's lists) from outside its own codes. */
-function isPlaced(placements: ReadonlyMap<string, ReadonlySet<string>>, vs: CompiledValueSet, key: string): boolean {
-  const lists = placements.get(key);
+function isPlaced(placements: PatientRecord['placements'], vs: CompiledValueSet, key: string): boolean {
+  const lists = placements?.get(key);
   if (!lists) return false;
   return vs.members ? vs.members.some((m) => lists.has(m.id)) : lists.has(vs.id);
-}
-
-function listedKeysInRecord(ctx: EvalContext, vs: CompiledValueSet): string[] {
-  const byCode = ctx.record.byCode;
-  if (!isExactOnly(vs) || vs.exact.size >= byCode.size) return matchingKeys(vs, byCode.keys());
-  const keys: string[] = [];
-  for (const key of vs.exact.keys()) if (byCode.has(key)) keys.push(key);
-  if (keys.length < 2) return keys;
-  const order = (ctx.keyOrder ??= new Map([...byCode.keys()].map((k, i) => [k, i])));
-  return keys.sort((a, b) => order.get(a)! - order.get(b)!);
 }
 
 const NO_MEDICATIONS = new Map();
@@ -133,7 +164,7 @@ const NO_MEDICATIONS = new Map();
  */
 export function passesFilters(leaf: Pick<CodedLeaf, 'exceptValueSet' | 'where'>, r: ClinicalResource, placements?: PatientRecord['placements']): boolean {
   const except = leaf.exceptValueSet;
-  if (except && resourceCode(r, NO_MEDICATIONS)?.coding?.some((c) => matchCoding(except, c) || (placements !== undefined && !!c.system && !!c.code && isPlaced(placements, except, `${c.system}|${c.code}`)))) return false;
+  if (except && resourceCode(r, NO_MEDICATIONS)?.coding?.some((c) => matchCoding(except, c) || (!!c.system && !!c.code && isPlaced(placements, except, `${c.system}|${c.code}`)))) return false;
   return leaf.where ? leaf.where(r) : true;
 }
 

@@ -3,10 +3,38 @@
 const DAY_MS = 86_400_000;
 
 /**
- * Parses a FHIR date, dateTime or instant. Partial dates ("2024", "2024-05") are taken at their first day,
- * which is the reading that keeps a record inside a window rather than silently dropping it.
+ * How precisely a FHIR date was recorded (FHIR R4 §2.24.0.1 date / dateTime: "2007", "2007-06",
+ * "2007-06-14", or a time with its offset). A year or a year-month is a range of days, not its first day.
  */
-export function parseFhirDate(value: string | undefined): Date | undefined {
+export type DatePrecision = 'year' | 'month' | 'day' | 'instant';
+
+/**
+ * A FHIR date read with its precision: the first and the last day it may stand for. A full date is one day,
+ * read at 00:00 UTC as it always was; a dateTime or instant is that instant. A year or a month is every day
+ * in it, and a question the range straddles (an age bound, a window's edge) has no answer from the record.
+ */
+export interface FhirDateRange {
+  /** The earliest day it may mean (00:00 UTC), or the instant. */
+  start: Date;
+  /** The latest day it may mean (00:00 UTC, like a full date); the same as start for a day or an instant. */
+  end: Date;
+  precision: DatePrecision;
+  /** As recorded, shortened to the day ("2007", "2007-06", "2007-06-14"), for the card. */
+  text: string;
+}
+
+/** Whether the date was recorded as a year or a year-month only. */
+export function isPartialDate(r: FhirDateRange): boolean {
+  return r.precision === 'year' || r.precision === 'month';
+}
+
+/**
+ * Parses a FHIR date, dateTime or instant into the days it may stand for (see FhirDateRange). A calendar
+ * date that does not exist ("2026-02-30", month 13) is no date: it is never rolled into the next month. A
+ * dateTime written without an offset (invalid in FHIR, yet sent) is read as UTC, never as this server's
+ * local time, so the same record reads the same everywhere.
+ */
+export function parseFhirDateRange(value: string | undefined): FhirDateRange | undefined {
   if (!value) return undefined;
   // A fresh Date per call: no cache shared across requests hands one mutable Date to every caller (issue #13).
   // The partial forms are read by hand, which costs less than a regular expression on this hot path.
@@ -15,13 +43,62 @@ export function parseFhirDate(value: string | undefined): Date | undefined {
     const year = digits(value, 0, 4);
     const month = n >= 7 ? digits(value, 5, 7) : 1;
     const day = n === 10 ? digits(value, 8, 10) : 1;
-    if (year >= 0 && month >= 0 && day >= 0) return new Date(Date.UTC(year, month - 1, day));
+    if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+    const start = new Date(Date.UTC(year, month - 1, day));
+    // One Date for both edges: a range is read, never changed (no allocation on this hot path).
+    if (n === 10) return { start, end: start, precision: 'day', text: value };
+    // The last day: of the month, or 31 December.
+    const end = n === 7 ? new Date(Date.UTC(year, month - 1, daysInMonth(year, month))) : new Date(Date.UTC(year, 11, 31));
+    return { start, end, precision: n === 7 ? 'month' : 'year', text: value };
   }
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? undefined : new Date(t);
+  const withZone = n > 10 && value.charCodeAt(10) === T && !HAS_ZONE.test(value) ? `${value}Z` : value;
+  const t = Date.parse(withZone);
+  if (Number.isNaN(t)) return undefined;
+  const instant = new Date(t);
+  return { start: instant, end: instant, precision: 'instant', text: value.slice(0, 10) };
+}
+
+/**
+ * Parses a FHIR date, dateTime or instant to one point: the first day of a partial date. For callers that
+ * need a point and say why; a window or an age bound reads parseFhirDateRange.
+ */
+export function parseFhirDate(value: string | undefined): Date | undefined {
+  return parseFhirDateRange(value)?.start;
 }
 
 const DASH = 45;
+const T = 84;
+/** A dateTime's offset: Z or ±hh:mm at the end. */
+const HAS_ZONE = /(Z|[+-]\d\d:\d\d)$/;
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/**
+ * Where a recorded date stands against [from, until] (a look-back window ending now). An event in the
+ * record happened at the latest `until`, so the part of a range after it is not a possibility; a range
+ * that begins after it is a date in the future. `straddles`: some of its days are in the window, some
+ * before it, and the record cannot say which.
+ */
+export function placeDateRange(r: FhirDateRange, from: Date, until: Date): 'in' | 'before' | 'straddles' | 'after' {
+  if (r.start > until) return 'after';
+  if (r.end < from) return 'before';
+  return r.start >= from ? 'in' : 'straddles';
+}
+
+/**
+ * The latest moment a recorded event may be dated: now, plus a day's grace for a date stamped later today
+ * in another time zone. Later than that is a date in the future.
+ */
+export function latestEventTime(now: Date): Date {
+  return new Date(now.getTime() + DAY_MS);
+}
+
+/** A partial date in words: "2007 (year only)", "2026-10 (month only)". */
+export function describeDateRange(r: FhirDateRange): string {
+  return r.precision === 'year' ? `${r.text} (year only)` : r.precision === 'month' ? `${r.text} (month only)` : r.text;
+}
 
 /** The decimal number in value[from, to), or -1 when a character is not a digit 0-9. */
 function digits(value: string, from: number, to: number): number {

@@ -3,8 +3,9 @@ import type { PatientRecord } from '../patient/patient-record.js';
 import { createContext, type EvalContext } from './context.js';
 import { evaluateRule, needsReview } from './evaluate-rule.js';
 import { formatDate } from './dates.js';
-import { openParts } from './open-parts.js';
-import type { CriterionResult, PartResult, TrialEvaluation, TrialStatus, Evidence } from './types.js';
+import { exclusionFindings, openParts, reviewReasonOf } from './open-parts.js';
+import { criterionFacts as collectFacts } from './facts.js';
+import type { CriterionResult, Evidence, Fact, PartResult, StatusReason, StatusReasonCode, TrialEvaluation, TrialStatus } from './types.js';
 
 function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
   for (const e of p.evidence) out.push(e);
@@ -12,17 +13,89 @@ function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
   return out;
 }
 
+/** "Inclusion 4", "Exclusion 10": how the protocol names an item. */
+export function itemName(c: CriterionResult): string {
+  return `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}`;
+}
+
+/** A criterion's facts: the positives src/engine/facts.ts collected on it when it was evaluated. */
+export function criterionFacts(c: CriterionResult): Fact[] {
+  return c.facts ?? [];
+}
+
+/** "Inclusion 2", "Inclusions 2, 4, 7", "Inclusion 3, Exclusion 8": short, for the card's extension. */
+function namesOf(list: readonly CriterionResult[]): string {
+  const groups: string[] = [];
+  for (const type of ['inclusion', 'exclusion'] as const) {
+    const items = list.filter((c) => c.type === type).map((c) => c.item);
+    if (items.length > 0) groups.push(`${type === 'inclusion' ? 'Inclusion' : 'Exclusion'}${items.length > 1 ? 's' : ''} ${items.join(', ')}`);
+  }
+  return groups.join(', ');
+}
+
 /**
- * Status from the criteria (issue #2): ineligible only on positive evidence (an inclusion not met, an
- * exclusion met); possibly eligible while any data-decidable criterion is unknown; otherwise likely eligible.
- * Review items never make a trial ineligible and never block "likely".
+ * Status from the criteria (issue #2, issue 18 item 5), with the reason it was chosen:
+ * - ineligible only on positive evidence: an inclusion not met, an exclusion met;
+ * - likely eligible only when every inclusion the record could decide is met, no inclusion waits on a
+ *   clinician's judgement of the record (review parts with reason `judgement`: refractory, active disease,
+ *   classification), and no exclusion has a positive anywhere in the record (a fact outside the window, or a
+ *   finding the record holds for an exclusion still open: exclusionFindings). What remains is consent and the
+ *   screening visit's tests;
+ * - possibly eligible otherwise, with each reason named.
+ * Consent, screening-visit tests and the investigator's general judgement in exclusions never block "likely".
  */
-export function trialStatus(criteria: readonly CriterionResult[]): { status: TrialStatus; blocking: string[] } {
-  const blocking = criteria
-    .filter((c) => (c.type === 'inclusion' && c.outcome === 'not-met') || (c.type === 'exclusion' && c.outcome === 'met'))
-    .map((c) => c.id);
-  if (blocking.length > 0) return { status: 'ineligible', blocking };
-  return { status: criteria.some((c) => c.outcome === 'unknown') ? 'possibly-eligible' : 'likely-eligible', blocking };
+export function trialStatus(criteria: readonly CriterionResult[]): { status: TrialStatus; blocking: string[]; statusReason: StatusReason } {
+  const notMet = criteria.filter((c) => c.type === 'inclusion' && c.outcome === 'not-met');
+  const met = criteria.filter((c) => c.type === 'exclusion' && c.outcome === 'met');
+  const blocking = [...notMet, ...met].map((c) => c.id);
+  const reasons: { code: StatusReasonCode; text: string; criteria: CriterionResult[]; items?: string[] }[] = [];
+  if (notMet.length > 0) reasons.push({ code: 'inclusion-not-met', text: `${namesOf(notMet)} not met`, criteria: notMet });
+  if (met.length > 0) reasons.push({ code: 'exclusion-met', text: `${namesOf(met)} found in the record`, criteria: met });
+  if (reasons.length === 0) {
+    const withFacts = criteria.filter((c) => criterionFacts(c).length > 0);
+    if (withFacts.length > 0) {
+      const items = withFacts.flatMap((c) => criterionFacts(c).map((f) => `${itemName(c)}: ${f.text}`));
+      reasons.push({ code: 'prior-positive', text: `${namesOf(withFacts)}: positive in the record, outside the window`, criteria: withFacts, items });
+    }
+    const findings = criteria.filter((c) => exclusionFindings(c).length > 0);
+    if (findings.length > 0) {
+      // What each holds, with value and date, so the app can say it first ("Exclusion 7: HBsAg positive (positive, 2026-07-24)").
+      const items = findings.flatMap((c) =>
+        exclusionFindings(c).map((p) => {
+          const e = p.evidence[0];
+          const said = [e?.value, e?.date?.slice(0, 10)].filter((x) => x !== undefined && x !== '').join(', ');
+          return `${itemName(c)}: ${p.label}${said ? ` (${said})` : ''}`;
+        }),
+      );
+      reasons.push({ code: 'exclusion-finding', text: `${namesOf(findings)}: a record finding to judge`, criteria: findings, items });
+    }
+    const unknown = criteria.filter((c) => c.outcome === 'unknown');
+    if (unknown.length > 0) reasons.push({ code: 'data-missing', text: `${namesOf(unknown)}: data missing`, criteria: unknown });
+    const judged = criteria.filter((c) => c.type === 'inclusion' && c.open.some((p) => p.outcome === 'review' && reviewReasonOf(p) === 'judgement'));
+    if (judged.length > 0) {
+      const items = judged.flatMap((c) => c.open.filter((p) => p.outcome === 'review' && reviewReasonOf(p) === 'judgement').map((p) => `${itemName(c)}: ${p.label}`));
+      reasons.push({ code: 'judgement-open', text: `${namesOf(judged)}: judgement of the record`, criteria: judged, items });
+    }
+  }
+  const first = reasons[0];
+  if (!first) {
+    const statusReason: StatusReason = {
+      code: 'no-exclusion-found',
+      codes: ['no-exclusion-found'],
+      text: 'no exclusion found in the coded record',
+      criteria: [],
+    };
+    return { status: 'likely-eligible', blocking, statusReason };
+  }
+  const statusReason: StatusReason = {
+    code: first.code,
+    codes: reasons.map((r) => r.code),
+    text: reasons.map((r) => r.text).join('; '),
+    criteria: [...new Set(reasons.flatMap((r) => r.criteria.map((c) => c.id)))],
+  };
+  const items = reasons.flatMap((r) => r.items ?? []);
+  if (items.length > 0) statusReason.items = items;
+  return { status: blocking.length > 0 ? 'ineligible' : 'possibly-eligible', blocking, statusReason };
 }
 
 /**
@@ -58,8 +131,10 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
       evidence: flattenEvidence(root),
       missing,
       parts,
-      open: openParts(parts),
+      open: openParts(root),
     };
+    const facts = collectFacts(c.type, c.rule, root);
+    if (facts.length > 0) result.facts = facts;
     // Issue #11 item 4: the date an exclusion met on past events stops applying.
     if (c.type === 'exclusion' && root.outcome === 'met' && root.clears) {
       result.clearsOn = root.clears.on;
@@ -67,12 +142,15 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
     }
     return result;
   });
-  const { status, blocking } = stop ? { status: 'ineligible' as const, blocking: [] } : trialStatus(criteria);
+  const { status, blocking, statusReason } = stop
+    ? { status: 'ineligible' as const, blocking: [], statusReason: { code: 'not-screened' as const, codes: ['not-screened' as const], text: stop.reason, criteria: [] } }
+    : trialStatus(criteria);
   const evaluation: TrialEvaluation = {
     trialId: trial.id,
     title: trial.title,
     shortTitle: trial.shortTitle,
     status,
+    statusReason,
     blocking,
     criteria,
     evaluatedAt: ctx.now.toISOString(),

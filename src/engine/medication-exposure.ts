@@ -1,6 +1,6 @@
 import type { CodeableConcept, Dosage, Medication, Quantity } from '@medplum/fhirtypes';
 import { referencedMedication, type MedicationRecord } from '../patient/patient-record.js';
-import { addDuration, formatDate, parseFhirDate } from './dates.js';
+import { addDuration, describeDateRange, formatDate, isPartialDate, parseFhirDate, parseFhirDateRange, type FhirDateRange } from './dates.js';
 import { convertUnit } from './units.js';
 import type { ValueSetCode } from '../terminology/value-set.js';
 import { SNOMED_CT, canonicalSystem } from '../terminology/code-systems.js';
@@ -49,6 +49,16 @@ export interface Exposure {
   current: boolean;
   /** How the dates were read, for the evidence: "ordered 2026-10-01; administration not recorded". */
   dateNote?: string;
+  /** The latest day the start may be, when it is recorded as a month or a year (start is the first). */
+  startLatest?: Date;
+  /** The earliest day the end may be, when it is recorded as a month or a year (end is the last). */
+  endEarliest?: Date;
+  /**
+   * With no end: an entry date (MedicationStatement.dateAsserted) by which it had been taken, so it ended
+   * no later than that when the statement is not current (issue #18: an entry date bounds an event, it
+   * never dates it).
+   */
+  endBy?: Date;
 }
 
 const DAY_MS = 86_400_000;
@@ -65,10 +75,35 @@ function dateOf(value: unknown): Date | undefined {
   return typeof value === 'string' ? parseFhirDate(value) : undefined;
 }
 
+function rangeOf(value: unknown): FhirDateRange | undefined {
+  return typeof value === 'string' ? parseFhirDateRange(value) : undefined;
+}
+
 /**
- * When the patient took (or might have taken) the medication, by record type.
+ * The exposure's dates from its event dates (a statement's or an administration's effective[x]): the first
+ * possible day of the start and the last possible day of the end, with the other edge of a partial date
+ * ("2026-10") kept so a window or a course length it straddles is unknown, not decided.
+ */
+function eventDates(startValue: string | undefined, endValue: string | undefined): { start?: Date; end?: Date; startLatest?: Date; endEarliest?: Date; partial?: string } {
+  const start = rangeOf(startValue);
+  // A period with only a start (or one date) ends, at the latest, on the last day that start may be.
+  const end = rangeOf(endValue) ?? start;
+  const out: { start?: Date; end?: Date; startLatest?: Date; endEarliest?: Date; partial?: string } = {};
+  if (start) out.start = start.start;
+  if (end) out.end = end.end;
+  if (start && isPartialDate(start)) out.startLatest = start.end;
+  if (end && isPartialDate(end)) out.endEarliest = end.start;
+  const partial = [start, end].find((d) => d && isPartialDate(d));
+  if (partial) out.partial = `dated ${describeDateRange(partial)}`;
+  return out;
+}
+
+/**
+ * When the patient took (or might have taken) the medication, by record type. Event dates only (issue #18):
+ * an entry date (a statement's dateAsserted) never starts a course.
  * - MedicationStatement: effective[x]; active with no past end date is current. `intended` (may be taken
- *   in the future) and `unknown` are `ordered`.
+ *   in the future) and `unknown` are `ordered`. With no effective[x], the course's dates are not in the
+ *   record: dateAsserted only says it had been taken by then (endBy).
  * - MedicationAdministration: effective[x] is when it was given; in-progress is current, and so is an
  *   administration that ended in the last day (a continuous infusion, a daily dose).
  * - MedicationDispense: handed over (`whenHandedOver`) and, with `daysSupply`, the days it covers.
@@ -80,30 +115,43 @@ function dateOf(value: unknown): Date | undefined {
 export function exposureOf(m: MedicationRecord, now: Date): Exposure {
   switch (m.resourceType) {
     case 'MedicationStatement': {
-      const start = dateOf(m.effectivePeriod?.start ?? m.effectiveDateTime ?? m.dateAsserted);
-      const end = dateOf(m.effectivePeriod?.end ?? m.effectiveDateTime);
+      const dates = eventDates(m.effectivePeriod?.start ?? m.effectiveDateTime, m.effectivePeriod?.end ?? m.effectiveDateTime);
+      const { start, end } = dates;
       const certainty: Certainty = m.status === 'intended' || m.status === 'unknown' ? 'ordered' : 'given';
       const activeStatus = m.status === 'active' || m.status === 'intended' || m.status === 'unknown';
       const current = activeStatus && (!m.effectivePeriod?.end || (end !== undefined && end >= now));
-      const dateNote = m.status === 'intended' ? 'recorded as intended: not yet taken' : m.status === 'unknown' ? 'status unknown' : undefined;
-      return withNote({ certainty, start, end: current ? now : (end ?? start), current }, dateNote);
+      const asserted = start ? undefined : dateOf(m.dateAsserted);
+      const notes = [
+        m.status === 'intended' ? 'recorded as intended: not yet taken' : m.status === 'unknown' ? 'status unknown' : undefined,
+        asserted ? `asserted ${formatDate(asserted)}; when it was started is not in the record` : undefined,
+        dates.partial,
+      ].filter((n): n is string => n !== undefined);
+      const e = withNote({ certainty, start, end: current ? now : (end ?? start), current }, notes.join('; ') || undefined);
+      if (asserted && !current) e.endBy = asserted;
+      return withPartial(e, dates, current);
     }
     case 'MedicationAdministration': {
-      const start = dateOf(m.effectivePeriod?.start ?? m.effectiveDateTime);
-      const end = dateOf(m.effectivePeriod?.end ?? m.effectiveDateTime) ?? start;
+      const dates = eventDates(m.effectivePeriod?.start ?? m.effectiveDateTime, m.effectivePeriod?.end ?? m.effectiveDateTime);
+      const { start } = dates;
+      const end = dates.end ?? start;
       const certainty: Certainty = m.status === 'unknown' ? 'ordered' : 'given';
       const current = m.status === 'in-progress' || (end !== undefined && end.getTime() >= now.getTime() - DAY_MS && m.status !== 'stopped');
-      return withNote({ certainty, start, end: current ? now : end, current }, certainty === 'ordered' ? 'administration status unknown' : undefined);
+      const note = [certainty === 'ordered' ? 'administration status unknown' : undefined, dates.partial].filter((n): n is string => n !== undefined).join('; ');
+      return withPartial(withNote({ certainty, start, end: current ? now : end, current }, note || undefined), dates, current);
     }
     case 'MedicationDispense': {
-      const handed = dateOf(m.whenHandedOver);
+      const handed = rangeOf(m.whenHandedOver);
       const certainty: Certainty = m.status === 'completed' && handed ? 'given' : 'ordered';
-      const start = handed ?? dateOf(m.whenPrepared);
+      const when = handed ?? rangeOf(m.whenPrepared);
       const supply = durationToIso(m.daysSupply);
-      const end = start && supply ? addDuration(start, supply) : start;
+      const covered = (d: Date | undefined): Date | undefined => (d && supply ? addDuration(d, supply) : d);
+      // A month- or year-only date: the supply runs out, at the latest, its days after the last day.
+      const start = when?.start;
+      const end = covered(when?.end);
       const current = end !== undefined && end >= now;
-      const note = certainty === 'ordered' ? `dispense ${m.status}${handed ? '' : ', not recorded as handed over'}` : undefined;
-      return withNote({ certainty, start, end: current ? now : end, current }, note);
+      const note = [certainty === 'ordered' ? `dispense ${m.status}${handed ? '' : ', not recorded as handed over'}` : undefined, when && isPartialDate(when) ? `dated ${describeDateRange(when)}` : undefined].filter((n): n is string => n !== undefined).join('; ');
+      const partial = when && isPartialDate(when) ? { startLatest: when.end, endEarliest: covered(when.start) } : {};
+      return withPartial(withNote({ certainty, start, end: current ? now : end, current }, note || undefined), partial, current);
     }
     case 'MedicationRequest': {
       const authored = dateOf(m.authoredOn);
@@ -119,6 +167,13 @@ export function exposureOf(m: MedicationRecord, now: Date): Exposure {
       return { certainty: 'ordered', start, end, current, dateNote: note };
     }
   }
+}
+
+/** Keeps the other edge of a partial start or end (see Exposure.startLatest, endEarliest). */
+function withPartial(e: Exposure, dates: { startLatest?: Date; endEarliest?: Date }, current: boolean): Exposure {
+  if (dates.startLatest) e.startLatest = dates.startLatest;
+  if (dates.endEarliest && !current) e.endEarliest = dates.endEarliest;
+  return e;
 }
 
 function withNote(e: Exposure, note: string | undefined): Exposure {
@@ -151,14 +206,16 @@ const LOCAL_ROUTE_CODES = new Set(['6064005', '10547007', '16857009', '37161004'
  * Words of a local (non-systemic) route, as RxNorm dose forms and route displays write them ("Topical Cream",
  * "Ophthalmic Solution", "Inhalant", "Dry Powder Inhaler", "Nasal Spray", "Otic", "Rectal Foam", "Enema",
  * "Vaginal Tablet"). They win over any form word: a vaginal tablet is not systemic. Rectal and intestinal
- * corticosteroids are classed as local (ATC A07EA), not systemic (H02).
+ * corticosteroids are classed as local (ATC A07EA), not systemic (H02). Chinese records name the dose form in the
+ * drug's name (醋酸泼尼松龙滴眼液 eye drops, 他克莫司软膏 ointment, 醋酸泼尼松片 tablets) and are written without spaces,
+ * so their words are matched without word boundaries (issue #17, drug names as records write them).
  */
 const LOCAL_ROUTE_WORDS =
-  /\b(topical|ophthalmic|eye drops?|intravitreal|otic|ear drops?|nasal|intranasal|inhal\w*|nebuli[sz]\w*|respiratory|cutaneous|rectal|enema|suppository|vaginal|mouthwash|oral rinse|oral paste|dental)\b/i;
+  /\b(topical|ophthalmic|eye drops?|intravitreal|otic|ear drops?|nasal|intranasal|inhal\w*|nebuli[sz]\w*|respiratory|cutaneous|rectal|enema|suppository|vaginal|mouthwash|oral rinse|oral paste|dental)\b|(滴眼液|眼膏|眼用|滴耳液|鼻喷|喷鼻|鼻用|吸入|雾化|外用|栓剂|灌肠|阴道|含漱|漱口)/i;
 /** Words of a systemic route or a systemic-only form. */
-const SYSTEMIC_WORDS = /\b(oral|intravenous|iv|subcutaneous|intramuscular|transdermal|sublingual|injection|injectable|infusion|tablet|capsule)\b/i;
+const SYSTEMIC_WORDS = /\b(oral|intravenous|iv|subcutaneous|intramuscular|transdermal|sublingual|injection|injectable|infusion|tablet|capsule)\b|(注射|静脉|口服|皮下|肌内|输注|滴注|胶囊|片)/i;
 /** Dose forms that are local when nothing names a systemic route ("tacrolimus 0.1% ointment"). */
-const LOCAL_FORM_WORDS = /\b(cream|ointment|lotion|gel|foam|shampoo|paste)\b/i;
+const LOCAL_FORM_WORDS = /\b(cream|ointment|lotion|gel|foam|shampoo|paste)\b|(乳膏|软膏|凝胶|洗剂|搽剂)/i;
 
 /** What a text says of the route: local, systemic, or nothing. */
 function readRouteText(text: string): { systemic: boolean; word: string } | undefined {

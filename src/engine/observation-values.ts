@@ -1,58 +1,95 @@
 import type { Observation, Quantity } from '@medplum/fhirtypes';
-import { parseFhirDate } from './dates.js';
+import { describeDateRange, formatDate, isPartialDate, latestEventTime, parseFhirDateRange, placeDateRange, type FhirDateRange } from './dates.js';
 import type { CompiledValueSet } from '../terminology/value-set.js';
 import { readResult, type Reading, type ResultCodeLists } from './result-reading.js';
 
 /** Observation statuses that carry a usable result (FHIR R4 observation-status). */
 const USABLE_STATUS = new Set(['final', 'amended', 'corrected', 'preliminary']);
 
-/** The text of an Observation's clinically relevant date: effective[x] (a period's end), else issued. */
-export function observationDateText(o: Observation): string | undefined {
-  return o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued;
+/** Whether an Observation carries a usable result (no status is read as usable, as the window reading does). */
+export function isUsableResult(o: Observation): boolean {
+  return !o.status || USABLE_STATUS.has(o.status);
 }
 
-export function observationDate(o: Observation): Date | undefined {
-  return parseFhirDate(observationDateText(o));
+/**
+ * The text of an Observation's event date: effective[x], "the time or time-period the observed value is
+ * asserted as being true" (FHIR R4 Observation.effective[x]; a period's end).
+ */
+export function observationDateText(o: Observation): string | undefined {
+  return o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start;
+}
+
+/** When an Observation was taken, as far as the record says (see observationWhen). */
+export interface ObservationWhen {
+  range: FhirDateRange;
+  /**
+   * Only an entry date is recorded: `issued` ("the date and time this version of the observation was made
+   * available to providers", FHIR R4) or `meta.lastUpdated`. The sample was taken no later than that; when
+   * is not in the record, so it never places the result inside a window.
+   */
+  entryOnly: boolean;
+}
+
+/** An Observation's event date (effective[x]), else its entry date (issued, meta.lastUpdated) marked as such. */
+export function observationWhen(o: Observation, parse: (value: string | undefined) => FhirDateRange | undefined = parseFhirDateRange): ObservationWhen | undefined {
+  const effective = parse(observationDateText(o));
+  if (effective) return { range: effective, entryOnly: false };
+  const entry = parse(o.issued ?? o.meta?.lastUpdated);
+  return entry ? { range: entry, entryOnly: true } : undefined;
 }
 
 export interface DatedObservation {
   observation: Observation;
+  /** Its date (the first day of a partial one); for a result that only has an entry date, that date. */
   date: Date;
+  /** Why the date does not place the result in the window, for the card (see resultsInWindow's `unplaced`). */
+  dateNote?: string;
+  /** For a result not placed: the latest it may have been taken (its issued date, a month's last day). */
+  latest?: Date;
 }
 
 /**
  * The results inside [from, now], most recent first. Results with no date cannot be placed in a window and
  * results dated after "now" are data errors; both are left out and counted so the caller can say so.
+ * `unplaced`: results the record cannot put inside or before the window: dated only by when they were
+ * issued or entered (issue #18: an entry date says the sample was taken no later than that, never when),
+ * or dated by a month or year that straddles the window's start. They never decide a windowed part.
  */
 export function resultsInWindow(
   observations: readonly Observation[],
   from: Date | undefined,
   now: Date,
-  dateOf: (o: Observation) => Date | undefined = observationDate,
-): { inWindow: DatedObservation[]; undated: number; future: number; outside: DatedObservation[] } {
+  whenOf: (o: Observation) => ObservationWhen | undefined = (o) => observationWhen(o),
+): { inWindow: DatedObservation[]; undated: number; future: number; outside: DatedObservation[]; unplaced: DatedObservation[] } {
   const inWindow: DatedObservation[] = [];
   const outside: DatedObservation[] = [];
+  const unplaced: DatedObservation[] = [];
   let undated = 0;
   let future = 0;
+  const limit = latestEventTime(now);
   for (const o of observations) {
-    if (o.status && !USABLE_STATUS.has(o.status)) continue;
-    const date = dateOf(o);
-    if (!date) {
+    if (!isUsableResult(o)) continue;
+    const when = whenOf(o);
+    if (!when) {
       undated++;
       continue;
     }
-    // A day's grace: a result stamped later today in another time zone is not "in the future".
-    if (date.getTime() > now.getTime() + 86_400_000) {
-      future++;
-      continue;
-    }
-    if (from && date < from) outside.push({ observation: o, date });
-    else inWindow.push({ observation: o, date });
+    const { range } = when;
+    const date = range.start;
+    const place = placeDateRange(range, from ?? range.start, limit);
+    if (place === 'after') future++;
+    else if (place === 'before') outside.push({ observation: o, date });
+    else if (from && when.entryOnly) {
+      unplaced.push({ observation: o, date, latest: range.end, dateNote: `issued ${formatDate(range.text)}; when the sample was taken is not in the record` });
+    } else if (place === 'straddles') {
+      unplaced.push({ observation: o, date, latest: range.end, dateNote: `taken ${describeDateRange(range)}: may be before the window` });
+    } else inWindow.push(isPartialDate(range) ? { observation: o, date, dateNote: `taken ${describeDateRange(range)}` } : { observation: o, date });
   }
   const byRecency = (a: DatedObservation, b: DatedObservation): number => b.date.getTime() - a.date.getTime();
   inWindow.sort(byRecency);
   outside.sort(byRecency);
-  return { inWindow, undated, future, outside };
+  unplaced.sort(byRecency);
+  return { inWindow, undated, future, outside, unplaced };
 }
 
 export interface NumericValue {

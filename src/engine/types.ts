@@ -20,6 +20,14 @@ export interface Evidence {
   note?: string;
 }
 
+/** A finding the record holds that the criterion's window does not decide on, shown to the clinician (issue 18 item 4). */
+export interface Fact {
+  kind: 'prior-positive';
+  /** "HBsAg positive 2026-08-03", "hCG 15,200 mIU/mL 2026-11-16" */
+  text: string;
+  evidence: Evidence;
+}
+
 export interface PartResult {
   id: string;
   label: string;
@@ -43,6 +51,11 @@ export interface PartResult {
    * window counted from an event still ahead, or a project default. `outcome` is then review or unknown.
    */
   recordOutcome?: Outcome;
+  /**
+   * Set by a result leaf left open (unknown or for review) when the record holds a result outside its window
+   * that would have decided it: "hCG 15,200 mIU/mL 2026-11-03" for a 14-day window (issue 18 item 4).
+   */
+  facts?: Fact[];
 }
 
 export interface WindowClears {
@@ -80,9 +93,49 @@ export interface CriterionResult {
    */
   clearsOn?: string;
   clearsAfter?: string;
+  /**
+   * Results the criterion's window does not decide on but a clinician must see: a positive outside the window
+   * of an open criterion, or a positive part of an exclusion still open on another part (issue 18 item 4).
+   * Collected from its parts (src/engine/facts.ts); a trial with one is at most possibly eligible.
+   */
+  facts?: Fact[];
 }
 
 export type TrialStatus = 'likely-eligible' | 'possibly-eligible' | 'ineligible';
+
+/**
+ * Why the status was chosen (issue 18 item 5), most decisive first:
+ * - `not-screened`: a fact about the whole record stops screening (the patient has died);
+ * - `inclusion-not-met`, `exclusion-met`: positive evidence against the trial;
+ * - `prior-positive`: an exclusion's test was positive in the record, outside the criterion's window;
+ * - `exclusion-finding`: the record holds something an exclusion names, for the study team to judge;
+ * - `data-missing`: a criterion the record could decide is unknown;
+ * - `judgement-open`: an inclusion waits on a clinician's judgement of the record (refractory, active disease);
+ * - `no-exclusion-found`: every inclusion the record can decide is met, no judgement of the record is open
+ *   and no exclusion was found in the coded record: only consent and screening-visit items remain.
+ */
+export type StatusReasonCode =
+  | 'not-screened'
+  | 'inclusion-not-met'
+  | 'exclusion-met'
+  | 'prior-positive'
+  | 'exclusion-finding'
+  | 'data-missing'
+  | 'judgement-open'
+  | 'no-exclusion-found';
+
+export interface StatusReason {
+  /** The most decisive reason. */
+  code: StatusReasonCode;
+  /** Every reason that applies, most decisive first (`code` is the first). */
+  codes: StatusReasonCode[];
+  /** In words, with the criteria named ("Inclusion 2, Inclusion 4: the study team's judgement of the record"). */
+  text: string;
+  /** The criteria behind the reasons, by id. */
+  criteria: string[];
+  /** What each named criterion waits on or holds ("Inclusion 4: Inadequate response to these treatments", "Exclusion 8: HBsAg positive 2026-08-03"). */
+  items?: string[];
+}
 
 export interface TrialEvaluation {
   trialId: string;
@@ -90,6 +143,8 @@ export interface TrialEvaluation {
   title: string;
   shortTitle: string;
   status: TrialStatus;
+  /** Why this status (issue 18 item 5): a code and words; the card's extension carries it too. */
+  statusReason: StatusReason;
   /** The criteria that make the trial ineligible (empty unless ineligible). */
   blocking: string[];
   /**

@@ -1,5 +1,6 @@
 import type { CompiledRule, ReadType } from '../engine/compiled.js';
 import type { MappingSet } from './compiled.js';
+import { isTokenExpressible } from '../terminology/value-set.js';
 
 function collect(rule: CompiledRule, resourceType: ReadType, out: Set<string>): void {
   if ('of' in rule) {
@@ -24,7 +25,8 @@ export function codesRead(mappings: MappingSet, resourceType: ReadType): string[
 
 /**
  * The exact codes the trials read in one resource type when a token search can express all of them, else
- * `undefined`: a leaf that reads the type without a code list, or a list with prefixes or names, needs the
+ * `undefined`: a leaf that reads the type without a code list, or a list with prefixes, WHO ICD-10 codes
+ * (national editions extend them) or names, needs the
  * whole type (a search filtered by exact codes would drop what those match). `undefined` too when no leaf
  * reads the type: an empty `code=` is not a valid search.
  */
@@ -38,7 +40,7 @@ export function filterableCodes(mappings: MappingSet, resourceType: ReadType): s
     for (const read of rule.reads) {
       if (read.resourceType !== resourceType) continue;
       if (!read.valueSet) expressible = false;
-      else for (const set of read.valueSet.members ?? [read.valueSet]) if (set.prefixes.length > 0 || set.names.length > 0) expressible = false;
+      else if (!isTokenExpressible(read.valueSet)) expressible = false;
     }
   };
   for (const t of mappings.trials) for (const c of t.criteria) walk(c.rule);

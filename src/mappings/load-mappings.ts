@@ -2,8 +2,10 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4';
-import type { z } from 'zod';
-import { compileValueSet, unionValueSets, type CompiledValueSet } from '../terminology/value-set.js';
+import { z } from 'zod';
+import { compileValueSet, unionValueSets, type CompiledValueSet, type ExpandedConcept } from '../terminology/value-set.js';
+import { indexValueSets } from '../terminology/value-set-index.js';
+import { EXPANDED_FROM_EXTENSION } from '../terminology/expand.js';
 import type { ClinicalResource } from '../patient/patient-record.js';
 import { DURATION_FIELDS, type CompiledCriterion, type CompiledRule, type CompiledTrial, type DurationField, type EngineValueSets, type PartGuard, type PartWindow, type ResourcePredicate } from '../engine/compiled.js';
 import type { CompileScope, CompiledExpression, RuleKind } from '../engine/rule-kind.js';
@@ -254,6 +256,39 @@ function kindMap(kinds: readonly RuleKind[]): ReadonlyMap<string, RuleKind> {
   return map;
 }
 
+/** The part of a committed expansion the service reads: its concepts and the rule that brought each in. */
+const expansionSchema = z.object({
+  expansion: z.object({
+    contains: z
+      .array(
+        z.object({
+          system: z.string(),
+          code: z.string(),
+          display: z.string(),
+          extension: z.array(z.object({ url: z.string(), valueString: z.string().optional() })).optional(),
+        }),
+      )
+      .default([]),
+  }),
+});
+
+/**
+ * The descendants the list's committed expansion (fhir-mappings/expansions/<id>.json, built by
+ * `npm run terminology:expand`) adds through its hierarchy rules. Only concepts brought in by a rule the
+ * authoring file still holds are taken: a listed code comes from the authoring file itself, so an expansion
+ * not yet rebuilt can miss a new descendant (a test fails on that) but never keeps a code that was removed.
+ */
+function expandedConcepts(dir: string, vs: ValueSetInput): ExpandedConcept[] {
+  const rules = new Set((vs.hierarchy ?? []).filter((h) => !h.exclude).map((h) => `${h.system} ${h.op} ${h.code}`));
+  if (rules.size === 0) return [];
+  const file = join(dir, 'expansions', `${vs.id}.json`);
+  if (!existsSync(file)) return [];
+  const parsed = parseWith(expansionSchema, readJson(file), file);
+  return parsed.expansion.contains
+    .filter((c) => c.extension?.some((e) => e.url === EXPANDED_FROM_EXTENSION && e.valueString !== undefined && rules.has(e.valueString)))
+    .map((c) => ({ system: c.system, code: c.code, display: c.display }));
+}
+
 const ENGINE_VALUE_SETS = {
   bodyWeight: 'body-weight',
   resultPositive: 'result-positive',
@@ -276,8 +311,9 @@ export function loadMappings(options: LoadOptions): MappingSet {
   for (const file of jsonFiles(join(options.dir, 'valuesets'))) {
     const vs: ValueSetInput = parseWith(valueSetSchema, readJson(file), file);
     if (`${vs.id}.json` !== basename(file)) throw new MappingError(file, `id "${vs.id}" does not match the file name`);
-    valueSets.set(vs.id, compileValueSet(vs, local.get(vs.id) ?? []));
+    valueSets.set(vs.id, compileValueSet(vs, local.get(vs.id) ?? [], expandedConcepts(options.dir, vs)));
   }
+  indexValueSets(valueSets);
   for (const id of local.keys()) {
     if (!valueSets.has(id)) throw new MappingError(options.localCodesFile ?? 'local codes', `adds codes to unknown value set "${id}"`);
   }

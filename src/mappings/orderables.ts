@@ -111,7 +111,7 @@ export function compileOrderables(
       walkLeaves(c.rule, (leaf) => {
         const needed: ScreeningTest[] = [];
         for (const read of leaf.reads) {
-          if (read.resourceType !== 'Observation' || !read.valueSet) continue;
+          if (read.resourceType !== 'Observation' || !read.valueSet || read.role === 'confirmation') continue;
           for (const set of read.valueSet.members ?? [read.valueSet]) {
             const test = testFor(set);
             if (!needed.includes(test)) needed.push(test);

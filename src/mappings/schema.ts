@@ -113,54 +113,5 @@ export function trialSchemaFor(kinds: readonly RuleKind[]): z.ZodType<TrialInput
   return z.strictObject({ ...trialFields, criteria: z.array(criterion).min(1) });
 }
 
-const codeEntrySchema = z.strictObject({
-  system: z.string().min(1),
-  code: z.string().min(1),
-  display: z.string().min(1),
-  source: z.string().min(1),
-  prefix: z.boolean().optional(),
-  exclude: z.boolean().optional(),
-  tty: z.string().optional(),
-  ingredient: z.string().optional(),
-  strength: z.strictObject({ value: z.number().positive(), unit: z.string() }).optional(),
-  prednisoneEquivalentFactor: z.number().positive().optional(),
-  unit: z.string().optional(),
-});
-
-export const valueSetSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9-]+$/),
-  title: z.string().min(1),
-  /**
-   * A concept and its descendants (FHIR R4 ValueSet.compose.include.filter, property `concept`, op `is-a`
-   * with the concept itself, `descendent-of` without), each with its public source.
-   */
-  hierarchy: z
-    .array(z.strictObject({ system: z.string().min(1), code: z.string().min(1), op: z.enum(['is-a', 'descendent-of']), source: z.string().min(1) }))
-    .optional(),
-  description: z.string().min(1),
-  codes: z.array(codeEntrySchema),
-  /** The VSAC value set (OID) the codes were drawn from; the list may be a reviewed subset of it. */
-  oid: z.string().regex(/^\d+(\.\d+)+$/).optional(),
-  names: z.array(z.string().min(3)).optional(),
-  /**
-   * Other names of an ingredient (brands, abbreviations, other languages) -> the ingredient they stand for:
-   * an RxNorm IN code of this list, or a generic name in `names`. Each is also matched as a name, and counts
-   * as that ingredient, so "CellCept" and "mycophenolate mofetil" (coded or named) are one agent.
-   */
-  synonyms: z.record(z.string().min(2), z.string().min(1)).optional(),
-});
-
-/** A site's own codes, added to the shared code lists without a code change. */
-export const localCodesSchema = z.strictObject({
-  valueSets: z.record(
-    z.string(),
-    z.array(
-      codeEntrySchema.extend({
-        source: z.string().min(1).default('site configuration'),
-      }),
-    ),
-  ),
-});
-
-export type ValueSetInput = z.infer<typeof valueSetSchema>;
-export type CodeEntry = z.infer<typeof codeEntrySchema>;
+/** The code-list schemas live with the terminology (src/terminology/value-set-input.ts); re-exported for the loader. */
+export { valueSetSchema, localCodesSchema, type ValueSetInput, type CodeEntry } from '../terminology/value-set-input.js';

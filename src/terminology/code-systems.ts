@@ -148,7 +148,11 @@ export function isIcd10NationalEdition(system: string): boolean {
   return NATIONAL_ICD10.has(canonicalSystem(system));
 }
 
-/** Whether the service's lists hold codes of this system (after canonicalSystem). */
+/**
+ * Whether the service's lists hold codes of this system (after canonicalSystem). A national edition of ICD-10
+ * counts: its codes are read under their WHO parent's lists (src/terminology/icd10-editions.ts).
+ */
 export function isListSystem(system: string): boolean {
-  return LIST_SYSTEMS.has(canonicalSystem(system));
+  const canonical = canonicalSystem(system);
+  return LIST_SYSTEMS.has(canonical) || NATIONAL_ICD10.has(canonical);
 }

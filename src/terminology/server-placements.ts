@@ -57,7 +57,7 @@ export function planServerPlacements(valueSets: ReadonlyMap<string, CompiledValu
   for (const vs of reads.read.values()) {
     if (!vs.hierarchy || vs.hierarchy.length === 0) continue;
     const systems = new Set(vs.hierarchy.map((h) => h.system));
-    const notUnder: Concept[] = vs.excluded.filter((x) => systems.has(x.system)).map(({ system, code }) => ({ system, code }));
+    const notUnder: Concept[] = [...vs.excluded, ...(vs.excludedHierarchy ?? [])].filter((x) => systems.has(x.system)).map(({ system, code }) => ({ system, code }));
     for (const except of reads.exceptions.get(vs.id) ?? []) {
       for (const m of except.members ?? [except]) {
         for (const c of m.exact.values()) if (systems.has(c.system)) notUnder.push({ system: c.system, code: c.code });

@@ -1,7 +1,9 @@
 import type { Coding } from '@medplum/fhirtypes';
-import type { CodeEntry, ValueSetInput } from '../mappings/schema.js';
 import { valueSetUrl } from './canonical.js';
-import { canonicalSystem } from './code-systems.js';
+import { ICD10_WHO, canonicalSystem } from './code-systems.js';
+import { whoCodes } from './icd10-editions.js';
+import type { CodeEntry, ValueSetInput } from './value-set-input.js';
+import type { ValueSetIndex } from './value-set-index.js';
 
 /** One code of a compiled value set, with what the evaluator needs to know about it. */
 export interface ValueSetCode {
@@ -17,14 +19,17 @@ export interface ValueSetCode {
 /** A code list compiled for lookup: exact `system|code` keys plus ICD-10-CM style prefixes. */
 export interface CompiledValueSet {
   id: string;
+  /** The list's canonical URL as an R4 ValueSet (src/terminology/canonical.ts). */
+  url: string;
   title: string;
-  /** The list's canonical URL (src/terminology/canonical.ts); absent on a union of lists. */
-  url?: string;
   /**
-   * The list's hierarchy rules (a concept and its descendants): codes of these systems that the committed
-   * codes do not hold may be settled by a site's terminology server (src/terminology/server-placements.ts).
+   * The list's hierarchy rules (SNOMED CT is-a / descendent-of), included ones only: the committed expansion
+   * holds their descendants as far as public tables give them, and a site's terminology server may be asked
+   * about a code the expansion does not hold.
    */
   hierarchy?: readonly { system: string; code: string; op: 'is-a' | 'descendent-of' }[];
+  /** The list's excluded hierarchy rules: a terminology server's placement must not be below these. */
+  excludedHierarchy?: readonly { system: string; code: string; op: 'is-a' | 'descendent-of' }[];
   exact: ReadonlyMap<string, ValueSetCode>;
   prefixes: readonly { system: string; prefix: string; display: string }[];
   excluded: readonly { system: string; code: string; prefix: boolean }[];
@@ -47,27 +52,29 @@ export interface CompiledValueSet {
    */
   namePatterns: readonly RegExp[];
   /**
-   * Whether a patient's `system|code` index key is in the list, without splitting the key or building a
-   * Coding (the per-request code index is matched against every list a criterion names).
+   * Every loaded list inverted (`system|code` -> list ids), shared by the lists one loader compiled
+   * (compileValueSets): a record's codes are placed once per request and each list is then a map lookup.
    */
-  keyMatcher?: KeyMatcher;
-}
-
-/** A list's prefixes and exclusions as whole `system|prefix` keys, so a key is tested with startsWith. */
-interface KeyMatcher {
-  prefixes: readonly string[];
-  excludedExact: ReadonlySet<string>;
-  excludedPrefixes: readonly string[];
-  /** Set when a system itself holds "|": such a list is matched the slow, exact way. */
-  unsafe: boolean;
+  index?: ValueSetIndex;
 }
 
 export function codeKey(system: string, code: string): string {
   return `${system}|${code}`;
 }
 
-/** Compiles a code list and any site-local additions into lookup tables. */
-export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeEntry[]): CompiledValueSet {
+/** A concept of a committed expansion (fhir-mappings/expansions/): the descendants hierarchy rules bring in. */
+export interface ExpandedConcept {
+  system: string;
+  code: string;
+  display: string;
+}
+
+/**
+ * Compiles a code list, its site-local additions and the concepts its committed expansion adds (descendants
+ * of its hierarchy rules) into lookup tables. Explicit entries always come from the authoring file, so a
+ * stale expansion can miss a descendant but never drop a listed code.
+ */
+export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeEntry[], expanded: readonly ExpandedConcept[] = []): CompiledValueSet {
   const exact = new Map<string, ValueSetCode>();
   const prefixes: { system: string; prefix: string; display: string }[] = [];
   const excluded: { system: string; code: string; prefix: boolean }[] = [];
@@ -91,14 +98,21 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
       exact.set(codeKey(entry.system, entry.code), code);
     }
   }
+  for (const c of expanded) {
+    const key = codeKey(c.system, c.code);
+    if (!exact.has(key)) exact.set(key, { system: c.system, code: c.code, display: c.display });
+  }
+  const hierarchy = (input.hierarchy ?? []).filter((h) => !h.exclude).map((h) => ({ system: h.system, code: h.code, op: h.op }));
+  const excludedHierarchy = (input.hierarchy ?? []).filter((h) => h.exclude).map((h) => ({ system: h.system, code: h.code, op: h.op }));
   const synonyms = Object.entries(input.synonyms ?? {}).map(([n, ing]) => [n.toLowerCase(), ing.toLowerCase()] as const);
   const names = [...new Set([...(input.names ?? []).map((n) => n.toLowerCase()), ...synonyms.map(([n]) => n)])];
   const { nameIngredients, ingredientNames } = ingredientTables(exact, names, synonyms);
   return {
     id: input.id,
-    title: input.title,
     url: valueSetUrl(input.id),
-    ...(input.hierarchy ? { hierarchy: input.hierarchy.map(({ system, code, op }) => ({ system, code, op })) } : {}),
+    title: input.title,
+    ...(hierarchy.length > 0 ? { hierarchy } : {}),
+    ...(excludedHierarchy.length > 0 ? { excludedHierarchy } : {}),
     exact,
     prefixes,
     excluded,
@@ -107,7 +121,6 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
     nameIngredients,
     ingredientNames,
     namePatterns: names.map(namePattern),
-    keyMatcher: keyMatcherOf(prefixes, excluded),
   };
 }
 
@@ -154,21 +167,23 @@ export function ingredientKey(vs: CompiledValueSet, entry: ValueSetCode | undefi
   return undefined;
 }
 
-function keyMatcherOf(
-  prefixes: readonly { system: string; prefix: string }[],
-  excluded: readonly { system: string; code: string; prefix: boolean }[],
-): KeyMatcher {
-  const unsafe = [...prefixes, ...excluded].some((x) => x.system.includes('|'));
-  return {
-    prefixes: prefixes.map((p) => codeKey(p.system, p.prefix)),
-    excludedExact: new Set(excluded.filter((x) => !x.prefix).map((x) => codeKey(x.system, x.code))),
-    excludedPrefixes: excluded.filter((x) => x.prefix).map((x) => codeKey(x.system, x.code)),
-    unsafe,
-  };
-}
-
 function isExcluded(vs: CompiledValueSet, system: string, code: string): boolean {
   return vs.excluded.some((x) => x.system === system && (x.prefix ? code.startsWith(x.code) : code === x.code));
+}
+
+/**
+ * A WHO ICD-10 or national-edition code against the list's WHO entries (src/terminology/icd10-editions.ts):
+ * excluded when an exclusion holds the full code or its WHO parent, else matched by the parent's exact entry
+ * or a WHO prefix. `who` is whoCodes(system, code), the code first.
+ */
+function matchWho(vs: CompiledValueSet, system: string, who: readonly string[], display: string | undefined): ValueSetCode | undefined {
+  const code = who[0]!;
+  for (const c of who) {
+    const hit = vs.exact.get(codeKey(ICD10_WHO, c));
+    if (hit) return { system, code, display: display ?? hit.display };
+  }
+  const p = vs.prefixes.find((x) => x.system === ICD10_WHO && code.startsWith(x.prefix));
+  return p ? { system, code, display: display ?? p.display } : undefined;
 }
 
 /** The value-set entry a coding matches, if any. */
@@ -184,42 +199,41 @@ export function matchCoding(vs: CompiledValueSet, coding: Coding): ValueSetCode 
   // The record's coding may name its system by OID or edition URI (issue #17 item 2): read it as the lists do.
   const system = canonicalSystem(coding.system);
   const code = coding.code;
-  if (isExcluded(vs, system, code)) return undefined;
+  const who = whoCodes(system, code);
+  if (isExcluded(vs, system, code) || who.some((c) => isExcluded(vs, ICD10_WHO, c))) return undefined;
   const hit = vs.exact.get(codeKey(system, code));
   if (hit) return hit;
   const p = vs.prefixes.find((x) => x.system === system && code.startsWith(x.prefix));
-  return p ? { system, code, display: coding.display ?? p.display } : undefined;
+  if (p) return { system, code, display: coding.display ?? p.display };
+  return who.length > 0 ? matchWho(vs, system, who, coding.display) : undefined;
 }
 
 /**
- * Whether the value set matches a `system|code` index key: the same answer as matchCoding on the key's
- * system and code. Keys come from codings with both parts, as buildPatientRecord makes them.
+ * Whether the value set matches a `system|code` index key: matchCoding on the key's system and code. Keys
+ * come from codings with both parts, as buildPatientRecord makes them; the loaded lists are matched through
+ * their shared index instead (src/terminology/value-set-index.ts), this is for a list compiled on its own.
  */
 export function matchesKey(vs: CompiledValueSet, key: string): boolean {
-  if (vs.members) return vs.members.some((m) => matchesKey(m, key));
-  const m = vs.keyMatcher;
-  if (!m || m.unsafe) {
-    const bar = key.indexOf('|');
-    return matchCoding(vs, { system: key.slice(0, bar), code: key.slice(bar + 1) }) !== undefined;
-  }
-  if (m.excludedExact.has(key)) return false;
-  for (const x of m.excludedPrefixes) if (key.startsWith(x)) return false;
-  if (vs.exact.has(key)) return true;
-  for (const p of m.prefixes) if (key.startsWith(p)) return true;
-  return false;
-}
-
-/** Whether the value set is plain codes only: then its matching keys are its own `exact` keys. */
-export function isExactOnly(vs: CompiledValueSet): boolean {
-  if (vs.members) return vs.members.every(isExactOnly);
-  return vs.prefixes.length === 0 && vs.excluded.length === 0;
+  const bar = key.indexOf('|');
+  return matchCoding(vs, { system: key.slice(0, bar), code: key.slice(bar + 1) }) !== undefined;
 }
 
 /** Every `system|code` key in `keys` that the value set matches (for use with a patient's code index). */
 export function matchingKeys(vs: CompiledValueSet, keys: Iterable<string>): string[] {
   const out: string[] = [];
-  for (const key of keys) if (matchesKey(vs, key)) out.push(key);
+  for (const key of keys) if (vs.members ? vs.members.some((m) => matchesKey(m, key)) : matchesKey(vs, key)) out.push(key);
   return out;
+}
+
+/**
+ * Whether a token search with the list's exact codes finds every record the list matches: not when it has
+ * prefix rules, or WHO ICD-10 codes (a national edition's extension codes match them), or names.
+ */
+export function isTokenExpressible(vs: CompiledValueSet): boolean {
+  if (vs.members) return vs.members.every(isTokenExpressible);
+  if (vs.prefixes.length > 0 || vs.names.length > 0) return false;
+  for (const e of vs.exact.values()) if (e.system === ICD10_WHO) return false;
+  return true;
 }
 
 /** The ingredient name in free text (already in lower case) that this value set lists, for the by-name fallback. */
@@ -245,6 +259,7 @@ export function unionValueSets(sets: readonly CompiledValueSet[]): CompiledValue
   const names = [...new Set(sets.flatMap((s) => s.names))];
   return {
     id: sets.map((s) => s.id).join('+'),
+    url: sets.map((s) => s.url).join(' or '),
     title: sets.map((s) => s.title).join(' or '),
     exact: new Map(sets.flatMap((s) => [...s.exact])),
     prefixes: sets.flatMap((s) => s.prefixes),
@@ -255,5 +270,6 @@ export function unionValueSets(sets: readonly CompiledValueSet[]): CompiledValue
     ingredientNames: new Map(sets.flatMap((s) => [...s.ingredientNames])),
     members: sets,
     namePatterns: names.map(namePattern),
+    ...(sets[0]?.index ? { index: sets[0].index } : {}),
   };
 }

@@ -4,11 +4,15 @@ import { resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, inject, it } from 'vitest';
 import { ROOT, ageOf, api, launchBrowser, screenshotPath, startFhirServer, watchErrors } from './support.js';
+import { hbsagPositiveChild, pregnantGirl } from '../cards/issue-18-patients.js';
+import { hookRequest, prefetchFor } from '../support/hook-request.js';
 
 const baseUrl = inject('baseUrl');
 const skip = inject('browserSkip');
 const STATUS_WORDS: Record<string, string> = { 'likely-eligible': 'Likely eligible', 'possibly-eligible': 'Possibly eligible', ineligible: 'Not eligible' };
 const OUTCOME_WORDS: Record<string, string> = { met: 'met', 'not-met': 'not met', unknown: 'unknown', review: 'to review' };
+/** Issue 18 item 6: an exclusion is present or absent, never "met" or "not met". */
+const EXCLUSION_WORDS: Record<string, string> = { met: 'present', 'not-met': 'absent', unknown: 'unknown', review: 'to review' };
 
 if (skip) console.warn(`skipping the demo page tests: ${skip}`);
 
@@ -71,15 +75,24 @@ async function expectCriteria(page: Page, evaluation: any): Promise<void> {
   for (const t of evaluation.trials) {
     const section = page.locator(`[data-trial="${t.trialId}"]`);
     expect(await section.getByTestId('trial-status').textContent()).toBe(STATUS_WORDS[t.status]);
+    // Counts that read as a clinician would: inclusions met, exclusions found; an absent exclusion is no failure.
+    const count = (f: (c: any) => boolean): number => t.criteria.filter(f).length;
+    const counts = (await section.getByTestId('counts').textContent())!.trim();
+    expect(counts).toMatch(new RegExp(`^${count((c) => c.type === 'inclusion' && c.outcome === 'met')} inclusions? met · `));
+    expect(counts).toContain(` ${count((c) => c.type === 'exclusion' && c.outcome === 'met')} exclusion`);
+    expect(counts).not.toMatch(/(^|· )\d+ not met/);
+    if (t.statusReason) expect(await section.getByTestId('status-reason').textContent()).toBe(`Why this status: ${t.statusReason.text}`);
     const mine = rows.filter((r) => r.trial === t.trialId);
     expect(mine.map((r) => r.id)).toEqual(t.criteria.map((c: any) => c.id));
     for (const [i, c] of t.criteria.entries()) {
       const row = mine[i]!;
       expect(row.outcome, `${t.trialId} ${c.id}`).toBe(c.outcome);
-      expect(row.badge).toBe(OUTCOME_WORDS[c.outcome]);
+      expect(row.badge).toBe((c.type === 'exclusion' ? EXCLUSION_WORDS : OUTCOME_WORDS)[c.outcome]);
       expect(row.missing).toEqual(c.missing);
-      expect(row.evidence).toHaveLength(c.evidence.length);
-      for (const [j, e] of c.evidence.entries()) {
+      // Each record once (two parts of a criterion may cite the same record).
+      const unique = c.evidence.filter((e: any, k: number) => c.evidence.findIndex((x: any) => JSON.stringify(x) === JSON.stringify(e)) === k);
+      expect(row.evidence).toHaveLength(unique.length);
+      for (const [j, e] of unique.entries()) {
         expect(row.evidence[j]).toContain(e.display);
         if (e.value !== undefined) expect(row.evidence[j]).toContain(String(e.value));
         if (e.date) expect(row.evidence[j]).toContain(e.date.slice(0, 10));
@@ -154,17 +167,44 @@ describe.skipIf(Boolean(skip))('the demo page in Chromium', () => {
     }
   });
 
-  it('shows a likely-eligible patient\'s cards (the README screenshot)', async () => {
+  it('shows the example child\'s cards, possibly eligible while refractory disease is for the study team to judge (the README screenshot)', async () => {
     await page.locator('button[data-example="sle-child-likely"]').click();
     await waitForResults(page);
     const summaries = await page.getByTestId('card-summary').allTextContents();
     expect(summaries.length).toBeGreaterThan(0);
-    for (const s of summaries) expect(s).toMatch(/^Likely eligible: /);
+    // Issue 18 item 5: never "likely" while an inclusion waits on a judgement of the record.
+    for (const s of summaries) expect(s).toMatch(/^Possibly eligible: .+: \d+ judgements? for the study team$/);
     const file = screenshotPath('readme-likely');
     await page.screenshot({ path: file });
     mkdirSync(resolve(ROOT, 'docs'), { recursive: true });
     copyFileSync(file, resolve(ROOT, 'docs', 'screenshot-likely.png'));
   });
+
+  for (const which of ['hbsag-positive', 'pregnant'] as const) {
+    it(`shows the ${which} patient of issue 18: cards and criteria as the service returns them`, async () => {
+      const child = (await api(baseUrl, 'GET', '/examples/sle-child-likely/bundle')).json;
+      const bundle = which === 'hbsag-positive' ? hbsagPositiveChild(child) : pregnantGirl(child);
+      const patientId = bundle.entry!.find((e) => e.resource?.resourceType === 'Patient')!.resource!.id!;
+      const hook = await api(baseUrl, 'POST', '/cds-services/trialmatch-sle', hookRequest(patientId, { prefetch: prefetchFor(bundle) }));
+      expect(hook.status).toBe(200);
+      const evaluation = await api(baseUrl, 'POST', '/trials/$evaluate', bundle);
+      await page.locator('#paste-panel summary').click();
+      await page.locator('#bundle-text').fill(JSON.stringify(bundle));
+      await page.locator('#paste-form button[type="submit"]').click();
+      await waitForResults(page);
+      await expectCards(page, hook.json.cards);
+      await expectCriteria(page, evaluation.json);
+      if (which === 'hbsag-positive') {
+        const summaries = await page.getByTestId('card-summary').allTextContents();
+        expect(summaries.filter((s) => s.endsWith(': check HBsAg positive'))).toHaveLength(2);
+        const exc = page.locator('[data-trial="zju-cd19-car-t-csle"] [data-criterion="exc-8"] [data-testid="outcome"]');
+        expect(await exc.textContent()).toBe('to review');
+      }
+      await page.screenshot({ path: screenshotPath(`demo-${which}`), fullPage: true });
+      await page.evaluate('window.scrollTo(0, 0)');
+      await page.screenshot({ path: screenshotPath(`demo-${which}-top`) });
+    });
+  }
 
   it('evaluates a pasted Bundle, and an uploaded one, like the same patient sent by the service', async () => {
     const id = 'sle-teen-missing-tests';

@@ -7,7 +7,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const ARTIFACTS = resolve(ROOT, 'test', 'artifacts');
+/** Screenshots and other browser artefacts: looked at by the engineer, never committed (.gitignore). */
+export const ARTIFACTS = resolve(ROOT, 'test-output', 'screenshots');
 
 /** Debian's Chromium, headless, with a profile of its own that is thrown away afterwards. */
 export async function launchBrowser(executablePath: string): Promise<{ context: BrowserContext; close: () => Promise<void> }> {

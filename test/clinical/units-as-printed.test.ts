@@ -80,14 +80,19 @@ describe('a neutrophil count as labs print it, through the hook', () => {
   });
   afterAll(() => app.close());
 
-  it('an ANC of 0.3 ×10^9/L is below the blinatumomab study\'s 0.5 × 10⁹/L: the study is hidden on that result', async () => {
+  it('an ANC of 0.3 ×10^9/L is read as 0.3 × 10⁹/L, below the blinatumomab study\'s 0.5 × 10⁹/L: shown, and left for screening since the protocol gives the test no window', async () => {
     const bundle = record('units-anc-0-3-multiplication-sign');
-    expect(eligibilities(await fireHook(app, bundle)).map((e) => e.trialId)).not.toContain(TRIAL.blinatumomab);
     const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
-    const blina = res.json<{ trials: { trialId: string; criteria: { id: string; outcome: string; evidence: { reference: string; value?: unknown; unit?: string }[] }[] }[] }>().trials.find((t) => t.trialId === TRIAL.blinatumomab)!;
-    const inc7 = blina.criteria.find((c) => c.id === 'inc-7')!;
-    expect(inc7.outcome).toBe('not-met');
-    expect(inc7.evidence).toEqual(expect.arrayContaining([expect.objectContaining({ reference: 'Observation/units-anc-0-3-multiplication-sign-obs-8' })]));
+    type Part = { id: string; outcome: string; reason: string; recordOutcome?: string; evidence: { reference: string; value?: unknown; unit?: string }[] };
+    const blina = res.json<{ trials: { trialId: string; criteria: { id: string; outcome: string; parts: Part[] }[] }[] }>().trials.find((t) => t.trialId === TRIAL.blinatumomab)!;
+    const anc = blina.criteria.find((c) => c.id === 'inc-7')!.parts.find((p) => p.id === 'inc-7.anc')!;
+    // The unit is read (before, "cannot be converted"): the value is compared, and the record says not met.
+    expect(anc.recordOutcome).toBe('not-met');
+    expect(anc.reason).toMatch(/^0\.3 10\*9\/L does not meet >= 0\.5 10\*9\/L/);
+    expect(anc.evidence).toEqual([expect.objectContaining({ reference: 'Observation/units-anc-0-3-multiplication-sign-obs-8', value: 0.3, unit: '10*9/L' })]);
+    // Issue 18 item 3: the 30-day window is the project's, not the protocol's, so it does not hide the trial alone.
+    expect(anc.outcome).toBe('unknown');
+    expect(eligibilities(await fireHook(app, bundle)).map((e) => e.trialId)).toContain(TRIAL.blinatumomab);
   });
 
   it('an ANC of 3400 cells/mm³ meets it: the study keeps its "likely" card', async () => {

@@ -49,12 +49,16 @@ import {
   type Running,
   type RunningService,
 } from '../support/sandbox.js';
+import { ANCHOR } from '../../scripts/fhir-builders.js';
+import { hbsagPositiveChild, pregnantGirl } from '../cards/issue-18-patients.js';
 import { PAGING_PATIENT, callHook, examplePatients, fhirBaseUrl, loadIntoHapi, pagingPatientBundle, skipNote } from './hapi-support.js';
 
 const unavailable = fhirBaseUrl ? sandboxUnavailable() : '';
 const skip = !fhirBaseUrl || unavailable !== '';
 const note = skipNote || (unavailable ? ` (skipped: ${unavailable})` : '');
 const LIKELY = 'sle-child-likely';
+const HBSAG_POSITIVE = 'sle-child-hbsag-positive';
+const PREGNANT = 'sle-child-pregnant';
 
 const PAGED_STATEMENTS = 'sandbox-paged-statements';
 const OTC_STATEMENTS = 205;
@@ -83,7 +87,15 @@ function pagedStatementsBundle(): Bundle {
  */
 function testPatients(): { id: string; bundle: Bundle }[] {
   if (!fhirBaseUrl) return [];
-  return [...examplePatients(), { id: PAGING_PATIENT, bundle: pagingPatientBundle() }, { id: PAGED_STATEMENTS, bundle: pagedStatementsBundle() }];
+  const child = examplePatients().find((p) => p.id === LIKELY)!.bundle;
+  return [
+    ...examplePatients(),
+    { id: PAGING_PATIENT, bundle: pagingPatientBundle() },
+    { id: PAGED_STATEMENTS, bundle: pagedStatementsBundle() },
+    // Issue 18's screenshot patients, at the examples' date (the service's clock here).
+    { id: HBSAG_POSITIVE, bundle: hbsagPositiveChild(child, ANCHOR) },
+    { id: PREGNANT, bundle: pregnantGirl(child, ANCHOR) },
+  ];
 }
 
 /** What identifies a card across two responses: its trial and status (the uuids differ per response). */
@@ -342,6 +354,22 @@ describe.skipIf(skip)(`the CDS Hooks sandbox as the EHR, against HAPI FHIR${note
     expect(errors.filter((e) => e.includes(rig.service.url))).toEqual([]);
     await page.close();
   });
+
+  for (const [which, id] of [['hbsag-positive', HBSAG_POSITIVE], ['pregnant', PREGNANT]] as const) {
+    it(`shows issue 18's ${which} patient's cards, the one draft-order suggestion at most once (screenshots)`, async () => {
+      const { page, exchange } = await open(rig, id);
+      expect(exchange.cards.filter((c) => c.suggestions).length).toBeLessThanOrEqual(1);
+      if (which === 'hbsag-positive') {
+        expect(exchange.cards.filter((c) => (c.summary as string).endsWith(': check HBsAg positive'))).toHaveLength(2);
+      }
+      const { card, element } = shownCard(page, exchange, exchange.cards[0].source.topic.code);
+      await expect.poll(() => element.getByText(card.summary as string, { exact: true }).isVisible()).toBe(true);
+      const box = (await element.boundingBox())!;
+      await page.setViewportSize({ width: 1440, height: Math.ceil(box.y + box.height + 24) });
+      await page.screenshot({ path: screenshotPath(`sandbox-${which}`), fullPage: true });
+      await page.close();
+    });
+  }
 });
 
 /**

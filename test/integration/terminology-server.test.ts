@@ -7,7 +7,7 @@
  * the HAPI server is shared by every integration test file of the run (global setup); a closed port is what
  * a terminology server that is down looks like from here (connection refused).
  */
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, CodeSystemConcept, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from '../support/app.js';
@@ -37,12 +37,22 @@ async function put(resource: Resource & { id: string }): Promise<void> {
   expect(res.status, `PUT ${resource.resourceType}/${resource.id}`).toBeLessThan(300);
 }
 
-/** HAPI stores a CodeSystem's concepts after the PUT answers: wait until $subsumes knows the new concept. */
+/** HAPI stores a CodeSystem's concepts after the PUT answers: wait until $subsumes knows every concept of it. */
 async function waitForConcepts(): Promise<void> {
   const deadline = Date.now() + 60_000;
+  const subsumes = async (a: string, b: string): Promise<boolean> => {
+    const res = await fetch(`${fhirBaseUrl}/CodeSystem/$subsumes?system=${encodeURIComponent(SCT)}&codeA=${a}&codeB=${b}`, { headers: { accept: 'application/fhir+json' } });
+    return res.ok && JSON.stringify(await res.json()).includes('"subsumes"');
+  };
+  const pairs = (function* walk(concepts: CodeSystemConcept[], parent?: string): Generator<[string, string]> {
+    for (const c of concepts) {
+      if (parent) yield [parent, c.code];
+      yield* walk(c.concept ?? [], c.code);
+    }
+  })(snomedFragment().concept ?? []);
+  const all = [...pairs];
   for (;;) {
-    const res = await fetch(`${fhirBaseUrl}/CodeSystem/$subsumes?system=${encodeURIComponent(SCT)}&codeA=55464009&codeB=${NEW_SLE_SUBTYPE}`, { headers: { accept: 'application/fhir+json' } });
-    if (res.ok && JSON.stringify(await res.json()).includes('"subsumes"')) return;
+    if ((await Promise.all(all.map(([a, b]) => subsumes(a, b)))).every(Boolean)) return;
     if (Date.now() > deadline) throw new Error('HAPI did not index the CodeSystem fragment within 60 s');
     await new Promise((r) => setTimeout(r, 500));
   }

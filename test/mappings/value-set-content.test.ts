@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Coding } from '@medplum/fhirtypes';
 import type { ValueSetInput } from '../../src/mappings/schema.js';
-import { type CompiledValueSet, compileValueSet, matchCoding } from '../../src/terminology/value-set.js';
+import { type CompiledValueSet, compileValueSet, matchCoding, matchName } from '../../src/terminology/value-set.js';
 import { ROOT } from '../support/app.js';
 import { realMappings } from '../support/evaluate.js';
 
@@ -63,6 +63,32 @@ function codesWithoutSource(lists: readonly ValueSetInput[]): string[] {
   return lists.flatMap((vs) =>
     vs.codes.filter((c) => typeof c.source !== 'string' || PLACEHOLDER_SOURCE.test(c.source.trim()) || c.source.trim().length < 8).map((c) => `${vs.id}: ${c.system}|${c.code}`),
   );
+}
+
+/**
+ * A source a site's terminology team can follow (issue #17 item 6): a web address (loinc.org, the WHO ICD-10
+ * browser, CDC's ICD-10-CM files, RxNav, VSAC, a GitHub file at a commit), an OID or an IG canonical. The
+ * project's own code system is named by its URN. Wording of internal look-up tools and local paths is refused:
+ * nobody outside can follow them.
+ */
+const FOLLOWABLE = /https?:\/\/[^\s;,]+|\burn:oid:[0-2](\.\d+)+|(^|[\s(])[0-2](\.\d+){4,}\b|\burn:trialmatch-cds:code\b/;
+const NOT_PUBLIC = /find_string|read_file|look-?up id|search id|\/work\/|\bids? \d{6,}/i;
+
+function unfollowableSources(lists: readonly ValueSetInput[]): string[] {
+  return lists.flatMap((vs) =>
+    vs.codes.filter((c) => !FOLLOWABLE.test(c.source) || NOT_PUBLIC.test(c.source)).map((c) => `${vs.id}: ${c.system}|${c.code}: ${c.source}`),
+  );
+}
+
+/** Descriptions name no look-up tool or local path either (they are read by the same terminology team). */
+function descriptionsWithLookupWording(lists: readonly ValueSetInput[]): string[] {
+  return lists.filter((vs) => NOT_PUBLIC.test(vs.description)).map((vs) => vs.id);
+}
+
+/** The orderable tests' codes (fhir-mappings/orderables.json) carry sources held to the same rule. */
+function orderableSources(): ValueSetInput[] {
+  const file = JSON.parse(readFileSync(resolve(MAPPINGS, 'orderables.json'), 'utf8')) as { tests: { id: string; order?: ValueSetInput['codes'][number] }[] };
+  return file.tests.filter((t) => t.order).map((t) => ({ id: `orderables:${t.id}`, title: t.id, description: t.id, codes: [t.order!] }));
 }
 
 function duplicateEntries(lists: readonly ValueSetInput[]): string[] {
@@ -162,6 +188,12 @@ describe('the code lists in fhir-mappings/valuesets', () => {
     expect(codesWithoutSource(lists)).toEqual([]);
   });
 
+  it('every source is one a hospital can follow: a URL, an OID or a canonical, never a look-up id or a local path', () => {
+    expect(unfollowableSources(lists)).toEqual([]);
+    expect(unfollowableSources(orderableSources())).toEqual([]);
+    expect(descriptionsWithLookupWording(lists)).toEqual([]);
+  });
+
   it('no list names the same code twice', () => {
     expect(duplicateEntries(lists)).toEqual([]);
   });
@@ -188,6 +220,37 @@ describe('the code lists in fhir-mappings/valuesets', () => {
       expect(included(vs).some((c) => c.system === ICD10), `${id} has WHO codes now: drop the exception`).toBe(false);
       expect(vs.description, `${id}: ${reason}`).toMatch(/WHO ICD-10/);
     }
+  });
+
+  it('Chinese generic names, with the salt in the name, read to their ingredient; the longest listed name wins', () => {
+    // Chinese is written without spaces: a name is found anywhere in the text, so a shorter name inside a longer
+    // drug's name (可的松 in 氢化可的松, 氯喹 in 羟氯喹) must lose to the longer one.
+    const ingredientOf = (id: string, text: string): string | undefined => {
+      const vs = compiled.get(id)!;
+      const name = matchName(vs, text.toLowerCase());
+      return name ? vs.nameIngredients.get(name) : undefined;
+    };
+    const cases: [string, string, string][] = [
+      ['glucocorticoids', '醋酸泼尼松片 5mg', '8640'],
+      ['glucocorticoids', '注射用甲泼尼龙琥珀酸钠 40mg', '6902'],
+      ['glucocorticoids', '醋酸泼尼松龙片', '8638'],
+      ['glucocorticoids', '氢化可的松琥珀酸钠', '5492'],
+      ['glucocorticoids', '醋酸可的松片', '2878'],
+      ['glucocorticoids', 'methylprednisolone sodium succinate 125 mg', '6902'],
+      ['antimalarials', '硫酸羟氯喹片 0.2g', '5521'],
+      ['antimalarials', '磷酸氯喹片', '2393'],
+      ['conventional-immunosuppressants', '他克莫司胶囊 1mg', '42316'],
+      ['conventional-immunosuppressants', '吗替麦考酚酯分散片', '68149'],
+      ['conventional-immunosuppressants', '麦考酚钠肠溶片', '7145'],
+      ['conventional-immunosuppressants', '甲氨蝶呤片', '6851'],
+      ['conventional-immunosuppressants', '环孢素软胶囊', '3008'],
+      ['conventional-immunosuppressants', '伏环孢素软胶囊', '2475166'],
+      ['conventional-immunosuppressants', '注射用环磷酰胺', '3002'],
+      ['sle-biologics', '注射用贝利尤单抗', '1092437'],
+      ['biologic-agents', '托珠单抗注射液', '612865'],
+      ['jak-btk-tyk2-inhibitors', '枸橼酸托法替布片', '1357536'],
+    ];
+    for (const [id, text, ingredient] of cases) expect(ingredientOf(id, text), `${id}: ${text}`).toBe(ingredient);
   });
 
   it('WHO ICD-10 codes keep WHO form: no ICD-10-CM-only subcategory is written under the WHO system', () => {
@@ -240,6 +303,27 @@ describe('the content checks catch what they are for', () => {
     expect(diagnosisListsWithoutWho([withWho], new Map([['sle', new Set(['condition'])]]))).toEqual([]);
     // a medication list holding an ICD-10-CM status code is not a diagnosis list
     expect(diagnosisListsWithoutWho([sle], new Map([['sle', new Set(['medication'])]]))).toEqual([]);
+  });
+
+  it('a source no hospital can follow', () => {
+    const hbsag = (source: string) => base({ id: 'hbsag', codes: [code('http://loinc.org', '5196-1', { source })] });
+    for (const source of [
+      'public lab maps (find_string ids 3234211033, 54503962934)',
+      'LOINC 5196-1, https://loinc.org/5196-1/ (read_file id 42469143246)',
+      '/work/shared/terminology/reference-codes.tsv',
+      'an internal look-up id 70567251177',
+      'a lab handbook',
+    ]) {
+      expect(unfollowableSources([hbsag(source)]), source).toHaveLength(1);
+    }
+    for (const source of [
+      'LOINC 5196-1, https://loinc.org/5196-1/',
+      "VSAC 'Syphilis Tests' 2.16.840.1.113762.1.4.1248.389",
+      'urn:oid:2.16.840.1.113883.6.1',
+    ]) {
+      expect(unfollowableSources([hbsag(source)]), source).toEqual([]);
+    }
+    expect(descriptionsWithLookupWording([base({ id: 'rituximab', description: 'Chinese names from drug tables (find_string hits 68511002035)' })])).toEqual(['rituximab']);
   });
 
   it('a code listed twice', () => {

@@ -76,7 +76,8 @@ describe('POST /smart/$evaluate: the SMART app call, checked by token introspect
     expect(body.patient).toBe(`Patient/${PATIENT}`);
     expect(body.evaluatedAt).toBe(ANCHOR.toISOString());
     const cd19 = body.trials.find((t: { trialId: string }) => t.trialId === 'zju-cd19-car-t-csle');
-    expect(cd19.status).toBe('likely-eligible');
+    expect(cd19.status).toBe('possibly-eligible');
+    expect(cd19.statusReason.code).toBe('judgement-open');
     const inc1 = cd19.criteria.find((c: { id: string }) => c.id === 'inc-1');
     expect(inc1.result).toBe('met');
     expect(inc1.evidence[0]).toMatchObject({ reference: `Patient/${PATIENT}`, value: 12, unit: 'years' });

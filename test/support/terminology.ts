@@ -28,11 +28,13 @@ export const LOCAL_LEUKAEMIA_SUBTYPE = 'LEUK-SUB';
  */
 export const NEW_SLE_SUBTYPE = '990000000000001';
 /**
- * 91857003 |Acute lymphoid leukemia (disorder)|, under 93143009 |Leukemia, disease (disorder)|, under
- * 363346000 |Malignant neoplastic disease (disorder)| (https://browser.ihtsdotools.org/?perspective=full&conceptId1=91857003).
- * The malignancy list holds 93143009 and 363346000 but not 91857003.
+ * A concept the test CodeSystem places under 93143009 |Leukemia, disease (disorder)|, under 363346000
+ * |Malignant neoplastic disease (disorder)|: a leukaemia subtype (as acute lymphoblastic leukaemia was before
+ * the committed expansion held it) that the committed malignancy expansion does not hold. Not a real id.
  */
-export const ALL_CODE = '91857003';
+export const ALL_CODE = '990000000000002';
+/** 201436003 |Drug-induced systemic lupus erythematosus (disorder)|: the sle list excludes it and its descendants. */
+const DRUG_INDUCED_SLE = '201436003';
 
 const HIERARCHY: Record<string, { system: string; code: string; op: 'is-a'; source: string }[]> = {
   sle: [{ system: SCT, code: '55464009', op: 'is-a', source: 'https://browser.ihtsdotools.org/?perspective=full&conceptId1=55464009' }],
@@ -61,11 +63,18 @@ export function snomedFragment(): CodeSystem {
     content: 'complete',
     hierarchyMeaning: 'is-a',
     concept: [
-      { code: '55464009', display: 'Systemic lupus erythematosus', concept: [{ code: NEW_SLE_SUBTYPE, display: 'Systemic lupus erythematosus, new subtype (test concept)' }] },
+      {
+        code: '55464009',
+        display: 'Systemic lupus erythematosus',
+        concept: [
+          { code: NEW_SLE_SUBTYPE, display: 'Systemic lupus erythematosus, new subtype (test concept)' },
+          { code: DRUG_INDUCED_SLE, display: 'Drug-induced systemic lupus erythematosus' },
+        ],
+      },
       {
         code: '363346000',
         display: 'Malignant neoplastic disease',
-        concept: [{ code: '93143009', display: 'Leukemia, disease', concept: [{ code: ALL_CODE, display: 'Acute lymphoid leukemia' }] }],
+        concept: [{ code: '93143009', display: 'Leukemia, disease', concept: [{ code: ALL_CODE, display: 'Leukaemia, new subtype (test concept)' }] }],
       },
     ],
   };

@@ -36,6 +36,15 @@ const file = (name: string, content: unknown): string => {
 
 const trialOf = (card: string): string => card.split(':')[0]!;
 
+/** Every trial's status and each criterion's outcome from POST /trials/$evaluate (the full check, evidence left out). */
+async function outcomesOf(app: FastifyInstance, bundle: Bundle): Promise<string[]> {
+  const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
+  expect(res.statusCode).toBe(200);
+  return res
+    .json<{ trials: { trialId: string; status: string; criteria: { id: string; outcome: string; review?: boolean }[] }[] }>()
+    .trials.flatMap((t) => [`${t.trialId}:${t.status}`, ...t.criteria.map((c) => `${t.trialId}/${c.id}:${c.outcome}${c.review ? ' review' : ''}`)]);
+}
+
 async function cardsOf(app: FastifyInstance, bundle: Bundle, id: string): Promise<string[]> {
   const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload: hookRequest(id, { prefetch: prefetchFor(bundle) }) });
   expect(res.statusCode).toBe(200);
@@ -63,26 +72,21 @@ describe('a site\'s ConceptMap (LOCAL_CONCEPT_MAP_FILE)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reads a local code mapped equivalent as its target: the SLE inclusion is met as with the SNOMED CT code', async () => {
-    // The local display names nothing the lists know, so without the map the SLE inclusion is unknown.
-    const local = sleChildCodedAs('cm-local', { system: LOCAL_SYSTEM, code: LOCAL_SLE, display: 'Problem 01' });
-    expect(await cardsOf(without, local, 'cm-local')).not.toEqual(base);
-    expect(await cardsOf(withMap, local, 'cm-local')).toEqual(base);
-  });
-
-  it('reads it in POST /trials/$evaluate too', async () => {
-    const local = sleChildCodedAs('cm-local', { system: LOCAL_SYSTEM, code: LOCAL_SLE, display: 'Problem 01' });
-    const statuses = async (app: FastifyInstance) =>
-      (await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: local })).json<{ trials: { trialId: string; status: string }[] }>().trials.map((e) => `${e.trialId}:${e.status}`);
-    const withIt = await statuses(withMap);
-    expect(withIt).not.toEqual(await statuses(without));
-    expect(withIt.filter((s) => !s.endsWith(':ineligible'))).toEqual(base);
+  it('reads a local code mapped equivalent as its target, in POST /trials/$evaluate and the hook: every criterion as with the SNOMED CT code', async () => {
+    // The local display names nothing the lists know, so without the map the SLE inclusion is not met by it.
+    const local = sleChildCodedAs('cm-sle', { system: LOCAL_SYSTEM, code: LOCAL_SLE, display: 'Problem 01' });
+    const snomed = sleChildCodedAs('cm-sle', { system: SCT, code: '55464009', display: 'Systemic lupus erythematosus' });
+    const expected = await outcomesOf(without, snomed);
+    expect(await outcomesOf(without, local)).not.toEqual(expected);
+    expect(await outcomesOf(withMap, local)).toEqual(expected);
+    expect(await cardsOf(withMap, local, 'cm-sle')).toEqual(base);
   });
 
   it('places a local code mapped wider (a kind of SLE) in a list that only counts for the patient', async () => {
-    const sub = sleChildCodedAs('cm-sub', { system: LOCAL_SYSTEM, code: LOCAL_SLE_SUBTYPE, display: 'Problem 02' });
-    expect(await cardsOf(without, sub, 'cm-sub')).not.toEqual(base);
-    expect(await cardsOf(withMap, sub, 'cm-sub')).toEqual(base);
+    const sub = sleChildCodedAs('cm-sle', { system: LOCAL_SYSTEM, code: LOCAL_SLE_SUBTYPE, display: 'Problem 02' });
+    const expected = await outcomesOf(without, sleChildCodedAs('cm-sle', { system: SCT, code: '55464009', display: 'Systemic lupus erythematosus' }));
+    expect(await outcomesOf(without, sub)).not.toEqual(expected);
+    expect(await outcomesOf(withMap, sub)).toEqual(expected);
   });
 
   it('never lets a wider mapping exclude: a local leukaemia subtype leaves the trials that exclude leukaemia shown', async () => {
@@ -124,9 +128,9 @@ describe('a site\'s ConceptMap (LOCAL_CONCEPT_MAP_FILE)', () => {
 
   it('stops start-up naming a target code that is in no list', () => {
     const map = siteConceptMap();
-    map.group![0]!.element[0]!.target![0]!.code = '91857003';
+    map.group![0]!.element[0]!.target![0]!.code = '990000000000003';
     const path = file('bad-target.json', map);
-    expect(() => loadMappings({ dir: resolve(ROOT, 'fhir-mappings'), localConceptMapFile: path })).toThrow(/bad-target\.json.*http:\/\/snomed\.info\/sct\|91857003.*in no code list/);
+    expect(() => loadMappings({ dir: resolve(ROOT, 'fhir-mappings'), localConceptMapFile: path })).toThrow(/bad-target\.json.*http:\/\/snomed\.info\/sct\|990000000000003.*in no code list/);
   });
 
   it('stops start-up on what is not a strict R4 ConceptMap: a misspelt key, a narrower mapping without its comment', () => {

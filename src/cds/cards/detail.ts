@@ -1,6 +1,8 @@
 import type { CompiledTrial } from '../../engine/compiled.js';
 import type { CriterionResult, Evidence, PartResult, TrialEvaluation } from '../../engine/types.js';
 import type { DataProvenance } from '../../data/gather-patient-data.js';
+import { criterionFacts, itemName } from '../../engine/evaluate-trial.js';
+import { reviewReasonOf } from '../../engine/open-parts.js';
 import type { Need } from './needs.js';
 import { STATUS_WORDS, recordFindings } from './summary.js';
 import { escapeMd, factText, shorten } from './text.js';
@@ -41,7 +43,7 @@ function candidateFacts(e: TrialEvaluation): Evidence[] {
 /** How a review item is settled, in the study team's words; the list itself is in the app. */
 function reviewTopic(p: PartResult): string {
   if (p.evidence.length > 0) return 'record findings';
-  const why = /\(([a-z-]+)\)$/.exec(p.reason)?.[1];
+  const why = reviewReasonOf(p);
   if (why === 'consent') return 'consent';
   if (why === 'screening-test' || /screening/.test(p.reason)) return 'screening tests';
   if (why === 'judgement') return 'judgement';
@@ -54,6 +56,19 @@ function studyTeamLine(e: TrialEvaluation): string | undefined {
   const order = ['record findings', 'consent', 'screening tests', 'judgement', 'not in the record'];
   const topics = [...new Set(items.map(reviewTopic))].sort((a, b) => order.indexOf(a) - order.indexOf(b));
   return `**${items.length} item${items.length > 1 ? 's' : ''} for the study team** (${topics.join(', ')}), listed in the full check.`;
+}
+
+/**
+ * "Non-treponemal test (RPR/VDRL) reactive: RPR positive (2026-11-10)": the part's label up to its own colon
+ * (a label cut inside its explanation read "needs a…:"), then the record; the record alone when it already
+ * says what the label says ("HBsAg positive (2026-08-03)", not "HBsAg positive: HBsAg positive").
+ */
+function findingText(p: PartResult): string {
+  const record = factText(p.evidence[0] as Evidence);
+  const head = shorten(p.label.split(/:\s/)[0] ?? p.label, 60);
+  const display = (p.evidence[0]?.display ?? '').toLowerCase();
+  if (display && head.toLowerCase().startsWith(display)) return escapeMd(record);
+  return `${escapeMd(head)}: ${escapeMd(record)}`;
 }
 
 function needText(n: Need): string {
@@ -75,14 +90,15 @@ function recordGapLine(provenance: readonly DataProvenance[]): string | undefine
  */
 export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readonly Need[], provenance: readonly DataProvenance[]): string {
   const lines: string[] = [];
-  const facts = candidateFacts(e).map((f) => escapeMd(factText(f)));
+  const candidate = candidateFacts(e).map((f) => escapeMd(factText(f)));
   // The trial and status are in the summary just above; the first line says why the patient is a candidate.
-  lines.push(`**${STATUS_WORDS[e.status]}**${facts.length > 0 ? `: ${facts.join('; ')}.` : '.'}`);
-  const findings = recordFindings(e).slice(0, 2);
-  if (findings.length > 0) {
-    const said = findings.map((p) => `${escapeMd(shorten(p.label, 60))}: ${escapeMd(factText(p.evidence[0] as Evidence))}`);
-    lines.push(`**To check in the record:** ${said.join('; ')}.`);
-  }
+  lines.push(`**${STATUS_WORDS[e.status]}**${candidate.length > 0 ? `: ${candidate.join('; ')}.` : '.'}`);
+  // Issue 18 item 4: a positive the record holds outside a criterion's window is said first, with its value
+  // and date ("HBsAg positive 2026-08-03"), before the findings the team judges; one line for both.
+  const facts = e.criteria.flatMap((c) => criterionFacts(c).map((f) => `${escapeMd(f.text)} (${itemName(c)}, outside its window)`));
+  const findings = recordFindings(e).map(findingText);
+  const toCheck = [...facts, ...findings].slice(0, 3);
+  if (toCheck.length > 0) lines.push(`**${facts.length > 0 ? 'Positive in the record' : 'To check in the record'}:** ${toCheck.join('; ')}.`);
   if (needs.length > 0) {
     const shown = needs.slice(0, 4).map(needText);
     const more = needs.length - shown.length;

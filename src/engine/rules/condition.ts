@@ -8,8 +8,8 @@ import { referenceOf } from '../../patient/patient-record.js';
 import type { CompiledValueSet } from '../../terminology/value-set.js';
 import { codedFields, defineKind, memoKey } from '../rule-kind.js';
 import { resourceRule } from './fields.js';
-import { describeDuration, formatDate } from '../dates.js';
-import { candidatesFor, dateIn, findByValueSet, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { describeDateRange, describeDuration, formatDate, isPartialDate, latestEventTime, placeDateRange, type FhirDateRange } from '../dates.js';
+import { candidatesFor, dateIn, dateRangeIn, findByValueSet, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 
@@ -69,37 +69,48 @@ export function isActiveCondition(c: Condition, ctx: EvalContext): boolean {
   return !abated || abated > ctx.now;
 }
 
-/** Every date the entry gives for when the condition began, was recorded or ended. */
-function conditionDates(c: Condition, ctx: EvalContext): Date[] {
-  const raw = [
-    c.onsetDateTime,
-    c.onsetPeriod?.start,
-    c.onsetPeriod?.end,
-    c.recordedDate,
-    c.abatementDateTime,
-    c.abatementPeriod?.start,
-    c.abatementPeriod?.end,
-  ];
-  const out: Date[] = [];
+/**
+ * Every event date the entry gives: when the condition began or ended (onset[x], abatement[x]). Not
+ * `recordedDate`, "date record was first recorded" (FHIR R4 Condition): an entry date says the condition
+ * existed by then, not when it happened (issue #18: an encephalitis resolved years ago, transcribed last
+ * week, is not a recent one).
+ */
+function conditionDates(c: Condition, ctx: EvalContext): FhirDateRange[] {
+  const raw = [c.onsetDateTime, c.onsetPeriod?.start, c.onsetPeriod?.end, c.abatementDateTime, c.abatementPeriod?.start, c.abatementPeriod?.end];
+  const out: FhirDateRange[] = [];
   for (const r of raw) {
-    const d = dateIn(ctx, r);
+    const d = dateRangeIn(ctx, r);
     if (d) out.push(d);
   }
   return out;
 }
 
-/** A day's grace for dates stamped later today in another time zone. */
-const GRACE_MS = 86_400_000;
-
 /**
- * Where a Condition stands against a look-back window (issue #10 item 4). It is in the window only when its
- * onset, recorded date or abatement falls in it: an old problem-list entry still marked active is not a
- * recent event. Such an entry is `stale`: shown to the study team with its dates, never deciding alone.
+ * Where a Condition stands against a look-back window (issue #10 item 4, issue #18). It is `in` the window
+ * only when an event date (onset, abatement) falls in it: an old problem-list entry still marked active is
+ * not a recent event; such an entry is `stale`, shown to the study team with its dates, never deciding
+ * alone. `unplaced`: the record cannot say whether it is in the window: an event date given as a month or
+ * a year that straddles the window's start, or no event date at all and a recorded date inside the window
+ * (it began no later than that, perhaps long before). A recorded date before the window does place it
+ * before. `out`: every date is before the window and it is not active.
  */
-function placeInWindow(c: Condition, from: Date, ctx: EvalContext): 'in' | 'stale' | 'out' {
-  const limit = ctx.now.getTime() + GRACE_MS;
-  for (const d of conditionDates(c, ctx)) if (d >= from && d.getTime() <= limit) return 'in';
-  return isActiveCondition(c, ctx) ? 'stale' : 'out';
+function placeInWindow(c: Condition, from: Date, ctx: EvalContext): { place: 'in' | 'stale' | 'out' | 'unplaced'; note?: string } {
+  const limit = latestEventTime(ctx.now);
+  const dates = conditionDates(c, ctx);
+  let straddling: FhirDateRange | undefined;
+  for (const d of dates) {
+    const place = placeDateRange(d, from, limit);
+    if (place === 'in') return { place: 'in' };
+    if (place === 'straddles') straddling ??= d;
+  }
+  if (straddling) return { place: 'unplaced', note: `dated ${describeDateRange(straddling)}: may be before the window` };
+  if (dates.length === 0) {
+    const recorded = dateRangeIn(ctx, c.recordedDate);
+    if (recorded && placeDateRange(recorded, from, limit) !== 'before') {
+      return { place: 'unplaced', note: `recorded ${formatDate(recorded.text)}; when it began is not in the record` };
+    }
+  }
+  return { place: isActiveCondition(c, ctx) ? 'stale' : 'out' };
 }
 
 function evidenceOf(c: Condition, ctx: EvalContext, note?: string): Evidence {
@@ -111,7 +122,9 @@ function evidenceOf(c: Condition, ctx: EvalContext, note?: string): Evidence {
     value: active ? 'active' : (code(c) ?? 'resolved'),
     date: formatDate(c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate),
   };
+  const onset = dateRangeIn(ctx, c.onsetDateTime ?? c.onsetPeriod?.start);
   const notes = [
+    onset && isPartialDate(onset) ? `onset ${describeDateRange(onset)}` : undefined,
     c.abatementDateTime ? `abated ${formatDate(c.abatementDateTime)}` : undefined,
     c.recordedDate && (c.onsetDateTime ?? c.onsetPeriod?.start) ? `recorded ${formatDate(c.recordedDate)}` : undefined,
     note,
@@ -129,12 +142,14 @@ export function evaluateCondition(leaf: ConditionLeaf, ctx: EvalContext): PartRe
   const spec = leaf.spec;
   const from = spec.window ? windowStart(ctx, spec.window) : undefined;
   const stale: Condition[] = [];
+  const unplaced: Evidence[] = [];
   const inScope = (c: Condition, keepStale = false): boolean => {
     if (IGNORED_VERIFICATION.has(c.verificationStatus?.coding?.[0]?.code ?? '')) return false;
     if (spec.activeOnly && !isActiveCondition(c, ctx)) return false;
     if (from) {
-      const place = placeInWindow(c, from, ctx);
+      const { place, note } = placeInWindow(c, from, ctx);
       if (place === 'stale' && keepStale) stale.push(c);
+      if (place === 'unplaced' && keepStale) unplaced.push(evidenceOf(c, ctx, note));
       if (place !== 'in') return false;
     }
     return true;
@@ -148,6 +163,12 @@ export function evaluateCondition(leaf: ConditionLeaf, ctx: EvalContext): PartRe
   if (found.length > 0) {
     return part(leaf, 'unknown', 'recorded, but not confirmed', found.map((c) => evidenceOf(c, ctx, 'verification status: not confirmed')), [
       `a confirmed ${leaf.valueSet.title} diagnosis`,
+    ]);
+  }
+  if (unplaced.length > 0 && spec.window) {
+    // Issue #18: a date that cannot place the entry in the window is neither presence nor absence.
+    return part(leaf, 'unknown', `recorded, but its dates cannot place it in the last ${describeDuration(spec.window)}`, unplaced, [
+      `when the ${leaf.valueSet.title} began or ended (${describeDuration(spec.window)} window)`,
     ]);
   }
   if (stale.length > 0 && spec.window) {

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { CompiledLeaf } from '../compiled.js';
 import { defineKind, memoKey } from '../rule-kind.js';
 import { baseRule } from './fields.js';
-import { formatDate } from '../dates.js';
-import { dateIn, type EvalContext } from '../context.js';
+import { describeDateRange, formatDate, isPartialDate } from '../dates.js';
+import { dateRangeIn, type EvalContext } from '../context.js';
 import { part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 
@@ -82,20 +82,40 @@ export function ageInYears(birth: Date, now: Date): number {
  * Age from Patient.birthDate at the evaluation time. Bounds follow the protocol's words: an inclusive
  * minimum is reached on the birthday; an inclusive maximum ("5-18 years including threshold") holds until
  * the day before the next birthday; an exclusive minimum ("more than 18") holds from the day after it.
+ *
+ * A birth date recorded as a year or a year-month (FHIR R4 date) is every day in it (issue #18): the bound
+ * is read for the first and the last possible birthday, and when they disagree the part is unknown with
+ * both ages shown ("born 2007: age 18 or 19"), never not met.
  */
 export function evaluateAge(leaf: AgeLeaf, ctx: EvalContext): PartResult {
-  const spec = leaf.spec;
   const patient = ctx.record.patient;
   if (!patient) {
     return part(leaf, 'unknown', ctx.record.unavailable.get('Patient') ?? 'the Patient resource was not provided', [], ['Patient.birthDate']);
   }
-  const birth = dateIn(ctx, patient.birthDate);
+  const birth = dateRangeIn(ctx, patient.birthDate);
   if (!birth) return part(leaf, 'unknown', 'no birth date recorded', [], ['Patient.birthDate']);
   const now = ctx.now;
-  const age = ageInYears(birth, now);
-  const evidence: Evidence[] = [
-    { reference: `Patient/${patient.id ?? '(no id)'}`, display: 'Age', value: age, unit: 'years', note: `born ${formatDate(patient.birthDate)}` },
-  ];
+  // The latest possible birthday gives the youngest age.
+  const oldest = ageInYears(birth.start, now);
+  const youngest = ageInYears(birth.end, now);
+  const reference = `Patient/${patient.id ?? '(no id)'}`;
+  const okEarliest = withinAgeBounds(leaf.spec, birth.start, now);
+  const okLatest = withinAgeBounds(leaf.spec, birth.end, now);
+  if (isPartialDate(birth)) {
+    const ages = oldest === youngest ? `age ${oldest}` : `age ${youngest} or ${oldest}`;
+    const value = oldest === youngest ? oldest : `${youngest} or ${oldest}`;
+    const evidence: Evidence[] = [{ reference, display: 'Age', value, unit: 'years', note: `born ${describeDateRange(birth)}: the day is not recorded` }];
+    if (okEarliest !== okLatest) {
+      return part(leaf, 'unknown', `born ${birth.text}: ${ages}, on either side of the age limit`, evidence, ['full date of birth (Patient.birthDate)']);
+    }
+    return part(leaf, okEarliest ? 'met' : 'not-met', `born ${birth.text}: ${ages}`, evidence);
+  }
+  const evidence: Evidence[] = [{ reference, display: 'Age', value: oldest, unit: 'years', note: `born ${formatDate(patient.birthDate)}` }];
+  return part(leaf, okEarliest ? 'met' : 'not-met', `${oldest} years old`, evidence);
+}
+
+/** Whether someone born on `birth` is inside the rule's age bounds at `now`. */
+function withinAgeBounds(spec: AgeLeaf['spec'], birth: Date, now: Date): boolean {
   let ok = true;
   if (spec.min !== undefined) {
     const boundary = addYears(birth, spec.min);
@@ -104,7 +124,7 @@ export function evaluateAge(leaf: AgeLeaf, ctx: EvalContext): PartResult {
   if (spec.max !== undefined) {
     ok &&= spec.maxInclusive ? now < addYears(birth, spec.max + 1) : now < addYears(birth, spec.max);
   }
-  return part(leaf, ok ? 'met' : 'not-met', `${age} years old`, evidence);
+  return ok;
 }
 
 export function evaluateSex(leaf: SexLeaf, ctx: EvalContext): PartResult {

@@ -48,6 +48,11 @@ export const measurementKind = defineKind({
       spec,
       memoKey: memoKey(kind, [valueSet, exceptValueSet, window, where, ifNoData, onMatch, which, comparator, value, unit, timesUln, defaultUln, molecularWeight]),
       reads: [{ resourceType: 'Observation', valueSet: coded.valueSet }],
+      // In an exclusion a measurement part names the finding ("IgG < 400 mg/dL"): met there is a positive,
+      // shown as a fact while the exclusion is still open on another part (src/engine/facts.ts). Results
+      // outside the window are not made facts here: "met" is no positive for an inclusion's range (eGFR >= 30),
+      // and a leaf does not know which it serves.
+      factOutcome: 'met',
       evaluate: (ctx) => evaluateMeasurement(leaf, ctx),
     };
     return leaf;

@@ -3,7 +3,7 @@ import type { MedicationLeaf } from './medication-kind.js';
 import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patient-record.js';
 import { conceptText } from '../../fhir/concept-text.js';
 import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
-import { candidatesFor, exposureIn, findByValueSet, observationDateIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { candidatesFor, exposureIn, findByValueSet, observationWhenIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { daysBetween, firstDayOutsideWindow, describeDuration, formatDate } from '../dates.js';
 import { dailyDoseMg, isIgnoredMedication, routeOf, type Exposure, type MedicationRecord } from '../medication-exposure.js';
 import { numericValue, resultsInWindow } from '../observation-values.js';
@@ -94,7 +94,7 @@ function steroidFactor(vs: CompiledValueSet, m: Match): number | undefined {
 /** The latest body weight in the last 6 months, in kg: doses per kg use it. */
 function latestWeightKg(ctx: EvalContext): { kg: number; evidence: Evidence } | undefined {
   const obs = findByValueSet(ctx, ctx.engine.bodyWeight, ['Observation']) as Observation[];
-  const { inWindow } = resultsInWindow(obs, windowStart(ctx, 'P6M'), ctx.now, (o) => observationDateIn(ctx, o));
+  const { inWindow } = resultsInWindow(obs, windowStart(ctx, 'P6M'), ctx.now, (o) => observationWhenIn(ctx, o));
   for (const { observation, date } of inWindow) {
     const v = numericValue(observation);
     if (!v?.unit) continue;
@@ -153,8 +153,11 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
   if (spec.currentOnly && !exposure.current) return { outcome: 'fail', note: 'not current' };
   if (spec.window) {
     const from = windowStart(ctx, spec.window);
+    // Issue #18: an entry date bounds the course (it ended by then), it never places it in the window.
+    if (!exposure.end && exposure.endBy && exposure.endBy < from) return { outcome: 'fail', note: `no longer taken when asserted ${formatDate(exposure.endBy)}, before the ${describeDuration(spec.window)} window` };
     if (!exposure.end) return { outcome: 'unknown', note: 'no dates recorded' };
     if (exposure.end < from) return { outcome: 'fail', note: `last taken before the ${describeDuration(spec.window)} window` };
+    if (exposure.endEarliest && exposure.endEarliest < from) return { outcome: 'unknown', note: `last taken in a month or year that straddles the ${describeDuration(spec.window)} window` };
   }
   let uncertainCourse: string | undefined;
   if (spec.startedAtLeast) {
@@ -163,6 +166,10 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
     const renewed = course.renewals > 0 ? ` (${course.renewals + 1} records of the same dose read as one course)` : '';
     if (course.start > windowStart(ctx, spec.startedAtLeast)) {
       return { outcome: 'fail', note: `current course started ${formatDate(course.start)}, less than ${describeDuration(spec.startedAtLeast)} ago${renewed}` };
+    }
+    // A start recorded as a month or a year, whose last day is less than the span ago: it may be either.
+    if (course.renewals === 0 && exposure.startLatest && exposure.startLatest > windowStart(ctx, spec.startedAtLeast)) {
+      return { outcome: 'unknown', note: `start recorded only to the month or year: it may be less than ${describeDuration(spec.startedAtLeast)} ago` };
     }
     if (course.uncertain) uncertainCourse = `course from ${formatDate(course.start)}, but ${course.uncertain}`;
     else if (renewed) uncertainCourse = undefined;
@@ -174,6 +181,9 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
     const days = daysBetween(exposure.start, exposure.end);
     const needed = daysBetween(windowStart(ctx, spec.minCourse), ctx.now);
     if (days < needed) return { outcome: 'fail', note: `course of ${Math.round(days)} days, under ${describeDuration(spec.minCourse)}` };
+    // The shortest course its month- or year-only dates allow (issue #18).
+    const shortest = daysBetween(exposure.startLatest ?? exposure.start, exposure.endEarliest ?? exposure.end);
+    if (shortest < needed) return { outcome: 'unknown', note: `course dated only to the month or year: it may be under ${describeDuration(spec.minCourse)}` };
   }
   if (spec.minPrednisoneMgPerKgPerDay !== undefined) {
     const factor = leaf.valueSet ? steroidFactor(leaf.valueSet, m) : undefined;
