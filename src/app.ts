@@ -7,6 +7,10 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { EngineDeps } from './cds/handle-patient-view.js';
+import type { TerminologyServerUse } from './data/place-codes.js';
+import type { MappingSet } from './mappings/compiled.js';
+import { TerminologyServerClient } from './terminology/server-client.js';
+import { planServerPlacements } from './terminology/server-placements.js';
 import { loadServiceDefinitions, type ServiceDefinition } from './cds/service-definition.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { cdsServicesRoutes } from './http/routes/cds-services.js';
@@ -68,7 +72,11 @@ export interface AppOptions {
  */
 export function buildApp(options: AppOptions): FastifyInstance {
   const { config } = options;
-  const mappings = loadMappings({ dir: config.mappingsDir, ...(config.localCodesFile ? { localCodesFile: config.localCodesFile } : {}) });
+  const mappings = loadMappings({
+    dir: config.mappingsDir,
+    ...(config.localCodesFile ? { localCodesFile: config.localCodesFile } : {}),
+    ...(config.localConceptMapFile ? { localConceptMapFile: config.localConceptMapFile } : {}),
+  });
   const services = loadServiceDefinitions(config.cdsHooksDir, mappings);
   const trust = options.trust ?? resolveTrust(config);
   const fastifyOptions: FastifyServerOptions & { http: ServerOptions } = {
@@ -114,6 +122,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // The cards' app and source links (issue #11): the first URL the service is reached at.
     publicBaseUrl: config.publicBaseUrls[0] ?? `http://localhost:${config.port}`,
   };
+  if (config.terminologyServer) engine.terminologyServer = terminologyServerUse(app, config, config.terminologyServer, mappings, options.fetch);
   app.decorate('engine', engine);
   app.decorate('services', services);
   // Opened asynchronously (the journal is streamed, the database migrated) before any route can run; set on
@@ -170,6 +179,35 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   registerOperations(app, config, trust);
   return app;
+}
+
+/**
+ * TERMINOLOGY_SERVER (issue #17 item 3): what to ask it (planned once from the mappings), the client with
+ * the outgoing-call limits, the shared cache (read through app.state, opened before any route runs) and
+ * the /metrics counters.
+ */
+function terminologyServerUse(app: FastifyInstance, config: Config, baseUrl: string, mappings: MappingSet, fetchImpl: typeof fetch | undefined): TerminologyServerUse {
+  const t = mappings.terminology;
+  return {
+    plan: planServerPlacements(mappings.valueSets, t.listReads, t.localSources),
+    deps: {
+      client: new TerminologyServerClient({
+        baseUrl,
+        timeoutMs: config.fhirTimeoutMs,
+        maxResponseBytes: config.fhirMaxResponseBytes,
+        ...(fetchImpl ? { fetch: fetchImpl } : {}),
+      }),
+      cache: { get: (keys, now) => app.state.terminology.get(keys, now), put: (entries) => app.state.terminology.put(entries) },
+      maxLookups: config.terminologyMaxLookups,
+      budgetMs: config.terminologyBudgetMs,
+      cacheSeconds: config.terminologyCacheSeconds,
+      observe: {
+        request: (outcome, seconds) => app.metrics.terminologyRequestSeconds.observe({ outcome }, seconds),
+        answered: (source, result) => app.metrics.terminologyAnswers.inc({ source, result }),
+        unsettled: (reason, count) => app.metrics.terminologyUnsettled.inc({ reason }, count),
+      },
+    },
+  };
 }
 
 /** Probes a load balancer or Prometheus sends often; never rate limited. */

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from './paths.js';
+import { FHIR_SERVER_HTTPS_HELP, FHIR_SERVER_PATTERN_HELP, isFhirServerPattern, isSecureFhirServerPattern } from './security/fhir-server-allowlist.js';
 
 const num = (def: number): z.ZodDefault<z.ZodCoercedNumber> => z.coerce.number().int().positive().default(def);
 
@@ -36,6 +37,29 @@ export const configSchema = z
     mappingsDir: z.string().default(resolve(ROOT, 'fhir-mappings')),
     /** A site's own codes added to the code lists (JSON); optional. */
     localCodesFile: z.string().optional(),
+    /**
+     * A site's local codes as a FHIR R4 ConceptMap (JSON): each local code is read as its mapped target(s),
+     * by the map's equivalence (src/terminology/concept-map.ts); optional, beside or instead of LOCAL_CODES_FILE.
+     */
+    localConceptMapFile: z.string().optional(),
+    /**
+     * A site's FHIR R4 terminology server (base URL): codes of the record that the lists' own codes do not
+     * place are settled there ($validate-code, $subsumes, $translate; src/terminology/server-client.ts),
+     * with the timeouts and answer limits of FHIR_TIMEOUT_MS and FHIR_MAX_RESPONSE_BYTES. Optional.
+     */
+    terminologyServer: z
+      .string()
+      .refine(isFhirServerPattern, { message: FHIR_SERVER_PATTERN_HELP })
+      .refine(isSecureFhirServerPattern, { message: FHIR_SERVER_HTTPS_HELP })
+      .optional(),
+    /** Questions (code and list, or local code to translate) sent to the terminology server per hook at most. */
+    terminologyMaxLookups: num(64),
+    /** Total time per hook for the terminology server; what is still unanswered then stays unplaced. */
+    terminologyBudgetMs: num(1500),
+    /** How long a terminology server's answer is reused (shared by replicas with DATABASE_URL). */
+    terminologyCacheSeconds: num(86_400),
+    /** Answers kept in memory in the embedded mode (the oldest are forgotten first). */
+    terminologyCacheSize: num(100_000),
     /** cds-hooks/: the service descriptors. */
     cdsHooksDir: z.string().default(resolve(ROOT, 'cds-hooks')),
     /** Largest request body accepted, in bytes. */
@@ -183,6 +207,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     mappingsDir: env.MAPPINGS_DIR,
     localCodesFile: env.LOCAL_CODES_FILE || undefined,
+    localConceptMapFile: env.LOCAL_CONCEPT_MAP_FILE || undefined,
+    terminologyServer: env.TERMINOLOGY_SERVER?.replace(/\/+$/, '') || undefined,
+    terminologyMaxLookups: env.TERMINOLOGY_MAX_LOOKUPS,
+    terminologyBudgetMs: env.TERMINOLOGY_BUDGET_MS,
+    terminologyCacheSeconds: env.TERMINOLOGY_CACHE_SECONDS,
+    terminologyCacheSize: env.TERMINOLOGY_CACHE_SIZE,
     cdsHooksDir: env.CDS_HOOKS_DIR,
     bodyLimit: env.BODY_LIMIT_BYTES,
     fhirTimeoutMs: env.FHIR_TIMEOUT_MS,

@@ -7,6 +7,7 @@ import { gatherPatientData, type DataProvenance } from '../data/gather-patient-d
 import type { PatientDataSource } from '../data/patient-data-source.js';
 import { PrefetchSource, bundleResources } from '../data/prefetch-source.js';
 import { readableBundle } from '../data/readable-resource.js';
+import { placeRecordCodes, withLocalPlacements, type TerminologyServerUse } from '../data/place-codes.js';
 import { badRequest } from '../fhir/outcomes.js';
 import { fhirServerNotAllowed } from '../security/fhir-server-allowlist.js';
 import { buildPatientRecord } from '../patient/patient-record.js';
@@ -21,6 +22,8 @@ export interface EngineDeps {
   limits?: { hookTimeoutMs?: number; maxResources?: number };
   /** The service's public base URL (config.publicBaseUrls[0]): the cards link to the app under it. */
   publicBaseUrl: string;
+  /** The site's terminology server (TERMINOLOGY_SERVER), asked before evaluation for the codes that can matter. */
+  terminologyServer?: TerminologyServerUse;
 }
 
 /** The FHIR servers the caller may name (src/security/fhir-server-allowlist.ts). */
@@ -65,11 +68,15 @@ export async function handlePatientView(
     if (request.fhirAuthorization) opts.accessToken = request.fhirAuthorization.access_token;
     sources.push(new FhirServerSource(opts));
   }
-  const { record, provenance } = await gatherPatientData(service.prefetch, sources, request.context.patientId, {
+  const gathered = await gatherPatientData(service.prefetch, sources, request.context.patientId, {
     ...(abort ? { abort } : {}),
     ...(deps.limits?.hookTimeoutMs ? { timeoutMs: deps.limits.hookTimeoutMs } : {}),
     ...(deps.limits?.maxResources ? { maxResources: deps.limits.maxResources } : {}),
   });
+  const { provenance } = gathered;
+  // Issue #17 item 3: codes the lists do not hold, placed by the site's ConceptMap and terminology server
+  // before evaluation (the evaluator stays pure: it reads the placements from the record).
+  const record = await placeRecordCodes(gathered.record, deps.mappings.terminology.localPlacements, deps.terminologyServer);
   const { evaluations, faults } = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
   const cards = renderCards(deps.mappings, evaluations, provenance, { publicBaseUrl: deps.publicBaseUrl, patientId: request.context.patientId });
   return { cards, evaluations, provenance, faults };
@@ -85,7 +92,8 @@ export function evaluateBundle(bundle: Bundle, deps: Omit<EngineDeps, 'publicBas
   const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
   if (patients.length > 1) throw badRequest('the Bundle holds more than one Patient; send one patient at a time', ['Bundle.entry']);
   const patient = patients[0];
-  const record = buildPatientRecord(patient, resources.filter((r) => r.resourceType !== 'Patient'));
+  // The site's ConceptMap applies here too; the terminology server is asked on the hook's path only.
+  const record = withLocalPlacements(buildPatientRecord(patient, resources.filter((r) => r.resourceType !== 'Patient')), deps.mappings.terminology.localPlacements);
   const result = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
   return patient?.id ? { ...result, patientId: patient.id } : result;
 }

@@ -2,6 +2,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { fillTemplate, type PrefetchKey } from './prefetch-key.js';
 import type { FetchResult, PatientDataSource } from './patient-data-source.js';
 import { bundleResources, nextLink } from './prefetch-source.js';
+import { FetchFailure, requestFhirJson, type FetchFailureKind } from '../fhir/fhir-request.js';
 import { hasAmbiguousPath } from '../fhir/fhir-base-url.js';
 import { CLINICAL_TYPES } from '../patient/patient-record.js';
 
@@ -25,21 +26,12 @@ export interface FhirServerOptions {
   observe?: (event: FhirRequestEvent) => void;
 }
 
-export type FetchFailureKind = 'timeout' | 'aborted' | 'connection' | 'redirect' | 'http-status' | 'too-large' | 'not-json' | 'not-fhir' | 'operation-outcome' | 'paging' | 'limits';
+export type { FetchFailureKind } from '../fhir/fhir-request.js';
 
 export interface FhirRequestEvent {
   resourceType: string;
   seconds: number;
   outcome: 'ok' | FetchFailureKind;
-}
-
-class FetchFailure extends Error {
-  constructor(
-    message: string,
-    readonly kind: FetchFailureKind,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -154,59 +146,14 @@ export class FhirServerSource implements PatientDataSource {
   }
 
   private async send(url: URL): Promise<Resource> {
-    const headers: Record<string, string> = { accept: 'application/fhir+json' };
-    if (this.options.accessToken) headers.authorization = `Bearer ${this.options.accessToken}`;
-    const doFetch = this.options.fetch ?? fetch;
-    let res: Response;
-    try {
-      const timeout = AbortSignal.timeout(this.options.timeoutMs);
-      res = await doFetch(url, { headers, redirect: 'manual', signal: this.options.signal ? AbortSignal.any([timeout, this.options.signal]) : timeout });
-    } catch (err) {
-      if (this.options.signal?.aborted) throw new FetchFailure('the hook ran out of time', 'aborted');
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new FetchFailure(timedOut ? `no answer within ${this.options.timeoutMs} ms` : 'the connection failed', timedOut ? 'timeout' : 'connection');
-    }
-    if (res.status >= 300 && res.status < 400) throw new FetchFailure(`it answered with a redirect (HTTP ${res.status}), which is not followed`, 'redirect');
-    if (!res.ok) throw new FetchFailure(`HTTP ${res.status}`, 'http-status');
-    const text = await readLimited(res, this.options.maxResponseBytes ?? Number.POSITIVE_INFINITY);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new FetchFailure('the answer was not JSON', 'not-json');
-    }
-    if (typeof body !== 'object' || body === null || typeof (body as Resource).resourceType !== 'string') {
-      throw new FetchFailure('the answer was not a FHIR resource', 'not-fhir');
-    }
-    if ((body as Resource).resourceType === 'OperationOutcome') throw new FetchFailure('it answered with an OperationOutcome', 'operation-outcome');
-    return body as Resource;
+    const { timeoutMs, maxResponseBytes, signal, accessToken, fetch } = this.options;
+    return requestFhirJson(url, {
+      timeoutMs,
+      abortedMessage: 'the hook ran out of time',
+      ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}),
+      ...(signal ? { signal } : {}),
+      ...(accessToken ? { accessToken } : {}),
+      ...(fetch ? { fetch } : {}),
+    });
   }
-}
-
-/** The body as text, refusing more than `max` bytes (by Content-Length when given, else while reading). */
-async function readLimited(res: Response, max: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new FetchFailure(`the answer was larger than ${max} bytes`, 'too-large');
-  }
-  if (!res.body) return '';
-  const decoder = new TextDecoder();
-  const chunks: string[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      size += chunk.byteLength;
-      if (size > max) {
-        await res.body.cancel().catch(() => undefined);
-        throw new FetchFailure(`the answer was larger than ${max} bytes`, 'too-large');
-      }
-      chunks.push(decoder.decode(chunk, { stream: true }));
-    }
-  } catch (err) {
-    if (err instanceof FetchFailure) throw err;
-    throw new FetchFailure('the connection broke while reading the answer', 'connection');
-  }
-  chunks.push(decoder.decode());
-  return chunks.join('');
 }

@@ -1,6 +1,6 @@
 import type { CodedLeaf, EngineValueSets } from './compiled.js';
 import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
-import { matchCoding, matchingKeys, type CompiledValueSet } from '../terminology/value-set.js';
+import { matchCoding, matchesKey, type CompiledValueSet } from '../terminology/value-set.js';
 import { listsOfKey, type ValueSetIndex } from '../terminology/value-set-index.js';
 import { resourceCode } from '../patient/patient-record.js';
 import type { Observation } from '@medplum/fhirtypes';
@@ -121,7 +121,7 @@ export function findByValueSet(
 function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): readonly string[] {
   const index = vs.index;
   // A list compiled on its own (not by the loader) has no shared index: test each of the record's codes.
-  if (!index) return matchingKeys(vs, ctx.record.byCode.keys());
+  if (!index) return [...ctx.record.byCode.keys()].filter((key) => matchesKey(vs, key) || isPlaced(ctx.record.placements, vs, key));
   const byList = (ctx.keysByList ??= placeKeys(ctx, index));
   if (!vs.members) return byList.get(vs.id) ?? [];
   const keys = [...new Set(vs.members.flatMap((m) => byList.get(m.id) ?? []))];
@@ -130,11 +130,17 @@ function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): readonly string[]
   return keys.sort((a, b) => order.get(a)! - order.get(b)!);
 }
 
-/** Every code of the record placed in the lists that hold it, in record order. */
+/**
+ * Every code of the record placed in the lists that hold it, in record order: by the lists' own codes, and
+ * by the record's `placements` (a site's ConceptMap or terminology server, worked out before evaluation).
+ */
 function placeKeys(ctx: EvalContext, index: ValueSetIndex): Map<string, string[]> {
   const byList = new Map<string, string[]>();
+  const placements = ctx.record.placements;
   for (const key of ctx.record.byCode.keys()) {
-    for (const id of listsOfKey(index, key)) {
+    const placed = placements?.get(key);
+    const ids = placed ? new Set([...listsOfKey(index, key), ...placed]) : listsOfKey(index, key);
+    for (const id of ids) {
       const keys = byList.get(id);
       if (keys) keys.push(key);
       else byList.set(id, [key]);
@@ -143,18 +149,28 @@ function placeKeys(ctx: EvalContext, index: ValueSetIndex): Map<string, string[]
   return byList;
 }
 
+/** Whether a record's code was placed in the list (or one of a union's lists) from outside its own codes. */
+function isPlaced(placements: PatientRecord['placements'], vs: CompiledValueSet, key: string): boolean {
+  const lists = placements?.get(key);
+  if (!lists) return false;
+  return vs.members ? vs.members.some((m) => lists.has(m.id)) : lists.has(vs.id);
+}
+
 const NO_MEDICATIONS = new Map();
 
-/** Whether a resource passes the rule's exceptions list and FHIRPath filter. */
-export function passesFilters(leaf: Pick<CodedLeaf, 'exceptValueSet' | 'where'>, r: ClinicalResource): boolean {
+/**
+ * Whether a resource passes the rule's exceptions list and FHIRPath filter. A code placed in the exceptions
+ * list (`placements`, from the record) counts as in it, as a code placed in the rule's list counts there.
+ */
+export function passesFilters(leaf: Pick<CodedLeaf, 'exceptValueSet' | 'where'>, r: ClinicalResource, placements?: PatientRecord['placements']): boolean {
   const except = leaf.exceptValueSet;
-  if (except && resourceCode(r, NO_MEDICATIONS)?.coding?.some((c) => matchCoding(except, c))) return false;
+  if (except && resourceCode(r, NO_MEDICATIONS)?.coding?.some((c) => matchCoding(except, c) || (!!c.system && !!c.code && isPlaced(placements, except, `${c.system}|${c.code}`)))) return false;
   return leaf.where ? leaf.where(r) : true;
 }
 
 /** The rule's candidate resources: in its code list, not in its exceptions, and passing its filter. */
 export function candidatesFor(ctx: EvalContext, leaf: Pick<CodedLeaf, 'valueSet' | 'exceptValueSet' | 'where'>, types: readonly ClinicalType[]): ClinicalResource[] {
-  return findByValueSet(ctx, leaf.valueSet, types).filter((r) => passesFilters(leaf, r));
+  return findByValueSet(ctx, leaf.valueSet, types).filter((r) => passesFilters(leaf, r, ctx.record.placements));
 }
 
 /**

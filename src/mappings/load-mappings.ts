@@ -10,7 +10,10 @@ import type { ClinicalResource } from '../patient/patient-record.js';
 import { DURATION_FIELDS, type CompiledCriterion, type CompiledRule, type CompiledTrial, type DurationField, type EngineValueSets, type PartGuard, type PartWindow, type ResourcePredicate } from '../engine/compiled.js';
 import type { CompileScope, CompiledExpression, RuleKind } from '../engine/rule-kind.js';
 import { RULE_KINDS } from '../engine/rules/registry.js';
-import type { MappingSet } from './compiled.js';
+import type { MappingSet, MappingTerminology } from './compiled.js';
+import { analyseListReads } from './list-reads.js';
+import { conceptMapSchema, conceptMapTranslations, listsForTranslations } from '../terminology/concept-map.js';
+import { matchesKey } from '../terminology/value-set.js';
 import { NO_ORDERABLES, compileOrderables, orderablesSchema } from './orderables.js';
 import {
   GROUP_KINDS,
@@ -238,6 +241,8 @@ export interface LoadOptions {
   dir: string;
   /** A site's local codes file (JSON, localCodesSchema); optional. */
   localCodesFile?: string;
+  /** A site's local codes as a FHIR R4 ConceptMap (JSON); optional, beside or instead of localCodesFile. */
+  localConceptMapFile?: string;
   /** The rule kinds a mapping may name; src/engine/rules/registry.ts unless a test brings its own. */
   kinds?: readonly RuleKind[];
 }
@@ -347,5 +352,29 @@ export function loadMappings(options: LoadOptions): MappingSet {
         throw new MappingError(orderablesFile, message);
       })
     : NO_ORDERABLES;
-  return { trials, valueSets, engine, orderables };
+  return { trials, valueSets, engine, orderables, terminology: loadTerminology(trials, valueSets, options.localConceptMapFile) };
+}
+
+/**
+ * How the criteria read the lists, and the site's ConceptMap read into placements. Every target code of the
+ * map must be in some list: a target in none is a typo or a code the service does not read, and start-up
+ * stops naming it rather than silently ignoring the site's mapping.
+ */
+function loadTerminology(trials: readonly CompiledTrial[], valueSets: ReadonlyMap<string, CompiledValueSet>, file: string | undefined): MappingTerminology {
+  const listReads = analyseListReads(trials);
+  const localPlacements = new Map<string, ReadonlySet<string>>();
+  if (!file) return { listReads, localPlacements, localSources: new Set() };
+  if (!existsSync(file)) throw new MappingError(file, 'local ConceptMap file not found');
+  const map = parseWith(conceptMapSchema, readJson(file), file);
+  const translations = conceptMapTranslations(map);
+  for (const [source, list] of translations) {
+    for (const t of list) {
+      if (![...valueSets.values()].some((vs) => matchesKey(vs, t.target))) {
+        throw new MappingError(file, `the mapping of ${source} names ${t.target} (${t.equivalence}), which is in no code list of fhir-mappings/valuesets/`);
+      }
+    }
+    const placed = listsForTranslations(list, valueSets.values(), listReads.favourableOnly);
+    if (placed.size > 0) localPlacements.set(source, placed);
+  }
+  return { listReads, localPlacements, localSources: new Set(translations.keys()) };
 }

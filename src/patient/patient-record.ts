@@ -68,6 +68,12 @@ export interface PatientRecord {
   /** Medication resources of the record by reference ("Medication/id"), for medicationReference. */
   medications: ReadonlyMap<string, Medication>;
   counts: Readonly<Record<string, number>>;
+  /**
+   * `system|code` of the record -> ids of the code lists it was placed in from outside the lists' own codes:
+   * a site's ConceptMap (LOCAL_CONCEPT_MAP_FILE) or its terminology server, worked out before evaluation
+   * (src/terminology/placements.ts), so the evaluator stays pure. Absent: the lists' own codes only.
+   */
+  placements?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** The code of a resource that criteria match on. */

@@ -31,6 +31,7 @@ export async function createSharedState(config: Config, log: StateLog, hooks: { 
     maxCards: config.feedbackMaxCards,
     jtiCacheSize: config.jtiCacheSize,
     jtiIssuerQuota: config.jtiIssuerQuota,
+    terminologyCacheSize: config.terminologyCacheSize,
     log,
   });
   try {

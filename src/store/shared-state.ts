@@ -95,12 +95,24 @@ export interface AuditTrail {
   record(event: AuditEvent): Promise<void>;
 }
 
+/**
+ * A terminology server's answers (issue #17 item 3), reused until they expire and shared by replicas. Keys
+ * are digests of the server and the question (src/terminology/server-client.ts), values its answer as JSON;
+ * neither holds patient data.
+ */
+export interface TerminologyCache {
+  /** The unexpired answers among `keys`. */
+  get(keys: readonly string[], now: Date): Promise<Map<string, string>>;
+  put(entries: readonly { key: string; value: string; expiresAt: Date }[]): Promise<void>;
+}
+
 export interface SharedState {
   readonly kind: 'embedded' | 'postgres';
   feedback: FeedbackStore;
   suppressions: SuppressionStore;
   replay: ReplayStore;
   audit: AuditTrail;
+  terminology: TerminologyCache;
   /** Throws when the state cannot be used (database down): /readyz. */
   check(): Promise<void>;
   close(): Promise<void>;

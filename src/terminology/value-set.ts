@@ -28,6 +28,8 @@ export interface CompiledValueSet {
    * about a code the expansion does not hold.
    */
   hierarchy?: readonly { system: string; code: string; op: 'is-a' | 'descendent-of' }[];
+  /** The list's excluded hierarchy rules: a terminology server's placement must not be below these. */
+  excludedHierarchy?: readonly { system: string; code: string; op: 'is-a' | 'descendent-of' }[];
   exact: ReadonlyMap<string, ValueSetCode>;
   prefixes: readonly { system: string; prefix: string; display: string }[];
   excluded: readonly { system: string; code: string; prefix: boolean }[];
@@ -101,6 +103,7 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
     if (!exact.has(key)) exact.set(key, { system: c.system, code: c.code, display: c.display });
   }
   const hierarchy = (input.hierarchy ?? []).filter((h) => !h.exclude).map((h) => ({ system: h.system, code: h.code, op: h.op }));
+  const excludedHierarchy = (input.hierarchy ?? []).filter((h) => h.exclude).map((h) => ({ system: h.system, code: h.code, op: h.op }));
   const synonyms = Object.entries(input.synonyms ?? {}).map(([n, ing]) => [n.toLowerCase(), ing.toLowerCase()] as const);
   const names = [...new Set([...(input.names ?? []).map((n) => n.toLowerCase()), ...synonyms.map(([n]) => n)])];
   const { nameIngredients, ingredientNames } = ingredientTables(exact, names, synonyms);
@@ -109,6 +112,7 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
     url: valueSetUrl(input.id),
     title: input.title,
     ...(hierarchy.length > 0 ? { hierarchy } : {}),
+    ...(excludedHierarchy.length > 0 ? { excludedHierarchy } : {}),
     exact,
     prefixes,
     excluded,

@@ -1,6 +1,7 @@
+import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { migrate } from '../../src/store/postgres/migrate.js';
+import { MIGRATIONS_DIR, migrate } from '../../src/store/postgres/migrate.js';
 import { openPostgresState } from '../../src/store/postgres/postgres-state.js';
 import type { SharedState } from '../../src/store/shared-state.js';
 import { createDatabase } from '../support/replica.js';
@@ -25,10 +26,25 @@ describe.skipIf(unavailable !== '')(`the PostgreSQL stores${unavailable ? ` (ski
       const results = await Promise.all(pools.map((p) => migrate(p)));
       expect(results.map((r) => r.applied)).toEqual([[], [], [], []]);
       const { rows } = await pools[0]!.query('select count(*)::int as n from schema_migrations');
-      expect(rows[0].n).toBe(1);
+      expect(rows[0].n).toBe(readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).length);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
+  });
+
+  it('shares terminology server answers until they expire, the newest answer for a key winning', async () => {
+    const now = new Date('2026-11-23T10:00:00Z');
+    await state.terminology.put([
+      { key: 'k1', value: '{"op":"subsumes","outcome":"subsumes"}', expiresAt: new Date('2026-11-24T10:00:00Z') },
+      { key: 'k2', value: '{"op":"validate-code","result":false}', expiresAt: new Date('2026-11-23T09:00:00Z') },
+    ]);
+    await state.terminology.put([
+      { key: 'k1', value: '{"op":"subsumes","outcome":"not-subsumed"}', expiresAt: new Date('2026-11-24T10:00:00Z') },
+      { key: 'k1', value: '{"op":"subsumes","outcome":"equivalent"}', expiresAt: new Date('2026-11-24T11:00:00Z') },
+    ]);
+    const got = await state.terminology.get(['k1', 'k2', 'k3'], now);
+    expect([...got]).toEqual([['k1', '{"op":"subsumes","outcome":"equivalent"}']]);
+    expect((await state.terminology.get(['k1'], new Date('2026-11-24T12:00:00Z'))).size).toBe(0);
   });
 
   it('gives each issuer its own quota of live jtis, and overwrites an expired jti', async () => {

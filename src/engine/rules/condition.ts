@@ -181,7 +181,7 @@ export function evaluateCondition(leaf: ConditionLeaf, ctx: EvalContext): PartRe
   if (unavailable) return part(leaf, 'unknown', unavailable, [], [`Conditions (${leaf.valueSet.title})`]);
   if (leaf.broaderValueSet) {
     const broader = (findByValueSet(ctx, leaf.broaderValueSet, ['Condition']) as Condition[]).filter(
-      (c) => passesFilters(leaf, c) && inScope(c),
+      (c) => passesFilters(leaf, c, ctx.record.placements) && inScope(c),
     );
     if (broader.length > 0) {
       return part(

@@ -49,7 +49,7 @@ function matchMedications(ctx: EvalContext, leaf: MedicationLeaf, vs: CompiledVa
     add(r, entry, undefined, ctx.record.medicationTexts.get(r) ?? '');
   }
   for (const [resource, lowerText] of ctx.record.medicationTexts) {
-    if (coded.has(resource) || isIgnoredMedication(resource) || !passesFilters(leaf, resource)) continue;
+    if (coded.has(resource) || isIgnoredMedication(resource) || !passesFilters(leaf, resource, ctx.record.placements)) continue;
     const name = matchName(vs, lowerText);
     if (name) add(resource, undefined, name, lowerText);
   }

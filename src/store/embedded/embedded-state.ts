@@ -5,6 +5,7 @@ import { journalEntry } from './journal-entries.js';
 import { Journal } from './journal.js';
 import { EmbeddedReplayStore } from './replay-store.js';
 import { EmbeddedSuppressionStore } from './suppression-store.js';
+import { EmbeddedTerminologyCache } from './terminology-cache.js';
 
 export interface StateLog {
   warn(obj: object, msg: string): void;
@@ -17,6 +18,8 @@ export interface EmbeddedOptions {
   maxCards: number;
   jtiCacheSize: number;
   jtiIssuerQuota: number;
+  /** Terminology server answers kept in memory (TERMINOLOGY_CACHE_SIZE). */
+  terminologyCacheSize?: number;
   log: StateLog;
   now?: () => Date;
 }
@@ -84,6 +87,7 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
     suppressions,
     replay: new EmbeddedReplayStore(options.jtiCacheSize, options.jtiIssuerQuota),
     audit,
+    terminology: new EmbeddedTerminologyCache(options.terminologyCacheSize ?? 100_000),
     async check() {
       // Nothing remote to reach: the journal is open or the process would not have started.
     },

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { AuditEvent, AuditTrail, CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard, ReplayStore, SharedState, SuppressionStore } from '../shared-state.js';
+import type { AuditEvent, AuditTrail, CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard, ReplayStore, SharedState, SuppressionStore, TerminologyCache } from '../shared-state.js';
 import { admitFeedback, receiptItem } from '../judge-feedback.js';
 import { inTransaction } from './transaction.js';
 import type { StateLog } from '../embedded/embedded-state.js';
@@ -54,6 +54,7 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
   const suppressions = new PostgresSuppressionStore(pool);
   const replay = new PostgresReplayStore(pool, options.jtiIssuerQuota);
   const audit = new PostgresAuditTrail(pool);
+  const terminology = new PostgresTerminologyCache(pool);
   return {
     kind: 'postgres',
     feedback: {
@@ -70,6 +71,10 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
       size: () => guard(replay.size(), 'replay-size', onError),
     },
     audit: { record: (event) => guard(audit.record(event), 'audit', onError) },
+    terminology: {
+      get: (keys, now) => guard(terminology.get(keys, now), 'terminology-cache-get', onError),
+      put: (entries) => guard(terminology.put(entries), 'terminology-cache-put', onError),
+    },
     async check() {
       await pool.query('select 1').catch((err: unknown) => {
         onError('check');
@@ -108,6 +113,7 @@ async function pruneState(pool: pg.Pool, maxCards: number): Promise<void> {
   await pool.query(`delete from cards where created_at < now() - make_interval(days => $1)`, [CARD_RETENTION_DAYS]);
   await pool.query('delete from cards where created_at < (select created_at from cards order by created_at desc offset $1 limit 1)', [maxCards]);
   await pool.query('delete from replay where expires_at <= now()');
+  await pool.query('delete from terminology_cache where expires_at <= now()');
 }
 
 class PostgresFeedbackStore implements FeedbackStore {
@@ -237,6 +243,29 @@ class PostgresReplayStore implements ReplayStore {
   async size(): Promise<number> {
     const { rows } = await this.pool.query<{ n: string }>('select count(*) as n from replay where expires_at > now()');
     return Number(rows[0]?.n ?? 0);
+  }
+}
+
+/** Terminology server answers shared by the replicas (migrations/002_terminology_cache.sql). */
+class PostgresTerminologyCache implements TerminologyCache {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async get(keys: readonly string[], now: Date): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ key: string; value: string }>('select key, value from terminology_cache where key = any($1::text[]) and expires_at > $2', [[...keys], now]);
+    return new Map(rows.map((r) => [r.key, r.value]));
+  }
+
+  async put(entries: readonly { key: string; value: string; expiresAt: Date }[]): Promise<void> {
+    // One row per key: ON CONFLICT cannot touch the same row twice in one statement.
+    const unique = [...new Map(entries.map((e) => [e.key, e])).values()];
+    if (unique.length === 0) return;
+    await this.pool.query(
+      `insert into terminology_cache (key, value, expires_at)
+       select k, v, e from unnest($1::text[], $2::text[], $3::timestamptz[]) as x(k, v, e)
+       on conflict (key) do update set value = excluded.value, expires_at = excluded.expires_at`,
+      [unique.map((e) => e.key), unique.map((e) => e.value), unique.map((e) => e.expiresAt)],
+    );
   }
 }
 

@@ -19,6 +19,7 @@ import ca.uhn.fhir.jpa.model.config.SubscriptionSettings;
 import ca.uhn.fhir.jpa.model.dialect.HapiFhirH2Dialect;
 import ca.uhn.fhir.jpa.provider.JpaCapabilityStatementProvider;
 import ca.uhn.fhir.jpa.provider.JpaSystemProvider;
+import ca.uhn.fhir.jpa.provider.ValueSetOperationProvider;
 import ca.uhn.fhir.jpa.search.DatabaseBackedPagingProvider;
 import ca.uhn.fhir.jpa.subscription.channel.config.SubscriptionChannelConfig;
 import ca.uhn.fhir.rest.server.RestfulServer;
@@ -116,8 +117,16 @@ public class FhirServerConfig {
 		jpa.put("hibernate.dialect", HapiFhirH2Dialect.class.getName());
 		// Fresh in-memory database on every start: let Hibernate create the schema.
 		jpa.put("hibernate.hbm2ddl.auto", "update");
-		// No Lucene/Elasticsearch: HAPI falls back to plain database search (no $lastn, no _text/_content).
-		jpa.put("hibernate.search.enabled", "false");
+		// Hibernate Search on an in-memory Lucene index: HAPI's terminology service needs it for
+		// CodeSystem/$subsumes and ValueSet hierarchy filters (is-a) over a stored CodeSystem, which the
+		// terminology-server integration test asks (issue #17 item 3). Search itself stays plain database
+		// search: advanced indexing ($lastn, _text/_content) is off in JpaStorageSettings by default.
+		jpa.put("hibernate.search.enabled", "true");
+		jpa.put("hibernate.search.backend.type", "lucene");
+		jpa.put("hibernate.search.backend.directory.type", "local-heap");
+		jpa.put("hibernate.search.backend.lucene_version", "LUCENE_CURRENT");
+		jpa.put("hibernate.search.backend.analysis.configurer",
+				"ca.uhn.fhir.jpa.search.HapiHSearchAnalysisConfigurers$HapiLuceneAnalysisConfigurer");
 		jpa.put("hibernate.format_sql", "false");
 		jpa.put("hibernate.show_sql", "false");
 		jpa.put("hibernate.jdbc.batch_size", "20");
@@ -159,9 +168,14 @@ public class FhirServerConfig {
 			ISearchParamRegistry searchParamRegistry,
 			IValidationSupport validationSupport,
 			DatabaseBackedPagingProvider pagingProvider,
-			CorsInterceptor corsInterceptor) {
+			CorsInterceptor corsInterceptor,
+			ValueSetOperationProvider valueSetOperationProvider) {
 		RestfulServer server = new RestfulServer(fhirContext);
 		server.registerProviders(resourceProviderFactory.createProviders());
+		// ValueSet/$validate-code and $expand (HAPI keeps them out of the generated ValueSet provider; the
+		// hapi-fhir-jpaserver-starter registers this bean the same way): a site's terminology server answers
+		// them, and the terminology-server integration test asks them.
+		server.registerProvider(valueSetOperationProvider);
 		server.registerProvider(systemProvider); // POST /fhir transaction/batch Bundles, $meta, ...
 		server.setServerConformanceProvider(new JpaCapabilityStatementProvider(
 				server, systemDao, storageSettings, searchParamRegistry, validationSupport));
