@@ -95,8 +95,13 @@ export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readon
   lines.push(`**${STATUS_WORDS[e.status]}**${candidate.length > 0 ? `: ${candidate.join('; ')}.` : '.'}`);
   // Issue 18 item 4: a positive the record holds outside a criterion's window is said first, with its value
   // and date ("HBsAg positive 2026-08-03"), before the findings the team judges; one line for both.
-  const facts = e.criteria.flatMap((c) => criterionFacts(c).map((f) => `${escapeMd(f.text)} (${itemName(c)}, outside its window)`));
-  const findings = recordFindings(e).map(findingText);
+  const factsOf = e.criteria.flatMap((c) => criterionFacts(c).map((f) => ({ c, f })));
+  const facts = factsOf.map(({ c, f }) => `${escapeMd(f.text)} (${itemName(c)}, outside its window)`);
+  // A finding whose result is already said as a fact is not said twice (the HBsAg of an open HBV exclusion).
+  const said = new Set(factsOf.map(({ f }) => f.evidence.reference));
+  const findings = recordFindings(e)
+    .filter((p) => !p.evidence.some((ev) => said.has(ev.reference)))
+    .map(findingText);
   const toCheck = [...facts, ...findings].slice(0, 3);
   if (toCheck.length > 0) lines.push(`**${facts.length > 0 ? 'Positive in the record' : 'To check in the record'}:** ${toCheck.join('; ')}.`);
   if (needs.length > 0) {
