@@ -13,12 +13,16 @@ import type { Evidence, Fact, PartResult } from './types.js';
  * - a result part already decided against the patient inside a criterion still open on another part
  *   (HBsAg positive while the HBV DNA the exclusion also asks for is not in the record): its evidence.
  *   A branch decided in the patient's favour is not looked into (HCV antibody positive, HCV RNA not detected).
- * A decided criterion has no facts: its own evidence already says why.
+ * - a windowed result part decided in the patient's favour by its latest result keeps the positive before its
+ *   window (issue 18 item 4: "a known positive never hides behind 'to check'", nor behind a later negative).
+ * A criterion decided against the patient has no facts: its own evidence already says why.
  */
 export function criterionFacts(type: 'inclusion' | 'exclusion', rule: CompiledRule, root: PartResult): Fact[] {
-  if (root.outcome !== 'unknown' && root.outcome !== 'review') return [];
+  const against = type === 'exclusion' ? 'met' : 'not-met';
+  // Decided against the patient: the trial is ineligible, and the criterion's own evidence says why.
+  if (root.outcome === against) return [];
   const out: Fact[] = [];
-  walk(rule, root, type === 'exclusion' ? 'met' : 'not-met', out);
+  walk(rule, root, against, out, root.outcome !== 'unknown' && root.outcome !== 'review');
   const seen = new Set<string>();
   return out.filter((f) => {
     if (seen.has(f.text)) return false;
@@ -27,20 +31,27 @@ export function criterionFacts(type: 'inclusion' | 'exclusion', rule: CompiledRu
   });
 }
 
-function walk(rule: CompiledRule, result: PartResult, against: 'met' | 'not-met', out: Fact[]): void {
-  // A part decided in the patient's favour holds no fact for this criterion (an HCV antibody in a branch
-  // whose HCV RNA is not detected); an open part, or one decided against the patient, is looked into.
-  if (result.outcome !== against && result.outcome !== 'unknown' && result.outcome !== 'review') return;
+/**
+ * `onlyKept`: the branch was decided in the patient's favour, so only the positives a result part kept from
+ * before its window are looked for (a serum hCG of 15,200 20 days ago under a negative one 3 days ago: the
+ * window decides, and the positive is still said); its evidence decided nothing against the patient.
+ */
+function walk(rule: CompiledRule, result: PartResult, against: 'met' | 'not-met', out: Fact[], onlyKept: boolean): void {
+  // A part decided in the patient's favour holds no evidence against the patient for this criterion (an HCV
+  // antibody in a branch whose HCV RNA is not detected); only its kept positives are looked for.
+  const favour = result.outcome !== against && result.outcome !== 'unknown' && result.outcome !== 'review';
+  const kept = onlyKept || favour;
   if ('of' in rule) {
     const next = rule.kind === 'not' ? (against === 'met' ? 'not-met' : 'met') : against;
     rule.of.forEach((r, i) => {
       const p = result.parts?.[i];
-      if (p) walk(r, p, next, out);
+      if (p) walk(r, p, next, out, kept);
     });
     return;
   }
   if (rule.factOutcome !== against) return;
   if (result.facts) out.push(...result.facts);
+  if (kept) return;
   const title = 'valueSet' in rule ? (rule as CodedLeaf).valueSet.title : undefined;
   if (result.outcome === against) out.push(...result.evidence.map((e) => ({ kind: 'prior-positive' as const, text: factText(e, title), evidence: e })));
 }

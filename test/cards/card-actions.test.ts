@@ -8,7 +8,7 @@ import { TRIAL } from '../support/clinical.js';
 import { exampleBundle, testApp } from '../support/app.js';
 import { evaluate, realMappings } from '../support/evaluate.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
-import { hbsagPositiveChild } from './issue-18-patients.js';
+import { hbsagPositiveChild, pregnantGirl } from './issue-18-patients.js';
 import { daysAgo } from '../../scripts/fhir-builders.js';
 
 /**
@@ -127,6 +127,20 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
     for (const c of cards) expect(`${c.summary}\n${c.detail}`).not.toMatch(/meets every criterion/);
     // Every trial, shown or not, says why: ineligible ones on the criteria that decide it.
     expect(trace.get(TRIAL.belimumab).statusReason).toMatchObject({ code: 'inclusion-not-met', criteria: ['inc-2'] });
+  });
+
+  it('says a serum hCG of 15,200 mIU/mL 20 days ago on every card of a girl whose hCG 3 days ago is negative: the window decides, the positive is still shown', async () => {
+    const bundle = pregnantGirl(exampleBundle('sle-child-likely'), ANCHOR);
+    const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
+    const cards = res.json().cards as any[];
+    const when = daysAgo(20, ANCHOR);
+    expect(cards.map((c) => c.source.topic.code).sort()).toEqual([TRIAL.blinatumomab, TRIAL.bcma, TRIAL.cd19].sort());
+    for (const card of cards) {
+      // Before: the pregnancy exclusion read only the negative test in its window, and the positive was nowhere.
+      expect(card.extension[EXTENSION_KEY]).toMatchObject({ status: 'possibly-eligible', statusReason: { code: 'prior-positive' } });
+      expect(card.summary).toMatch(new RegExp(`15,200 m\\[IU\\]/mL ${when} in the record$`));
+      expect(card.detail).toContain('**Positive in the record:**');
+    }
   });
 
   it('keeps an HBsAg-positive child with HBV DNA four months ago at possibly for both CAR-T studies, the positive on the card', async () => {

@@ -87,7 +87,7 @@ describe('what the service asks the EHR for', () => {
 });
 
 describe('which positives are facts', () => {
-  it('a positive the window decides on is no fact: a negative HBV DNA last month after a positive one five months ago', () => {
+  it('a positive before the window is kept as a fact even when a later negative decides the part: HBV DNA 2,400 five months ago, not detected last month', () => {
     const ev = evaluate(
       child()
         .qualitative('5196-1', 'HBsAg', 'pos', daysAgo(150))
@@ -95,8 +95,9 @@ describe('which positives are facts', () => {
         .qualitative('29610-3', 'HBV DNA', 'Not detected', daysAgo(30))
         .bundle(),
     );
+    // The window decides the part (issue 18 item 4: the fact decides nothing), and the positive is still said.
     expect(part(ev, CD19, 'exc-8.hbv-dna')).toMatchObject({ outcome: 'not-met' });
-    expect(part(ev, CD19, 'exc-8.hbv-dna').facts).toBeUndefined();
+    expect(part(ev, CD19, 'exc-8.hbv-dna').facts?.map((f) => f.text)).toEqual([expect.stringMatching(/2,400 \[IU\]\/mL/)]);
   });
 
   it('for "latest", only the latest result before the window counts: a negative hCG after an older positive leaves no fact', () => {

@@ -115,9 +115,17 @@ function withPositiveFacts(
   read: ReadResult,
   positive: IsPositive,
 ): PartResult {
-  if (result.outcome !== 'unknown' && result.outcome !== 'review') return result;
-  const candidates = leaf.spec.which === 'latest' ? [inWindow[0], outside[0]].filter((d): d is DatedObservation => d !== undefined) : [...inWindow, ...outside];
   const window = leaf.spec.window;
+  const open = result.outcome === 'unknown' || result.outcome === 'review';
+  // Decided by its latest result in the window, not by a positive (a negative hCG 3 days ago): the latest
+  // positive before the window is still kept, so the card says it (facts.ts decides whether it counts).
+  const decidedOtherwise = !open && leaf.factOutcome !== undefined && result.outcome !== leaf.factOutcome && leaf.spec.which === 'latest' && window !== undefined;
+  if (!open && !decidedOtherwise) return result;
+  const candidates = decidedOtherwise
+    ? outside.slice(0, 1)
+    : leaf.spec.which === 'latest'
+      ? [inWindow[0], outside[0]].filter((d): d is DatedObservation => d !== undefined)
+      : [...inWindow, ...outside];
   const facts: Fact[] = [];
   for (const d of candidates) {
     if (facts.length >= MAX_FACTS) break;
