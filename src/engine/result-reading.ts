@@ -47,12 +47,12 @@ const SHOWN_TEXT = 48;
 // HL7 interpretation codes. Source: HL7 v3 ObservationInterpretation code system (hl7.fhir.r3.core 3.0.2,
 // listed in GinoCanessa/fhir-cross-version-source docs/R3/ValueSets/V3CodeSystemObservationInterpretation.md;
 // same codes in terminology.hl7.org CodeSystem/v3-ObservationInterpretation and v2 table 0078, whose code
-// system definitions are quoted in public FSH, find_string "within the reference range or expected norm").
+// system definitions are quoted in public FSH: "within the reference range or expected norm").
 //
 // - POS, DET, RR (Reactive): positive.  NEG, ND, NR (Non-reactive): negative.  IND, E (Equivocal): indeterminate.
 // - H, HH, HU, H> ("above the upper limit of the reference range"): positive. The tests read here (antibodies,
 //   antigens, nucleic acids, hCG) have an upper limit that is the positivity cut-off; a public Viracor HIV-1
-//   RNA ORU (COBAS TaqMan, read_file id 44542361118) flags "<20 copies/mL" H because it is detected.
+//   RNA ORU (COBAS TaqMan, a public HL7 v2 sample message) flags "<20 copies/mL" H because it is detected.
 // - WR (Weakly reactive): needs confirmation, unknown.  QCF (quality control failure), IE (insufficient
 //   evidence): not a result, unknown.
 // - N (Normal) and A/AA (Abnormal) are NOT read: "within / outside the reference range or expected norm" does

@@ -6,8 +6,7 @@ import { realMappings } from '../support/evaluate.js';
 
 /**
  * Issue #10 item 1: a table of real result strings and codings, each with the reading a clinician would
- * give it. Every group names where its rows come from ("find_string" / "read_file id" are the public
- * repository files the rows were read in). "unknown" means the service must not read the result as either:
+ * give it. Every group names the public repository files, value sets or systems its rows were read in. "unknown" means the service must not read the result as either:
  * polarity() gives undefined, or a reading of 'unknown' with the reason in `how`.
  */
 
@@ -84,7 +83,7 @@ group('the strings of issue #10 (read backwards by word spotting on e384078)', [
 ]);
 
 // A Viracor HIV-1 RNA ORU (Roche COBAS AmpliPrep/TaqMan v2.0) sent through an Epic interface, public sample
-// (find_string "Not Detected: Target not detected", read_file id 44542361118): OBX-5 "<20" copies/mL, OBX-7
+// ("Not Detected: Target not detected"): OBX-5 "<20" copies/mL, OBX-7
 // "Not Detected", OBX-8 "H", with the legend "Not Detected: Target not detected / <20 Copies/mL (a): Detected".
 group('Viracor HIV-1 RNA HL7 v2 result and its legend', [
   ['"Not Detected: Target not detected"', text('Not Detected: Target not detected'), 'negative'],
@@ -96,7 +95,7 @@ group('Viracor HIV-1 RNA HL7 v2 result and its legend', [
 ]);
 
 // deforay/vlsm (Viral Load Sample Management, HIV viral-load LIS used by national programmes): the result
-// strings its reports count as suppressed or failed (find_string "Target Not Detected", read_file id 23268633843).
+// strings its reports count as suppressed or failed ("Target Not Detected").
 group('deforay/vlsm viral-load result strings', [
   ['"Target Not Detected"', text('Target Not Detected'), 'negative'],
   ['"TND"', text('TND'), 'negative'],
@@ -110,8 +109,8 @@ group('deforay/vlsm viral-load result strings', [
   ['"No Sample"', text('No Sample'), 'unknown'],
 ]);
 
-// An EHR's order_result value list mapped to generic results (find_string "Detected, not quantified",
-// read_file id 31392686330): the raw values as the lab system stores them.
+// An EHR's order_result value list mapped to generic results ("Detected, not quantified"):
+// the raw values as the lab system stores them.
 group('EHR order_result value list (gen_ref_cd)', [
   ['"^TNP124"', text('^TNP124'), 'unknown'],
   ['"DTEL^TNP1003"', text('DTEL^TNP1003'), 'unknown'],
@@ -148,8 +147,8 @@ group('EHR order_result value list (gen_ref_cd)', [
   ['"NT" (test not performed)', text('NT'), 'unknown'],
 ]);
 
-// Indian Health Service RPMS (GPRA HIV measure, routine BGP5D8; find_string '"Repeatedly Reactive"',
-// id 48382494774) and an Epic Clarity extract of HIV-1/2 Ag/Ab screen ORD_VALUE (id 30234998325).
+// Indian Health Service RPMS (GPRA HIV measure, routine BGP5D8: "Repeatedly
+// Reactive") and an Epic Clarity extract of HIV-1/2 Ag/Ab screen ORD_VALUE.
 group('IHS RPMS and Epic Clarity HIV screen values', [
   ['"POSITIVE"', text('POSITIVE'), 'positive'],
   ['"REPEATEDLY REACTIVE"', text('REPEATEDLY REACTIVE'), 'positive'],
@@ -176,9 +175,9 @@ group('YPII/YPILIS molecular result texts', [
 ]);
 
 // Chinese laboratory information systems (all five trials recruit in China): LIS interface code converting
-// 阳性 -> 阳性(+), 阴性 -> 阴性(-) (find_string "阴性(-)", id 48083629091), a routine-test converter with
-// 弱阳性(±) (id 19421853433), an HBsAg record 阳性(+) (id 67014546793), a report-reading design listing 可疑
-// and 临界 as non-directional (id 61399421053), and "HBsAg 阴性" (id 69618733061).
+// 阳性 -> 阳性(+), 阴性 -> 阴性(-) in public LIS code, a routine-test converter with
+// 弱阳性(±), an HBsAg record 阳性(+), a report-reading design listing 可疑 and 临界 as non-directional, and
+// "HBsAg 阴性".
 group('Chinese LIS result strings', [
   ['"阴性(-)"', text('阴性(-)'), 'negative'],
   ['"阴性"', text('阴性'), 'negative'],
@@ -192,7 +191,7 @@ group('Chinese LIS result strings', [
 ]);
 
 // Confirmation and wording forms seen in lab feeds: urine/serology mapping of "presumptive positive",
-// "trace" (find_string '"Repeatedly Reactive"', id 2996384535); SNOMED 720735008 Presumptive positive; the
+// "trace" ("Repeatedly Reactive"); SNOMED 720735008 Presumptive positive; the
 // v3 code WR Weakly reactive. None of these is a result a clinician would exclude a patient on.
 group('results that need confirmation or say both', [
   ['"presumptive positive"', text('presumptive positive'), 'unknown'],
@@ -235,9 +234,9 @@ group('SNOMED CT qualitative result codes', [
 ]);
 
 // LOINC answers: HL7 SMART Health Cards vaccination IG ValueSet qualitative-lab-results-loinc (LL1055-4,
-// LL2206-2; read_file id 31379771208); LA15255-5 / LA15256-3 from nmdp-ig/cibmtr-reporting-ig and OMOP
-// (id 70873825494); LA9633-4 / LA9634-2 (LL1971-2); LA11884-6 (TB IG value set, id 30399692919);
-// LA15841-2 Invalid (id 35196648747).
+// LL2206-2); LA15255-5 / LA15256-3 from nmdp-ig/cibmtr-reporting-ig and OMOP;
+// LA9633-4 / LA9634-2 (LL1971-2); LA11884-6 (TB IG value set);
+// LA15841-2 Invalid (https://loinc.org/LA15841-2/).
 group('LOINC answer codes (LA)', [
   ['LA6576-8 Positive', coded(LOINC, 'LA6576-8'), 'positive'],
   ['LA18996-1 Strong positive', coded(LOINC, 'LA18996-1'), 'positive'],
