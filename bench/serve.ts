@@ -28,6 +28,7 @@ const config = loadConfig({
   AUTH_MODE: 'off',
   // The development trust's loopback FHIR servers (the HAPI test server), and no rate limits under load.
   DEV_TRUST: '1',
+  DEMO: '1',
   RATE_LIMIT: 'off',
   FEEDBACK_FILE: join(mkdtempSync(join(tmpdir(), 'trialmatch-bench-')), 'feedback.jsonl'),
   ...process.env,

@@ -67,7 +67,7 @@ if (REPLICAS > 1) {
 const children: ChildProcess[] = Array.from({ length: REPLICAS }, (_, i) =>
   spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src', 'server.ts')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(PORT + i), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH_MODE: 'on', DEV_TRUST: '1', RATE_LIMIT: 'off', PUBLIC_BASE_URL: BASE, BODY_LIMIT_BYTES: String(BODY_LIMIT), HOOK_TIMEOUT_MS: '5000', ...sharedEnv },
+    env: { ...process.env, PORT: String(PORT + i), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH_MODE: 'on', DEV_TRUST: '1', DEMO: '1', RATE_LIMIT: 'off', PUBLIC_BASE_URL: BASE, BODY_LIMIT_BYTES: String(BODY_LIMIT), HOOK_TIMEOUT_MS: '5000', ...sharedEnv },
     stdio: ['ignore', 'ignore', 'inherit'],
   }),
 );

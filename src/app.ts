@@ -165,8 +165,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
   void app.register(cdsServicesRoutes, { suppressionDays: config.suppressionDays });
   void app.register(trialsRoutes);
-  void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
-  void app.register(demoRoutes);
+  if (config.demo) {
+    void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
+    void app.register(demoRoutes);
+  } else {
+    // Issue #20 item 6: without DEMO=1 no demo page and no example patients; the service's page (the cards'
+    // source.url) says what the service is and where its routes are.
+    app.get('/', async () => ({ service: 'TrialMatch CDS', discovery: '/cds-services', smartApp: '/smart/launch.html', health: '/healthz' }));
+  }
   // Issue #11 item 4: the SMART app and its one call, checked against the trust file's SMART servers.
   const smartVerifier = new SmartTokenVerifier({
     servers: trust.smartServers ?? [],

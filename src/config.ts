@@ -32,6 +32,11 @@ export const configSchema = z
      * GET /dev/token. Never honoured with NODE_ENV=production (issue #12 item 1).
      */
     devTrust: z.boolean().default(false),
+    /**
+     * DEMO=1: the demo EHR page (/demo/) and the bundled example patients (/examples), for trying the service
+     * (`npm start` sets it). Off by default, so a production process serves neither (issue #20 item 6).
+     */
+    demo: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** fhir-mappings/: trials and code lists. */
     mappingsDir: z.string().default(resolve(ROOT, 'fhir-mappings')),
@@ -204,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || undefined,
     production: env.NODE_ENV === 'production',
     devTrust: flag('DEV_TRUST', env.DEV_TRUST),
+    demo: flag('DEMO', env.DEMO),
     logLevel: env.LOG_LEVEL,
     mappingsDir: env.MAPPINGS_DIR,
     localCodesFile: env.LOCAL_CODES_FILE || undefined,

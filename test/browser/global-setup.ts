@@ -41,6 +41,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     HOST: '127.0.0.1',
     // As `npm start`: the development trust and /dev/token are explicit (issue #12 item 1).
     DEV_TRUST: '1',
+    DEMO: '1',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     FEEDBACK_FILE: resolve(dataDir, 'feedback.jsonl'),
   });

@@ -45,6 +45,25 @@ describe('secure defaults (issue #12 item 1)', () => {
     expect(() => testApp({}, { ...NO_DEV, TRUST_CONFIG: resolve(ROOT, 'config', 'trust.example.json') })).toThrow(/development issuer.*DEV_TRUST=1/);
   });
 
+  it('serves the demo page and the example patients only with DEMO=1, as npm start sets it (issue #20 item 6)', async () => {
+    const plain = testApp({}, { ...NO_DEV, DEMO: '' });
+    const demo = testApp({}, { ...NO_DEV, DEMO: '1' });
+    try {
+      for (const url of ['/demo/', '/examples', '/examples/sle-child-likely/bundle']) expect((await plain.inject({ method: 'GET', url })).statusCode, url).toBe(404);
+      const root = await plain.inject({ method: 'GET', url: '/' });
+      expect(root.statusCode).toBe(200);
+      expect(root.json()).toMatchObject({ service: 'TrialMatch CDS', discovery: '/cds-services' });
+      expect((await demo.inject({ method: 'GET', url: '/demo/' })).statusCode).toBe(200);
+      expect((await demo.inject({ method: 'GET', url: '/examples' })).statusCode).toBe(200);
+      expect((await demo.inject({ method: 'GET', url: '/' })).headers.location).toBe('/demo/');
+      const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+      expect(pkg.scripts.start).toMatch(/\bDEMO=1\b/);
+    } finally {
+      await plain.close();
+      await demo.close();
+    }
+  });
+
   it('keeps the development key and the example trust files out of the production image (.dockerignore)', () => {
     const ignored = readFileSync(resolve(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     for (const file of ['config/dev-issuer.private.jwk.json', 'config/trust.example.json', 'config/trust.test.json']) expect(ignored, file).toContain(file);

@@ -27,13 +27,13 @@ export class LogCapture extends Writable {
  * The real app, with a fixed evaluation time (the examples' anchor date) unless told otherwise. Client
  * authentication is off unless the test sets AUTH_MODE=on (test/security/ does), and feedback goes to a
  * journal (and the audit file) in a fresh temporary directory (removed on close) unless FEEDBACK_FILE is given. Like `npm start`
- * it runs with the development trust (DEV_TRUST=1: loopback FHIR servers, /dev/token); a test of the secure
+ * it runs with the development trust (DEV_TRUST=1: loopback FHIR servers, /dev/token) and the demo (DEMO=1); a test of the secure
  * defaults passes DEV_TRUST: ''. Rate limits are off (RATE_LIMIT=off) except where a test turns them on:
  * every app.inject call comes from one address.
  */
 export function testApp(overrides: Partial<AppOptions> = {}, env: NodeJS.ProcessEnv = {}): FastifyInstance {
   const tempDir = env.FEEDBACK_FILE || overrides.state ? undefined : mkdtempSync(resolve(tmpdir(), 'trialmatch-test-'));
-  const config = loadConfig({ LOG_LEVEL: 'silent', AUTH_MODE: 'off', DEV_TRUST: '1', RATE_LIMIT: 'off', ...(tempDir ? { FEEDBACK_FILE: resolve(tempDir, 'feedback.jsonl') } : {}), ...env });
+  const config = loadConfig({ LOG_LEVEL: 'silent', AUTH_MODE: 'off', DEV_TRUST: '1', DEMO: '1', RATE_LIMIT: 'off', ...(tempDir ? { FEEDBACK_FILE: resolve(tempDir, 'feedback.jsonl') } : {}), ...env });
   const app = buildApp({ config, clock: () => ANCHOR, ...overrides });
   if (tempDir) app.addHook('onClose', async () => rmSync(tempDir, { recursive: true, force: true }));
   return app;
