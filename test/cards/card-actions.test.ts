@@ -141,6 +141,10 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
       expect(card.summary).toMatch(new RegExp(`15,200 m\\[IU\\]/mL ${when} in the record$`));
       expect(card.detail).toContain('**Positive in the record:**');
     }
+    // One result, said once with both items it bears on, in its shortest wording.
+    const blina = cards.find((c) => c.source.topic.code === TRIAL.blinatumomab);
+    expect(blina.detail).toContain(`Serum pregnancy test (hCG) 15,200 m\\[IU\\]/mL ${when} (Inclusion 8, Exclusion 18, outside its window)`);
+    expect(blina.detail.match(/15,200/g)).toHaveLength(1);
   });
 
   it('keeps an HBsAg-positive child with HBV DNA four months ago at possibly for both CAR-T studies, the positive on the card', async () => {

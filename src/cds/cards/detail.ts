@@ -96,9 +96,20 @@ export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readon
   // Issue 18 item 4: a positive the record holds outside a criterion's window is said first, with its value
   // and date ("HBsAg positive 2026-08-03"), before the findings the team judges; one line for both.
   const factsOf = e.criteria.flatMap((c) => criterionFacts(c).map((f) => ({ c, f })));
-  const facts = factsOf.map(({ c, f }) => `${escapeMd(f.text)} (${itemName(c)}, outside its window)`);
+  // One result is said once, with every item it bears on (a positive hCG is both "negative pregnancy test" and
+  // "positive pregnancy test"), in its shortest wording.
+  const byResult = new Map<string, { text: string; items: string[] }>();
+  for (const { c, f } of factsOf) {
+    const seen = byResult.get(f.evidence.reference);
+    if (!seen) byResult.set(f.evidence.reference, { text: f.text, items: [itemName(c)] });
+    else {
+      if (f.text.length < seen.text.length) seen.text = f.text;
+      if (!seen.items.includes(itemName(c))) seen.items.push(itemName(c));
+    }
+  }
+  const facts = [...byResult.values()].map(({ text, items }) => `${escapeMd(text)} (${items.join(', ')}, outside its window)`);
   // A finding whose result is already said as a fact is not said twice (the HBsAg of an open HBV exclusion).
-  const said = new Set(factsOf.map(({ f }) => f.evidence.reference));
+  const said = new Set(byResult.keys());
   const findings = recordFindings(e)
     .filter((p) => !p.evidence.some((ev) => said.has(ev.reference)))
     .map(findingText);
