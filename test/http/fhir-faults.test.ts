@@ -1,9 +1,12 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { exampleBundle, testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
-import { startServer, type RecordingServer } from '../security/helpers.js';
+import { fhirFromBundle, startServer, type RecordingServer } from '../security/helpers.js';
 import { hookTrace } from '../support/hook-trace.js';
 
 /**
@@ -207,5 +210,22 @@ describe('the number of resources per hook (MAX_RESOURCES_PER_HOOK)', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('audits the reads it made from the EHR\'s FHIR server with its token even when the hook then answers 413 (issue #20 item 5)', async () => {
+    const fhir = await startServer(fhirFromBundle(BUNDLE));
+    const auditFile = resolve(mkdtempSync(resolve(tmpdir(), 'trialmatch-audit-413-')), 'audit.jsonl');
+    const app = testApp({}, { MAX_RESOURCES_PER_HOOK: '20', AUDIT_FILE: auditFile });
+    await app.ready();
+    try {
+      const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(PATIENT, { fhirServer: `${fhir.url}/fhir` }) });
+      expect(res.statusCode).toBe(413);
+      expect(fhir.calls.length).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+      await fhir.close();
+    }
+    const events = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events).toEqual([expect.objectContaining({ action: 'patient-view', patientId: PATIENT, fhirServer: `${fhir.url}/fhir`, trials: [] })]);
   });
 });

@@ -33,10 +33,18 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
     // when there is no caller identity (fail closed).
     const fhirServers = request.client?.fhirServers ?? NO_FHIR_SERVERS;
     const now = app.clock();
-    const result = await handlePatientView(service, request.body, app.engine, now, { fhirServers });
+    const { patientId } = request.body.context;
+    let result;
+    try {
+      result = await handlePatientView(service, request.body, app.engine, now, { fhirServers });
+    } catch (err) {
+      // Issue #20 item 5: reads made from the EHR's FHIR server with its token are audited whatever the hook's
+      // outcome (a record too large for the hook answered 413 after its reads and wrote no audit event).
+      if (request.body.fhirServer) await app.state.audit.record(auditEventFor(request, new Date(), 'patient-view', { patientId, fhirServer: request.body.fhirServer, trials: [] }));
+      throw err;
+    }
     // The mapping's rule id only (before the colon): never the fault's message.
     for (const fault of result.faults) app.metrics.evaluationFaults.inc({ rule: fault.slice(0, Math.max(0, fault.indexOf(':'))) || 'unknown' });
-    const { patientId } = request.body.context;
     const audience = { issuer: request.client?.issuer ?? 'anonymous', fhirServer: request.body.fhirServer, patientId };
     const cards = await keepUnsuppressedCards(app.state, app.suppressionSecret, audience, result.cards, now);
     const trials = cards.map((c) => c.source.topic.code);
