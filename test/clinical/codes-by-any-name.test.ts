@@ -2,7 +2,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from '../support/app.js';
-import { TRIAL, clinicalRecord as record, criterionOn as criterion, eligibilities, fireHook, type CardCriterion } from '../support/clinical.js';
+import { TRIAL, clinicalRecord as record, criterionOn as criterion, eligibilities, fireHook, type CardCriterion, evaluateOverHttp } from '../support/clinical.js';
 
 /**
  * Issue #17 items 2 and 4, issue #18 item 2: codes and medications as Epic-style and Cerner-style exports send
@@ -35,9 +35,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function evaluateRecord(bundle: Bundle): Promise<EvaluatedTrial[]> {
-  const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
-  expect(res.statusCode).toBe(200);
-  return res.json<{ trials: EvaluatedTrial[] }>().trials;
+  return evaluateOverHttp<EvaluatedTrial>(app, bundle);
 }
 
 function trialsShown(cards: Awaited<ReturnType<typeof fireHook>>): string[] {

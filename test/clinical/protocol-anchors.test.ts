@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ICD10, PatientBuilder, SNOMED, daysAgo, yearsAgo } from '../../scripts/fhir-builders.js';
 import type { TrialEvaluation } from '../../src/engine/types.js';
 import { testApp } from '../support/app.js';
-import { TRIAL, criterionOn, fireHook, type HookCard } from '../support/clinical.js';
+import { TRIAL, criterionOn, fireHook, type HookCard, evaluateOverHttp } from '../support/clinical.js';
 
 /**
  * Issue 18 item 3 and issue 17 item 5: each criterion reads its windows from the event the protocol names
@@ -68,9 +68,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function evaluated(bundle: Bundle): Promise<TrialEvaluation[]> {
-  const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
-  expect(res.statusCode).toBe(200);
-  return res.json<{ trials: TrialEvaluation[] }>().trials;
+  return evaluateOverHttp<TrialEvaluation>(app, bundle);
 }
 
 function criterion(trials: readonly TrialEvaluation[], trialId: string, id: string): TrialEvaluation['criteria'][number] {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CriterionResult, TrialEvaluation } from '../../src/engine/types.js';
 import { testApp } from '../support/app.js';
-import { TRIAL, clinicalRecord as record, fireHook } from '../support/clinical.js';
+import { TRIAL, clinicalRecord as record, fireHook, evaluateOverHttp } from '../support/clinical.js';
 import { part as partOf, trial as trialOf } from '../support/evaluate.js';
 
 /**
@@ -28,9 +28,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function evaluations(bundle: Bundle): Promise<TrialEvaluation[]> {
-  const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
-  expect(res.statusCode).toBe(200);
-  return res.json<{ trials: TrialEvaluation[] }>().trials;
+  return evaluateOverHttp<TrialEvaluation>(app, bundle);
 }
 
 function criterionOf(trials: TrialEvaluation[], trialId: string, id: string): CriterionResult {

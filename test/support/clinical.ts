@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
+import type { TrialEvaluation } from '../../src/engine/types.js';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { ROOT } from './app.js';
@@ -52,6 +53,16 @@ export interface HookCard {
   extension: Record<string, { trialId: string; status: string; criteria: { id: string; result: string; review?: true }[] }>;
   /** The trial's full trace behind this card (test/support/hook-trace.ts): the card itself carries no evidence. */
   trace: Eligibility;
+}
+
+/**
+ * Every trial's full evaluation of one patient's Bundle through the app's POST /trials/$evaluate; expects a
+ * 200. The trace type defaults to the engine's; a test may read it through a narrower type of its own.
+ */
+export async function evaluateOverHttp<T = TrialEvaluation>(app: FastifyInstance, bundle: Bundle): Promise<T[]> {
+  const res = await app.inject({ method: 'POST', url: '/trials/$evaluate', payload: bundle as unknown as Record<string, unknown> });
+  expect(res.statusCode).toBe(200);
+  return res.json<{ trials: T[] }>().trials;
 }
 
 /**
