@@ -6,6 +6,7 @@ import { Journal } from './journal.js';
 import { EmbeddedReplayStore } from './replay-store.js';
 import { EmbeddedSuppressionStore } from './suppression-store.js';
 import { EmbeddedTerminologyCache } from './terminology-cache.js';
+import { EmbeddedSiteStatusStore } from './site-status-store.js';
 
 export interface StateLog {
   warn(obj: object, msg: string): void;
@@ -40,6 +41,7 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
   // The stores exist before the journal is read, so lines replay into them; they get the journal after.
   const feedback = new EmbeddedFeedbackStore(options.maxCards);
   const suppressions = new EmbeddedSuppressionStore();
+  const siteStatus = new EmbeddedSiteStatusStore();
   const { journal, stats: read } = await Journal.open(options.feedbackFile, (raw) => {
     const parsed = journalEntry.safeParse(raw);
     if (!parsed.success) return false;
@@ -57,6 +59,9 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
         suppressions.replay(e);
         stats.suppressions++;
         break;
+      case 'site-status':
+        siteStatus.replay(e);
+        break;
     }
     return true;
   });
@@ -72,11 +77,12 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
     throw err;
   }
   const compact = (): void => {
-    journal.compactWhenIdle(() => [...feedback.snapshot(), ...suppressions.snapshot(now())]);
+    journal.compactWhenIdle(() => [...feedback.snapshot(), ...suppressions.snapshot(now()), ...siteStatus.snapshot()]);
     feedback.compacted();
   };
   feedback.attach(journal, compact);
   suppressions.attach(journal);
+  siteStatus.attach(journal);
   if (stats.cards > 2 * options.maxCards) compact();
   options.log.info({ journal: options.feedbackFile, cards: stats.cards, feedback: stats.feedback, suppressions: stats.suppressions }, 'embedded shared state ready (one process; DATABASE_URL for replicas)');
 
@@ -88,6 +94,7 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
     replay: new EmbeddedReplayStore(options.jtiCacheSize, options.jtiIssuerQuota),
     audit,
     terminology: new EmbeddedTerminologyCache(options.terminologyCacheSize ?? 100_000),
+    siteStatus,
     async check() {
       // Nothing remote to reach: the journal is open or the process would not have started.
     },
