@@ -10,6 +10,8 @@ export function siteLineOf(a: TrialAvailability | undefined): string | undefined
   if (!a) return undefined;
   const parts: string[] = [];
   if (a.contact) parts.push(`**Study contact:** ${escapeMd(contactLine(a.contact))}.`);
-  if (a.registry.stale) parts.push(`Registry status possibly stale: ${escapeMd(a.registry.asPrinted)}, ${a.registry.asOf ? `last verified ${a.registry.asOf}` : 'no date given'}.`);
+  // No date here: every date on a card is the patient's, traced to the evidence (safety rule 4); the registry's
+  // date is in the apps and the ResearchStudy.
+  if (a.registry.stale) parts.push('Registry status possibly stale (not verified in 12 months).');
   return parts.length > 0 ? parts.join(' ') : undefined;
 }
