@@ -69,8 +69,11 @@ describe.skipIf(Boolean(skip))('trial status on the page the apps share, in Chro
     // The card of a trial still recruiting names its contact too.
     const card = page.locator('[data-testid="card"][data-topic="nct06789107-blinatumomab"]');
     expect(await card.locator('.card-detail').innerText()).toContain('Study contact: A. Example (Study coordinator)');
-    await section.scrollIntoViewIfNeeded();
     await page.screenshot({ path: screenshotPath('trial-status-paused'), fullPage: true });
+    // The parts a person looks at: the paused trial's heading and site block, and a card naming its contact.
+    await section.locator('summary').first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: screenshotPath('trial-status-paused-section') });
+    await card.screenshot({ path: screenshotPath('trial-status-card-contact') });
 
     expect(await setSiteStatus(BCMA, 'open')).toBe(200);
     await showExample(page, 'sle-child-likely');
@@ -85,6 +88,7 @@ describe.skipIf(Boolean(skip))('trial status on the page the apps share, in Chro
     expect(why).toBe('No card for this trial. Not recruiting here: the registry says "Not yet recruiting" (as of 2025-11-14, protocol document).');
     const status = (await api(baseUrl, 'POST', '/trials/$evaluate', (await api(baseUrl, 'GET', '/examples/sle-adult-belimumab/bundle')).json)).json;
     expect(status.trials.find((t: any) => t.trialId === BELIMUMAB).status).toBe('possibly-eligible');
-    await page.screenshot({ path: screenshotPath('trial-status-not-yet-recruiting'), fullPage: true });
+    await page.locator(`[data-trial="${BELIMUMAB}"] summary`).first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: screenshotPath('trial-status-not-yet-recruiting') });
   });
 });
