@@ -178,7 +178,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
   void app.register(cdsServicesRoutes, { suppressionDays: config.suppressionDays });
   void app.register(trialsRoutes);
-  void app.register(siteStatusRoutes);
+  void app.register(siteStatusRoutes, { coordinatorIssuers: new Set(trust.issuers.filter((i) => i.roles.includes('coordinator')).map((i) => i.issuer)), authOff: config.authMode === 'off' });
   void app.register(researchStudyRoutes);
   if (config.demo) {
     void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });

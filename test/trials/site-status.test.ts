@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { BASE, makeIssuer, writeTrust, type TestIssuer } from '../security/helpers.js';
 import { exampleBundle, testApp } from '../support/app.js';
 import { TRIAL } from '../support/clinical.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
@@ -142,13 +143,40 @@ describe('the site file', () => {
 });
 
 describe('the site-status route with client authentication on', () => {
+  const URL = `${BASE}/trials/${TRIAL.bcma}/site-status`;
+  let ehr: TestIssuer;
+  let coordinator: TestIssuer;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    ehr = await makeIssuer('https://ehr.test');
+    coordinator = await makeIssuer('https://research-office.test');
+    const trust = writeTrust({
+      issuers: [
+        { issuer: ehr.issuer, jwks: { keys: [ehr.publicJwk] } },
+        { issuer: coordinator.issuer, jwks: { keys: [coordinator.publicJwk] }, roles: ['coordinator'] },
+      ],
+    });
+    app = testApp({}, { AUTH_MODE: 'on', DEV_TRUST: '', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE });
+  });
+  afterAll(async () => app.close());
+  const put = async (token?: string) =>
+    app.inject({ method: 'PUT', url: `/trials/${TRIAL.bcma}/site-status`, payload: { status: 'paused' }, headers: token ? { authorization: `Bearer ${token}` } : {} });
+
   it('needs a client token, like every /trials route', async () => {
-    const app = testApp({}, { AUTH_MODE: 'on' });
-    try {
-      const res = await app.inject({ method: 'PUT', url: `/trials/${TRIAL.bcma}/site-status`, payload: { status: 'paused' } });
-      expect(res.statusCode).toBe(401);
-    } finally {
-      await app.close();
-    }
+    expect((await put()).statusCode).toBe(401);
+  });
+
+  it('refuses an EHR whose issuer has no coordinator role: its token alone must not close a trial for every patient', async () => {
+    const res = await put(await ehr.sign({ aud: URL, sub: 'dr-smith' }));
+    expect(res.statusCode).toBe(403);
+    expect(res.json().issue[0].diagnostics).toMatch(/coordinator role/);
+    const status = await app.inject({ method: 'GET', url: '/trials/site-status', headers: { authorization: `Bearer ${await ehr.sign({ aud: `${BASE}/trials/site-status` })}` } });
+    expect(status.json().trials.find((t: any) => t.trialId === TRIAL.bcma).site.status).toBe('open');
+  });
+
+  it('takes the change from a coordinator, naming who made it', async () => {
+    const res = await put(await coordinator.sign({ aud: URL, sub: 'coordinator-jones' }));
+    expect(res.statusCode).toBe(200);
+    expect(res.json().site).toMatchObject({ status: 'paused', source: 'coordinator', setBy: 'coordinator-jones' });
   });
 });

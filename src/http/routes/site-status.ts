@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { notFound } from '../../fhir/outcomes.js';
+import { forbidden, notFound } from '../../fhir/outcomes.js';
 import { SITE_STATUSES, SITE_STATUS_REASON_MAX } from '../../trials/site-info.js';
 import { auditEventFor } from '../audit-event.js';
 
@@ -11,12 +11,21 @@ const body = z.strictObject({
   reason: z.string().trim().min(1).max(SITE_STATUS_REASON_MAX).optional(),
 });
 
+export interface SiteStatusRoutesOptions {
+  /** The trust file's issuers with the `coordinator` role: only their clients change a trial's status. */
+  coordinatorIssuers: ReadonlySet<string>;
+  /** AUTH_MODE=off (development): there is no issuer to ask, and the change is audited as anonymous. */
+  authOff: boolean;
+}
+
 /**
  * Issue #19 item 3: each trial's status at this site, and a coordinator's change of it at run time. Under
- * /trials, so a client JWT is required (src/security/client-auth.ts); the change is kept in the shared state
- * (every replica answers with it at once, no restart) and audited with who made it.
+ * /trials, so a client JWT is required (src/security/client-auth.ts), and a change needs an issuer with the
+ * `coordinator` role in the trust file: an EHR's token alone must not close a trial for every patient. The
+ * change is kept in the shared state (every replica answers with it at once, no restart) and audited with
+ * who made it.
  */
-export const siteStatusRoutes: FastifyPluginAsyncZod = async (app) => {
+export const siteStatusRoutes: FastifyPluginAsyncZod<SiteStatusRoutesOptions> = async (app, options) => {
   app.get('/trials/site-status', async () => ({
     ...(app.siteName ? { site: app.siteName } : {}),
     trials: [...(await app.siteInfo.availability(app.clock())).values()],
@@ -24,6 +33,10 @@ export const siteStatusRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.put('/trials/:trialId/site-status', { schema: { params, body } }, async (request) => {
     const { trialId } = request.params;
+    const issuer = request.client?.issuer;
+    if (!options.authOff && (issuer === undefined || !options.coordinatorIssuers.has(issuer))) {
+      throw forbidden('changing a trial\'s status at this site needs an issuer with the coordinator role in the trust file');
+    }
     if (!app.siteInfo.hasTrial(trialId)) throw notFound(`no trial "${trialId}"; see GET /trials`);
     const at = new Date();
     const audit = auditEventFor(request, at, 'site-status', { trials: [trialId] });
