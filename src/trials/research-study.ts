@@ -1,4 +1,4 @@
-import type { ContactDetail, Extension, Group, GroupCharacteristic, ResearchStudy } from '@medplum/fhirtypes';
+import type { ContactDetail, Extension, Group, GroupCharacteristic, PractitionerRole, ResearchStudy } from '@medplum/fhirtypes';
 import type { CompiledCriterion, CompiledRule, CompiledTrial } from '../engine/compiled.js';
 import { CANONICAL_BASE, valueSetUrl } from '../terminology/canonical.js';
 import type { RegistryOverallStatus } from './registry-status.js';
@@ -100,6 +100,32 @@ export function eligibilityGroup(trial: CompiledTrial): Group {
     characteristic: trial.criteria.map(characteristicOf),
   };
 }
+
+export function practitionerRoleId(trial: CompiledTrial): string {
+  return `${trial.id}-study-contact`;
+}
+
+/**
+ * The site's study contact as a PractitionerRole (issue #19 items 3 and 4: a referral from a card is addressed
+ * to it). The name is the practitioner's display: the site file holds no Practitioner of its own.
+ */
+export function studyContactRole(trial: CompiledTrial, a: TrialAvailability): PractitionerRole | undefined {
+  const c = a.contact;
+  if (!c) return undefined;
+  const telecom = contactOf(a)[0]?.telecom ?? [];
+  return {
+    resourceType: 'PractitionerRole',
+    id: practitionerRoleId(trial),
+    active: true,
+    practitioner: { display: c.name },
+    code: [{ text: c.role }],
+    ...(telecom.length > 0 ? { telecom } : {}),
+    extension: [{ url: STUDY_EXTENSION, valueReference: { reference: `ResearchStudy/${trial.id}` } }],
+  };
+}
+
+/** On the study contact's PractitionerRole: the study it is the contact for. */
+export const STUDY_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/study-contact-for`;
 
 function contactOf(a: TrialAvailability): ContactDetail[] {
   const c = a.contact;

@@ -72,8 +72,20 @@ describe('the trials as FHIR ResearchStudy and Group', () => {
     expect(coded.length).toBeGreaterThan(0);
   });
 
-  it('answers 404 with an OperationOutcome for a study or group it does not have', async () => {
-    for (const url of ['/fhir/ResearchStudy/nope', '/fhir/Group/nope']) {
+  it('serves the study contact as a PractitionerRole a referral can be addressed to', async () => {
+    const role = await get(`/fhir/PractitionerRole/${TRIAL.blinatumomab}-study-contact`);
+    expect(role).toMatchObject({
+      resourceType: 'PractitionerRole',
+      active: true,
+      practitioner: { display: 'A. Example' },
+      code: [{ text: 'Study coordinator' }],
+      telecom: [{ system: 'phone', value: '+1 555 0100', use: 'work' }, { system: 'email', value: 'blinatumomab-study@example.org', use: 'work' }],
+      extension: [{ url: 'https://trialmatch-cds.org/fhir/StructureDefinition/study-contact-for', valueReference: { reference: `ResearchStudy/${TRIAL.blinatumomab}` } }],
+    });
+  });
+
+  it('answers 404 with an OperationOutcome for a study, group or contact it does not have', async () => {
+    for (const url of ['/fhir/ResearchStudy/nope', '/fhir/Group/nope', '/fhir/PractitionerRole/nope']) {
       const res = await app.inject({ method: 'GET', url });
       expect(res.statusCode).toBe(404);
       expect(res.json().resourceType).toBe('OperationOutcome');

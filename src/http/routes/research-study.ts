@@ -2,7 +2,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../../fhir/outcomes.js';
-import { eligibilityGroup, groupId, researchStudy } from '../../trials/research-study.js';
+import { eligibilityGroup, groupId, practitionerRoleId, researchStudy, studyContactRole } from '../../trials/research-study.js';
 
 const params = z.object({ id: z.string().max(128) });
 
@@ -32,6 +32,14 @@ export const researchStudyRoutes: FastifyPluginAsyncZod = async (app) => {
     const a = trial ? (await app.siteInfo.availability(app.clock())).get(trial.id) : undefined;
     if (!trial || !a) throw notFound(`no ResearchStudy "${request.params.id}"`);
     return reply.type(fhirJson).send(researchStudy(trial, a, app.siteName));
+  });
+
+  app.get(`${TRIALS_FHIR_BASE}/PractitionerRole/:id`, { schema: { params } }, async (request, reply) => {
+    const trial = trials.find((t) => practitionerRoleId(t) === request.params.id);
+    const a = trial ? (await app.siteInfo.availability(app.clock())).get(trial.id) : undefined;
+    const role = trial && a ? studyContactRole(trial, a) : undefined;
+    if (!role) throw notFound(`no PractitionerRole "${request.params.id}"`);
+    return reply.type(fhirJson).send(role);
   });
 
   app.get(`${TRIALS_FHIR_BASE}/Group/:id`, { schema: { params } }, async (request, reply) => {
