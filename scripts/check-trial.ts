@@ -22,8 +22,8 @@ import { reportTrial, type TrialReport } from '../src/mappings/trial-report.js';
 interface Target {
   mappingsDir: string;
   extraTrialFiles: string[];
-  /** The files whose trials are reported: the extra files, or every installed trial. */
-  reported: 'extra' | 'all';
+  /** The files whose trials are reported; undefined: every trial loaded. */
+  reported?: readonly string[];
 }
 
 const jsonIn = (dir: string): string[] =>
@@ -33,9 +33,9 @@ const jsonIn = (dir: string): string[] =>
     .map((f) => join(dir, f));
 
 function targetOf(paths: readonly string[], installedDir: string): Target {
-  if (paths.length === 0) return { mappingsDir: installedDir, extraTrialFiles: [], reported: 'all' };
+  if (paths.length === 0) return { mappingsDir: installedDir, extraTrialFiles: [] };
   const first = resolve(paths[0] ?? '');
-  if (paths.length === 1 && existsSync(join(first, 'trials')) && statSync(first).isDirectory()) return { mappingsDir: first, extraTrialFiles: [], reported: 'all' };
+  if (paths.length === 1 && existsSync(join(first, 'trials')) && statSync(first).isDirectory()) return { mappingsDir: first, extraTrialFiles: [] };
   const installedTrials = resolve(installedDir, 'trials');
   const files = paths.flatMap((p) => {
     const abs = resolve(p);
@@ -43,8 +43,7 @@ function targetOf(paths: readonly string[], installedDir: string): Target {
     return statSync(abs).isDirectory() ? jsonIn(abs) : [abs];
   });
   // A file of the installed folder is already loaded from it.
-  const extra = files.filter((f) => resolve(f, '..') !== installedTrials);
-  return { mappingsDir: installedDir, extraTrialFiles: extra, reported: extra.length > 0 ? 'extra' : 'all' };
+  return { mappingsDir: installedDir, extraTrialFiles: files.filter((f) => resolve(f, '..') !== installedTrials), reported: files };
 }
 
 interface ExampleStatus {
@@ -105,7 +104,7 @@ function main(argv: readonly string[]): number {
     ...(config.localCodesFile ? { localCodesFile: config.localCodesFile } : {}),
     ...(config.localConceptMapFile ? { localConceptMapFile: config.localConceptMapFile } : {}),
   });
-  const reported = mappings.trials.filter((t) => target.reported === 'all' || target.extraTrialFiles.includes(t.file));
+  const reported = mappings.trials.filter((t) => !target.reported || target.reported.includes(resolve(t.file)));
   const units = (id: string): readonly string[] => mappings.listUnits.get(id) ?? [];
   const examplesDir = join(config.cdsHooksDir, 'examples');
   const results = reported.map((t) => ({ report: reportTrial(t, units), examples: examplesFor(mappings, t.id, examplesDir) }));

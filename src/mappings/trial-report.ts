@@ -9,9 +9,10 @@ import { leavesOf, type ListUnits } from './trial-checks.js';
  *
  * - `automatic`: every part can be decided from the coded record, either way.
  * - `mixed`: the record decides some of it, the rest goes to the study team: a review part beside coded ones,
- *   a finding that only sends the item to review (`onMatch: review`), a window counted from an event still
- *   ahead (consent, enrolment, first dose) or a project-default window, which never hide a trial on their own
- *   (fhir-mappings/README.md, "Anchors and where each window comes from").
+ *   a finding that only sends the item to review (`onMatch: review`), or a window counted from an event still
+ *   ahead (consent, enrolment, first dose), which the record cannot place from today (fhir-mappings/README.md,
+ *   "Anchors and where each window comes from"). A project-default window is decided from the record, but
+ *   never hides a trial on its own: its window line says "project default".
  * - `review`: nothing in the record decides it (consent, judgement, a test of the screening visit).
  */
 export type Decidability = 'automatic' | 'mixed' | 'review';
@@ -69,7 +70,7 @@ function leafDecides(leaf: CompiledLeaf, c: CompiledCriterion): Decidability {
   const spec = leaf.spec as Record<string, unknown>;
   if (spec['onMatch'] === 'review' || spec['ifNoData'] === 'review') return 'mixed';
   const windows = c.guards.get(leaf.id)?.windows ?? [];
-  if (windows.some((w) => w.anchor !== 'screening' || w.projectDefault !== undefined)) return 'mixed';
+  if (windows.some((w) => w.anchor !== 'screening')) return 'mixed';
   return 'automatic';
 }
 
