@@ -96,6 +96,15 @@ export function isDimensionless(unit: string | undefined): boolean {
 }
 
 /**
+ * Whether a unit is a valid UCUM expression, as ucum-lhc's validator reads it: used at load to check a
+ * mapping's units against what its code lists measure (issue #21 item 1). A code list's "qualitative" or
+ * "lab-specific (S/CO ...)" is no UCUM unit, and so measures nothing a threshold could be compared with.
+ */
+export function isUcumUnit(unit: string): boolean {
+  return parsableUnit(unit) && utils.validateUnitString(unit).status === 'valid';
+}
+
+/**
  * Converts a value between UCUM units with @lhncbc/ucum-lhc. Mass and substance concentrations convert only
  * when a molecular weight is given (bilirubin mg/dL to umol/L).
  */

@@ -20,4 +20,6 @@ export interface MappingSet {
   /** The tests that settle unknown criteria, by trial and part (fhir-mappings/orderables.json). */
   orderables: Orderables;
   terminology: MappingTerminology;
+  /** Per code list, the units its codes are measured in (`codes[].unit`), for the unit checks of trial-checks.ts. */
+  listUnits: ReadonlyMap<string, readonly string[]>;
 }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4';
@@ -15,6 +15,7 @@ import { analyseListReads } from './list-reads.js';
 import { conceptMapSchema, conceptMapTranslations, listsForTranslations } from '../terminology/concept-map.js';
 import { matchesKey } from '../terminology/value-set.js';
 import { NO_ORDERABLES, compileOrderables, orderablesSchema } from './orderables.js';
+import { checkTrial } from './trial-checks.js';
 import {
   GROUP_KINDS,
   localCodesSchema,
@@ -38,11 +39,27 @@ export class MappingError extends Error {
 }
 
 function readJson(file: string): unknown {
+  const text = readFileSync(file, 'utf8');
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(text);
   } catch (err) {
-    throw new MappingError(file, `not valid JSON: ${(err as Error).message}`);
+    throw new MappingError(file, `not valid JSON: ${jsonErrorAt(text, (err as Error).message)}`);
   }
+}
+
+/**
+ * A JSON syntax error with its line and column (issue #21 item 1: "position 192" sent a site counting
+ * characters). Node 20's V8 gives only the offset ("... in JSON at position 192"), or none at the end of input.
+ */
+export function jsonErrorAt(text: string, message: string): string {
+  if (/line \d+ column \d+/.test(message)) return message;
+  const at = /at position (\d+)/.exec(message);
+  const offset = at ? Number(at[1]) : /end of JSON input/.test(message) ? text.length : undefined;
+  if (offset === undefined) return message;
+  const before = text.slice(0, offset).split('\n');
+  const line = before.length;
+  const column = (before[before.length - 1]?.length ?? 0) + 1;
+  return `${message.replace(/ in JSON at position \d+.*$/, '')} at line ${line} column ${column}`;
 }
 
 function parseWith<T>(schema: z.ZodType<T>, data: unknown, file: string): T {
@@ -245,6 +262,16 @@ export interface LoadOptions {
   localConceptMapFile?: string;
   /** The rule kinds a mapping may name; src/engine/rules/registry.ts unless a test brings its own. */
   kinds?: readonly RuleKind[];
+  /**
+   * Trial files from outside `dir`/trials, loaded as if they were in it and newer than every file there
+   * (`npm run check-trial -- <file>` checks a trial against the installed ones before it is added).
+   */
+  extraTrialFiles?: readonly string[];
+  /**
+   * When given, a trial file with a mistake is recorded here and left out, and loading goes on, so every
+   * mistake of every file is reported at once (check-trial). Without it (start-up) the first one stops the load.
+   */
+  problems?: MappingError[];
 }
 
 function kindMap(kinds: readonly RuleKind[]): ReadonlyMap<string, RuleKind> {
@@ -254,6 +281,34 @@ function kindMap(kinds: readonly RuleKind[]): ReadonlyMap<string, RuleKind> {
     map.set(k.kind, k);
   }
   return map;
+}
+
+/**
+ * For each trial file whose id another file already has, that other file: the duplicate is blamed on the
+ * newer file (issue #21 item 1), never on the trial that was there first. The one kept is a file in the
+ * trials folder before one brought from outside, a file named after its id before a copy under another name,
+ * then the file modified first.
+ */
+function blameDuplicates(parsed: readonly { file: string; input: { id: string }; installed: boolean }[]): Map<string, string> {
+  const byId = new Map<string, { file: string; installed: boolean; named: boolean; mtime: number }[]>();
+  for (const p of parsed) {
+    const list = byId.get(p.input.id) ?? [];
+    list.push({ file: p.file, installed: p.installed, named: basename(p.file) === `${p.input.id}.json`, mtime: statSync(p.file).mtimeMs });
+    byId.set(p.input.id, list);
+  }
+  const blamed = new Map<string, string>();
+  for (const files of byId.values()) {
+    if (files.length < 2) continue;
+    const rank = (f: (typeof files)[number]): number[] => [f.installed ? 0 : 1, f.named ? 0 : 1, f.mtime];
+    const [original, ...newer] = [...files].sort((a, b) => {
+      const ra = rank(a);
+      const rb = rank(b);
+      const i = ra.findIndex((v, k) => v !== rb[k]);
+      return i < 0 ? 0 : (ra[i] ?? 0) - (rb[i] ?? 0);
+    });
+    for (const f of newer) if (original) blamed.set(f.file, original.file);
+  }
+  return blamed;
 }
 
 /** The part of a committed expansion the service reads: its concepts and the rule that brought each in. */
@@ -308,10 +363,12 @@ export function loadMappings(options: LoadOptions): MappingSet {
     for (const [id, codes] of Object.entries(parsed.valueSets)) local.set(id, codes);
   }
   const valueSets = new Map<string, CompiledValueSet>();
+  const listUnits = new Map<string, string[]>();
   for (const file of jsonFiles(join(options.dir, 'valuesets'))) {
     const vs: ValueSetInput = parseWith(valueSetSchema, readJson(file), file);
     if (`${vs.id}.json` !== basename(file)) throw new MappingError(file, `id "${vs.id}" does not match the file name`);
     valueSets.set(vs.id, compileValueSet(vs, local.get(vs.id) ?? [], expandedConcepts(options.dir, vs)));
+    listUnits.set(vs.id, [...vs.codes, ...(local.get(vs.id) ?? [])].flatMap((c) => (c.unit !== undefined ? [c.unit] : [])));
   }
   indexValueSets(valueSets);
   for (const id of local.keys()) {
@@ -329,22 +386,44 @@ export function loadMappings(options: LoadOptions): MappingSet {
   const kinds = kindMap(kindList);
   const trialSchema = trialSchemaFor(kindList);
   const trials: CompiledTrial[] = [];
-  const ids = new Set<string>();
-  for (const file of jsonFiles(join(options.dir, 'trials'))) {
-    const input = parseWith(trialSchema, readJson(file), file);
-    if (ids.has(input.id)) throw new MappingError(file, `duplicate trial id "${input.id}"`);
-    ids.add(input.id);
-    const criteria = input.criteria.map((c) => compileCriterion(c, { file, valueSets, engine, kinds }));
-    const seen = new Set<string>();
-    for (const c of criteria) {
-      for (const id of collectIds(c.rule, [])) {
-        if (seen.has(id)) throw new MappingError(file, `criterion ${c.id}: duplicate part id "${id}"`);
-        seen.add(id);
-      }
+  // A mistake in one trial file stops the load, or, when the caller collects problems, leaves that file out.
+  const attempt = <T>(step: () => T): T | undefined => {
+    try {
+      return step();
+    } catch (err) {
+      if (!(err instanceof MappingError) || !options.problems) throw err;
+      options.problems.push(err);
+      return undefined;
     }
-    trials.push({ ...input, criteria, file });
+  };
+  const installed = jsonFiles(join(options.dir, 'trials'));
+  const parsed = [...installed, ...(options.extraTrialFiles ?? [])].flatMap((file) => {
+    const input = attempt(() => parseWith(trialSchema, readJson(file), file));
+    return input ? [{ file, input, installed: installed.includes(file) }] : [];
+  });
+  const blamed = blameDuplicates(parsed);
+  for (const { file, input } of parsed) {
+    const trial = attempt((): CompiledTrial => {
+      const original = blamed.get(file);
+      if (original !== undefined) throw new MappingError(file, `duplicate trial id "${input.id}": ${original} already has it (give this trial its own id, and name the file after it)`);
+      // Issue #21 item 1: the file name is the id, as for code lists, so a site finds a trial's file from its id.
+      if (`${input.id}.json` !== basename(file)) throw new MappingError(file, `id "${input.id}" does not match the file name: name the file ${input.id}.json`);
+      const criteria = input.criteria.map((c) => compileCriterion(c, { file, valueSets, engine, kinds }));
+      const seen = new Set<string>();
+      for (const c of criteria) {
+        for (const id of collectIds(c.rule, [])) {
+          if (seen.has(id)) throw new MappingError(file, `criterion ${c.id}: duplicate part id "${id}"`);
+          seen.add(id);
+        }
+      }
+      const compiled: CompiledTrial = { ...input, criteria, file };
+      const problems = checkTrial(compiled, (id) => listUnits.get(id) ?? []);
+      if (problems.length > 0) throw new MappingError(file, problems.map((p) => `criterion ${p.criterion}, ${p.message}`).join('; '));
+      return compiled;
+    });
+    if (trial) trials.push(trial);
   }
-  if (trials.length === 0) throw new MappingError(join(options.dir, 'trials'), 'no trials found');
+  if (trials.length === 0 && !options.problems?.length) throw new MappingError(join(options.dir, 'trials'), 'no trials found');
   // The tests that settle unknown criteria (issue #11): optional, so a folder without them still loads.
   const orderablesFile = join(options.dir, 'orderables.json');
   const orderables = existsSync(orderablesFile)
@@ -352,7 +431,7 @@ export function loadMappings(options: LoadOptions): MappingSet {
         throw new MappingError(orderablesFile, message);
       })
     : NO_ORDERABLES;
-  return { trials, valueSets, engine, orderables, terminology: loadTerminology(trials, valueSets, options.localConceptMapFile) };
+  return { trials, valueSets, engine, orderables, terminology: loadTerminology(trials, valueSets, options.localConceptMapFile), listUnits };
 }
 
 /**

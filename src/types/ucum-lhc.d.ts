@@ -1,4 +1,4 @@
-// @lhncbc/ucum-lhc ships no type declarations; this covers the one call the project makes.
+// @lhncbc/ucum-lhc ships no type declarations; this covers the calls the project makes.
 declare module '@lhncbc/ucum-lhc' {
   interface ConversionResult {
     status: 'succeeded' | 'failed' | 'error';
@@ -12,6 +12,8 @@ declare module '@lhncbc/ucum-lhc' {
       toUnit: string,
       options?: { molecularWeight?: number },
     ): ConversionResult;
+    /** 'valid', 'invalid' or 'error' (ucum-lhc README, validateUnitString). */
+    validateUnitString(unit: string): { status: 'valid' | 'invalid' | 'error'; msg: string[] };
   }
   const ucum: { UcumLhcUtils: { getInstance(): UcumLhcUtils } };
   export default ucum;

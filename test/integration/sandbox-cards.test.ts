@@ -17,7 +17,7 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import type { BrowserContext, Page } from 'playwright-core';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
@@ -344,11 +344,9 @@ describe.skipIf(skip)(`the CDS Hooks sandbox as the EHR, against HAPI FHIR${note
     expect(box.height).toBeGreaterThan(50);
     await page.setViewportSize({ width: 1440, height: Math.ceil(box.y + box.height + 24) });
     await page.screenshot({ path: screenshotPath('sandbox-page'), fullPage: true });
-    const file = screenshotPath('sandbox-card');
+    // Into test-output/ (ignored): `npm run screenshots` copies it to docs/screenshot-sandbox-card.png for the README.
     const top = (await element.boundingBox())!;
-    await page.screenshot({ path: file, clip: { x: 0, y: 0, width: Math.ceil(top.x + top.width + 16), height: Math.ceil(top.y + top.height + 12) } });
-    mkdirSync(resolve(ROOT, 'docs'), { recursive: true });
-    copyFileSync(file, resolve(ROOT, 'docs', 'screenshot-sandbox-card.png'));
+    await page.screenshot({ path: screenshotPath('sandbox-card'), clip: { x: 0, y: 0, width: Math.ceil(top.x + top.width + 16), height: Math.ceil(top.y + top.height + 12) } });
     // The sandbox's own start-up noise (its unreachable public services, the missing styles.css) aside, the
     // page reports no errors about this service.
     expect(errors.filter((e) => e.includes(rig.service.url))).toEqual([]);

@@ -7,14 +7,14 @@
  * and the page shows the patient's criteria for the trial named in appContext.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postTransaction, toTransactionBundle } from '../../scripts/load-examples.js';
-import { ROOT, testApp } from '../support/app.js';
+import { testApp } from '../support/app.js';
 import { writeTrust } from '../security/helpers.js';
 import { examplePatients, fhirBaseUrl, skipNote } from './hapi-support.js';
 import { freePort } from '../support/loopback.js';
@@ -31,7 +31,6 @@ const TRIAL = 'zju-cd19-car-t-csle';
 /** On blinatumomab 17 days before the examples' date: the blinatumomab study's exclusion 13 applies for now. */
 const WASHOUT_PATIENT = 'sle-child-on-blinatumomab';
 const WASHOUT_TRIAL = 'nct06789107-blinatumomab';
-const SCREENSHOT = resolve(ROOT, 'docs', 'screenshot-smart-app.png');
 /** Issue 18's screenshot patients: the example child HBsAg-positive four months ago, and pregnant (hCG 20 days ago). */
 const ISSUE_18 = [
   { which: 'hbsag-positive', id: 'sle-child-hbsag-positive', bundle: (child: Bundle): Bundle => hbsagPositiveChild(child, ANCHOR) },
@@ -178,11 +177,8 @@ describe.skipIf(why !== '' && !inCi)(`the SMART app launched through the SMART l
       expect(failedLoads).toEqual([]);
       expect(errors).toEqual([]);
 
-      mkdirSync(resolve(ROOT, 'docs'), { recursive: true });
-      const shot = resolve(tmpdir(), `smart-app-${process.pid}.png`);
-      await page.screenshot({ path: shot, fullPage: false });
-      copyFileSync(shot, SCREENSHOT);
-      rmSync(shot, { force: true });
+      // Into test-output/ (ignored): `npm run screenshots` copies it to docs/screenshot-smart-app.png for the README.
+      await page.screenshot({ path: screenshotPath('smart-app'), fullPage: false });
     } finally {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

@@ -89,12 +89,15 @@ export async function startTestPostgres(): Promise<TestPostgres | { unavailable:
   const given = process.env.TEST_DATABASE_URL;
   if (given) return { url: given, how: 'TEST_DATABASE_URL', stop: async () => {} };
   const docker = await fromDocker().catch((err: Error) => ({ unavailable: `Docker answered but ${POSTGRES_IMAGE} did not start: ${err.message}` }));
-  if (docker) return docker;
+  if (docker && !('unavailable' in docker)) return docker;
+  // Docker, else Debian's binaries (README): a Docker engine that cannot pull the image (no registry on a
+  // fresh or offline machine) must not hide the binaries .ci/setup-postgres.sh installed.
+  const dockerFailed = docker ? `${docker.unavailable}; ` : 'no TEST_DATABASE_URL, no Docker engine, ';
   const bin = debianBinDir();
-  if (!bin) return { unavailable: 'no TEST_DATABASE_URL, no Docker engine, and no /usr/lib/postgresql/*/bin/initdb (run .ci/setup-postgres.sh)' };
+  if (!bin) return { unavailable: `${dockerFailed}and no /usr/lib/postgresql/*/bin/initdb (run .ci/setup-postgres.sh)` };
   try {
     return await fromDebian(bin);
   } catch (err) {
-    return { unavailable: `Debian PostgreSQL did not start: ${(err as Error).message}` };
+    return { unavailable: `${dockerFailed}and Debian PostgreSQL did not start: ${(err as Error).message}` };
   }
 }

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { num, setting } from '../src/config.js';
+
+/**
+ * The environment variables the tests, the bench and the scripts read (never the service itself), so that
+ * docs/configuration.md lists every variable read anywhere (issue #21 item 2; test/docs/configuration-doc.test.ts
+ * finds each `process.env` read in the tree and fails on one listed nowhere). Each tool reads its own variable
+ * where it is used; this is the reference, in the service schema's form.
+ */
+const text = (): z.ZodOptional<z.ZodString> => z.string().optional();
+
+export const toolShape = {
+  fhirBaseUrl: setting(text(), {
+    env: 'FHIR_BASE_URL',
+    doc: 'A HAPI FHIR R4 server to use instead of starting one: the integration tests (test/integration/global-setup.ts), `npm run bench` (bench/fhir-path.ts) and `scripts/load-examples.ts`.',
+  }),
+  requireFhirServer: setting(z.enum(['1']).optional(), {
+    env: 'REQUIRE_FHIR_SERVER',
+    doc: '`1`: the integration tests fail, not skip, when no FHIR server can be had (.ci/run sets it).',
+  }),
+  requirePostgres: setting(z.enum(['1']).optional(), {
+    env: 'REQUIRE_POSTGRES',
+    doc: '`1`: the replica tests fail, not skip, when no PostgreSQL can be had (.ci/run sets it).',
+  }),
+  ci: setting(z.enum(['true']).optional(), {
+    env: 'CI',
+    doc: '`true`: the browser, sandbox and SMART-launcher tests fail, not skip, when Chromium or a tool is missing (.ci/run sets it).',
+  }),
+  testDatabaseUrl: setting(text(), {
+    env: 'TEST_DATABASE_URL',
+    shownDefault: 'unset: Docker, else Debian\'s postgresql binaries',
+    doc: 'A PostgreSQL the replica tests and `npm run soak -- --replicas 2` may fill (test/support/postgres.ts).',
+  }),
+  chromiumPath: setting(z.string().default('/usr/bin/chromium'), {
+    env: 'CHROMIUM_PATH',
+    doc: 'The Chromium the browser project and the SMART-launcher and sandbox tests drive (.ci/setup-browser.sh installs Debian\'s).',
+  }),
+  smartLauncherDir: setting(z.string().default('/tmp/trialmatch-smart-launcher'), {
+    env: 'SMART_LAUNCHER_DIR',
+    doc: 'The scratch copy of the SMART launcher (smart-on-fhir/smart-launcher-v2) that .ci/setup-smart-launcher.sh builds from ../shared/tools/ and test/integration/smart-launch.test.ts serves.',
+  }),
+  sharedDir: setting(z.string().default('../shared'), {
+    env: 'SHARED_DIR',
+    doc: 'The shared folder beside the clone (tools, Synthea data) .ci/setup-smart-launcher.sh copies the SMART launcher from.',
+  }),
+  smartLauncherSource: setting(z.string().default('../shared/tools/smart-launcher'), {
+    env: 'SMART_LAUNCHER_SOURCE',
+    doc: 'The SMART launcher source .ci/setup-smart-launcher.sh builds its scratch copy from (never changed itself).',
+  }),
+  mavenRepoLocal: setting(z.string().default('~/.m2/repository'), {
+    env: 'MAVEN_REPO_LOCAL',
+    doc: 'The Maven repository .ci/setup-fhir-server.sh and test/fhir-server/build.sh build the HAPI test server with.',
+  }),
+  cdsHooksSandboxDir: setting(z.string().default('../shared/tools/cds-hooks-sandbox'), {
+    env: 'CDS_HOOKS_SANDBOX_DIR',
+    doc: 'The built CDS Hooks sandbox test/integration/sandbox-cards.test.ts serves.',
+  }),
+  badInputRuns: setting(num(300), { env: 'BAD_INPUT_RUNS', doc: 'Generated bad requests test/security/bad-input.test.ts sends.' }),
+  badInputGoodEvery: setting(num(25), { env: 'BAD_INPUT_GOOD_EVERY', doc: 'test/security/bad-input.test.ts sends a good request after this many bad ones, and checks it is answered.' }),
+  benchSource: setting(z.enum(['ts']).optional(), {
+    env: 'BENCH_SOURCE',
+    shownDefault: 'unset: the compiled service (dist/)',
+    doc: '`ts`: the bench runs the service from src/ with tsx instead of the compiled dist/ the production image runs.',
+  }),
+  benchDuration: setting(num(10), { env: 'BENCH_DURATION', doc: 'Seconds of load per bench case (3 with `--quick`); also bench/profile-service.ts.' }),
+  benchConnections: setting(num(10), { env: 'BENCH_CONNECTIONS', doc: 'Concurrent connections of the bench\'s load.' }),
+  benchMinMs: setting(num(1500), { env: 'BENCH_MIN_MS', doc: 'Least time bench/evaluator-only.ts evaluates for, in milliseconds.' }),
+  profileBodies: setting(z.string().default('typical,heavy'), { env: 'PROFILE_BODIES', doc: 'The patients bench/profile-service.ts profiles: `typical`, `heavy`, or both.' }),
+  soakSeconds: setting(num(180), { env: 'SOAK_SECONDS', doc: 'How long `npm run soak` holds the load.' }),
+  soakConnections: setting(num(32), { env: 'SOAK_CONNECTIONS', doc: 'Concurrent connections of `npm run soak`.' }),
+  soakPort: setting(z.coerce.number().int().positive().optional(), {
+    env: 'SOAK_PORT',
+    shownDefault: 'a random port from 39000',
+    doc: 'First port of the soaked service processes (one more per replica).',
+  }),
+};
