@@ -19,6 +19,8 @@ import { examplesRoutes } from './http/routes/examples.js';
 import { demoRoutes } from './http/routes/demo.js';
 import { devTokenRoutes } from './http/routes/dev-token.js';
 import { smartRoutes } from './http/routes/smart.js';
+import { worklistRoutes } from './http/routes/worklist.js';
+import { CoordinatorAuthenticator } from './security/coordinator-auth.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { serviceUnavailable, tooManyRequests } from './fhir/outcomes.js';
@@ -182,6 +184,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   void app.register(smartRoutes, { verifier: smartVerifier });
+  // Issue #19 item 2: the coordinator's worklists, for a trust-file coordinator or a SMART user.
+  const coordinatorAuth = new CoordinatorAuthenticator({
+    trust,
+    publicBaseUrls: config.publicBaseUrls,
+    leewaySeconds: config.jwtLeewaySeconds,
+    maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+    replay: () => app.state.replay,
+    smart: smartVerifier,
+  });
+  void app.register(worklistRoutes, { auth: coordinatorAuth });
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   registerOperations(app, config, trust);
   return app;

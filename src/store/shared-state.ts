@@ -88,7 +88,7 @@ export interface AuditEvent {
   /** The client's issuer (`iss`) and user (`sub`); 'anonymous' when AUTH_MODE=off. */
   issuer: string;
   subject: string;
-  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate' | 'coordinator-state';
+  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate' | 'coordinator-state' | 'worklist';
   patientId?: string;
   /** `coordinator-state`: the state the coordinator set (src/store/patient-states.ts). */
   state?: string;
