@@ -35,10 +35,16 @@ create table patient_states (
 );
 create index patient_states_trial on patient_states (trial_id);
 
+-- A card's "Refer to the study team" suggestion (issue #19 item 4): feedback accepting it names only the card
+-- and the suggestion; this says which patient and trial it was for. Kept 30 days, as the cards are.
+create table referral_offers (
+  suggestion uuid primary key,
+  fhir_server text not null,
+  trial_id text not null,
+  patient_id text not null,
+  offered_at timestamptz not null
+);
+create index referral_offers_offered_at on referral_offers (offered_at);
+
 -- The state an audit event of action 'coordinator-state' records.
 alter table audit_events add column if not exists state text;
-
--- A remembered card's patient and FHIR server, so an accepted referral (issue #19 item 4) marks that patient
--- "referred" on the trial's worklist. "if not exists": another change may add patient_id for its own reason.
-alter table cards add column if not exists patient_id text;
-alter table cards add column if not exists fhir_server text;

@@ -123,6 +123,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     limits: { hookTimeoutMs: config.hookTimeoutMs, maxResources: config.maxResourcesPerHook },
     // The cards' app and source links (issue #11): the first URL the service is reached at.
     publicBaseUrl: config.publicBaseUrls[0] ?? `http://localhost:${config.port}`,
+    ...(config.referralSuggestions ? { referrals: true } : {}),
   };
   if (config.terminologyServer) engine.terminologyServer = terminologyServerUse(app, config, config.terminologyServer, mappings, options.fetch);
   app.decorate('engine', engine);

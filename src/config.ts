@@ -175,6 +175,12 @@ export const configSchema = z
      * in PostgreSQL.
      */
     screeningFile: z.string().optional(),
+    /**
+     * Each likely or possibly eligible card offers "Refer to the study team" (issue #19 item 4): a draft
+     * ServiceRequest (category Patient referral); an accepted one marks the patient "referred" on the trial's
+     * worklist. Off by default: it adds about 0.5 KB per card, past the typical response's 8 KiB budget.
+     */
+    referralSuggestions: z.boolean().default(false),
     /** Days a card stays hidden for a patient after an override reason that `suppresses` (cds/override-reasons.ts). */
     suppressionDays: num(90),
     /**
@@ -246,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || undefined,
     auditFile: env.AUDIT_FILE || undefined,
     screeningFile: env.SCREENING_FILE || undefined,
+    referralSuggestions: flag('REFERRAL_SUGGESTIONS', env.REFERRAL_SUGGESTIONS),
     suppressionDays: env.SUPPRESSION_DAYS,
     suppressionSecret: env.SUPPRESSION_SECRET || undefined,
     smartIntrospectionCacheSeconds: env.SMART_INTROSPECTION_CACHE_SECONDS,

@@ -21,9 +21,29 @@ export interface PatientState {
   setAt: string;
 }
 
+/**
+ * A card's "Refer to the study team" suggestion (issue #19 item 4), remembered so that feedback accepting it
+ * (which names only the card and the suggestion) can mark that patient "referred" on that trial's worklist.
+ */
+export interface ReferralOffer {
+  /** The suggestion's uuid. */
+  suggestion: string;
+  fhirServer: string;
+  trialId: string;
+  patientId: string;
+  /** ISO 8601. */
+  offeredAt: string;
+}
+
+/** Referral offers are kept this long (the cards' own retention): feedback comes within minutes. */
+export const REFERRAL_OFFER_DAYS = 30;
+
 export interface PatientStateStore {
   /** Sets the current state (the last one set wins) and resolves once it is durable. */
   set(state: PatientState): Promise<PatientState>;
   /** The states set for one trial (all FHIR servers, or one). */
   forTrial(trialId: string, fhirServer?: string): Promise<PatientState[]>;
+  offerReferrals(offers: readonly ReferralOffer[]): Promise<void>;
+  /** The offers among these suggestion uuids. */
+  referralsOffered(suggestions: readonly string[]): Promise<ReferralOffer[]>;
 }

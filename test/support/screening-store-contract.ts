@@ -88,5 +88,14 @@ export function describeScreeningStore(name: string, open: () => Promise<StoreUn
       expect((await again.patientStates.forTrial(trialId)).filter((s) => s.patientId === 'sle-adult-belimumab')).toEqual([later]);
       expect(await again.patientStates.forTrial('no-such-trial')).toEqual([]);
     });
+
+    it('remembers the referrals a card offered, by suggestion uuid, across a restart', async () => {
+      const store = await open();
+      const offer = { suggestion: '7d1f6c2a-5b3e-4e8a-9c1d-2f3a4b5c6d7e', fhirServer: SERVER, trialId: 'zju-cd19-car-t-csle', patientId: 'sle-child-likely', offeredAt: '2026-11-23T09:00:00.000Z' };
+      await store.state.patientStates.offerReferrals([offer]);
+      const again = await store.reopen();
+      expect(await again.patientStates.referralsOffered([offer.suggestion.toUpperCase(), '00000000-0000-4000-8000-000000000000', 'not-a-uuid'])).toEqual([offer]);
+      await again.patientStates.offerReferrals([]);
+    });
   });
 }

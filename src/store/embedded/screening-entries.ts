@@ -49,8 +49,18 @@ export const stateLine = z.strictObject({
   setAt: iso,
 });
 
-export const screeningJournalEntry = z.discriminatedUnion('t', [outcomesEntry, screeningLine, stateLine]);
+export const offerLine = z.strictObject({
+  t: z.literal('offer'),
+  suggestion: z.uuid(),
+  fhirServer: z.string().min(1).max(2048),
+  trialId: id,
+  patientId: id,
+  offeredAt: iso,
+});
+
+export const screeningJournalEntry = z.discriminatedUnion('t', [outcomesEntry, screeningLine, stateLine, offerLine]);
 
 export type OutcomesEntry = z.infer<typeof outcomesEntry>;
 export type ScreeningLine = z.infer<typeof screeningLine>;
 export type StateLine = z.infer<typeof stateLine>;
+export type OfferLine = z.infer<typeof offerLine>;

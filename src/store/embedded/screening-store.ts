@@ -2,9 +2,12 @@ import { createHash } from 'node:crypto';
 import type { Outcome } from '../../engine/types.js';
 import type { ScreeningEntry, ScreeningResultsStore } from '../../population/screening-entry.js';
 import { candidateKey, latestPerCandidate } from '../candidate-key.js';
-import { type PatientState, type PatientStateStore } from '../patient-states.js';
+import { REFERRAL_OFFER_DAYS, type PatientState, type PatientStateStore, type ReferralOffer } from '../patient-states.js';
 import type { Journal } from './journal.js';
-import { outcomesEntry, screeningJournalEntry, screeningLine, type OutcomesEntry, type ScreeningLine, type StateLine } from './screening-entries.js';
+import { offerLine, outcomesEntry, screeningJournalEntry, screeningLine, type OfferLine, type OutcomesEntry, type ScreeningLine, type StateLine } from './screening-entries.js';
+
+/** Referral offers held at most (the oldest go first), as FEEDBACK_MAX_CARDS bounds the cards. */
+const MAX_OFFERS = 100_000;
 
 /** Criterion outcomes and open items shared by every entry that has the same ones (most patients do). */
 interface Outcomes {
@@ -30,6 +33,7 @@ export class EmbeddedScreeningStore implements ScreeningResultsStore {
   private readonly digestOf = new Map<string, string>();
   private outcomes = new Map<string, Outcomes>();
   private readonly states = new Map<string, PatientState>();
+  private readonly offers = new Map<string, ReferralOffer>();
   /** Repeated short strings (trial ids, server URLs, job ids, timestamps) held once. */
   private readonly strings = new Map<string, string>();
   private journal: Journal | undefined;
@@ -39,6 +43,11 @@ export class EmbeddedScreeningStore implements ScreeningResultsStore {
   readonly patientStates: PatientStateStore = {
     set: (state) => this.setState(state),
     forTrial: async (trialId, fhirServer) => [...this.states.values()].filter((s) => s.trialId === trialId && (fhirServer === undefined || s.fhirServer === fhirServer)).map((s) => ({ ...s, setBy: { ...s.setBy } })),
+    offerReferrals: (offers) => this.offerReferrals(offers),
+    referralsOffered: async (suggestions) => suggestions.flatMap((s) => {
+      const o = this.offers.get(s.toLowerCase());
+      return o ? [{ ...o }] : [];
+    }),
   };
 
   /** Writes to the journal from now on (after start-up has replayed it into this store); compacts if due. */
@@ -67,6 +76,11 @@ export class EmbeddedScreeningStore implements ScreeningResultsStore {
       case 'state':
         this.holdState(stateOf(e));
         return true;
+      case 'offer': {
+        const { t: _t, ...offer } = e;
+        this.holdOffer(offer);
+        return true;
+      }
     }
   }
 
@@ -134,7 +148,7 @@ export class EmbeddedScreeningStore implements ScreeningResultsStore {
   }
 
   /** Every live line, outcomes before the entries that name them, for compaction. */
-  *snapshot(): Generator<OutcomesEntry | ScreeningLine | StateLine> {
+  *snapshot(): Generator<OutcomesEntry | ScreeningLine | StateLine | OfferLine> {
     const used = new Map<string, Outcomes>();
     for (const held of this.byTrial.values()) for (const h of held.values()) used.set(h.outcomes.v, h.outcomes);
     // Outcomes no entry names any more are forgotten with the compaction.
@@ -147,6 +161,30 @@ export class EmbeddedScreeningStore implements ScreeningResultsStore {
       }
     }
     for (const s of this.states.values()) yield stateLine(s);
+    // Offers older than the cards' retention are forgotten with the compaction.
+    const since = new Date(Date.now() - REFERRAL_OFFER_DAYS * 86_400_000).toISOString();
+    for (const o of this.offers.values()) if (o.offeredAt >= since) yield { t: 'offer', ...o } satisfies OfferLine;
+  }
+
+  private async offerReferrals(offers: readonly ReferralOffer[]): Promise<void> {
+    if (offers.length === 0) return;
+    const lines = offers.map((o) => offerLine.parse({ t: 'offer', ...o, suggestion: o.suggestion.toLowerCase() }));
+    if (this.journal) {
+      this.journal.append(lines);
+      this.lines += lines.length;
+    }
+    for (const { t: _t, ...o } of lines) this.holdOffer(o);
+    if (this.journal) await this.journal.sync();
+  }
+
+  private holdOffer(o: ReferralOffer): void {
+    this.offers.delete(o.suggestion);
+    this.offers.set(o.suggestion, o);
+    while (this.offers.size > MAX_OFFERS) {
+      const oldest = this.offers.keys().next().value;
+      if (oldest === undefined) break;
+      this.offers.delete(oldest);
+    }
   }
 
   private async setState(state: PatientState): Promise<PatientState> {
@@ -185,7 +223,7 @@ export class EmbeddedScreeningStore implements ScreeningResultsStore {
   }
 
   private live(): number {
-    let n = this.outcomes.size + this.states.size;
+    let n = this.outcomes.size + this.states.size + this.offers.size;
     for (const held of this.byTrial.values()) n += held.size;
     return n;
   }

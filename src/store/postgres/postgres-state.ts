@@ -86,6 +86,8 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
     patientStates: {
       set: (state) => guard(patientStates.set(state), 'patient-state-set', onError),
       forTrial: (trialId, fhirServer) => guard(patientStates.forTrial(trialId, fhirServer), 'patient-states', onError),
+      offerReferrals: (offers) => guard(patientStates.offerReferrals(offers), 'referral-offers', onError),
+      referralsOffered: (suggestions) => guard(patientStates.referralsOffered(suggestions), 'referrals-offered', onError),
     },
     async check() {
       await pool.query('select 1').catch((err: unknown) => {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Outcome, StatusReasonCode, TrialStatus } from '../../engine/types.js';
 import type { ScreeningEntry, ScreeningResultsStore } from '../../population/screening-entry.js';
 import { candidateKey, latestPerCandidate } from '../candidate-key.js';
-import { type PatientState, type PatientStateCode, type PatientStateStore } from '../patient-states.js';
+import { REFERRAL_OFFER_DAYS, type PatientState, type PatientStateCode, type PatientStateStore, type ReferralOffer } from '../patient-states.js';
 import { inTransaction } from './transaction.js';
 
 /** Rows per statement: one JSON parameter each, well under PostgreSQL's limits, a job's batch in one transaction. */
@@ -122,7 +122,30 @@ export class PostgresPatientStateStore implements PatientStateStore {
     );
     return rows.map((r) => ({ fhirServer: r.fhir_server, trialId: r.trial_id, patientId: r.patient_id, state: r.state, setBy: { issuer: r.set_by_issuer, subject: r.set_by_subject }, setAt: r.set_at.toISOString() }));
   }
+
+  async offerReferrals(offers: readonly ReferralOffer[]): Promise<void> {
+    if (offers.length === 0) return;
+    await this.pool.query(
+      `insert into referral_offers (suggestion, fhir_server, trial_id, patient_id, offered_at)
+       select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) on conflict (suggestion) do nothing`,
+      [offers.map((o) => o.suggestion), offers.map((o) => o.fhirServer), offers.map((o) => o.trialId), offers.map((o) => o.patientId), offers.map((o) => o.offeredAt)],
+    );
+    // Offers outlive the cards' retention by nothing: feedback on an older card is an unknown card anyway.
+    await this.pool.query(`delete from referral_offers where offered_at < now() - make_interval(days => $1)`, [REFERRAL_OFFER_DAYS]);
+  }
+
+  async referralsOffered(suggestions: readonly string[]): Promise<ReferralOffer[]> {
+    const ids = suggestions.filter((s) => UUID.test(s));
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<{ suggestion: string; fhir_server: string; trial_id: string; patient_id: string; offered_at: Date }>(
+      'select suggestion, fhir_server, trial_id, patient_id, offered_at from referral_offers where suggestion = any($1::uuid[])',
+      [ids],
+    );
+    return rows.map((r) => ({ suggestion: r.suggestion, fhirServer: r.fhir_server, trialId: r.trial_id, patientId: r.patient_id, offeredAt: r.offered_at.toISOString() }));
+  }
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function entryOf(r: ScreeningRow): ScreeningEntry {
   return {
