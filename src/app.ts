@@ -194,7 +194,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     replay: () => app.state.replay,
     smart: smartVerifier,
   });
-  void app.register(worklistRoutes, { auth: coordinatorAuth });
+  void app.register(worklistRoutes, { auth: coordinatorAuth, smartServers: smartVerifier.fhirBaseUrls });
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   registerOperations(app, config, trust);
   return app;

@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../../paths.js';
 import { AuthError } from '../../security/client-authenticator.js';
 import type { CoordinatorAuthenticator, CoordinatorIdentity } from '../../security/coordinator-auth.js';
 import { SmartTokenError } from '../../security/smart-token.js';
+import { contentSecurityPolicy } from './smart.js';
 import { PATIENT_STATES } from '../../store/patient-states.js';
 
 declare module 'fastify' {
@@ -37,6 +38,8 @@ const WORKLIST_DIR = join(PROJECT_ROOT, 'public', 'worklist');
 
 export interface WorklistRoutesOptions {
   auth: CoordinatorAuthenticator;
+  /** The trusted SMART servers' FHIR base URLs: the page may connect to their origins (token exchange). */
+  smartServers: readonly string[];
 }
 
 /**
@@ -45,13 +48,16 @@ export interface WorklistRoutesOptions {
  * Open to a coordinator only (src/security/coordinator-auth.ts), for the patients of the FHIR servers that
  * coordinator may see. The page itself (public/worklist/, under /coordinator/) holds no data and is open.
  */
-export const worklistRoutes: FastifyPluginAsyncZod<WorklistRoutesOptions> = async (app, { auth }) => {
+export const worklistRoutes: FastifyPluginAsyncZod<WorklistRoutesOptions> = async (app, { auth, smartServers }) => {
+  // The SMART app's policy: scripts and styles from the service only, connections to the SMART servers.
+  const csp = contentSecurityPolicy(smartServers);
   await app.register(fastifyStatic, {
     root: WORKLIST_DIR,
     prefix: '/coordinator/',
     decorateReply: false,
     index: false,
     setHeaders: (res) => {
+      res.setHeader('content-security-policy', csp);
       res.setHeader('x-content-type-options', 'nosniff');
       res.setHeader('referrer-policy', 'no-referrer');
       res.setHeader('cache-control', 'no-store');
