@@ -104,6 +104,8 @@ describe('the coordinator\'s worklist', () => {
     const first = body.candidates[0];
     expect(first).toMatchObject({ rank: 1, patient: `${SERVER}/Patient/${expected[0]!.patientId}`, status: expected[0]!.status, openItems: expected[0]!.openItems, lastDataSeen: '2026-11-20', isNew: true, state: 'new' });
     expect(first.criteria).toEqual(expected[0]!.criteria);
+    // In words, as the contract says: "Inclusion 4: …", never a bare item number.
+    expect(first.openItemText.every((t: string) => /^(Inclusion|Exclusion) [^:]+: \S/.test(t))).toBe(true);
     expect(body.candidates.map((c: { openItems: string[] }) => c.openItems.length)).toEqual(expected.map((e) => e.openItems.length));
   });
 
