@@ -19,6 +19,8 @@ import { examplesRoutes } from './http/routes/examples.js';
 import { demoRoutes } from './http/routes/demo.js';
 import { devTokenRoutes } from './http/routes/dev-token.js';
 import { smartRoutes } from './http/routes/smart.js';
+import { worklistRoutes } from './http/routes/worklist.js';
+import { CoordinatorAuthenticator } from './security/coordinator-auth.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { serviceUnavailable, tooManyRequests } from './fhir/outcomes.js';
@@ -131,6 +133,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     limits: { hookTimeoutMs: config.hookTimeoutMs, maxResources: config.maxResourcesPerHook },
     // The cards' app and source links (issue #11): the first URL the service is reached at.
     publicBaseUrl: config.publicBaseUrls[0] ?? `http://localhost:${config.port}`,
+    ...(config.referralSuggestions ? { referrals: true } : {}),
   };
   if (config.terminologyServer) engine.terminologyServer = terminologyServerUse(app, config, config.terminologyServer, mappings, options.fetch);
   app.decorate('engine', engine);
@@ -197,6 +200,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   void app.register(smartRoutes, { verifier: smartVerifier });
+  // Issue #19 item 2: the coordinator's worklists, for a trust-file coordinator or a SMART user.
+  const coordinatorAuth = new CoordinatorAuthenticator({
+    trust,
+    publicBaseUrls: config.publicBaseUrls,
+    leewaySeconds: config.jwtLeewaySeconds,
+    maxLifetimeSeconds: config.jwtMaxLifetimeSeconds,
+    replay: () => app.state.replay,
+    smart: smartVerifier,
+  });
+  void app.register(worklistRoutes, { auth: coordinatorAuth, smartServers: smartVerifier.fhirBaseUrls });
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   registerOperations(app, config, trust);
   return app;

@@ -226,6 +226,16 @@ export const configShape = {
     shownDefault: 'audit.jsonl beside FEEDBACK_FILE',
     doc: 'The audit trail in the embedded mode (JSON lines, never the operational log): who evaluated which patient, when (docs/deployment.md, "The audit trail").',
   }),
+  screeningFile: setting(z.string().optional(), {
+    env: 'SCREENING_FILE',
+    shownDefault: 'screening.jsonl beside FEEDBACK_FILE',
+    doc: 'Population screening results and the coordinator\'s patient states in the embedded mode (issue #19), a journal of their own. With DATABASE_URL they are in PostgreSQL.',
+  }),
+  referralSuggestions: setting(z.boolean().default(false), {
+    env: 'REFERRAL_SUGGESTIONS',
+    read: 'flag',
+    doc: 'Each likely or possibly eligible card offers "Refer to the study team" (issue #19 item 4): a draft ServiceRequest (category Patient referral) to the study contact; an accepted one marks the patient "referred" on the trial\'s worklist.',
+  }),
   suppressionDays: setting(num(90), {
     env: 'SUPPRESSION_DAYS',
     doc: 'Days a card stays hidden for a patient after an override reason that suppresses (src/cds/override-reasons.ts).',
@@ -257,6 +267,7 @@ export const configSchema = z
   .transform((c) => ({
     ...c,
     auditFile: c.auditFile ?? resolve(dirname(c.feedbackFile), 'audit.jsonl'),
+    screeningFile: c.screeningFile ?? resolve(dirname(c.feedbackFile), 'screening.jsonl'),
     siteFile: c.siteFile ?? (c.demo ? SITE_EXAMPLE_FILE : undefined),
     trustFile: c.trustFile ?? (c.devTrust ? DEV_TRUST_FILE : undefined),
     publicBaseUrls: (c.publicBaseUrls ?? [`http://localhost:${c.port}`, `http://127.0.0.1:${c.port}`]).map((u) => u.replace(/\/+$/, '')),

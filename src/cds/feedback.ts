@@ -1,9 +1,12 @@
 import { badRequest, notFound } from '../fhir/outcomes.js';
 import { suppressionKey } from '../security/suppression-key.js';
+import { normalizeFhirBase } from '../fhir/fhir-base-url.js';
+import type { PatientState } from '../store/patient-states.js';
 import type { CardFeedback, RememberedCard, SharedState } from '../store/shared-state.js';
 import { overrideReason } from './override-reasons.js';
 import { TRIAL_TOPIC_SYSTEM, type Card } from './render-cards.js';
-import { trialsOfAction } from './cards/suggestions.js';
+import { ORDER_SUGGESTION_LABEL, trialsOfAction, type Suggestion } from './cards/suggestions.js';
+import { REFERRAL_LABEL } from './cards/referral.js';
 
 /** Who the cards are for: the suppression key's parts other than the trial. */
 export interface CardAudience {
@@ -20,6 +23,11 @@ export interface FeedbackAnswer {
   rejected: { card: string; why: string }[];
   /** Trials whose card this patient will not see again until `until` (an honoured override reason). */
   suppressed: { trialId: string; until: string }[];
+}
+
+/** The cards whose accepted feedback the store kept now or before (a retry): referrals act on these. */
+export function acceptedCards(receipt: { accepted: { card: string; outcome: string }[]; repeated?: { card: string; outcome: string }[] }): Set<string> {
+  return new Set([...receipt.accepted, ...(receipt.repeated ?? [])].filter((a) => a.outcome === 'accepted').map((a) => a.card.toLowerCase()));
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -44,7 +52,42 @@ export async function keepUnsuppressedCards(state: SharedState, secret: string, 
     return key && !hidden.has(key) ? [{ card, key }] : [];
   });
   await state.feedback.rememberCards(shown.map(({ card, key }) => rememberedCard(card, key)));
+  await offerReferrals(state, audience, shown.map((k) => k.card), now);
   return shown.map((k) => k.card);
+}
+
+/**
+ * Issue #19 item 4: remembers which patient and trial each card's "Refer to the study team" is for, so that
+ * feedback accepting it sets the worklist state. A hook without a fhirServer (prefetch only) names no server
+ * a worklist could hold the patient under: its referrals are offered but not tracked.
+ */
+async function offerReferrals(state: SharedState, audience: CardAudience, cards: readonly Card[], now: Date): Promise<void> {
+  const fhirServer = audience.fhirServer ? normalizeFhirBase(audience.fhirServer) : undefined;
+  if (!fhirServer) return;
+  const offers = cards.flatMap((card) =>
+    (card.suggestions ?? []).filter((x) => x.label === REFERRAL_LABEL).map((x) => ({ suggestion: x.uuid, fhirServer, trialId: card.source.topic.code, patientId: audience.patientId, offeredAt: now.toISOString() })),
+  );
+  await state.patientStates.offerReferrals(offers);
+}
+
+/** The states a referral may replace: a coordinator's later or final word (declined, enrolled, ...) stands. */
+const BEFORE_REFERRAL = new Set(['new', 'reviewed', 'contacted']);
+
+/**
+ * Accepted "Refer to the study team" suggestions (issue #19 item 4) mark their patient "referred" on the
+ * trial's worklist, by whoever accepted them. Only items the feedback store kept (their card this service's,
+ * the suggestion that card's) count.
+ */
+export async function recordReferrals(state: SharedState, feedback: readonly CardFeedback[], kept: ReadonlySet<string>, by: { issuer: string; subject: string }, now: Date): Promise<PatientState[]> {
+  const ids = feedback.filter((f) => f.outcome === 'accepted' && kept.has(f.card.toLowerCase())).flatMap((f) => (f.acceptedSuggestions ?? []).map((x) => x.id));
+  if (ids.length === 0) return [];
+  const referred: PatientState[] = [];
+  for (const offer of await state.patientStates.referralsOffered(ids)) {
+    const current = (await state.patientStates.forTrial(offer.trialId, offer.fhirServer)).find((p) => p.patientId === offer.patientId);
+    if (current && !BEFORE_REFERRAL.has(current.state)) continue;
+    referred.push(await state.patientStates.set({ fhirServer: offer.fhirServer, trialId: offer.trialId, patientId: offer.patientId, state: 'referred', setBy: by, setAt: now.toISOString() }));
+  }
+  return referred;
 }
 
 /**
@@ -54,23 +97,30 @@ export async function keepUnsuppressedCards(state: SharedState, secret: string, 
  * a draft still settles (remembered there, so its feedback is attributed to the card the EHR showed).
  */
 function rehomeOrders(cards: readonly Card[], hiddenTrials: ReadonlySet<string>): Card[] {
-  const carrier = cards.find((c) => c.suggestions?.length);
-  const carried = carrier?.suggestions?.[0];
+  const carrier = cards.find((c) => c.suggestions?.some(isOrders));
+  const carried = carrier?.suggestions?.find(isOrders);
   if (hiddenTrials.size === 0 || !carrier || !carried) return [...cards];
   const actions = carried.actions
     .map((a) => ({ ...a, resource: { ...a.resource, reasonCode: (a.resource.reasonCode ?? []).filter((r) => !hiddenTrials.has(r.coding?.[0]?.code ?? '')) } }))
     .filter((a) => a.resource.reasonCode.length > 0);
   const trials = new Set(actions.flatMap((a) => trialsOfAction(a, TRIAL_TOPIC_SYSTEM)));
   const home = cards.find((c) => !hiddenTrials.has(c.source.topic.code) && trials.has(c.source.topic.code));
+  // A card's own suggestions (the referral, issue #19 item 4) stay with it; only the draft orders move.
+  const own = (c: Card): Suggestion[] => (c.suggestions ?? []).filter((x) => !isOrders(x));
   return cards.map((c) => {
-    if (c === home) return { ...withoutSuggestions(c), suggestions: [{ ...carried, actions }], selectionBehavior: 'at-most-one' as const };
-    return c === carrier ? withoutSuggestions(c) : c;
+    if (c === home) return withSuggestions(c, [{ ...carried, actions }, ...own(c)]);
+    return c === carrier ? withSuggestions(c, own(c)) : c;
   });
 }
 
-function withoutSuggestions(card: Card): Card {
+function isOrders(s: Suggestion): boolean {
+  return s.label.startsWith(ORDER_SUGGESTION_LABEL);
+}
+
+/** The card with these suggestions: both may be taken (`any`), one alone at most once (CDS Hooks 2.0 §Card Attributes). */
+function withSuggestions(card: Card, suggestions: Suggestion[]): Card {
   const { suggestions: _s, selectionBehavior: _b, ...rest } = card;
-  return rest;
+  return suggestions.length === 0 ? rest : { ...rest, suggestions, selectionBehavior: suggestions.length > 1 ? 'any' : 'at-most-one' };
 }
 
 function rememberedCard(card: Card, key: string): RememberedCard {
@@ -90,7 +140,14 @@ function rememberedCard(card: Card, key: string): RememberedCard {
  * be recorded, the caller learns why: every item for an unknown card is a 404 (the card was never answered by
  * this service or has been forgotten), every item refused is a 400 naming the reasons.
  */
-export async function recordFeedback(state: SharedState, serviceId: string, feedback: readonly CardFeedback[], now: Date, suppressionDays: number): Promise<FeedbackAnswer> {
+export async function recordFeedback(
+  state: SharedState,
+  serviceId: string,
+  feedback: readonly CardFeedback[],
+  now: Date,
+  suppressionDays: number,
+  by: { issuer: string; subject: string },
+): Promise<FeedbackAnswer & { referred: PatientState[] }> {
   const receipt = await state.feedback.record(serviceId, feedback, now);
   if (receipt.stored === 0 && receipt.duplicates === 0) {
     if (receipt.rejected.length > 0) throw badRequest(`no feedback recorded: ${receipt.rejected.map((r) => `card ${r.card}: ${r.why}`).join('; ')}`, ['feedback']);
@@ -108,7 +165,8 @@ export async function recordFeedback(state: SharedState, serviceId: string, feed
     await state.suppressions.suppress(a.suppressionKey, until, a.reason);
     suppressed.push({ trialId: a.trialId, until: until.toISOString() });
   }
-  return { stored: receipt.stored, duplicates: receipt.duplicates, unknownCards: receipt.unknownCards, rejected: receipt.rejected, suppressed };
+  const referred = await recordReferrals(state, feedback, acceptedCards(receipt), by, now);
+  return { stored: receipt.stored, duplicates: receipt.duplicates, unknownCards: receipt.unknownCards, rejected: receipt.rejected, suppressed, referred };
 }
 
 /** A FeedbackSummary as JSON: the Map's entries copied into an object with no prototype to poison. */

@@ -23,6 +23,8 @@ export interface EngineDeps {
   limits?: { hookTimeoutMs?: number; maxResources?: number };
   /** The service's public base URL (config.publicBaseUrls[0]): the cards link to the app under it. */
   publicBaseUrl: string;
+  /** REFERRAL_SUGGESTIONS: each card offers "Refer to the study team" (issue #19 item 4). */
+  referrals?: boolean;
   /** The site's terminology server (TERMINOLOGY_SERVER), asked before evaluation for the codes that can matter. */
   terminologyServer?: TerminologyServerUse;
 }
@@ -81,7 +83,12 @@ export async function handlePatientView(
   // before evaluation (the evaluator stays pure: it reads the placements from the record).
   const record = await placeRecordCodes(gathered.record, deps.mappings.terminology.localPlacements, deps.terminologyServer);
   const { evaluations, faults } = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
-  const cards = renderCards(deps.mappings, evaluations, provenance, { publicBaseUrl: deps.publicBaseUrl, patientId: request.context.patientId, ...(availability ? { availability } : {}) });
+  const cards = renderCards(deps.mappings, evaluations, provenance, {
+    publicBaseUrl: deps.publicBaseUrl,
+    patientId: request.context.patientId,
+    ...(availability ? { availability } : {}),
+    ...(deps.referrals ? { referrals: true } : {}),
+  });
   return { cards, evaluations, provenance, faults };
 }
 

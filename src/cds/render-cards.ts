@@ -6,6 +6,7 @@ import type { DataProvenance } from '../data/gather-patient-data.js';
 import type { MappingSet } from '../mappings/compiled.js';
 import { detailOf } from './cards/detail.js';
 import { rankNeeds } from './cards/needs.js';
+import { referralSuggestion } from './cards/referral.js';
 import { screeningOrders, type Suggestion } from './cards/suggestions.js';
 import { summaryOf } from './cards/summary.js';
 import { shorten } from './cards/text.js';
@@ -46,6 +47,8 @@ export interface RenderOptions {
    * no card (issue #19 item 3), and a card names the site's study contact. Absent: every trial is shown.
    */
   availability?: ReadonlyMap<string, TrialAvailability>;
+  /** Each card offers "Refer to the study team" (REFERRAL_SUGGESTIONS, issue #19 item 4). */
+  referrals?: boolean;
 }
 
 /**
@@ -146,10 +149,13 @@ export function renderCards(
       overrideReasons: OVERRIDE_REASONS.map((r) => ({ system: OVERRIDE_REASON_SYSTEM, code: r.code, display: r.display })),
       extension: extensionOf(e),
     };
-    if (suggestion && home?.trial.id === trial.id) {
-      card.suggestions = [suggestion];
-      // Required with suggestions (CDS Hooks 2.0 §Card Attributes); one suggestion, so at most one.
-      card.selectionBehavior = 'at-most-one';
+    // Issue #19 item 4: with REFERRAL_SUGGESTIONS every card shown (likely or possibly eligible) offers the
+    // referral; the carrier of the draft orders offers both, and either or both may be taken (selectionBehavior
+    // `any`, CDS Hooks 2.0 §Card Attributes); a card with one suggestion, at most one.
+    const offered = [...(suggestion && home?.trial.id === trial.id ? [suggestion] : []), ...(options.referrals ? [referralSuggestion(trial, options.patientId, newId, TRIAL_TOPIC_SYSTEM)] : [])];
+    if (offered.length > 0) {
+      card.suggestions = offered;
+      card.selectionBehavior = offered.length > 1 ? 'any' : 'at-most-one';
     }
     return card;
   });

@@ -48,7 +48,7 @@ export function screeningEntry(
     status: evaluation.status,
     statusReason: evaluation.statusReason.code,
     openItems: open.map((c) => c.id),
-    openItemText: open.map((c) => `${c.item}: ${c.text}`),
+    openItemText: open.map((c) => `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}: ${c.text}`),
     criteria: evaluation.criteria.map((c) => ({ id: c.id, outcome: c.outcome })),
     ...(patient.lastDataSeen ? { lastDataSeen: patient.lastDataSeen } : {}),
     dataDigest: patient.dataDigest,

@@ -33,11 +33,21 @@ export interface SmartTokenInfo {
   fhirBaseUrl: string;
 }
 
+/** What the service relies on from an active user token with no patient in context (the worklist's launch). */
+export interface SmartUserInfo {
+  /** The user (SMART App Launch 2.x `fhirUser`, e.g. Practitioner/123): required, it is who the audit names. */
+  fhirUser: string;
+  scope: string;
+  exp: number;
+  clientId?: string;
+  fhirBaseUrl: string;
+}
+
 /** A refusal with its category, for the log (never the token or its claims). */
 export class SmartTokenError extends Error {
   constructor(
     readonly outcome: OperationOutcomeError,
-    readonly failure: 'missing' | 'unknown-server' | 'inactive' | 'expired' | 'no-patient' | 'other-client' | 'no-read-scope' | 'introspection-failed',
+    readonly failure: 'missing' | 'unknown-server' | 'inactive' | 'expired' | 'no-patient' | 'no-user' | 'other-client' | 'no-read-scope' | 'introspection-failed',
   ) {
     super(failure);
   }
@@ -70,9 +80,22 @@ function grantsPatientRead(scope: string): boolean {
   });
 }
 
+/**
+ * Whether the scopes let a user read patients' records across the server (SMART App Launch 2.x `user/`
+ * scopes, v1 `.read` / `.*` or v2 with r): the coordinator's worklist names many patients.
+ */
+function grantsUserRead(scope: string): boolean {
+  return scope.split(/\s+/).some((s) => {
+    const m = /^user\/(?:\*|Patient)\.([a-z*]+)(?:\?\S*)?$/.exec(s);
+    return m !== null && (m[1] === '*' || m[1] === 'read' || /^c?r/.test(m[1]!));
+  });
+}
+
+type Checked = SmartTokenInfo | SmartUserInfo;
+
 export class SmartTokenVerifier {
   private readonly servers: Map<string, SmartServer>;
-  private readonly cache = new Map<string, { info: SmartTokenInfo; until: number } | { refusal: SmartTokenError; until: number }>();
+  private readonly cache = new Map<string, { info: Checked; until: number } | { refusal: SmartTokenError; until: number }>();
   private readonly doFetch: typeof fetch;
 
   constructor(private readonly options: SmartTokenVerifierOptions) {
@@ -90,13 +113,26 @@ export class SmartTokenVerifier {
    * when the answer is not active, expired or names no patient; 503 when the check could not be made.
    */
   async verify(fhirServer: string, authorization: string | undefined): Promise<SmartTokenInfo> {
+    return (await this.check(fhirServer, authorization, 'patient')) as SmartTokenInfo;
+  }
+
+  /**
+   * Checks a user's token with no patient in context (issue #19 item 2: the coordinator's worklist, launched
+   * standalone): active, unexpired, this app's, naming the user (`fhirUser`) and granting `user/` read of
+   * Patient (or `*`). The SMART server decides who may hold such a token.
+   */
+  async verifyUser(fhirServer: string, authorization: string | undefined): Promise<SmartUserInfo> {
+    return (await this.check(fhirServer, authorization, 'user')) as SmartUserInfo;
+  }
+
+  private async check(fhirServer: string, authorization: string | undefined, mode: 'patient' | 'user'): Promise<Checked> {
     const token = bearerToken(authorization);
     if (!token) throw new SmartTokenError(unauthorized('a SMART access token is required (Authorization: Bearer ...)', 'login'), 'missing');
     const server = this.servers.get(normalise(fhirServer));
     if (!server) throw new SmartTokenError(unauthorized('tokens from this FHIR server are not accepted: it is not a trusted SMART server'), 'unknown-server');
     const now = this.options.clock().getTime();
     // Keyed by a hash of server and token: the cache never holds a usable token.
-    const key = createHash('sha256').update(server.introspectionUrl).update('\n').update(token).digest('base64url');
+    const key = createHash('sha256').update(mode).update('\n').update(server.introspectionUrl).update('\n').update(token).digest('base64url');
     const hit = this.cache.get(key);
     if (hit && hit.until > now) {
       if ('refusal' in hit) throw hit.refusal;
@@ -104,9 +140,9 @@ export class SmartTokenVerifier {
     }
     if (hit) this.cache.delete(key);
     const answer = await this.introspect(server, token);
-    let info: SmartTokenInfo;
+    let info: Checked;
     try {
-      info = this.accept(answer, server, now);
+      info = mode === 'patient' ? this.accept(answer, server, now) : this.acceptUser(answer, server, now);
     } catch (err) {
       // A refused token asked again within the window is refused from memory: a client replaying bogus
       // tokens costs the authorization server one call per token, not one per request (issue #20 item 6).
@@ -153,13 +189,26 @@ export class SmartTokenVerifier {
 
   /** RFC 7662 §2.2: only `active: true` means anything; exp and a patient in context are required here. */
   private accept(answer: Record<string, unknown>, server: SmartServer, now: number): SmartTokenInfo {
+    const patient = answer.patient;
+    const { exp, clientId } = this.acceptCommon(answer, server, now, () => {
+      if (typeof patient !== 'string' || patient === '') {
+        throw new SmartTokenError(unauthorized('the SMART access token has no patient in context (launch with a patient)'), 'no-patient');
+      }
+    });
+    const scope = typeof answer.scope === 'string' ? answer.scope : '';
+    if (!grantsPatientRead(scope)) throw new SmartTokenError(forbidden('the SMART access token grants no read of the patient\'s record (patient/*.read or patient/<type>.rs)'), 'no-read-scope');
+    const info: SmartTokenInfo = { patient: patient as string, exp, scope, fhirBaseUrl: normalise(server.fhirBaseUrl) };
+    if (clientId) info.clientId = clientId;
+    if (typeof answer.fhirUser === 'string') info.fhirUser = answer.fhirUser;
+    return info;
+  }
+
+  /** Active, unexpired, (then `before`,) and issued to this app: what every token must be. */
+  private acceptCommon(answer: Record<string, unknown>, server: SmartServer, now: number, before?: () => void): { exp: number; clientId?: string } {
     if (answer.active !== true) throw new SmartTokenError(unauthorized('the SMART access token is not active', 'expired'), 'inactive');
     const exp = answer.exp;
     if (typeof exp !== 'number' || exp * 1000 <= now) throw new SmartTokenError(unauthorized('the SMART access token has expired', 'expired'), 'expired');
-    const patient = answer.patient;
-    if (typeof patient !== 'string' || patient === '') {
-      throw new SmartTokenError(unauthorized('the SMART access token has no patient in context (launch with a patient)'), 'no-patient');
-    }
+    before?.();
     // Issue #20 item 6: the token must be this app's (RFC 7662 §2.2 client_id; else an `aud` naming it), and its
     // scopes must let the app read the patient's record.
     const audiences = typeof answer.aud === 'string' ? [answer.aud] : Array.isArray(answer.aud) ? answer.aud.filter((a): a is string => typeof a === 'string') : [];
@@ -167,15 +216,19 @@ export class SmartTokenVerifier {
     if (!client.some((c) => server.clientIds.includes(c))) {
       throw new SmartTokenError(unauthorized('the SMART access token was issued to another client than this app'), 'other-client');
     }
-    const scope = typeof answer.scope === 'string' ? answer.scope : '';
-    if (!grantsPatientRead(scope)) throw new SmartTokenError(forbidden('the SMART access token grants no read of the patient\'s record (patient/*.read or patient/<type>.rs)'), 'no-read-scope');
-    const info: SmartTokenInfo = { patient, exp, scope, fhirBaseUrl: normalise(server.fhirBaseUrl) };
-    if (typeof answer.client_id === 'string') info.clientId = answer.client_id;
-    if (typeof answer.fhirUser === 'string') info.fhirUser = answer.fhirUser;
-    return info;
+    return { exp, ...(typeof answer.client_id === 'string' ? { clientId: answer.client_id } : {}) };
   }
 
-  private remember(key: string, entry: { info: SmartTokenInfo; until: number } | { refusal: SmartTokenError; until: number }): void {
+  private acceptUser(answer: Record<string, unknown>, server: SmartServer, now: number): SmartUserInfo {
+    const { exp, clientId } = this.acceptCommon(answer, server, now);
+    const fhirUser = answer.fhirUser;
+    if (typeof fhirUser !== 'string' || fhirUser === '') throw new SmartTokenError(unauthorized('the SMART access token names no user (fhirUser): launch with openid fhirUser'), 'no-user');
+    const scope = typeof answer.scope === 'string' ? answer.scope : '';
+    if (!grantsUserRead(scope)) throw new SmartTokenError(forbidden('the SMART access token grants no read of patients (user/Patient.rs or user/*.read)'), 'no-read-scope');
+    return { fhirUser, scope, exp, ...(clientId ? { clientId } : {}), fhirBaseUrl: normalise(server.fhirBaseUrl) };
+  }
+
+  private remember(key: string, entry: { info: Checked; until: number } | { refusal: SmartTokenError; until: number }): void {
     const max = this.options.cacheSize ?? 10_000;
     while (this.cache.size >= max) {
       const oldest = this.cache.keys().next().value;

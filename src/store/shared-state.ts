@@ -9,6 +9,8 @@
  */
 
 import type { SiteStatus } from '../trials/site-info.js';
+import type { ScreeningResultsStore } from '../population/screening-entry.js';
+import type { PatientStateStore } from './patient-states.js';
 
 /** A card the service answered with, remembered so feedback (which names only the card) can be attributed. */
 export interface RememberedCard {
@@ -87,8 +89,10 @@ export interface AuditEvent {
   /** The client's issuer (`iss`) and user (`sub`); 'anonymous' when AUTH_MODE=off. */
   issuer: string;
   subject: string;
-  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate' | 'site-status';
+  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate' | 'site-status' | 'coordinator-state' | 'worklist';
   patientId?: string;
+  /** `coordinator-state`: the state the coordinator set (src/store/patient-states.ts). */
+  state?: string;
   fhirServer?: string;
   trials?: readonly string[];
 }
@@ -137,6 +141,10 @@ export interface SharedState {
   terminology: TerminologyCache;
   /** The site's own status per trial, as coordinators set it (src/trials/site-info.ts). */
   siteStatus: SiteStatusStore;
+  /** Population screening results (issue #19): written by screening jobs, read by the coordinator's worklist. */
+  screening: ScreeningResultsStore;
+  /** The coordinator's state of each candidate on a worklist (issue #19 item 2). */
+  patientStates: PatientStateStore;
   /** Throws when the state cannot be used (database down): /readyz. */
   check(): Promise<void>;
   close(): Promise<void>;

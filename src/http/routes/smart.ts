@@ -38,7 +38,7 @@ const bodySchema = z.object({
  * The app reads the record from the EHR's FHIR server, which must be one the page may connect to: the trusted
  * SMART servers' origins only (and the service). Otherwise the demo page's policy.
  */
-function contentSecurityPolicy(fhirBaseUrls: readonly string[]): string {
+export function contentSecurityPolicy(fhirBaseUrls: readonly string[]): string {
   const origins = [...new Set(fhirBaseUrls.map((u) => new URL(u).origin))];
   return [
     "default-src 'self'",
