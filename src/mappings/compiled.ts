@@ -20,4 +20,16 @@ export interface MappingSet {
   /** The tests that settle unknown criteria, by trial and part (fhir-mappings/orderables.json). */
   orderables: Orderables;
   terminology: MappingTerminology;
+  /**
+   * The files it was loaded from, when loaded with the registered rule kinds: a population job's worker
+   * threads load the same mappings from them (compiled rules hold functions, which cannot cross threads).
+   */
+  source?: MappingSource;
+}
+
+/** The files a MappingSet is loaded from (src/mappings/load-mappings.ts LoadOptions without test kinds). */
+export interface MappingSource {
+  dir: string;
+  localCodesFile?: string;
+  localConceptMapFile?: string;
 }
