@@ -96,7 +96,7 @@ const FAMILY = '@@F@@';
 const GIVEN = '@@G@@';
 
 /** A base patient as NDJSON line templates: ids and references carry PID, the name FAMILY and GIVEN. */
-interface Template {
+export interface Template {
   name: string;
   lines: { type: string; text: string }[];
   /** Days the dates may move forward and still lie before COHORT_NOW. */
@@ -168,26 +168,62 @@ export interface CohortOptions {
   changed?: number;
 }
 
-/** Writes the cohort; returns the files, the patients' ids in order, and those of the changed set. */
-export function buildCohort(mappings: MappingSet, options: CohortOptions): { files: string[]; changedFiles: string[]; patients: number; resources: number; bytes: number } {
-  const templates = cohortTemplates(mappings);
+export interface CohortPatient {
+  patientId: string;
+  lines: { type: string; text: string }[];
+  candidate: boolean;
+  /** In the changed set (--changed): the record an incremental job reads again, with one result added. */
+  changed?: { type: string; text: string }[];
+}
+
+/**
+ * The cohort's patients one at a time, from a seeded generator: a fraction `candidates` are copies of the
+ * lupus example patients, the rest copies of the Synthea records.
+ */
+export function* cohortPatients(templates: readonly Template[], options: Pick<CohortOptions, 'patients' | 'seed' | 'candidates' | 'changed'>): Generator<CohortPatient> {
   const synthea = templates.filter((t) => !t.candidate);
   const examples = templates.filter((t) => t.candidate);
   const random = seeded(options.seed);
-  const perFile = options.perFile ?? 250_000;
-  rmSync(options.out, { recursive: true, force: true });
-  mkdirSync(options.out, { recursive: true });
-  const writers = new Map<string, { fd: number; lines: number; part: number; buf: string[]; size: number }>();
-  const files: string[] = [];
-  const write = (dir: string, type: string, text: string): void => {
-    const key = `${dir}|${type}`;
-    let w = writers.get(key);
-    if (!w || w.lines >= perFile) {
-      if (w) flushClose(w);
-      const file = join(dir, `${type}.${String(w ? w.part + 1 : 0).padStart(3, '0')}.ndjson`);
-      files.push(file);
-      w = { fd: openSync(file, 'w'), lines: 0, part: w ? w.part + 1 : 0, buf: [], size: 0 };
-      writers.set(key, w);
+  for (let i = 0; i < options.patients; i++) {
+    const candidate = random() < (options.candidates ?? 0.05);
+    const pool = candidate ? examples : synthea;
+    const t = pool[Math.floor(random() * pool.length)]!;
+    // Examples stay near the date they were written for (their results inside the trials' windows); Synthea
+    // records (2019-2020) move forward by up to their distance from today.
+    const shift = candidate ? -Math.floor(random() * 45) : Math.floor(random() * (t.maxShiftDays + 1));
+    const patientId = `c${options.seed}-${i.toString(36).padStart(5, '0')}`;
+    const family = FAMILIES[Math.floor(random() * FAMILIES.length)]!;
+    const given = GIVENS[Math.floor(random() * GIVENS.length)]!;
+    const lines = renderPatient(t, patientId, shift, family, given);
+    const patient: CohortPatient = { patientId, lines, candidate };
+    if (options.changed && random() < options.changed) {
+      // A new result since the last export: a copy of the patient's latest Observation with a new id.
+      const obs = lines.filter((l) => l.type === 'Observation').at(-1);
+      patient.changed = obs ? [...lines, { type: 'Observation', text: obs.text.replace(`"id":"${patientId}-`, `"id":"${patientId}-new-`) }] : lines;
+    }
+    yield patient;
+  }
+}
+
+/** NDJSON files per type, each split after `perFile` lines as servers split large outputs. */
+class ExportWriter {
+  readonly files: string[] = [];
+  private readonly open = new Map<string, { fd: number; lines: number; part: number; buf: string[]; size: number }>();
+  constructor(
+    private readonly dir: string,
+    private readonly perFile: number,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+  write(type: string, text: string): void {
+    let w = this.open.get(type);
+    if (!w || w.lines >= this.perFile) {
+      const part = w ? w.part + 1 : 0;
+      if (w) this.closeOne(w);
+      const file = join(this.dir, `${type}.${String(part).padStart(3, '0')}.ndjson`);
+      this.files.push(file);
+      w = { fd: openSync(file, 'w'), lines: 0, part, buf: [], size: 0 };
+      this.open.set(type, w);
     }
     w.buf.push(text, '\n');
     w.size += text.length + 1;
@@ -197,40 +233,40 @@ export function buildCohort(mappings: MappingSet, options: CohortOptions): { fil
       w.buf = [];
       w.size = 0;
     }
-  };
-  const flushClose = (w: { fd: number; buf: string[] }): void => {
+  }
+  private closeOne(w: { fd: number; buf: string[] }): void {
     if (w.buf.length > 0) writeSync(w.fd, w.buf.join(''));
     closeSync(w.fd);
-  };
-  const changedDir = join(options.out, 'changed');
-  if (options.changed) mkdirSync(changedDir);
+  }
+  close(): void {
+    for (const w of this.open.values()) this.closeOne(w);
+    this.open.clear();
+  }
+}
+
+/** Writes the cohort under `out` (and the changed set under out/changed/); returns the files and counts. */
+export function buildCohort(mappings: MappingSet, options: CohortOptions): { files: string[]; changedFiles: string[]; patients: number; candidates: number; resources: number; bytes: number } {
+  rmSync(options.out, { recursive: true, force: true });
+  const all = new ExportWriter(options.out, options.perFile ?? 250_000);
+  const changed = new ExportWriter(join(options.out, 'changed'), options.perFile ?? 250_000);
   let resources = 0;
   let bytes = 0;
-  for (let i = 0; i < options.patients; i++) {
-    const candidate = random() < (options.candidates ?? 0.05);
-    const pool = candidate ? examples : synthea;
-    const t = pool[Math.floor(random() * pool.length)]!;
-    // Examples stay near the date they were written for (their results inside the trials' windows); Synthea
-    // records (2019-2020) move forward by up to their distance from today.
-    const shift = candidate ? -Math.floor(random() * 45) : Math.floor(random() * (t.maxShiftDays + 1));
-    const id = `c${options.seed}-${i.toString(36).padStart(5, '0')}`;
-    const family = FAMILIES[Math.floor(random() * FAMILIES.length)]!;
-    const given = GIVENS[Math.floor(random() * GIVENS.length)]!;
-    const lines = renderPatient(t, id, shift, family, given);
-    for (const l of lines) {
-      write(options.out, l.type, l.text);
-      resources++;
-      bytes += l.text.length + 1;
+  let candidates = 0;
+  try {
+    for (const p of cohortPatients(cohortTemplates(mappings), options)) {
+      if (p.candidate) candidates++;
+      for (const l of p.lines) {
+        all.write(l.type, l.text);
+        resources++;
+        bytes += l.text.length + 1;
+      }
+      for (const l of p.changed ?? []) changed.write(l.type, l.text);
     }
-    if (options.changed && random() < options.changed) {
-      // A new result since the last export: a copy of the patient's latest Observation, a day later, with a new id.
-      for (const l of lines) write(changedDir, l.type, l.text);
-      const obs = lines.filter((l) => l.type === 'Observation').at(-1);
-      if (obs) write(changedDir, 'Observation', obs.text.replace(`"id":"${id}-`, `"id":"${id}-new-`));
-    }
+  } finally {
+    all.close();
+    changed.close();
   }
-  for (const w of writers.values()) flushClose(w);
-  return { files: files.filter((f) => !f.startsWith(changedDir)), changedFiles: files.filter((f) => f.startsWith(changedDir)), patients: options.patients, resources, bytes };
+  return { files: all.files, changedFiles: changed.files, patients: options.patients, candidates, resources, bytes };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

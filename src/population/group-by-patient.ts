@@ -13,7 +13,7 @@ export interface PatientLines {
 export interface GroupOptions {
   /**
    * Input above this many bytes is partitioned by patient into temporary bucket files of about this size,
-   * then grouped one bucket at a time, so memory holds one bucket, never the export. Default 48 MiB.
+   * then grouped one bucket at a time, so memory holds one bucket, never the export. Default 32 MiB.
    */
   bucketBytes?: number;
   /** Where the bucket files go (a fresh directory under it, removed at the end); default the OS temp dir. */
@@ -125,7 +125,7 @@ function withMedications(lines: string[], medications: ReadonlyMap<string, strin
   return added ? [...lines, ...added] : lines;
 }
 
-/** One output buffer per bucket, written when it holds about a mebibyte. */
+/** One output buffer per bucket, written when it holds 256 KiB (a hundred buckets buffer 25 MiB at most). */
 class BucketWriter {
   private readonly fds: number[];
   private readonly pending: string[][];
@@ -138,7 +138,7 @@ class BucketWriter {
   add(bucket: number, text: string): void {
     this.pending[bucket]!.push(text);
     this.sizes[bucket]! += text.length;
-    if (this.sizes[bucket]! > 1024 * 1024) this.flush(bucket);
+    if (this.sizes[bucket]! > 256 * 1024) this.flush(bucket);
   }
   private flush(bucket: number): void {
     writeSync(this.fds[bucket]!, this.pending[bucket]!.join(''));
@@ -160,7 +160,7 @@ class BucketWriter {
  * by bucket, so memory holds about `bucketBytes` of text at a time whatever the export's size.
  */
 export async function* groupByPatient(files: readonly string[], counts: GroupCounts, options: GroupOptions = {}): AsyncGenerator<PatientLines> {
-  const bucketBytes = options.bucketBytes ?? 48 * 1024 * 1024;
+  const bucketBytes = options.bucketBytes ?? 32 * 1024 * 1024;
   const total = files.reduce((n, f) => n + statSync(f).size, 0);
   const buckets = Math.max(1, Math.ceil(total / bucketBytes));
   const medications = new Map<string, string>();

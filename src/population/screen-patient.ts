@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { evaluateBundle } from '../cds/handle-patient-view.js';
-import { parseFhirDateRange } from '../engine/dates.js';
 import type { MappingSet } from '../mappings/compiled.js';
 import { ownerOfResource, type PatientLines } from './group-by-patient.js';
 import { screeningEntry, type ScreeningEntry } from './screening-entry.js';
@@ -30,9 +29,7 @@ export interface PatientScreen {
  * that changed (a new meta.versionId or lastUpdated included) changes it.
  */
 export function dataDigest(lines: readonly string[]): string {
-  const hash = createHash('sha256');
-  for (const line of [...lines].sort()) hash.update(line).update('\n');
-  return hash.digest('hex');
+  return createHash('sha256').update([...lines].sort().join('\n')).digest('hex');
 }
 
 /** The dates of a clinical resource that say when something happened or was recorded (FHIR R4 element names). */
@@ -43,18 +40,22 @@ const DATE_FIELDS = [
 const PERIOD_FIELDS = ['effectivePeriod', 'onsetPeriod', 'performedPeriod'] as const;
 
 /**
- * The latest clinical date among the resources (not the Patient's birth date), at most `now`: a date after
- * the screening (a scheduled procedure) is not data seen. As recorded, so the worklist shows what the
- * record says.
+ * The latest clinical date among the resources (not the Patient's birth date), at most `now`'s day: a date
+ * after the screening (a scheduled procedure) is not data seen. As recorded, so the worklist shows what the
+ * record says. Compared by the day as written (FHIR dates are ISO 8601, so their text sorts by date), which
+ * is what a worklist column needs and costs no date parsing per resource.
  */
 export function lastDataSeen(resources: readonly Resource[], now: Date): string | undefined {
-  let best: { at: number; text: string } | undefined;
+  const today = now.toISOString().slice(0, 10);
+  let best: string | undefined;
+  let bestDay = '';
   const consider = (value: unknown): void => {
-    if (typeof value !== 'string') return;
-    const range = parseFhirDateRange(value);
-    if (!range) return;
-    const at = range.start.getTime();
-    if (at <= now.getTime() && (!best || at > best.at)) best = { at, text: value };
+    if (typeof value !== 'string' || !DAY_PREFIX.test(value)) return;
+    const day = value.slice(0, 10);
+    if (day <= today && (day > bestDay || (day === bestDay && best !== undefined && value > best))) {
+      best = value;
+      bestDay = day;
+    }
   };
   for (const r of resources) {
     if (r.resourceType === 'Patient') continue;
@@ -68,8 +69,11 @@ export function lastDataSeen(resources: readonly Resource[], now: Date): string 
       }
     }
   }
-  return best?.text;
+  return best;
 }
+
+/** A FHIR date's year, or year-month, or day: what the comparison reads. */
+const DAY_PREFIX = /^\d{4}(-\d{2}(-\d{2})?)?/;
 
 /**
  * The entries of a patient whose record cannot be read whole (not JSON, two Patients, nested beyond reason):

@@ -8,6 +8,9 @@ export interface ScreenPool {
   close(): Promise<void>;
 }
 
+/** Old-generation heap per screening thread, MiB. */
+const WORKER_HEAP_MB = 256;
+
 interface Task {
   batch: ScreenBatch;
   resolve: (r: BatchResult) => void;
@@ -48,7 +51,9 @@ export class WorkerPool implements ScreenPool {
 
   private spawn(): void {
     const start = workerStart();
-    const worker = new Worker(start.entry, { eval: start.eval, workerData: this.setup, execArgv: start.execArgv });
+    // A bounded heap per thread (the mappings and a batch need far less): memory stays under the job's bound
+    // (issue #19: < 1 GiB for the whole process) whatever a record holds; a thread past it dies and is replaced.
+    const worker = new Worker(start.entry, { eval: start.eval, workerData: this.setup, execArgv: start.execArgv, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     this.all.add(worker);
     worker.on('message', (result: BatchResult) => {
       const task = this.busy.get(worker);

@@ -94,6 +94,7 @@ describe('screening a population from NDJSON', () => {
     dir = mkdtempSync(join(tmpdir(), 'trialmatch-screen-test-'));
     bundles = patientBundles();
     files = writeExport(dir, bundles);
+    // Two worker threads here, as on the 2-core machine; the other tests screen in the test's own thread.
     options = { mappings: loadMappings({ dir: join(ROOT, 'fhir-mappings') }), now: ANCHOR, fhirServer: 'http://ehr.example/fhir', jobId: 'job-1', threads: 2 };
     entries = await collect((sink) => screenNdjsonFiles(files, options, sink));
   }, 120_000);
@@ -158,7 +159,7 @@ describe('screening a population from NDJSON', () => {
   }, 120_000);
 
   it('groups through bucket files on disk as it groups in memory', async () => {
-    const bucketed = await collect((sink) => screenNdjsonFiles(files, { ...options, grouping: { bucketBytes: 64 * 1024 } }, sink));
+    const bucketed = await collect((sink) => screenNdjsonFiles(files, { ...options, threads: 0, grouping: { bucketBytes: 64 * 1024 } }, sink));
     const strip = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
     expect(strip(bucketed)).toEqual(strip(entries));
   }, 120_000);
@@ -187,7 +188,7 @@ describe('screening a population from NDJSON', () => {
       return Promise.resolve(new Map(ids.flatMap((id) => (held.has(id) ? [[id, held.get(id)!] as const] : []))));
     };
     const out: Entry[] = [];
-    const summary = await screenNdjsonFiles(files, { ...options, previousDigests }, async (list) => {
+    const summary = await screenNdjsonFiles(files, { ...options, threads: 0, previousDigests }, async (list) => {
       out.push(...list);
     });
     expect(new Set(asked).size).toBe(bundles.length);
@@ -208,8 +209,10 @@ describe('screening a population from NDJSON', () => {
         file,
         [...lines, twin, JSON.stringify({ resourceType: 'Patient', id: 'twin', gender: 'female', birthDate: '2012-01-01' }), JSON.stringify({ resourceType: 'Patient', id: 'deep' }), deep, '{"resourceType": "Observation", not json'].join('\n'),
       );
-      const out = await collect((sink) => screenNdjsonFiles([file], options, sink));
-      const summary = await screenNdjsonFiles([file], options, () => Promise.resolve());
+      const out: Entry[] = [];
+      const summary = await screenNdjsonFiles([file], { ...options, threads: 0 }, async (list) => {
+        out.push(...list);
+      });
       expect(summary).toMatchObject({ patients: 3, screened: 3 });
       // Two records that cannot be read, and one line that is not JSON.
       expect(summary.faults).toBe(3);
