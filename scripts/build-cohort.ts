@@ -19,29 +19,15 @@ import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
-import { codesRead, filterableCodes } from '../src/mappings/codes-read.js';
 import type { MappingSet } from '../src/mappings/compiled.js';
 import { loadMappings } from '../src/mappings/load-mappings.js';
-import { CLINICAL_TYPES } from '../src/patient/patient-record.js';
+import { EXPORT_TYPES, exportCodeFilters } from '../src/population/export-scope.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const SYNTHEA_DIR = resolve(ROOT, '..', 'shared', 'data', 'synthea');
 export const EXAMPLES_DIR = join(ROOT, 'cds-hooks', 'examples');
 /** The examples are written against this date; the cohort is screened at it. */
 export const COHORT_NOW = new Date('2026-11-23T09:00:00Z');
-
-/** `_type` of the export: the Patient, what the record index reads (src/patient/patient-record.ts), Medication. */
-export const EXPORT_TYPES: readonly string[] = ['Patient', ...CLINICAL_TYPES, 'Medication'];
-
-/** Per type, the exact `system|code` an export's `_typeFilter` keeps, or undefined: the type is exported whole. */
-export function exportCodeFilters(mappings: MappingSet): Map<string, ReadonlySet<string>> {
-  const filters = new Map<string, ReadonlySet<string>>([['Observation', new Set(codesRead(mappings, 'Observation'))]]);
-  for (const type of ['Procedure', 'Immunization'] as const) {
-    const codes = filterableCodes(mappings, type);
-    if (codes) filters.set(type, new Set(codes));
-  }
-  return filters;
-}
 
 function codingsOf(r: Resource): Coding[] {
   const concept = (r as { code?: { coding?: Coding[] }; vaccineCode?: { coding?: Coding[] } }).code ?? (r as { vaccineCode?: { coding?: Coding[] } }).vaccineCode;
