@@ -1,3 +1,4 @@
+import type { Outcome } from '../engine/types.js';
 import type { MappingSet } from '../mappings/compiled.js';
 import type { ScreeningEntry } from './screening-entry.js';
 import { screenPatient, type ScreenContext } from './screen-patient.js';
@@ -24,13 +25,39 @@ export interface ScreenBatch {
   previous: (string | null)[];
 }
 
+/**
+ * An entry as it crosses from a thread: each criterion's outcome in the trial's protocol order, without the
+ * criterion ids and open items' words, which the receiving side has in its own mappings (the words alone are
+ * most of an entry: sent for every patient they made the copy between threads cost more than the screening).
+ */
+export type CompactEntry = Omit<ScreeningEntry, 'isNew' | 'criteria' | 'openItemText'> & { outcomes: Outcome[] };
+
 export interface BatchResult {
   id: number;
-  entries: Omit<ScreeningEntry, 'isNew'>[];
+  entries: CompactEntry[];
   screened: number;
   unchanged: number;
   faults: number;
   resources: number;
+}
+
+/** Entries made compact for the trip between threads. */
+export function compactEntry(e: Omit<ScreeningEntry, 'isNew'>): CompactEntry {
+  const { criteria, openItemText: _words, ...rest } = e;
+  return { ...rest, outcomes: criteria.map((c) => c.outcome) };
+}
+
+/** Rebuilds full entries from compact ones with the words and ids of the job's trials, in protocol order. */
+export function entryExpander(mappings: MappingSet): (e: CompactEntry) => Omit<ScreeningEntry, 'isNew'> {
+  const trials = new Map(
+    mappings.trials.map((t) => [t.id, { ids: t.criteria.map((c) => c.id), words: new Map(t.criteria.map((c) => [c.id, `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}: ${c.text}`])) }]),
+  );
+  return (e) => {
+    const trial = trials.get(e.trialId);
+    if (!trial || trial.ids.length !== e.outcomes.length) throw new Error(`a screening thread answered for criteria the job's trial ${e.trialId} does not have`);
+    const { outcomes, ...rest } = e;
+    return { ...rest, openItemText: e.openItems.map((id) => trial.words.get(id) ?? id), criteria: trial.ids.map((id, i) => ({ id, outcome: outcomes[i]! })) };
+  };
 }
 
 /** The job's mappings: only the trials it screens (all when none are named); an unknown id is an error. */
@@ -50,7 +77,7 @@ export function screenBatch(batch: ScreenBatch, ctx: ScreenContext): BatchResult
     if (result.unchanged) out.unchanged++;
     else out.screened++;
     if (result.fault) out.faults++;
-    for (const e of result.entries) out.entries.push(e);
+    for (const e of result.entries) out.entries.push(compactEntry(e));
   }
   return out;
 }

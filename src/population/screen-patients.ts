@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Resource } from '@medplum/fhirtypes';
 import type { LoadedMappings } from '../mappings/load-mappings.js';
 import type { PatientLines } from './group-by-patient.js';
-import { narrowMappings, screenBatch, type BatchResult, type ScreenBatch } from './screen-batch.js';
+import { compactEntry, entryExpander, narrowMappings, screenBatch, type BatchResult, type ScreenBatch } from './screen-batch.js';
 import { faultEntries, type ScreenContext } from './screen-patient.js';
 import type { ScreeningEntry } from './screening-entry.js';
 import { InProcessPool, WorkerPool, type ScreenPool } from './worker-pool.js';
@@ -76,13 +76,15 @@ export async function screenPatientLines(patients: AsyncIterable<PatientLines>, 
   const inFlight = new Set<Promise<void>>();
   let sinking: Promise<void> = Promise.resolve();
   let nextId = 0;
+  const expand = entryExpander(ctx.mappings);
   const settle = (batch: ScreenBatch, result: BatchResult): Promise<void> => {
     summary.screened += result.screened;
     summary.unchanged += result.unchanged;
     summary.faults += result.faults;
     summary.resources += result.resources;
     if (result.entries.length === 0) return sinking;
-    sinking = sinking.then(() => sink(result.entries));
+    const entries = result.entries.map(expand);
+    sinking = sinking.then(() => sink(entries));
     return sinking;
   };
   const dispatch = async (batch: ScreenBatch): Promise<void> => {
@@ -132,7 +134,7 @@ function faultBatch(batch: ScreenBatch, ctx: ScreenContext): BatchResult {
   batch.patientIds.forEach((patientId, i) => {
     const lines = batch.texts[i]!.split('\n');
     out.resources += lines.length;
-    out.entries.push(...faultEntries({ patientId, lines }, ctx));
+    for (const e of faultEntries({ patientId, lines }, ctx)) out.entries.push(compactEntry(e));
   });
   return out;
 }

@@ -10,7 +10,7 @@ import { loadMappings } from '../../src/mappings/load-mappings.js';
 import { ownerOfResource } from '../../src/population/group-by-patient.js';
 import { screenNdjsonFiles } from '../../src/population/screen-files.js';
 import { screenPatients, type ScreenOptions } from '../../src/population/screen-patients.js';
-import type { ScreeningEntry } from '../../src/population/screening-entry.js';
+import { screeningEntry, type ScreeningEntry } from '../../src/population/screening-entry.js';
 import { ROOT, exampleBundle, exampleIds, syntheaBundles, testApp } from '../support/app.js';
 import { clinicalRecord, evaluateOverHttp } from '../support/clinical.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
@@ -148,11 +148,14 @@ describe('screening a population from NDJSON', () => {
       const patientId = patientIdOf(bundle);
       for (const t of await evaluateOverHttp(app, bundle)) {
         const e = byKey.get(`${patientId} ${t.trialId}`);
+        // The entry the contract's screeningEntry makes of the same evaluation says the same words.
+        expect(screeningEntry(t, { patientId, fhirServer: options.fhirServer, jobId: 'job-1', dataDigest: '-' }).openItemText).toEqual(e?.openItemText);
         expect({ patientId, trial: t.trialId, status: e?.status, open: e?.openItemText }).toEqual({
           patientId,
           trial: t.trialId,
           status: t.status,
-          open: t.criteria.filter((c) => c.outcome === 'unknown' || c.outcome === 'review').map((c) => `${c.item}: ${c.text}`),
+          // The words the worklist shows ("Inclusion 4: …"), as src/population/screening-entry.ts documents them.
+          open: t.criteria.filter((c) => c.outcome === 'unknown' || c.outcome === 'review').map((c) => `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}: ${c.text}`),
         });
       }
     }
