@@ -1,7 +1,7 @@
 import type { Outcome } from '../engine/types.js';
 import type { MappingSet } from '../mappings/compiled.js';
 import type { ScreeningEntry } from './screening-entry.js';
-import { screenPatient, type ScreenContext } from './screen-patient.js';
+import { criterionWords, screenPatient, type ScreenContext } from './screen-patient.js';
 
 /** What a worker thread is started with: where to load the mappings and the job's constants. */
 export interface ScreenSetup {
@@ -50,7 +50,7 @@ export function compactEntry(e: Omit<ScreeningEntry, 'isNew'>): CompactEntry {
 /** Rebuilds full entries from compact ones with the words and ids of the job's trials, in protocol order. */
 export function entryExpander(mappings: MappingSet): (e: CompactEntry) => Omit<ScreeningEntry, 'isNew'> {
   const trials = new Map(
-    mappings.trials.map((t) => [t.id, { ids: t.criteria.map((c) => c.id), words: new Map(t.criteria.map((c) => [c.id, `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}: ${c.text}`])) }]),
+    mappings.trials.map((t) => [t.id, { ids: t.criteria.map((c) => c.id), words: new Map(t.criteria.map((c) => [c.id, criterionWords(c)])) }]),
   );
   return (e) => {
     const trial = trials.get(e.trialId);

@@ -75,6 +75,11 @@ export function lastDataSeen(resources: readonly Resource[], now: Date): string 
 /** A FHIR date's year, or year-month, or day: what the comparison reads. */
 const DAY_PREFIX = /^\d{4}(-\d{2}(-\d{2})?)?/;
 
+/** A criterion as the worklist names it ("Inclusion 4: Inadequate response to …"), as screeningEntry words it. */
+export function criterionWords(c: { type: 'inclusion' | 'exclusion'; item: string; text: string }): string {
+  return `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}: ${c.text}`;
+}
+
 /**
  * The entries of a patient whose record cannot be read whole (not JSON, two Patients, nested beyond reason):
  * every criterion unknown, so the trial stays possible and the coordinator sees the patient (clinical safety
@@ -89,7 +94,7 @@ export function faultEntries(patient: PatientLines, ctx: ScreenContext, digest: 
     status: 'possibly-eligible',
     statusReason: 'data-missing',
     openItems: t.criteria.map((c) => c.id),
-    openItemText: t.criteria.map((c) => `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}: ${c.text}`),
+    openItemText: t.criteria.map(criterionWords),
     criteria: t.criteria.map((c) => ({ id: c.id, outcome: 'unknown' })),
     dataDigest: digest,
     screenedAt: ctx.now.toISOString(),
