@@ -6,6 +6,8 @@
  *
  * Options: --quick (3 s loads, no soak), --no-soak, --no-fhir. Env: BENCH_DURATION (s, default 10),
  * BENCH_CONNECTIONS (default 10), FHIR_BASE_URL (use that server instead of starting HAPI).
+ * --population runs only the population screening bench (bench/population.ts, issue #19), which writes its
+ * own section of bench/results.md.
  */
 import { cpus, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { checkGolden, runEvaluatorBench, type EvaluatorResults } from './evaluat
 import { largestSynthea, syntheaHookRequest, typicalHookRequest } from './fixtures.js';
 import { loadExample, obtainFhirServer, timeFhirPath, type SearchTiming } from './fhir-path.js';
 import { postOnce, runLoad, startTarget, type LoadResult } from './http.js';
+import { runPopulationBench, withPopulationSection } from './population.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -25,6 +28,11 @@ const SOAK_S = 60;
 const SOAK_WARMUP_S = 20;
 const log = (line: string): void => console.log(line);
 const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
+
+if (args.has('--population')) {
+  await runPopulationBench(log);
+  process.exit();
+}
 
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -244,7 +252,7 @@ if (soak) {
 const failures = [...httpRows.flatMap((r) => [r.baseline, r.service]), ...(soak ? [soak.load] : [])].filter((l) => l.non2xx + l.errors + l.timeouts > 0);
 if (failures.length) lines.push('', `**Some load runs had errors or non-2xx answers**: ${JSON.stringify(failures)}`);
 const md = `${lines.join('\n')}\n`;
-writeFileSync(join(import.meta.dirname, 'results.md'), md);
+writeFileSync(join(import.meta.dirname, 'results.md'), withPopulationSection(md));
 writeFileSync(join(import.meta.dirname, 'results.json'), `${JSON.stringify({ machine, connections: CONNECTIONS, durationS: DURATION, golden, http: httpRows, fhir, evaluator, soak }, null, 2)}\n`);
 log(`\n${md}`);
 if (!golden.ok) process.exitCode = 1;

@@ -22,4 +22,16 @@ export interface MappingSet {
   terminology: MappingTerminology;
   /** Per code list, the units its codes are measured in (`codes[].unit`), for the unit checks of trial-checks.ts. */
   listUnits: ReadonlyMap<string, readonly string[]>;
+  /**
+   * The files it was loaded from, when loaded with the registered rule kinds: a population job's worker
+   * threads load the same mappings from them (compiled rules hold functions, which cannot cross threads).
+   */
+  source?: MappingSource;
+}
+
+/** The files a MappingSet is loaded from (src/mappings/load-mappings.ts LoadOptions without test kinds). */
+export interface MappingSource {
+  dir: string;
+  localCodesFile?: string;
+  localConceptMapFile?: string;
 }

@@ -355,6 +355,9 @@ const ENGINE_VALUE_SETS = {
  * Loads, validates and compiles every code list and trial in fhir-mappings/. Anything wrong stops here
  * with the file and criterion named, so a broken mapping never reaches a patient.
  */
+/** What a loaded mapping set is called where it is handed around (the population contract, issue #19). */
+export type LoadedMappings = MappingSet;
+
 export function loadMappings(options: LoadOptions): MappingSet {
   const local = new Map<string, CodeEntry[]>();
   if (options.localCodesFile) {
@@ -431,7 +434,15 @@ export function loadMappings(options: LoadOptions): MappingSet {
         throw new MappingError(orderablesFile, message);
       })
     : NO_ORDERABLES;
-  return { trials, valueSets, engine, orderables, terminology: loadTerminology(trials, valueSets, options.localConceptMapFile), listUnits };
+  const mappings: MappingSet = { trials, valueSets, engine, orderables, terminology: loadTerminology(trials, valueSets, options.localConceptMapFile), listUnits };
+  if (!options.kinds) {
+    mappings.source = {
+      dir: options.dir,
+      ...(options.localCodesFile ? { localCodesFile: options.localCodesFile } : {}),
+      ...(options.localConceptMapFile ? { localConceptMapFile: options.localConceptMapFile } : {}),
+    };
+  }
+  return mappings;
 }
 
 /**

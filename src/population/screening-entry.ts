@@ -1,3 +1,4 @@
+import { itemName } from '../engine/evaluate-trial.js';
 import type { Outcome, StatusReasonCode, TrialEvaluation, TrialStatus } from '../engine/types.js';
 
 /**
@@ -48,7 +49,7 @@ export function screeningEntry(
     status: evaluation.status,
     statusReason: evaluation.statusReason.code,
     openItems: open.map((c) => c.id),
-    openItemText: open.map((c) => `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}: ${c.text}`),
+    openItemText: open.map((c) => `${itemName(c)}: ${c.text}`),
     criteria: evaluation.criteria.map((c) => ({ id: c.id, outcome: c.outcome })),
     ...(patient.lastDataSeen ? { lastDataSeen: patient.lastDataSeen } : {}),
     dataDigest: patient.dataDigest,

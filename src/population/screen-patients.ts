@@ -1,0 +1,140 @@
+import { availableParallelism } from 'node:os';
+import type { Resource } from '@medplum/fhirtypes';
+import type { LoadedMappings } from '../mappings/load-mappings.js';
+import type { PatientLines } from './group-by-patient.js';
+import { compactEntry, entryExpander, narrowMappings, screenBatch, type BatchResult, type ScreenBatch } from './screen-batch.js';
+import { faultEntries, type ScreenContext } from './screen-patient.js';
+import type { ScreeningEntry } from './screening-entry.js';
+import { InProcessPool, WorkerPool, type ScreenPool } from './worker-pool.js';
+
+export interface PatientResources {
+  patientId: string;
+  /** The patient's resources, the Patient included. */
+  resources: Resource[];
+}
+
+export interface ScreenOptions {
+  /** src/mappings/load-mappings.ts; worker threads load the same files again (MappingSet.source). */
+  mappings: LoadedMappings;
+  /** Default: all trials. */
+  trialIds?: readonly string[];
+  now: Date;
+  /** Normalised base, goes into each entry. */
+  fhirServer: string;
+  jobId: string;
+  /** Default: os.availableParallelism(). 0, or mappings without a source, screens in the calling thread. */
+  threads?: number;
+  /** The digests held from earlier jobs: a patient whose digest is unchanged is skipped (incremental). */
+  previousDigests?: (patientIds: readonly string[]) => Promise<Map<string, string>>;
+}
+
+export interface ScreenSummary {
+  patients: number;
+  screened: number;
+  unchanged: number;
+  resources: number;
+  faults: number;
+}
+
+export type Sink = (entries: Omit<ScreeningEntry, 'isNew'>[]) => Promise<void>;
+
+/** Patients per message to a thread: enough that messaging costs little, few enough that threads share the tail. */
+const BATCH_PATIENTS = 64;
+/** ... or fewer when their records are large (characters of NDJSON). */
+const BATCH_CHARS = 4 * 1024 * 1024;
+
+/** A population job's patients, given as resources (src/population/screen-files.ts reads them from NDJSON). */
+export function screenPatients(patients: AsyncIterable<PatientResources>, options: ScreenOptions, sink: Sink): Promise<ScreenSummary> {
+  return screenPatientLines(asLines(patients), options, sink);
+}
+
+async function* asLines(patients: AsyncIterable<PatientResources>): AsyncGenerator<PatientLines> {
+  for await (const p of patients) yield { patientId: p.patientId, lines: p.resources.map((r) => JSON.stringify(r)) };
+}
+
+function startPool(options: ScreenOptions, ctx: ScreenContext): ScreenPool {
+  const threads = options.threads ?? availableParallelism();
+  const source = options.mappings.source;
+  if (threads <= 0 || !source) return new InProcessPool((batch) => screenBatch(batch, ctx));
+  return new WorkerPool(
+    { source, ...(options.trialIds ? { trialIds: options.trialIds } : {}), now: options.now.toISOString(), fhirServer: options.fhirServer, jobId: options.jobId },
+    threads,
+  );
+}
+
+/**
+ * Screens patients given as NDJSON lines: batches go to the worker threads, each thread's entries to the
+ * sink as they come (one sink call at a time, in the order batches finish), with at most two batches per
+ * thread waiting so memory stays bounded however many patients come. A batch whose thread died becomes
+ * fault entries (every criterion unknown) for its patients: the job goes on.
+ */
+export async function screenPatientLines(patients: AsyncIterable<PatientLines>, options: ScreenOptions, sink: Sink): Promise<ScreenSummary> {
+  const ctx: ScreenContext = { mappings: narrowMappings(options.mappings, options.trialIds), now: options.now, fhirServer: options.fhirServer, jobId: options.jobId };
+  const summary: ScreenSummary = { patients: 0, screened: 0, unchanged: 0, resources: 0, faults: 0 };
+  const pool = startPool(options, ctx);
+  const maxInFlight = Math.max(2, pool.threads * 2);
+  const inFlight = new Set<Promise<void>>();
+  let sinking: Promise<void> = Promise.resolve();
+  let nextId = 0;
+  const expand = entryExpander(ctx.mappings);
+  const settle = (batch: ScreenBatch, result: BatchResult): Promise<void> => {
+    summary.screened += result.screened;
+    summary.unchanged += result.unchanged;
+    summary.faults += result.faults;
+    summary.resources += result.resources;
+    if (result.entries.length === 0) return sinking;
+    const entries = result.entries.map(expand);
+    sinking = sinking.then(() => sink(entries));
+    return sinking;
+  };
+  const dispatch = async (batch: ScreenBatch): Promise<void> => {
+    if (options.previousDigests) {
+      const held = await options.previousDigests(batch.patientIds);
+      batch.previous = batch.patientIds.map((id) => held.get(id) ?? null);
+    }
+    const done = pool.run(batch).then(
+      (result) => settle(batch, result),
+      () => settle(batch, faultBatch(batch, ctx)),
+    );
+    inFlight.add(done);
+    done.then(
+      () => inFlight.delete(done),
+      () => inFlight.delete(done),
+    );
+    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+  };
+  try {
+    let batch: ScreenBatch = { id: nextId++, patientIds: [], texts: [], previous: [] };
+    let chars = 0;
+    for await (const p of patients) {
+      summary.patients++;
+      const text = p.lines.join('\n');
+      batch.patientIds.push(p.patientId);
+      batch.texts.push(text);
+      batch.previous.push(null);
+      chars += text.length;
+      if (batch.patientIds.length >= BATCH_PATIENTS || chars >= BATCH_CHARS) {
+        await dispatch(batch);
+        batch = { id: nextId++, patientIds: [], texts: [], previous: [] };
+        chars = 0;
+      }
+    }
+    if (batch.patientIds.length > 0) await dispatch(batch);
+    await Promise.all(inFlight);
+    await sinking;
+  } finally {
+    await pool.close();
+  }
+  return summary;
+}
+
+/** A batch whose thread failed: each patient's entries all unknown, counted as faults. */
+function faultBatch(batch: ScreenBatch, ctx: ScreenContext): BatchResult {
+  const out: BatchResult = { id: batch.id, entries: [], screened: batch.patientIds.length, unchanged: 0, faults: batch.patientIds.length, resources: 0 };
+  batch.patientIds.forEach((patientId, i) => {
+    const lines = batch.texts[i]!.split('\n');
+    out.resources += lines.length;
+    for (const e of faultEntries({ patientId, lines }, ctx)) out.entries.push(compactEntry(e));
+  });
+  return out;
+}

@@ -1,0 +1,237 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportResources } from '../../scripts/build-cohort.js';
+import { ANCHOR } from '../../scripts/fhir-builders.js';
+import { loadMappings } from '../../src/mappings/load-mappings.js';
+import { ownerOfResource } from '../../src/population/group-by-patient.js';
+import { screenNdjsonFiles } from '../../src/population/screen-files.js';
+import { screenPatients, type ScreenOptions } from '../../src/population/screen-patients.js';
+import { screeningEntry, type ScreeningEntry } from '../../src/population/screening-entry.js';
+import { ROOT, exampleBundle, exampleIds, syntheaBundles, testApp } from '../support/app.js';
+import { clinicalRecord, evaluateOverHttp } from '../support/clinical.js';
+import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
+import { hookTrace } from '../support/hook-trace.js';
+
+type Entry = Omit<ScreeningEntry, 'isNew'>;
+
+/**
+ * One patient's Bundle as a Bulk Data export holds it (references as a server writes them, only the types the
+ * trials read), keeping only what belongs to the patient: the hook, `$evaluate` and the screening then all
+ * read the same resources.
+ */
+function asExported(bundle: Bundle): Bundle {
+  const resources = exportResources(bundle);
+  const patientId = patientIdOf(bundle);
+  const kept = resources.filter((r) => r.resourceType === 'Medication' || ownerOfResource(r as unknown as Record<string, unknown>) === patientId);
+  return { resourceType: 'Bundle', type: 'collection', entry: kept.map((resource) => ({ resource })) };
+}
+
+/** The bundles screened: every example patient, the Synthea records and the clinical test records. */
+function patientBundles(): Bundle[] {
+  const records = readdirSync(resolve(ROOT, 'test', 'clinical', 'records'))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => clinicalRecord(f.slice(0, -'.json'.length)));
+  // Several clinical records reuse an example's patient id: the first bundle of each patient is screened.
+  const seen = new Set<string>();
+  return [...exampleIds().map(exampleBundle), ...syntheaBundles().map((s) => s.bundle), ...records].map(asExported).filter((b) => {
+    const id = patientIdOf(b);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/** The bundles as NDJSON files split by type (one file per type, every patient in it), as an export gives them. */
+function writeExport(dir: string, bundles: readonly Bundle[]): string[] {
+  const byType = new Map<string, string[]>();
+  const medications = new Set<string>();
+  for (const b of bundles) {
+    for (const e of b.entry ?? []) {
+      const r = e.resource as Resource;
+      const line = JSON.stringify(r);
+      // A Medication is shared, written once however many patients' records reference it.
+      if (r.resourceType === 'Medication') {
+        if (medications.has(line)) continue;
+        medications.add(line);
+      }
+      const list = byType.get(r.resourceType) ?? [];
+      list.push(line);
+      byType.set(r.resourceType, list);
+    }
+  }
+  return [...byType].map(([type, lines]) => {
+    const file = join(dir, `${type}.ndjson`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  });
+}
+
+async function collect(run: (sink: (entries: Entry[]) => Promise<void>) => Promise<unknown>): Promise<Entry[]> {
+  const out: Entry[] = [];
+  await run(async (entries) => {
+    out.push(...entries);
+  });
+  return out;
+}
+
+const key = (e: { patientId: string; trialId: string }): string => `${e.patientId} ${e.trialId}`;
+
+describe('screening a population from NDJSON', () => {
+  let app: FastifyInstance;
+  let dir: string;
+  let bundles: Bundle[];
+  let files: string[];
+  let options: ScreenOptions;
+  let entries: Entry[];
+
+  beforeAll(async () => {
+    app = testApp();
+    await app.ready();
+    dir = mkdtempSync(join(tmpdir(), 'trialmatch-screen-test-'));
+    bundles = patientBundles();
+    files = writeExport(dir, bundles);
+    // Two worker threads here, as on the 2-core machine; the other tests screen in the test's own thread.
+    options = { mappings: loadMappings({ dir: join(ROOT, 'fhir-mappings') }), now: ANCHOR, fhirServer: 'http://ehr.example/fhir', jobId: 'job-1', threads: 2 };
+    entries = await collect((sink) => screenNdjsonFiles(files, options, sink));
+  }, 120_000);
+
+  afterAll(async () => {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives every patient one entry per trial, with the job and server named', () => {
+    const patients = new Set(bundles.map(patientIdOf));
+    expect(patients.size).toBe(bundles.length);
+    expect(new Set(entries.map((e) => e.patientId))).toEqual(patients);
+    expect(entries).toHaveLength(patients.size * options.mappings.trials.length);
+    expect(new Set(entries.map(key)).size).toBe(entries.length);
+    expect(entries.every((e) => e.jobId === 'job-1' && e.fhirServer === 'http://ehr.example/fhir' && e.screenedAt === ANCHOR.toISOString())).toBe(true);
+    // The examples include candidates: the test compares more than ineligible records.
+    expect(entries.some((e) => e.status === 'possibly-eligible')).toBe(true);
+  });
+
+  it('gives the statuses, open items and criteria the hook gives the same patients', async () => {
+    const byKey = new Map(entries.map((e) => [key(e), e]));
+    for (const bundle of bundles) {
+      const patientId = patientIdOf(bundle);
+      const payload = hookRequest(patientId, { prefetch: prefetchFor(bundle) });
+      const res = await app.inject({ method: 'POST', url: '/cds-services/trialmatch-sle', payload });
+      expect(res.statusCode).toBe(200);
+      const { evaluations } = await hookTrace(app, payload);
+      for (const ev of evaluations) {
+        const e = byKey.get(`${patientId} ${ev.trialId}`);
+        const open = ev.criteria.filter((c) => c.outcome === 'unknown' || c.outcome === 'review').map((c) => c.id);
+        expect({ patientId, trial: ev.trialId, status: e?.status, reason: e?.statusReason, open: e?.openItems, criteria: e?.criteria }).toEqual({
+          patientId,
+          trial: ev.trialId,
+          status: ev.status,
+          reason: ev.statusReason.code,
+          open,
+          criteria: ev.criteria.map((c) => ({ id: c.id, outcome: c.outcome })),
+        });
+      }
+      // A card for each trial the screening finds likely or possibly eligible, with the same status.
+      const cards = res.json<{ cards: { extension: Record<string, { trialId: string; status: string }> }[] }>().cards.map((c) => Object.values(c.extension)[0]!);
+      const shown = entries.filter((e) => e.patientId === patientId && e.status !== 'ineligible');
+      expect(cards.map((c) => `${c.trialId} ${c.status}`).sort()).toEqual(shown.map((e) => `${e.trialId} ${e.status}`).sort());
+    }
+  }, 120_000);
+
+  it('gives the statuses and open items POST /trials/$evaluate gives', async () => {
+    const byKey = new Map(entries.map((e) => [key(e), e]));
+    for (const bundle of bundles) {
+      const patientId = patientIdOf(bundle);
+      for (const t of await evaluateOverHttp(app, bundle)) {
+        const e = byKey.get(`${patientId} ${t.trialId}`);
+        // The entry the contract's screeningEntry makes of the same evaluation says the same words.
+        expect(screeningEntry(t, { patientId, fhirServer: options.fhirServer, jobId: 'job-1', dataDigest: '-' }).openItemText).toEqual(e?.openItemText);
+        expect({ patientId, trial: t.trialId, status: e?.status, open: e?.openItemText }).toEqual({
+          patientId,
+          trial: t.trialId,
+          status: t.status,
+          // The words the worklist shows ("Inclusion 4: …"), as src/population/screening-entry.ts documents them.
+          open: t.criteria.filter((c) => c.outcome === 'unknown' || c.outcome === 'review').map((c) => `${c.type === 'inclusion' ? 'Inclusion' : 'Exclusion'} ${c.item}: ${c.text}`),
+        });
+      }
+    }
+  }, 120_000);
+
+  it('groups through bucket files on disk as it groups in memory', async () => {
+    const bucketed = await collect((sink) => screenNdjsonFiles(files, { ...options, threads: 0, grouping: { bucketBytes: 64 * 1024 } }, sink));
+    const strip = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+    expect(strip(bucketed)).toEqual(strip(entries));
+  }, 120_000);
+
+  it('screens resources given in memory (screenPatients) as it screens the files', async () => {
+    const inMemory = await collect((sink) =>
+      screenPatients(
+        (async function* () {
+          for (const b of bundles) yield { patientId: patientIdOf(b), resources: (b.entry ?? []).map((e) => e.resource as Resource) };
+        })(),
+        { ...options, threads: 0 },
+        sink,
+      ),
+    );
+    const view = (list: Entry[]): string[] => list.map((e) => `${key(e)} ${e.status} ${e.openItems.join(',')} ${e.lastDataSeen ?? '-'}`).sort();
+    expect(view(inMemory)).toEqual(view(entries));
+  }, 120_000);
+
+  it('skips a patient whose data digest is unchanged and re-screens one whose data changed', async () => {
+    const held = new Map(entries.map((e) => [e.patientId, e.dataDigest]));
+    const changed = patientIdOf(bundles[0]!);
+    held.set(changed, 'an older digest');
+    const asked: string[] = [];
+    const previousDigests = (ids: readonly string[]): Promise<Map<string, string>> => {
+      asked.push(...ids);
+      return Promise.resolve(new Map(ids.flatMap((id) => (held.has(id) ? [[id, held.get(id)!] as const] : []))));
+    };
+    const out: Entry[] = [];
+    const summary = await screenNdjsonFiles(files, { ...options, threads: 0, previousDigests }, async (list) => {
+      out.push(...list);
+    });
+    expect(new Set(asked).size).toBe(bundles.length);
+    expect(summary).toMatchObject({ patients: bundles.length, screened: 1, unchanged: bundles.length - 1, faults: 0 });
+    expect(new Set(out.map((e) => e.patientId))).toEqual(new Set([changed]));
+  }, 120_000);
+
+  it('turns a record it cannot read into entries with every criterion unknown and counts the fault, and goes on', async () => {
+    const faulty = mkdtempSync(join(tmpdir(), 'trialmatch-screen-faulty-'));
+    try {
+      const good = bundles.find((b) => patientIdOf(b) === 'sle-child-likely')!;
+      const lines = (good.entry ?? []).map((e) => JSON.stringify(e.resource));
+      // A second, different Patient with the same id: the record no longer says who the patient is (evaluateBundle refuses it).
+      const twin = JSON.stringify({ resourceType: 'Patient', id: 'twin', gender: 'male', birthDate: '1950-01-01' });
+      const deep = JSON.stringify({ resourceType: 'Observation', id: 'deep', subject: { reference: 'Patient/deep' }, extension: [JSON.parse('{"a":'.repeat(150) + '1' + '}'.repeat(150)) as unknown] });
+      const file = join(faulty, 'export.ndjson');
+      writeFileSync(
+        file,
+        [...lines, twin, JSON.stringify({ resourceType: 'Patient', id: 'twin', gender: 'female', birthDate: '2012-01-01' }), JSON.stringify({ resourceType: 'Patient', id: 'deep' }), deep, '{"resourceType": "Observation", not json'].join('\n'),
+      );
+      const out: Entry[] = [];
+      const summary = await screenNdjsonFiles([file], { ...options, threads: 0 }, async (list) => {
+        out.push(...list);
+      });
+      expect(summary).toMatchObject({ patients: 3, screened: 3 });
+      // Two records that cannot be read, and one line that is not JSON.
+      expect(summary.faults).toBe(3);
+      for (const id of ['twin', 'deep']) {
+        const mine = out.filter((e) => e.patientId === id);
+        expect(mine).toHaveLength(options.mappings.trials.length);
+        for (const e of mine) {
+          expect(e.status).toBe('possibly-eligible');
+          expect(e.criteria.every((c) => c.outcome === 'unknown')).toBe(true);
+          expect(e.openItems).toEqual(e.criteria.map((c) => c.id));
+        }
+      }
+      const child = out.filter((e) => e.patientId === 'sle-child-likely');
+      expect(child.map((e) => `${e.trialId} ${e.status}`).sort()).toEqual(entries.filter((e) => e.patientId === 'sle-child-likely').map((e) => `${e.trialId} ${e.status}`).sort());
+    } finally {
+      rmSync(faulty, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
