@@ -19,6 +19,9 @@ import { examplesRoutes } from './http/routes/examples.js';
 import { demoRoutes } from './http/routes/demo.js';
 import { devTokenRoutes } from './http/routes/dev-token.js';
 import { smartRoutes } from './http/routes/smart.js';
+import { populationRoutes } from './http/routes/population.js';
+import { createPopulationSetup } from './bulk/population-runner.js';
+import type { ScreeningResultsStore } from './population/screening-entry.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { serviceUnavailable, tooManyRequests } from './fhir/outcomes.js';
@@ -182,9 +185,29 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   void app.register(smartRoutes, { verifier: smartVerifier });
+  // Issue #19 item 1: population screening jobs (Bulk Data export -> screen -> the screening store).
+  void app.register(async (scoped) => {
+    const population = await createPopulationSetup({
+      config,
+      mappings,
+      screening: () => screeningStoreOf(app.state),
+      clock,
+      log: { info: (data, msg) => app.log.info(data, msg), warn: (data, msg) => app.log.warn(data, msg) },
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    app.addHook('onClose', async () => population.close());
+    await scoped.register(populationRoutes, { jobs: population.jobs, runner: population.runner });
+  });
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   registerOperations(app, config, trust);
   return app;
+}
+
+/** The shared state's screening store (issue #19; "coord" adds it to SharedState). */
+function screeningStoreOf(state: SharedState): ScreeningResultsStore {
+  const store = (state as SharedState & { screening?: ScreeningResultsStore }).screening;
+  if (!store) throw serviceUnavailable('this service has no screening store');
+  return store;
 }
 
 /**

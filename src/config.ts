@@ -182,6 +182,28 @@ export const configSchema = z
      * is reused this long at most (never past the token's exp), so one app load asks once, not per call.
      */
     smartIntrospectionCacheSeconds: num(60),
+    /**
+     * Population screening (issue #19 item 1, src/bulk/): where a job's Bulk Data export files are written while
+     * it runs (removed when it ends). Default: a folder under the system's temporary directory.
+     */
+    bulkWorkDir: z.string().optional(),
+    /** A whole Bulk Data export, kick-off to manifest, at most this long; past it the export is cancelled. */
+    bulkJobTimeoutMs: num(3_600_000),
+    /** Status polls: a server's Retry-After is honoured within [BULK_POLL_MIN_MS, BULK_POLL_MAX_MS]. */
+    bulkPollMinMs: num(1000),
+    bulkPollMaxMs: num(60_000),
+    /** The largest export file accepted (bytes). */
+    bulkMaxFileBytes: num(4 * 1024 ** 3),
+    /**
+     * SMART Backend Services (SMART App Launch 2.x §Backend Services) for a FHIR server that is not on this
+     * machine: the client id registered with the server's authorization server, and a file holding the
+     * client's private key as a JWK (RS384 or ES384, with its `kid`). A job against a server that is not on
+     * loopback is refused without them.
+     */
+    bulkClientId: z.string().min(1).optional(),
+    bulkPrivateKeyFile: z.string().min(1).optional(),
+    /** The scopes asked; default: system/<Type>.read for each type the export asks (SMART v1 scope syntax). */
+    bulkScope: z.string().min(1).optional(),
   })
   .superRefine((c, ctx) => {
     // Issue #12 item 1: a production process never runs on the development key, a default trust or guessed audiences.
@@ -241,6 +263,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     suppressionDays: env.SUPPRESSION_DAYS,
     suppressionSecret: env.SUPPRESSION_SECRET || undefined,
     smartIntrospectionCacheSeconds: env.SMART_INTROSPECTION_CACHE_SECONDS,
+    bulkWorkDir: env.BULK_WORK_DIR || undefined,
+    bulkJobTimeoutMs: env.BULK_JOB_TIMEOUT_MS,
+    bulkPollMinMs: env.BULK_POLL_MIN_MS,
+    bulkPollMaxMs: env.BULK_POLL_MAX_MS,
+    bulkMaxFileBytes: env.BULK_MAX_FILE_BYTES,
+    bulkClientId: env.BULK_CLIENT_ID || undefined,
+    bulkPrivateKeyFile: env.BULK_PRIVATE_KEY_FILE || undefined,
+    bulkScope: env.BULK_SCOPE || undefined,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
     connectionTimeoutMs: env.CONNECTION_TIMEOUT_MS,
