@@ -169,6 +169,12 @@ export const configSchema = z
     databaseUrl: z.string().min(1).optional(),
     /** The audit trail in the embedded mode (JSON lines, never the operational log); default beside the journal. */
     auditFile: z.string().optional(),
+    /**
+     * Population screening results and the coordinator's patient states in the embedded mode (issue #19), a
+     * journal of their own; default `screening.jsonl` beside the feedback journal. With DATABASE_URL they are
+     * in PostgreSQL.
+     */
+    screeningFile: z.string().optional(),
     /** Days a card stays hidden for a patient after an override reason that `suppresses` (cds/override-reasons.ts). */
     suppressionDays: num(90),
     /**
@@ -218,6 +224,7 @@ export const configSchema = z
   .transform((c) => ({
     ...c,
     auditFile: c.auditFile ?? resolve(dirname(c.feedbackFile), 'audit.jsonl'),
+    screeningFile: c.screeningFile ?? resolve(dirname(c.feedbackFile), 'screening.jsonl'),
     trustFile: c.trustFile ?? (c.devTrust ? DEV_TRUST_FILE : undefined),
     publicBaseUrls: (c.publicBaseUrls ?? [`http://localhost:${c.port}`, `http://127.0.0.1:${c.port}`]).map((u) => u.replace(/\/+$/, '')),
   }));
@@ -260,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jtiIssuerQuota: env.JTI_ISSUER_QUOTA,
     databaseUrl: env.DATABASE_URL || undefined,
     auditFile: env.AUDIT_FILE || undefined,
+    screeningFile: env.SCREENING_FILE || undefined,
     suppressionDays: env.SUPPRESSION_DAYS,
     suppressionSecret: env.SUPPRESSION_SECRET || undefined,
     smartIntrospectionCacheSeconds: env.SMART_INTROSPECTION_CACHE_SECONDS,

@@ -28,6 +28,7 @@ export async function createSharedState(config: Config, log: StateLog, hooks: { 
   const state = await openEmbeddedState({
     feedbackFile: config.feedbackFile,
     auditFile: config.auditFile,
+    screeningFile: config.screeningFile,
     maxCards: config.feedbackMaxCards,
     jtiCacheSize: config.jtiCacheSize,
     jtiIssuerQuota: config.jtiIssuerQuota,

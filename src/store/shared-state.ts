@@ -8,6 +8,9 @@
  * and trial (see security/suppression-key.ts), never by the raw patient id.
  */
 
+import type { ScreeningResultsStore } from '../population/screening-entry.js';
+import type { PatientStateStore } from './patient-states.js';
+
 /** A card the service answered with, remembered so feedback (which names only the card) can be attributed. */
 export interface RememberedCard {
   uuid: string;
@@ -85,8 +88,10 @@ export interface AuditEvent {
   /** The client's issuer (`iss`) and user (`sub`); 'anonymous' when AUTH_MODE=off. */
   issuer: string;
   subject: string;
-  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate';
+  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate' | 'coordinator-state';
   patientId?: string;
+  /** `coordinator-state`: the state the coordinator set (src/store/patient-states.ts). */
+  state?: string;
   fhirServer?: string;
   trials?: readonly string[];
 }
@@ -113,6 +118,10 @@ export interface SharedState {
   replay: ReplayStore;
   audit: AuditTrail;
   terminology: TerminologyCache;
+  /** Population screening results (issue #19): written by screening jobs, read by the coordinator's worklist. */
+  screening: ScreeningResultsStore;
+  /** The coordinator's state of each candidate on a worklist (issue #19 item 2). */
+  patientStates: PatientStateStore;
   /** Throws when the state cannot be used (database down): /readyz. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -1,9 +1,11 @@
+import { dirname, resolve } from 'node:path';
 import type { SharedState } from '../shared-state.js';
 import { AuditFile } from './audit-file.js';
 import { EmbeddedFeedbackStore } from './feedback-store.js';
 import { journalEntry } from './journal-entries.js';
 import { Journal } from './journal.js';
 import { EmbeddedReplayStore } from './replay-store.js';
+import { EmbeddedScreeningStore } from './screening-store.js';
 import { EmbeddedSuppressionStore } from './suppression-store.js';
 import { EmbeddedTerminologyCache } from './terminology-cache.js';
 
@@ -15,6 +17,8 @@ export interface StateLog {
 export interface EmbeddedOptions {
   feedbackFile: string;
   auditFile: string;
+  /** Population screening results and patient states (SCREENING_FILE); default `screening.jsonl` beside the journal. */
+  screeningFile?: string;
   maxCards: number;
   jtiCacheSize: number;
   jtiIssuerQuota: number;
@@ -64,11 +68,25 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
   // The count only, never the lines: they may hold what a hand edit put there (house rule 8).
   if (read.skippedLines > 0) options.log.warn({ journal: options.feedbackFile, skippedLines: read.skippedLines }, 'feedback journal: lines that are not valid entries were skipped');
 
+  // Screening results in a journal of their own (issue #19): a population job's lines never slow this one.
+  const screening = new EmbeddedScreeningStore();
+  const screeningFile = options.screeningFile ?? resolve(dirname(options.feedbackFile), 'screening.jsonl');
+  let screeningJournal: Journal;
+  try {
+    const opened = await Journal.open(screeningFile, (raw) => screening.replay(raw));
+    screeningJournal = opened.journal;
+    if (opened.stats.skippedLines > 0) options.log.warn({ journal: screeningFile, skippedLines: opened.stats.skippedLines }, 'screening journal: lines that are not valid entries were skipped');
+  } catch (err) {
+    journal.close();
+    throw err;
+  }
+
   let audit: AuditFile;
   try {
     audit = await AuditFile.open(options.auditFile);
   } catch (err) {
     journal.close();
+    screeningJournal.close();
     throw err;
   }
   const compact = (): void => {
@@ -77,6 +95,7 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
   };
   feedback.attach(journal, compact);
   suppressions.attach(journal);
+  screening.attach(screeningJournal);
   if (stats.cards > 2 * options.maxCards) compact();
   options.log.info({ journal: options.feedbackFile, cards: stats.cards, feedback: stats.feedback, suppressions: stats.suppressions }, 'embedded shared state ready (one process; DATABASE_URL for replicas)');
 
@@ -88,11 +107,14 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
     replay: new EmbeddedReplayStore(options.jtiCacheSize, options.jtiIssuerQuota),
     audit,
     terminology: new EmbeddedTerminologyCache(options.terminologyCacheSize ?? 100_000),
+    screening,
+    patientStates: screening.patientStates,
     async check() {
       // Nothing remote to reach: the journal is open or the process would not have started.
     },
     async close() {
       journal.close();
+      screeningJournal.close();
       await audit.close();
     },
   };

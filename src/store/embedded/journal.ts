@@ -21,7 +21,7 @@ export interface JournalReadStats {
 export class Journal {
   private fd = -1;
   private pendingSyncs = 0;
-  private compactionDue: (() => readonly object[]) | undefined;
+  private compactionDue: (() => Iterable<object>) | undefined;
 
   private constructor(
     readonly file: string,
@@ -64,7 +64,7 @@ export class Journal {
   }
 
   /** Rewrites the journal as `snapshot()`, now or once the fsyncs in flight are done (they use the old fd). */
-  compactWhenIdle(snapshot: () => readonly object[]): void {
+  compactWhenIdle(snapshot: () => Iterable<object>): void {
     if (this.pendingSyncs > 0) this.compactionDue = snapshot;
     else this.compact(snapshot);
   }
@@ -78,7 +78,7 @@ export class Journal {
     this.lock.release();
   }
 
-  private compact(snapshot: () => readonly object[]): void {
+  private compact(snapshot: () => Iterable<object>): void {
     this.compactionDue = undefined;
     if (this.fd < 0) return;
     const tmp = `${this.file}.compact-${process.pid}`;

@@ -6,6 +6,7 @@ import type { StateLog } from '../embedded/embedded-state.js';
 import { serviceUnavailable } from '../../fhir/outcomes.js';
 import { migrate } from './migrate.js';
 import { boundedAuditEvent } from '../embedded/audit-file.js';
+import { PostgresPatientStateStore, PostgresScreeningStore } from './screening-store.js';
 
 export interface PostgresOptions {
   databaseUrl: string;
@@ -55,6 +56,8 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
   const replay = new PostgresReplayStore(pool, options.jtiIssuerQuota);
   const audit = new PostgresAuditTrail(pool);
   const terminology = new PostgresTerminologyCache(pool);
+  const screening = new PostgresScreeningStore(pool);
+  const patientStates = new PostgresPatientStateStore(pool);
   return {
     kind: 'postgres',
     feedback: {
@@ -74,6 +77,15 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
     terminology: {
       get: (keys, now) => guard(terminology.get(keys, now), 'terminology-cache-get', onError),
       put: (entries) => guard(terminology.put(entries), 'terminology-cache-put', onError),
+    },
+    screening: {
+      put: (entries) => guard(screening.put(entries), 'screening-put', onError),
+      forTrial: (trialId, fhirServer) => guard(screening.forTrial(trialId, fhirServer), 'screening-for-trial', onError),
+      digests: (fhirServer, patientIds) => guard(screening.digests(fhirServer, patientIds), 'screening-digests', onError),
+    },
+    patientStates: {
+      set: (state) => guard(patientStates.set(state), 'patient-state-set', onError),
+      forTrial: (trialId, fhirServer) => guard(patientStates.forTrial(trialId, fhirServer), 'patient-states', onError),
     },
     async check() {
       await pool.query('select 1').catch((err: unknown) => {
@@ -275,7 +287,7 @@ class PostgresAuditTrail implements AuditTrail {
   async record(event: AuditEvent): Promise<void> {
     // The same bounded fields as the embedded file (issue #20 item 5).
     const e = boundedAuditEvent(event);
-    await this.pool.query('insert into audit_events (at, issuer, subject, action, patient_id, fhir_server, trials) values ($1, $2, $3, $4, $5, $6, $7)', [
+    await this.pool.query('insert into audit_events (at, issuer, subject, action, patient_id, fhir_server, trials, state) values ($1, $2, $3, $4, $5, $6, $7, $8)', [
       e.at,
       e.issuer,
       e.subject,
@@ -283,6 +295,7 @@ class PostgresAuditTrail implements AuditTrail {
       e.patientId ?? null,
       e.fhirServer ?? null,
       e.trials ? [...e.trials] : null,
+      e.state ?? null,
     ]);
   }
 }

@@ -1,0 +1,89 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { resolve } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { openEmbeddedState, type EmbeddedState } from '../../src/store/embedded/embedded-state.js';
+import { describeScreeningStore, exampleEntries } from '../support/screening-store-contract.js';
+
+const dir = mkdtempSync(resolve(tmpdir(), 'trialmatch-screening-'));
+const opened: EmbeddedState[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close().catch(() => undefined)));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const quiet = { warn: (_o: object, _m: string): void => undefined, info: (): void => undefined };
+let n = 0;
+
+async function openAt(name: string, log = quiet): Promise<EmbeddedState> {
+  const state = await openEmbeddedState({ feedbackFile: resolve(dir, name, 'feedback.jsonl'), auditFile: resolve(dir, name, 'audit.jsonl'), maxCards: 100, jtiCacheSize: 100, jtiIssuerQuota: 100, log });
+  opened.push(state);
+  return state;
+}
+
+describeScreeningStore('embedded journal', async () => {
+  const name = `contract-${n++}`;
+  let state = await openAt(name);
+  return {
+    state,
+    reopen: async () => {
+      await state.close();
+      state = await openAt(name);
+      return state;
+    },
+  };
+});
+
+describe('the embedded screening journal', () => {
+  it('is a file of its own beside the feedback journal, writing shared outcomes once', async () => {
+    const state = await openAt('own-file');
+    const entries = ['sle-child-likely', 'sle-teen-missing-tests'].flatMap((p) => exampleEntries(p, 'job-1'));
+    await state.screening.put(entries);
+    await state.screening.put(exampleEntries('sle-child-likely', 'job-2'));
+    const lines = readFileSync(resolve(dir, 'own-file', 'screening.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { t: string });
+    expect(lines.filter((l) => l.t === 'screening')).toHaveLength(entries.length + entries.length / 2);
+    // The second job's outcomes are the first's: no new outcome lines.
+    expect(lines.filter((l) => l.t === 'outcomes').length).toBeLessThanOrEqual(entries.length);
+    expect(readFileSync(resolve(dir, 'own-file', 'feedback.jsonl'), { encoding: 'utf8', flag: 'a+' })).toBe('');
+  });
+
+  it('refuses a batch it could not read back at start, and keeps none of it', async () => {
+    const state = await openAt('refuse');
+    const good = exampleEntries('sle-child-likely', 'job-1');
+    const bad = { ...good[1]!, patientId: 'x'.repeat(200) };
+    await expect(state.screening.put([good[0]!, bad])).rejects.toThrow();
+    expect(await state.screening.forTrial(good[0]!.trialId)).toEqual([]);
+  });
+
+  it('compacts to the latest entry per key and reads it back the same', async () => {
+    const name = 'compact';
+    let state = await openAt(name);
+    const base = exampleEntries('sle-teen-missing-tests', 'job-0')[0]!;
+    // 4,000 patients screened three times: 12,000 lines, 4,000 live, so the journal is compacted.
+    for (let job = 0; job < 3; job++) {
+      await state.screening.put(Array.from({ length: 4000 }, (_, i) => ({ ...base, patientId: `p-${i}`, jobId: `job-${job}`, dataDigest: `d-${job}-${i}` })));
+    }
+    await state.close();
+    const lines = readFileSync(resolve(dir, name, 'screening.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBeLessThan(6000);
+    state = await openAt(name);
+    const held = await state.screening.forTrial(base.trialId);
+    expect(held).toHaveLength(4000);
+    expect(held.every((e) => e.jobId === 'job-2' && !e.isNew)).toBe(true);
+    expect(await state.screening.digests(base.fhirServer, ['p-17'])).toEqual(new Map([['p-17', 'd-2-17']]));
+  });
+
+  it('skips a corrupt line with a warning that gives the count only', async () => {
+    const name = 'corrupt';
+    let state = await openAt(name);
+    await state.screening.put(exampleEntries('sle-child-likely', 'job-1'));
+    await state.close();
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(resolve(dir, name, 'screening.jsonl'), '{"t":"screening","patientId":"secret-patient"}\n');
+    const warnings: object[] = [];
+    state = await openAt(name, { warn: (o: object): void => void warnings.push(o), info: (): void => undefined });
+    expect(warnings).toEqual([{ journal: resolve(dir, name, 'screening.jsonl'), skippedLines: 1 }]);
+    expect(JSON.stringify(warnings)).not.toContain('secret-patient');
+    expect(await state.screening.digests('https://ehr.example/fhir', ['sle-child-likely'])).toHaveProperty('size', 1);
+  });
+});
