@@ -21,7 +21,6 @@ import { devTokenRoutes } from './http/routes/dev-token.js';
 import { smartRoutes } from './http/routes/smart.js';
 import { populationRoutes } from './http/routes/population.js';
 import { createPopulationSetup } from './bulk/population-runner.js';
-import type { ScreeningResultsStore } from './population/screening-entry.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { serviceUnavailable, tooManyRequests } from './fhir/outcomes.js';
@@ -190,7 +189,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const population = await createPopulationSetup({
       config,
       mappings,
-      screening: () => screeningStoreOf(app.state),
+      screening: () => app.state.screening,
       clock,
       log: { info: (data, msg) => app.log.info(data, msg), warn: (data, msg) => app.log.warn(data, msg) },
       ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -201,13 +200,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   registerOperations(app, config, trust);
   return app;
-}
-
-/** The shared state's screening store (issue #19; "coord" adds it to SharedState). */
-function screeningStoreOf(state: SharedState): ScreeningResultsStore {
-  const store = (state as SharedState & { screening?: ScreeningResultsStore }).screening;
-  if (!store) throw serviceUnavailable('this service has no screening store');
-  return store;
 }
 
 /**

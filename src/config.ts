@@ -210,6 +210,17 @@ export const configSchema = z
     bulkPrivateKeyFile: z.string().min(1).optional(),
     /** The scopes asked; default: system/<Type>.read for each type the export asks (SMART v1 scope syntax). */
     bulkScope: z.string().min(1).optional(),
+    /**
+     * With DATABASE_URL, a job's chunks go through the PostgreSQL job queue (pg-boss): its patients are split
+     * into this many buckets, screened as separate chunks by whichever replica takes them.
+     */
+    bulkBuckets: num(16),
+    /** A chunk not finished within this many seconds is taken as lost (its replica died) and given to another. */
+    bulkChunkExpireSeconds: num(900),
+    /** Retries of a chunk that failed or was lost, before the job fails. */
+    bulkChunkRetries: num(3),
+    /** How often (seconds) a replica looks for chunks, and for lost ones. */
+    bulkQueuePollSeconds: num(2),
   })
   .superRefine((c, ctx) => {
     // Issue #12 item 1: a production process never runs on the development key, a default trust or guessed audiences.
@@ -279,6 +290,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bulkClientId: env.BULK_CLIENT_ID || undefined,
     bulkPrivateKeyFile: env.BULK_PRIVATE_KEY_FILE || undefined,
     bulkScope: env.BULK_SCOPE || undefined,
+    bulkBuckets: env.BULK_BUCKETS,
+    bulkChunkExpireSeconds: env.BULK_CHUNK_EXPIRE_SECONDS,
+    bulkChunkRetries: env.BULK_CHUNK_RETRIES,
+    bulkQueuePollSeconds: env.BULK_QUEUE_POLL_SECONDS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
     connectionTimeoutMs: env.CONNECTION_TIMEOUT_MS,

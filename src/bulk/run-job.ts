@@ -27,33 +27,83 @@ export interface JobDeps {
   log: { info: (data: object, msg: string) => void; warn: (data: object, msg: string) => void };
 }
 
-export interface ExportedFiles {
-  manifest: ExportManifest;
-  files: string[];
-  bytes: number;
+/** What a job screens: the export's output files (to download), and what the manifest said. */
+export interface ExportPlan {
+  transactionTime: string;
+  requiresAccessToken: boolean;
+  outputs: { type: string; url: string }[];
+  /** The OperationOutcome files the server reported (Bulk Data 2.0 manifest `error`). */
+  serverErrors: number;
+  /** With `since`: the patients the changes name, exported again whole. */
+  changedPatients?: number;
+  /** The exports' status URLs, deleted when the job ends (Bulk Data 2.0 §Delete a Bulk Data Request). */
+  statusUrls: string[];
 }
 
-/** Kick-off, poll, download every output file to `dir`, streamed; the job's state follows each phase. */
-export async function exportToDisk(job: ScreeningJob, kick: KickOff, client: BulkClient, dir: string, deps: JobDeps): Promise<ExportedFiles> {
+async function exportManifest(job: ScreeningJob, kick: KickOff, client: BulkClient, deps: Pick<JobDeps, 'jobs' | 'clock'>): Promise<{ manifest: ExportManifest; statusUrl: string }> {
   await deps.jobs.update(job.id, { state: 'exporting' }, deps.clock());
   const statusUrl = await client.kickOff(kick);
   const manifest = await client.waitForManifest(statusUrl, (progress) => void deps.jobs.update(job.id, { progress }, deps.clock()));
-  await deps.jobs.update(job.id, { state: 'downloading' }, deps.clock());
+  return { manifest, statusUrl };
+}
+
+/** Downloads a manifest's outputs into `dir`, one at a time, each streamed (memory: one network chunk). */
+export async function downloadAll(outputs: ExportPlan['outputs'], requiresAccessToken: boolean, client: BulkClient, dir: string): Promise<{ files: string[]; bytes: number }> {
   await mkdir(dir, { recursive: true });
   const files: string[] = [];
   let bytes = 0;
-  // One file at a time: each is streamed to disk, so memory stays at one network chunk whatever the size.
-  for (const [i, out] of manifest.output.entries()) {
-    const name = `${String(i).padStart(4, '0')}-${out.type.replace(/[^A-Za-z]/g, '')}.ndjson`;
-    const got = await client.download(out.url, manifest.requiresAccessToken, dir, name);
+  for (const [i, out] of outputs.entries()) {
+    const got = await client.download(out.url, requiresAccessToken, dir, fileName(i, out.type));
     files.push(got.path);
     bytes += got.bytes;
   }
+  return { files, bytes };
+}
+
+export function fileName(index: number, type: string): string {
+  return `${String(index).padStart(4, '0')}-${type.replace(/[^A-Za-z]/g, '')}.ndjson`;
+}
+
+/**
+ * Kick-off and poll; with `since` (incremental), the changed resources are downloaded to `dir` only to learn
+ * which patients they name, and those patients are exported again whole: a patient's criteria read their
+ * whole record, and a `_since` export holds only what changed.
+ */
+export async function planExport(job: ScreeningJob, client: BulkClient, dir: string, deps: Pick<JobDeps, 'jobs' | 'clock' | 'mappings' | 'log'>): Promise<ExportPlan> {
+  const { types, typeFilters } = exportRequest(deps.mappings);
+  const first = await exportManifest(job, { scope: job.scope, types, typeFilters, ...(job.since ? { since: job.since } : {}) }, client, deps);
   // Bulk Data 2.0 §Response - Complete Status: the server's own errors, as OperationOutcome files; counted
   // (they name resources the server could not export, so those patients' records may be incomplete).
-  if (manifest.error.length > 0) deps.log.warn({ jobId: job.id, serverErrors: manifest.error.length }, 'the export reported errors');
-  await client.cancel(statusUrl); // §Delete: the files are on disk now, the server may drop its copy
-  return { manifest, files, bytes };
+  if (first.manifest.error.length > 0) deps.log.warn({ jobId: job.id, serverErrors: first.manifest.error.length }, 'the export reported errors');
+  const plan: ExportPlan = {
+    transactionTime: first.manifest.transactionTime,
+    requiresAccessToken: first.manifest.requiresAccessToken,
+    outputs: first.manifest.output.map(({ type, url }) => ({ type, url })),
+    serverErrors: first.manifest.error.length,
+    statusUrls: [first.statusUrl],
+  };
+  if (!job.since) return plan;
+  await deps.jobs.update(job.id, { state: 'downloading' }, deps.clock());
+  const changedDir = join(dir, 'changes');
+  const { files } = await downloadAll(plan.outputs, plan.requiresAccessToken, client, changedDir);
+  const changed = [...(await patientsIn(files))].sort();
+  await rm(changedDir, { recursive: true, force: true });
+  plan.outputs = [];
+  plan.changedPatients = changed.length;
+  for (let i = 0; i < changed.length; i += PATIENTS_PER_KICKOFF) {
+    const part = await exportManifest(job, { scope: { kind: 'patients' }, types, typeFilters, patients: changed.slice(i, i + PATIENTS_PER_KICKOFF) }, client, deps);
+    plan.outputs.push(...part.manifest.output.map(({ type, url }) => ({ type, url })));
+    plan.requiresAccessToken ||= part.manifest.requiresAccessToken;
+    plan.serverErrors += part.manifest.error.length;
+    plan.statusUrls.push(part.statusUrl);
+  }
+  return plan;
+}
+
+/** The Bulk Data client for a job's server, with its token source (SMART Backend Services off loopback). */
+export function clientFor(job: ScreeningJob, deps: Pick<JobDeps, 'accessToken' | 'client' | 'mappings'>): BulkClient {
+  const token = deps.accessToken?.(job.fhirServer, exportRequest(deps.mappings).types);
+  return new BulkClient({ ...deps.client, baseUrl: job.fhirServer, ...(token ? { accessToken: token } : {}) });
 }
 
 /** The patients an export's files name (an incremental export's changed patients), streamed. */
@@ -86,29 +136,20 @@ const PATIENTS_PER_KICKOFF = 500;
 export async function runScreeningJob(job: ScreeningJob, deps: JobDeps): Promise<ScreeningJob> {
   const started = performance.now();
   const dir = join(deps.workDir, job.id);
-  const { types, typeFilters } = exportRequest(deps.mappings);
-  const token = deps.accessToken?.(job.fhirServer, types);
-  const client = new BulkClient({ ...deps.client, baseUrl: job.fhirServer, ...(token ? { accessToken: token } : {}) });
+  let client: BulkClient | undefined;
+  let plan: ExportPlan | undefined;
   try {
-    const first = await exportToDisk(job, { scope: job.scope, types, typeFilters, ...(job.since ? { since: job.since } : {}) }, client, join(dir, 'export'), deps);
-    let files = first.files;
-    let bytes = first.bytes;
-    let changedPatients: number | undefined;
-    if (job.since) {
-      // A `_since` export holds only what changed; a patient's criteria read their whole record, so the changed
-      // patients are exported again whole (Bulk Data 2.0 `patient` parameter of Patient/$export).
-      const changed = [...(await patientsIn(first.files))].sort();
-      changedPatients = changed.length;
-      files = [];
-      for (let i = 0; i < changed.length; i += PATIENTS_PER_KICKOFF) {
-        const part = await exportToDisk(job, { scope: { kind: 'patients' }, types, typeFilters, patients: changed.slice(i, i + PATIENTS_PER_KICKOFF) }, client, join(dir, `changed-${i}`), deps);
-        files.push(...part.files);
-        bytes += part.bytes;
-      }
-    }
-    await deps.jobs.update(job.id, { state: 'screening', files: files.length, bytes, serverErrors: first.manifest.error.length, ...(changedPatients !== undefined ? { changedPatients } : {}) }, deps.clock());
+    client = clientFor(job, deps);
+    plan = await planExport(job, client, dir, deps);
+    await deps.jobs.update(job.id, { state: 'downloading' }, deps.clock());
+    const { files, bytes } = await downloadAll(plan.outputs, plan.requiresAccessToken, client, join(dir, 'export'));
+    await deps.jobs.update(
+      job.id,
+      { state: 'screening', files: files.length, bytes, serverErrors: plan.serverErrors, ...(plan.changedPatients !== undefined ? { changedPatients: plan.changedPatients } : {}) },
+      deps.clock(),
+    );
     const summary = await screenFiles(job, files, deps);
-    const done = await deps.jobs.update(job.id, { state: 'completed', transactionTime: first.manifest.transactionTime, summary }, deps.clock());
+    const done = await deps.jobs.update(job.id, { state: 'completed', transactionTime: plan.transactionTime, summary }, deps.clock());
     deps.log.info({ jobId: job.id, files: files.length, bytes, ...summary, seconds: Math.round((performance.now() - started) / 100) / 10 }, 'population screening job completed');
     return done ?? job;
   } catch (err) {
@@ -117,6 +158,7 @@ export async function runScreeningJob(job: ScreeningJob, deps: JobDeps): Promise
     return (await deps.jobs.update(job.id, { state: 'failed', error }, deps.clock())) ?? job;
   } finally {
     await rm(dir, { recursive: true, force: true });
+    for (const url of plan?.statusUrls ?? []) await client?.cancel(url);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ScreenSummary } from '../population/screen-patients.js';
 import type { ExportScope } from './bulk-client.js';
+import type { ExportPlan } from './run-job.js';
 
 /**
  * A population screening job (issue #19 item 1): one Bulk Data export of a FHIR server (all patients or one
@@ -34,6 +35,8 @@ export interface ScreeningJob {
   error?: string;
   /** The server's X-Progress while exporting. */
   progress?: string;
+  /** The queue mode's export plan (output file URLs, the export's watermark): chunks read it. Not served. */
+  plan?: ExportPlan;
 }
 
 /** The key under which an export's watermark is kept: the server and the scope (a Group's export is its own). */

@@ -11,8 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScreeningJob } from '../../src/bulk/screening-job.js';
 import type { TrialEvaluation } from '../../src/engine/types.js';
+import type { ScreeningEntry } from '../../src/population/screening-entry.js';
 import { testApp } from '../support/app.js';
-import { MemoryScreeningStore } from '../support/memory-screening-store.js';
 import { examplePatients, fhirBaseUrl, loadIntoHapi, skipNote } from './hapi-support.js';
 import { postTransaction } from '../../scripts/load-examples.js';
 import { syntheaForHapi } from './bulk-support.js';
@@ -24,7 +24,6 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
   const synthea = fhirBaseUrl ? syntheaForHapi() : [];
   const patientIds = [...examples.map((p) => p.id), ...synthea.map((p) => p.id)];
   let app: FastifyInstance;
-  const store = new MemoryScreeningStore();
   let firstJob: ScreeningJob;
   let seconds = 0;
 
@@ -34,8 +33,6 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
     await postTransaction(fhirBaseUrl, { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: group, request: { method: 'PUT', url: `Group/${GROUP}` } }] });
     app = testApp({}, { BULK_POLL_MIN_MS: '500', BULK_POLL_MAX_MS: '2000' });
     await app.ready();
-    // The shared state gets its screening store from "coord"; until then the job writes to this one.
-    (app.state as unknown as { screening: MemoryScreeningStore }).screening = store;
   });
   afterAll(async () => {
     await app?.close();
@@ -55,6 +52,13 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
     throw new Error(`job ${job.id} did not end within 180 s`);
   }
 
+  /** The screening store's entries of this server, by `trial|patient`. */
+  async function stored(fhirServer: string): Promise<Map<string, ScreeningEntry>> {
+    const out = new Map<string, ScreeningEntry>();
+    for (const t of app.engine.mappings.trials) for (const e of await app.state.screening.forTrial(t.id, fhirServer)) out.set(`${e.trialId}|${e.patientId}`, e);
+    return out;
+  }
+
   async function hookEvaluations(patientId: string): Promise<TrialEvaluation[]> {
     const res = await app.inject({ method: 'POST', url: '/trials/$evaluate-from-server', payload: { fhirServer: fhirBaseUrl, patientId } });
     expect(res.statusCode, res.body).toBe(200);
@@ -69,11 +73,13 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
     expect(firstJob.transactionTime).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(firstJob.summary).toMatchObject({ patients: patientIds.length, screened: patientIds.length, unchanged: 0, faults: 0 });
     const trials = app.engine.mappings.trials.map((t) => t.id);
-    expect(store.puts.length).toBe(patientIds.length * trials.length);
+    const entries = await stored(firstJob.fhirServer);
+    expect(entries.size).toBe(patientIds.length * trials.length);
+    expect([...entries.values()].every((e) => e.jobId === firstJob.id)).toBe(true);
     for (const patientId of patientIds) {
       const hook = await hookEvaluations(patientId);
       for (const evaluation of hook) {
-        const entry = store.entries.get(`${firstJob.fhirServer}|${evaluation.trialId}|${patientId}`);
+        const entry = entries.get(`${evaluation.trialId}|${patientId}`);
         expect(entry, `${patientId} ${evaluation.trialId}`).toBeDefined();
         const open = evaluation.criteria.filter((c) => c.outcome === 'unknown' || c.outcome === 'review').map((c) => c.id);
         expect({ patientId, trial: evaluation.trialId, status: entry!.status, open: entry!.openItems }).toEqual({ patientId, trial: evaluation.trialId, status: evaluation.status, open });
@@ -81,13 +87,12 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
       }
     }
     // The lupus examples are candidates, and new on this first job; Synthea's negative controls are not.
-    const child = store.entries.get(`${firstJob.fhirServer}|nct06934447-bcma-cd70-car-t|sle-child-likely`);
+    const child = entries.get('nct06934447-bcma-cd70-car-t|sle-child-likely');
     expect(child).toMatchObject({ status: 'possibly-eligible', isNew: true, jobId: firstJob.id });
     console.log(`[bulk] export + screen of ${patientIds.length} patients (${firstJob.files} files, ${firstJob.bytes} bytes) from HAPI in ${seconds.toFixed(1)} s`);
   });
 
   it('screens again incrementally: only the patient whose record changed since the last export', async () => {
-    const before = store.puts.length;
     const changed = examples.find((p) => p.id === 'sle-teen-missing-tests') ?? examples[0]!;
     const patient = changed.bundle.entry!.map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')!;
     // A new coded haemoglobin result for one patient; its value differs on each run, so a server kept from an
@@ -107,10 +112,12 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
     expect(job.since).toBe(firstJob.transactionTime);
     expect(job.changedPatients).toBe(1);
     expect(job.summary).toMatchObject({ patients: 1, screened: 1 });
-    const written = store.puts.slice(before);
+    const entries = await stored(job.fhirServer);
+    const written = [...entries.values()].filter((e) => e.jobId === job.id);
     expect(new Set(written.map((e) => e.patientId))).toEqual(new Set([changed.id]));
+    expect(written.length).toBe(app.engine.mappings.trials.length);
     // Still a candidate, but not new: an earlier job found it already.
-    const entry = store.entries.get(`${job.fhirServer}|nct06934447-bcma-cd70-car-t|${changed.id}`);
+    const entry = entries.get(`nct06934447-bcma-cd70-car-t|${changed.id}`);
     expect(entry).toMatchObject({ jobId: job.id, isNew: false });
   });
 

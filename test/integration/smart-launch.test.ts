@@ -6,10 +6,10 @@
  * launcher with the user's token, the service checks that token at the launcher's introspection endpoint,
  * and the page shows the patient's criteria for the trial named in appContext.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,14 +18,13 @@ import { ROOT, testApp } from '../support/app.js';
 import { writeTrust } from '../security/helpers.js';
 import { examplePatients, fhirBaseUrl, skipNote } from './hapi-support.js';
 import { freePort } from '../support/loopback.js';
+import { LAUNCHER_DIR, TS_NODE, startLauncher } from '../support/smart-launcher.js';
 import type { Bundle } from '@medplum/fhirtypes';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { hbsagPositiveChild, pregnantGirl } from '../cards/issue-18-patients.js';
 import { screenshotPath } from '../browser/support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const LAUNCHER_DIR = process.env.SMART_LAUNCHER_DIR ?? '/tmp/trialmatch-smart-launcher';
-const TS_NODE = join(LAUNCHER_DIR, 'node_modules', '.bin', 'ts-node');
 const PATIENT = 'sle-child-likely';
 const TRIAL = 'zju-cd19-car-t-csle';
 /** On blinatumomab 17 days before the examples' date: the blinatumomab study's exclusion 13 applies for now. */
@@ -48,33 +47,6 @@ function missing(): string {
 const why = missing();
 // .ci/run sets REQUIRE_FHIR_SERVER=1: there too a missing launcher or browser is a failure, not a skip.
 const inCi = process.env.CI === 'true' || process.env.REQUIRE_FHIR_SERVER === '1';
-
-/** Starts the launcher as SOURCE.md says and waits for its "available at" line. */
-async function startLauncher(port: number, fhirServer: string): Promise<ChildProcess> {
-  const child = spawn(TS_NODE, ['--skipProject', '--transpile-only', 'backend/index.ts'], {
-    cwd: LAUNCHER_DIR,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', SOURCE_VERSION: 'local', FHIR_SERVER_R4: fhirServer, FHIR_SERVER_R2: '', FHIR_SERVER_R3: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the SMART launcher did not start in 90 s:\n${output}`)), 90_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('SMART launcher available at')) {
-        clearTimeout(timer);
-        resolveStart();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the SMART launcher exited (${code}):\n${output}`));
-    });
-  });
-  return child;
-}
 
 /**
  * The launch parameter: the base64url of the launcher's 17-element array (src/isomorphic/codec.ts, see

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { startScreeningJob, type JobRunner } from '../../bulk/population-jobs.js';
-import type { JobStore } from '../../bulk/screening-job.js';
+import type { JobStore, ScreeningJob } from '../../bulk/screening-job.js';
 import { FHIR_ID } from '../../fhir/fhir-id.js';
 import { notFound } from '../../fhir/outcomes.js';
 
@@ -15,6 +15,12 @@ const startBody = z.object({
   /** false: export everything even when an earlier job of this server and scope completed. */
   incremental: z.boolean().optional(),
 });
+
+/** The job as served: without the queue's export plan (the server's file URLs are for the chunks only). */
+function jobView(job: ScreeningJob): Omit<ScreeningJob, 'plan'> {
+  const { plan: _plan, ...view } = job;
+  return view;
+}
 
 export interface PopulationRoutesOptions {
   jobs: JobStore;
@@ -34,12 +40,12 @@ export const populationRoutes: FastifyPluginAsyncZod<PopulationRoutesOptions> = 
       options.runner,
     );
     request.log.info({ jobId: job.id, mode: job.mode, incremental: job.since !== undefined }, 'population screening job started');
-    return reply.status(202).header('content-location', `/population/jobs/${job.id}`).send(job);
+    return reply.status(202).header('content-location', `/population/jobs/${job.id}`).send(jobView(job));
   });
 
   app.get('/population/jobs/:id', { schema: { params: z.object({ id: z.uuid() }) } }, async (request) => {
     const job = await options.jobs.get(request.params.id);
     if (!job) throw notFound(`no population job ${request.params.id}`);
-    return job;
+    return jobView(job);
   });
 };
