@@ -51,6 +51,9 @@ export function bucketOf(patientId: string, buckets: number): number {
   return createHash('sha256').update(patientId).digest().readUInt32BE(0) % buckets;
 }
 
+/** Any fixed number, the same on every replica (the migrations use 7_412_001). */
+const QUEUE_LOCK = 7_412_004;
+
 /** Rows staged per insert statement (bind parameters stay well under PostgreSQL's 65,535). */
 const STAGE_BATCH = 500;
 /** Staged rows read per query by a screening chunk. */
@@ -79,9 +82,20 @@ export class QueueRunner implements JobRunner {
 
   /** Starts the queue and this replica's workers for every kind of chunk. */
   async open(): Promise<void> {
-    await this.boss.start();
-    for (const name of Object.values(QUEUES)) {
-      await this.boss.createQueue(name, { name, retryLimit: this.options.chunkRetries, retryDelay: 1, expireInSeconds: this.options.chunkExpireSeconds });
+    // Replicas starting together would create pg-boss's schema and queues at once, and its DDL then
+    // deadlocks: one at a time, under a session advisory lock; a queue that exists gets this replica's settings.
+    const lock = await this.pool.connect();
+    try {
+      await lock.query('select pg_advisory_lock($1)', [QUEUE_LOCK]);
+      await this.boss.start();
+      for (const name of Object.values(QUEUES)) {
+        const settings = { name, retryLimit: this.options.chunkRetries, retryDelay: 1, expireInSeconds: this.options.chunkExpireSeconds };
+        if (await this.boss.getQueue(name)) await this.boss.updateQueue(name, settings);
+        else await this.boss.createQueue(name, settings);
+      }
+    } finally {
+      await lock.query('select pg_advisory_unlock($1)', [QUEUE_LOCK]).catch(() => undefined);
+      lock.release();
     }
     const work = { batchSize: 1, pollingIntervalSeconds: Math.max(0.5, this.options.pollSeconds), includeMetadata: true as const };
     const last = (chunk: PgBoss.JobWithMetadata<ChunkData>): boolean => chunk.retryCount >= chunk.retryLimit;
@@ -238,9 +252,10 @@ export class QueueRunner implements JobRunner {
     for (const { summary: s } of rows.rows) if (s) for (const k of Object.keys(summary) as (keyof ScreenSummary)[]) summary[k] += s[k];
     const from = (await this.jobs.get(jobId))?.state;
     if (from !== 'screening' && from !== 'downloading') return;
+    // Every bucket is screened: the staged resources (patient data) go before the job says it is done.
+    await this.pool.query('delete from population_staging where job_id = $1', [jobId]);
     const done = await this.jobs.advance(jobId, from, { state: 'completed', transactionTime: plan.transactionTime, summary }, this.deps.clock());
     if (!done) return;
-    await this.pool.query('delete from population_staging where job_id = $1', [jobId]);
     this.deps.log.info({ jobId, files: plan.outputs.length, ...summary }, 'population screening job completed');
     const job = await this.jobs.get(jobId);
     if (job) {
