@@ -193,11 +193,13 @@ export const configSchema = z
      * it runs (removed when it ends). Default: a folder under the system's temporary directory.
      */
     bulkWorkDir: z.string().optional(),
+    /** The embedded mode's population jobs (their watermarks for the next incremental job); default beside the journal. */
+    populationJobsFile: z.string().optional(),
     /** A whole Bulk Data export, kick-off to manifest, at most this long; past it the export is cancelled. */
     bulkJobTimeoutMs: num(3_600_000),
     /** Status polls: a server's Retry-After is honoured within [BULK_POLL_MIN_MS, BULK_POLL_MAX_MS]. */
     bulkPollMinMs: num(1000),
-    bulkPollMaxMs: num(60_000),
+    bulkPollMaxMs: num(30_000),
     /** The largest export file accepted (bytes). */
     bulkMaxFileBytes: num(4 * 1024 ** 3),
     /**
@@ -236,6 +238,7 @@ export const configSchema = z
     ...c,
     auditFile: c.auditFile ?? resolve(dirname(c.feedbackFile), 'audit.jsonl'),
     screeningFile: c.screeningFile ?? resolve(dirname(c.feedbackFile), 'screening.jsonl'),
+    populationJobsFile: c.populationJobsFile ?? resolve(dirname(c.feedbackFile), 'population-jobs.json'),
     trustFile: c.trustFile ?? (c.devTrust ? DEV_TRUST_FILE : undefined),
     publicBaseUrls: (c.publicBaseUrls ?? [`http://localhost:${c.port}`, `http://127.0.0.1:${c.port}`]).map((u) => u.replace(/\/+$/, '')),
   }));
@@ -283,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     suppressionSecret: env.SUPPRESSION_SECRET || undefined,
     smartIntrospectionCacheSeconds: env.SMART_INTROSPECTION_CACHE_SECONDS,
     bulkWorkDir: env.BULK_WORK_DIR || undefined,
+    populationJobsFile: env.POPULATION_JOBS_FILE || undefined,
     bulkJobTimeoutMs: env.BULK_JOB_TIMEOUT_MS,
     bulkPollMinMs: env.BULK_POLL_MIN_MS,
     bulkPollMaxMs: env.BULK_POLL_MAX_MS,

@@ -39,7 +39,7 @@ export async function createPopulationSetup(deps: {
   };
   const pool = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseUrl, max: 4, connectionTimeoutMillis: 10_000 }) : undefined;
   pool?.on('error', (err) => deps.log.warn({ error: err.message }, 'PostgreSQL: an idle connection of the population jobs failed'));
-  const jobs = pool ? new PostgresJobStore(pool) : new MemoryJobStore();
+  const jobs = pool ? new PostgresJobStore(pool) : new MemoryJobStore(config.populationJobsFile);
   const jobDeps: JobDeps = {
     mappings: deps.mappings,
     jobs,

@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { ScreenSummary } from '../population/screen-patients.js';
 import type { ExportScope } from './bulk-client.js';
 import type { ExportPlan } from './run-job.js';
@@ -55,12 +58,30 @@ export interface JobStore {
   running(fhirServer: string, scope: ExportScope): Promise<ScreeningJob | undefined>;
 }
 
-/** The embedded mode's jobs: one process, lost on restart (the next job then screens everything, unchanged patients skipped by digest). */
+/** Jobs kept in the embedded file: the latest ones are enough to find the next `_since` and to show recent jobs. */
+const KEPT_JOBS = 200;
+
+/**
+ * The embedded mode's jobs: one process, in memory, and written to a small JSON file beside the journal when
+ * one is given (POPULATION_JOBS_FILE's default), so the next run, or the CLI after the service, continues
+ * incrementally from the last export. A job still running when its process ended is failed on load.
+ */
 export class MemoryJobStore implements JobStore {
   private readonly jobs = new Map<string, ScreeningJob>();
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly file?: string) {
+    if (!file || !existsSync(file)) return;
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { jobs?: ScreeningJob[] };
+    for (const job of saved.jobs ?? []) {
+      const ended = job.state === 'completed' || job.state === 'failed';
+      this.jobs.set(job.id, ended ? job : { ...job, state: 'failed', error: 'the process ended during the job' });
+    }
+  }
 
   async create(job: ScreeningJob): Promise<void> {
     this.jobs.set(job.id, { ...job });
+    await this.save();
   }
 
   async update(id: string, patch: Partial<Omit<ScreeningJob, 'id'>>, now: Date): Promise<ScreeningJob | undefined> {
@@ -68,6 +89,8 @@ export class MemoryJobStore implements JobStore {
     if (!job) return undefined;
     const next = { ...job, ...patch, updatedAt: now.toISOString() };
     this.jobs.set(id, next);
+    // Progress notes are not worth a write; a phase change is.
+    if (patch.state || patch.summary || patch.error) await this.save();
     return { ...next };
   }
 
@@ -86,5 +109,19 @@ export class MemoryJobStore implements JobStore {
   async running(fhirServer: string, scope: ExportScope): Promise<ScreeningJob | undefined> {
     const key = scopeKey(scope);
     return [...this.jobs.values()].find((j) => j.fhirServer === fhirServer && scopeKey(j.scope) === key && j.state !== 'completed' && j.state !== 'failed');
+  }
+
+  /** The latest jobs, written whole to a temporary file and renamed over the old one (never half a file). */
+  private async save(): Promise<void> {
+    const file = this.file;
+    if (!file) return;
+    const jobs = [...this.jobs.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).slice(0, KEPT_JOBS);
+    const text = JSON.stringify({ jobs: jobs.map(({ plan: _plan, ...j }) => j) });
+    this.writing = this.writing.then(async () => {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(`${file}.tmp`, text, { mode: 0o600 });
+      await rename(`${file}.tmp`, file);
+    });
+    await this.writing;
   }
 }
