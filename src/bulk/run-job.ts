@@ -162,7 +162,7 @@ export async function runScreeningJob(job: ScreeningJob, deps: JobDeps): Promise
   }
 }
 
-/** Screens the files into the store, skipping patients whose digest is unchanged. */
+/** Screens the files into the store (an incremental job skips patients whose digest is unchanged). */
 export async function screenFiles(job: ScreeningJob, files: readonly string[], deps: Pick<JobDeps, 'mappings' | 'screening' | 'clock'>): Promise<ScreenSummary> {
   return screenNdjsonFiles(
     files,
@@ -172,7 +172,10 @@ export async function screenFiles(job: ScreeningJob, files: readonly string[], d
       now: deps.clock(),
       fhirServer: job.fhirServer,
       jobId: job.id,
-      previousDigests: (ids) => deps.screening.digests(job.fhirServer, ids),
+      // Only an incremental job skips a patient whose data did not change. A full job re-evaluates everyone at
+      // today's date: a result leaves its window and a child has a birthday without any change to the record,
+      // so a site runs a full job now and then (--full) to keep the worklist true to the date.
+      ...(job.since ? { previousDigests: (ids: readonly string[]) => deps.screening.digests(job.fhirServer, ids) } : {}),
     },
     async (entries) => {
       await deps.screening.put(entries);
