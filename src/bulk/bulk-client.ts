@@ -161,6 +161,15 @@ export class BulkClient {
     return { path, bytes };
   }
 
+  /** A plain FHIR search by `_id` (one page, as many as asked): the Medications an export's records reference. */
+  async searchByIds<T>(type: string, ids: readonly string[]): Promise<T[]> {
+    const url = `${this.base}/${type}?_id=${ids.map(encodeURIComponent).join(',')}&_count=${ids.length}`;
+    const res = await this.request(url, { headers: { accept: 'application/fhir+json', ...(await this.auth()) } });
+    if (res.status !== 200) throw new BulkExportError(`${type} search answered HTTP ${res.status}`, res.status);
+    const bundle = (await res.json()) as { entry?: { resource?: T }[] };
+    return (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+  }
+
   /** Bulk Data 2.0 §Delete a Bulk Data Request: the server may drop the files. Best effort. */
   async cancel(statusUrl: string): Promise<void> {
     try {

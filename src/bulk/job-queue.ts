@@ -12,7 +12,7 @@ import type { ScreenSummary } from '../population/screen-patients.js';
 import { inTransaction } from '../store/postgres/transaction.js';
 import type { JobRunner } from './population-jobs.js';
 import type { PostgresJobStore } from './postgres-job-store.js';
-import { clientFor, fileName, planExport, screenFiles, type ExportPlan, type JobDeps } from './run-job.js';
+import { clientFor, fileName, inlineMedications, planExport, screenFiles, type ExportPlan, type JobDeps } from './run-job.js';
 import type { ScreeningJob } from './screening-job.js';
 
 /**
@@ -161,6 +161,7 @@ export class QueueRunner implements JobRunner {
         const client = clientFor(job, this.deps);
         await mkdir(dir, { recursive: true });
         const got = await client.download(output.url, plan.requiresAccessToken, dir, fileName(index, output.type));
+        await inlineMedications(job, [{ path: got.path, type: output.type }], client, this.deps);
         const buckets = this.options.buckets;
         const committed = await inTransaction(this.pool, async (db) => {
           const chunk = await db.query('insert into population_chunks (job_id, chunk) values ($1, $2) on conflict do nothing', [job.id, `file:${index}`]);

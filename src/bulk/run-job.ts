@@ -9,6 +9,7 @@ import { patientOf, screenNdjsonFiles } from '../population/screen-files.js';
 import type { ScreenSummary } from '../population/screen-patients.js';
 import { BulkClient, type BulkClientOptions, type ExportManifest, type KickOff } from './bulk-client.js';
 import { exportRequest } from './export-request.js';
+import { inlineReferencedMedications } from './referenced-medications.js';
 import type { JobStore, ScreeningJob } from './screening-job.js';
 
 /** What a job needs around it; the clock and the logger come from the caller (the evaluator stays pure). */
@@ -100,6 +101,12 @@ export async function planExport(job: ScreeningJob, client: BulkClient, dir: str
   return plan;
 }
 
+/** The Medications the records reference, put inside them (src/bulk/referenced-medications.ts); counted. */
+export async function inlineMedications(job: ScreeningJob, files: readonly { path: string; type: string }[], client: BulkClient, deps: Pick<JobDeps, 'log'>): Promise<void> {
+  const { referenced, found } = await inlineReferencedMedications(files, client);
+  if (referenced > found) deps.log.warn({ jobId: job.id, referenced, found }, 'referenced Medications the server did not give: those records are read by their display');
+}
+
 /** The Bulk Data client for a job's server, with its token source (SMART Backend Services off loopback). */
 export function clientFor(job: ScreeningJob, deps: Pick<JobDeps, 'accessToken' | 'client' | 'mappings'>): BulkClient {
   const token = deps.accessToken?.(job.fhirServer, exportRequest(deps.mappings).types);
@@ -143,6 +150,7 @@ export async function runScreeningJob(job: ScreeningJob, deps: JobDeps): Promise
     plan = await planExport(job, client, dir, deps);
     await deps.jobs.update(job.id, { state: 'downloading' }, deps.clock());
     const { files, bytes } = await downloadAll(plan.outputs, plan.requiresAccessToken, client, join(dir, 'export'));
+    await inlineMedications(job, files.map((path, i) => ({ path, type: plan!.outputs[i]!.type })), client, deps);
     await deps.jobs.update(
       job.id,
       { state: 'screening', files: files.length, bytes, serverErrors: plan.serverErrors, ...(plan.changedPatients !== undefined ? { changedPatients: plan.changedPatients } : {}) },

@@ -1,6 +1,7 @@
 /**
  * Issue #19 item 1: population screening from a real HAPI FHIR server by Bulk Data Access 2.0. The example
- * patients and the Synthea records are loaded into HAPI as members of a Group; a job exports the Group
+ * patients, the Synthea records and a patient whose drug is named only by a Medication reference are loaded
+ * into HAPI as members of a Group; a job exports the Group
  * (`Group/{id}/$export`, `_type` from the criteria's reads), screens every patient, and each patient's status
  * and open items for each trial are the ones the hook's own path gives for the same patient read from the
  * same server (POST /trials/$evaluate-from-server runs handlePatientView, the hook's code). Then a changed
@@ -15,20 +16,21 @@ import type { ScreeningEntry } from '../../src/population/screening-entry.js';
 import { testApp } from '../support/app.js';
 import { examplePatients, fhirBaseUrl, loadIntoHapi, skipNote } from './hapi-support.js';
 import { postTransaction } from '../../scripts/load-examples.js';
-import { syntheaForHapi } from './bulk-support.js';
+import { MEDREF_PATIENT, medicationReferencePatient, syntheaForHapi } from './bulk-support.js';
 
 const GROUP = 'itest-bulk-cohort';
 
 describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAPI FHIR${skipNote}`, () => {
   const examples = fhirBaseUrl ? examplePatients() : [];
   const synthea = fhirBaseUrl ? syntheaForHapi() : [];
-  const patientIds = [...examples.map((p) => p.id), ...synthea.map((p) => p.id)];
+  const medref = fhirBaseUrl ? [{ id: MEDREF_PATIENT, bundle: medicationReferencePatient(examples.find((p) => p.id === 'sle-child-likely')!.bundle) }] : [];
+  const patientIds = [...examples.map((p) => p.id), ...synthea.map((p) => p.id), MEDREF_PATIENT];
   let app: FastifyInstance;
   let firstJob: ScreeningJob;
   let seconds = 0;
 
   beforeAll(async () => {
-    await loadIntoHapi([...examples.map((p) => p.bundle), ...synthea.map((p) => p.bundle)]);
+    await loadIntoHapi([...examples.map((p) => p.bundle), ...synthea.map((p) => p.bundle), ...medref.map((p) => p.bundle)]);
     const group: Group = { resourceType: 'Group', id: GROUP, type: 'person', actual: true, member: patientIds.map((id) => ({ entity: { reference: `Patient/${id}` } })) };
     await postTransaction(fhirBaseUrl, { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: group, request: { method: 'PUT', url: `Group/${GROUP}` } }] });
     app = testApp({}, { BULK_POLL_MIN_MS: '500', BULK_POLL_MAX_MS: '2000' });

@@ -35,3 +35,27 @@ export function syntheaForHapi(): { id: string; bundle: Bundle }[] {
     return { id, bundle: { resourceType: 'Bundle', type: 'collection', entry } };
   });
 }
+
+export const MEDREF_PATIENT = 'itest-bulk-medref';
+
+/**
+ * sle-child-likely under another id, its rituximab statement naming the drug only by `medicationReference`
+ * to a Medication (no display): a Patient-level export cannot hold the Medication (not in the patient
+ * compartment), the hook reads it through `_include`, the job must read it by id.
+ */
+export function medicationReferencePatient(child: Bundle): Bundle {
+  const renamed = JSON.parse(JSON.stringify(child).replaceAll('sle-child-likely', MEDREF_PATIENT)) as Bundle;
+  const medicationId = `${MEDREF_PATIENT}-rituximab`;
+  const entry = renamed.entry!.map((e) => {
+    const r = e.resource as Resource & { medicationCodeableConcept?: { coding?: { code?: string }[] }; medicationReference?: unknown };
+    if (r.resourceType !== 'MedicationStatement' || r.medicationCodeableConcept?.coding?.[0]?.code !== '121191') return e;
+    const { medicationCodeableConcept: _code, ...rest } = r;
+    return { resource: { ...rest, medicationReference: { reference: `Medication/${medicationId}` } } };
+  });
+  const medication: Resource = {
+    resourceType: 'Medication',
+    id: medicationId,
+    code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '121191', display: 'rituximab' }], text: 'rituximab' },
+  };
+  return { ...renamed, entry: [{ resource: medication }, ...entry] };
+}
