@@ -21,6 +21,8 @@ import { devTokenRoutes } from './http/routes/dev-token.js';
 import { smartRoutes } from './http/routes/smart.js';
 import { worklistRoutes } from './http/routes/worklist.js';
 import { CoordinatorAuthenticator } from './security/coordinator-auth.js';
+import { populationRoutes } from './http/routes/population.js';
+import { createPopulationSetup } from './bulk/population-runner.js';
 import { loadExamples } from './examples/example-patients.js';
 import { loadMappings } from './mappings/load-mappings.js';
 import { serviceUnavailable, tooManyRequests } from './fhir/outcomes.js';
@@ -210,6 +212,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
     smart: smartVerifier,
   });
   void app.register(worklistRoutes, { auth: coordinatorAuth, smartServers: smartVerifier.fhirBaseUrls });
+  // Issue #19 item 1: population screening jobs (Bulk Data export -> screen -> the screening store).
+  void app.register(async (scoped) => {
+    const population = await createPopulationSetup({
+      config,
+      mappings,
+      screening: () => app.state.screening,
+      clock,
+      log: { info: (data, msg) => app.log.info(data, msg), warn: (data, msg) => app.log.warn(data, msg) },
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    app.addHook('onClose', async () => population.close());
+    await scoped.register(populationRoutes, { jobs: population.jobs, runner: population.runner });
+  });
   app.get('/healthz', async () => ({ status: 'ok', trials: mappings.trials.length }));
   registerOperations(app, config, trust);
   return app;

@@ -1,5 +1,6 @@
 import {
   OperationOutcomeError,
+  conflict as medplumConflict,
   forbidden as medplumForbidden,
   notFound as medplumNotFound,
   preconditionFailed as medplumPreconditionFailed,
@@ -60,6 +61,11 @@ export function unauthorized(diagnostics: string, code: 'login' | 'security' | '
 /** The client may not do this (403). */
 export function forbidden(diagnostics: string, expression?: readonly string[]): OperationOutcomeError {
   return refusal('forbidden', diagnostics, { id: medplumForbidden.id, ...(expression ? { expression } : {}) });
+}
+
+/** The request conflicts with the current state (409), e.g. a population job already running for that server. */
+export function conflict(diagnostics: string): OperationOutcomeError {
+  return refusal('conflict', diagnostics, { id: medplumConflict('').id });
 }
 
 export function notFound(diagnostics: string): OperationOutcomeError {

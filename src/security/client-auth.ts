@@ -17,10 +17,10 @@ declare module 'fastify' {
 
 /**
  * The routes that carry patient data or answer for the EHR: CDS Hooks discovery, service calls and feedback,
- * and the /trials API. /examples, /demo, /, /healthz, /dev/token and static files stay open (no EHR data).
+ * the /trials API and population jobs (issue #19). /examples, /demo, /, /healthz, /dev/token and static files stay open (no EHR data).
  */
 export function isProtectedPath(path: string): boolean {
-  return /^\/(cds-services|trials)(\/|$|\?)/.test(path);
+  return /^\/(cds-services|trials|population)(\/|$|\?)/.test(path);
 }
 
 function pathOf(request: FastifyRequest): string {

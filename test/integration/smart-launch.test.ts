@@ -18,11 +18,11 @@ import { testApp } from '../support/app.js';
 import { writeTrust } from '../security/helpers.js';
 import { examplePatients, fhirBaseUrl, skipNote } from './hapi-support.js';
 import { freePort } from '../support/loopback.js';
+import { LAUNCHER_DIR, TS_NODE, startLauncher } from '../support/smart-launcher.js';
 import type { Bundle } from '@medplum/fhirtypes';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { hbsagPositiveChild, pregnantGirl } from '../cards/issue-18-patients.js';
 import { screenshotPath } from '../browser/support.js';
-import { LAUNCHER_DIR, TS_NODE, startLauncher } from '../support/smart-launcher.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PATIENT = 'sle-child-likely';

@@ -1,6 +1,7 @@
 /**
- * The SMART launcher (smart-on-fhir/smart-launcher-v2, set up by .ci/setup-smart-launcher.sh in a scratch
- * folder; /work/shared/tools/smart-launcher/SOURCE.md), started for a test in front of a FHIR server.
+ * The real SMART launcher (smart-on-fhir/smart-launcher-v2), set up by .ci/setup-smart-launcher.sh in a
+ * scratch folder, started as its SOURCE.md says, in front of a FHIR server: the SMART app's launch test and
+ * the population job's SMART Backend Services test use it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -34,4 +35,3 @@ export async function startLauncher(port: number, fhirServer: string): Promise<C
   });
   return child;
 }
-

@@ -1,6 +1,7 @@
 package org.trialmatch.fhirserver;
 
 import ca.uhn.fhir.batch2.api.IJobMaintenanceService;
+import ca.uhn.fhir.batch2.jobs.export.BulkDataExportProvider;
 import ca.uhn.fhir.batch2.jobs.config.Batch2JobsConfig;
 import ca.uhn.fhir.batch2.maintenance.JobMaintenanceServiceImpl;
 import ca.uhn.fhir.context.FhirContext;
@@ -73,6 +74,9 @@ public class FhirServerConfig {
 		// Batch2 jobs (DELETE ..._expunge=true, $reindex, bulk export): start the next step as soon as a
 		// one-chunk step ends instead of at the next maintenance pass. HAPI: "useful for testing".
 		settings.setJobFastTrackingEnabled(true);
+		// Bulk Data Access 2.0 export (issue #19 item 1: population screening). A second kick-off with the same
+		// parameters must export the data as it is now, not hand back an earlier job's files: no reuse.
+		settings.setEnableBulkExportJobReuse(false);
 		return settings;
 	}
 
@@ -169,7 +173,8 @@ public class FhirServerConfig {
 			IValidationSupport validationSupport,
 			DatabaseBackedPagingProvider pagingProvider,
 			CorsInterceptor corsInterceptor,
-			ValueSetOperationProvider valueSetOperationProvider) {
+			ValueSetOperationProvider valueSetOperationProvider,
+			BulkDataExportProvider bulkDataExportProvider) {
 		RestfulServer server = new RestfulServer(fhirContext);
 		server.registerProviders(resourceProviderFactory.createProviders());
 		// ValueSet/$validate-code and $expand (HAPI keeps them out of the generated ValueSet provider; the
@@ -177,6 +182,10 @@ public class FhirServerConfig {
 		// them, and the terminology-server integration test asks them.
 		server.registerProvider(valueSetOperationProvider);
 		server.registerProvider(systemProvider); // POST /fhir transaction/batch Bundles, $meta, ...
+		// Bulk Data Access 2.0: Patient/$export, Group/{id}/$export, $export, the status URL
+		// ($export-poll-status) and the NDJSON files as Binary resources (the starter registers it the same way
+		// when hapi.fhir.bulk_export_enabled is true). Issue #19 item 1: population screening reads from it.
+		server.registerProvider(bulkDataExportProvider);
 		server.setServerConformanceProvider(new JpaCapabilityStatementProvider(
 				server, systemDao, storageSettings, searchParamRegistry, validationSupport));
 		// Search results are paged out of the database, with "next" links that point back at this
