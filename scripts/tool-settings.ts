@@ -10,6 +10,21 @@ import { num, setting } from '../src/config.js';
 const text = (): z.ZodOptional<z.ZodString> => z.string().optional();
 
 export const toolShape = {
+  benchPopulation: setting(z.string().optional(), {
+    env: 'BENCH_POPULATION',
+    shownDefault: '100000',
+    doc: 'Patients in the cohort `npm run bench -- --population` builds and screens (bench/population.ts).',
+  }),
+  benchPopulationEval: setting(z.string().optional(), {
+    env: 'BENCH_POPULATION_EVAL',
+    shownDefault: '10000',
+    doc: 'Patients screened for the evaluation-alone figure of `npm run bench -- --population`.',
+  }),
+  benchCohortDir: setting(text(), {
+    env: 'BENCH_COHORT_DIR',
+    shownDefault: 'a folder under the system\'s temporary directory, removed after',
+    doc: 'Where `npm run bench -- --population` writes (or finds) its NDJSON cohort; kept when given.',
+  }),
   fhirBaseUrl: setting(text(), {
     env: 'FHIR_BASE_URL',
     doc: 'A HAPI FHIR R4 server to use instead of starting one: the integration tests (test/integration/global-setup.ts), `npm run bench` (bench/fhir-path.ts) and `scripts/load-examples.ts`.',

@@ -11,7 +11,7 @@ import { ownerOfResource } from '../../src/population/group-by-patient.js';
 import { screenNdjsonFiles } from '../../src/population/screen-files.js';
 import { screenPatients, type ScreenOptions } from '../../src/population/screen-patients.js';
 import { screeningEntry, type ScreeningEntry } from '../../src/population/screening-entry.js';
-import { ROOT, exampleBundle, exampleIds, syntheaBundles, testApp } from '../support/app.js';
+import { BELIMUMAB_RECRUITING, ROOT, exampleBundle, exampleIds, syntheaBundles, testApp } from '../support/app.js';
 import { clinicalRecord, evaluateOverHttp } from '../support/clinical.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 import { hookTrace } from '../support/hook-trace.js';
@@ -89,7 +89,9 @@ describe('screening a population from NDJSON', () => {
   let entries: Entry[];
 
   beforeAll(async () => {
-    app = testApp();
+    // Every trial recruiting, so each screened trial can be compared with a card (the belimumab study is not yet
+    // recruiting in its document and gives no card; its evaluation is the same).
+    app = testApp({}, BELIMUMAB_RECRUITING);
     await app.ready();
     dir = mkdtempSync(join(tmpdir(), 'trialmatch-screen-test-'));
     bundles = patientBundles();
