@@ -8,19 +8,14 @@ import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { ROOT, exampleBundle, testApp } from '../support/app.js';
-import { TEST_IMAGE, docker, dockerUnavailable, run, waitFor } from '../support/docker.js';
+import { TEST_IMAGE, cardView, docker, dockerUnavailable, run, waitFor } from '../support/docker.js';
 import { hookRequest, prefetchFor } from '../support/hook-request.js';
 import { freePort } from '../support/loopback.js';
 import { TEST_TRUST_FILE, sandboxToken } from '../support/sandbox.js';
 
 const unavailable = dockerUnavailable();
 const SERVICE = '/cds-services/trialmatch-sle';
-
-function cardView(cards: any[]): { trial: string; status: string; summary: string; detail: string }[] {
-  return cards.map((c) => ({ trial: c.source.topic.code, status: c.extension[EXTENSION_KEY].status, summary: c.summary, detail: c.detail }));
-}
 
 /** True when `needle` occurs anywhere in the container's exported filesystem (a tar stream, read in chunks). */
 function exportContains(containerId: string, needle: string): Promise<boolean> {

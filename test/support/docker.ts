@@ -4,6 +4,7 @@
  * elsewhere the tests are skipped with the reason.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { EXTENSION_KEY } from '../../src/cds/render-cards.js';
 import { ROOT } from './app.js';
 
 /** The image the tests build from the repository's Dockerfile. */
@@ -80,4 +81,9 @@ export async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** What a clinician sees of the cards, without the per-response uuids (as test/integration/hapi-support.ts). */
+export function cardView(cards: any[]): { trial: string; status: string; summary: string; detail: string }[] {
+  return cards.map((c) => ({ trial: c.source.topic.code, status: c.extension[EXTENSION_KEY].status, summary: c.summary, detail: c.detail }));
 }
