@@ -86,7 +86,7 @@ const gidOf = (name: string) => idOf('-g', name);
 export async function startTestPostgres(): Promise<TestPostgres | { unavailable: string }> {
   const given = process.env.TEST_DATABASE_URL;
   if (given) return { url: given, how: 'TEST_DATABASE_URL', stop: async () => {} };
-  const docker = await fromDocker().catch((err: Error) => ({ unavailable: `Docker answered but ${POSTGRES_IMAGE} did not start: ${err.message}` }));
+  const docker = await fromDocker().catch((err: Error) => ({ unavailable: `no ${POSTGRES_IMAGE} container: ${err.message}` }));
   // Under TEST_CONTAINERS=require a container that did not start is the answer, not a reason to fall back.
   if (docker || containerMode() === 'require') return docker ?? { unavailable: 'TEST_CONTAINERS=require but no PostgreSQL container' };
   const bin = debianBinDir();
