@@ -84,7 +84,9 @@ CA_BUNDLE="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
 build node:20-bookworm-slim node.Dockerfile "$NODE_BIN" "$NPM_DIR" "$CA_BUNDLE"
 build postgres:16-alpine postgres.Dockerfile "$REPO/deploy/local-images/postgres-entrypoint.sh"
 build nginx:1.27-alpine nginx.Dockerfile
-if ! has hapiproject/hapi:v8.8.0-1; then
+if has hapiproject/hapi:v8.8.0-1; then
+  echo 'setup-docker: hapiproject/hapi:v8.8.0-1 present'
+else
   # The same jar the Maven fallback runs (a no-op when it is up to date; .ci/setup-fhir-server.sh runs it too).
   bash "$REPO/test/fhir-server/build.sh"
   build hapiproject/hapi:v8.8.0-1 hapi.Dockerfile "$REPO/test/fhir-server/target/hapi-fhir-test-server.jar"
