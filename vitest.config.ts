@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// One `npm test` runs four projects: unit (the app through app.inject), integration (against a real HAPI
-// FHIR server that the global setup provides), replicas (two service processes on a real PostgreSQL) and
-// browser (the demo page in headless Chromium).
+// One `npm test` runs five projects: unit (the app through app.inject), integration (against a real HAPI
+// FHIR server that the global setup provides), replicas (two service processes on a real PostgreSQL),
+// browser (the demo page in headless Chromium) and docker (the Dockerfile's image and docker-compose.yml, run
+// on a Docker engine: test/docker/, issue #22).
 export default defineConfig({
   test: {
     projects: [
@@ -10,7 +11,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**', 'test/browser/**', 'test/replicas/**'],
+          exclude: ['test/integration/**', 'test/browser/**', 'test/replicas/**', 'test/docker/**'],
           testTimeout: 20_000,
         },
       },
@@ -42,6 +43,16 @@ export default defineConfig({
           globalSetup: ['test/browser/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Builds images and starts containers: one file at a time, with room for a cold build.
+        test: {
+          name: 'docker',
+          include: ['test/docker/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 1_800_000,
           fileParallelism: false,
         },
       },

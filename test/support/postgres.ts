@@ -2,7 +2,8 @@
  * A throwaway PostgreSQL for the two-replica tests (issue #12 item 4), in this order:
  *  1. TEST_DATABASE_URL, a server the caller runs (its database must be one the tests may fill);
  *  2. the `postgres` image through testcontainers' GenericContainer, when a Docker engine answers
- *     (@testcontainers/postgresql is not a dependency);
+ *     (@testcontainers/postgresql is not a dependency); TEST_CONTAINERS=off skips it, =require makes it the
+ *     only way (test/support/containers.ts);
  *  3. Debian's binaries (/usr/lib/postgresql/<v>/bin, installed by .ci/setup-postgres.sh): initdb into a temp
  *     dir, pg_ctl start on a free port on 127.0.0.1 (as user postgres through runuser when root: the server
  *     refuses to run as root), stopped and removed in teardown.
@@ -12,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { containerMode, testcontainers } from './containers.js';
 import { freePort } from './loopback.js';
 
 export const POSTGRES_IMAGE = 'postgres:16-alpine';
@@ -34,12 +36,8 @@ export function debianBinDir(): string | undefined {
 }
 
 async function fromDocker(): Promise<TestPostgres | undefined> {
-  const tc = await import('testcontainers');
-  try {
-    await tc.getContainerRuntimeClient();
-  } catch {
-    return undefined;
-  }
+  const tc = await testcontainers(POSTGRES_IMAGE);
+  if (!tc) return undefined;
   const container = await new tc.GenericContainer(POSTGRES_IMAGE)
     .withEnvironment({ POSTGRES_PASSWORD: 'test', POSTGRES_HOST_AUTH_METHOD: 'trust' })
     .withExposedPorts(5432)
@@ -89,6 +87,8 @@ export async function startTestPostgres(): Promise<TestPostgres | { unavailable:
   const given = process.env.TEST_DATABASE_URL;
   if (given) return { url: given, how: 'TEST_DATABASE_URL', stop: async () => {} };
   const docker = await fromDocker().catch((err: Error) => ({ unavailable: `Docker answered but ${POSTGRES_IMAGE} did not start: ${err.message}` }));
+  // Under TEST_CONTAINERS=require a container that did not start is the answer, not a reason to fall back.
+  if (containerMode() === 'require') return docker ?? { unavailable: 'TEST_CONTAINERS=require but no PostgreSQL container' };
   if (docker && !('unavailable' in docker)) return docker;
   // Docker, else Debian's binaries (README): a Docker engine that cannot pull the image (no registry on a
   // fresh or offline machine) must not hide the binaries .ci/setup-postgres.sh installed.
