@@ -187,8 +187,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(researchStudyRoutes);
   if (config.demo) {
     void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
-    void app.register(demoRoutes);
+    void app.register(demoRoutes, { page: true });
   } else {
+    void app.register(demoRoutes, { page: false });
     // Issue #20 item 6: without DEMO=1 no demo page and no example patients; the service's page (the cards'
     // source.url) says what the service is and where its routes are.
     app.get('/', async () => ({ service: 'TrialMatch CDS', discovery: '/cds-services', smartApp: '/smart/launch.html', health: '/healthz' }));

@@ -49,7 +49,13 @@ describe('secure defaults (issue #12 item 1)', () => {
     const plain = testApp({}, { ...NO_DEV, DEMO: '' });
     const demo = testApp({}, { ...NO_DEV, DEMO: '1' });
     try {
-      for (const url of ['/demo/', '/examples', '/examples/sle-child-likely/bundle']) expect((await plain.inject({ method: 'GET', url })).statusCode, url).toBe(404);
+      for (const url of ['/demo/', '/demo/index.html', '/demo/app.js', '/examples', '/examples/sle-child-likely/bundle']) expect((await plain.inject({ method: 'GET', url })).statusCode, url).toBe(404);
+      // The SMART app and the coordinator's worklist load these from /demo/: without them neither app renders
+      // in a production process (found when the worklist was built on the SMART app's page).
+      const appPages = ['/smart/index.html', '/coordinator/index.html'].map((url) => readFileSync(resolve(ROOT, 'public', url.startsWith('/smart') ? 'smart/index.html' : 'worklist/index.html'), 'utf8'));
+      const shared = [...new Set(appPages.join('\n').match(/\/demo\/[a-z]+\.(?:css|js)/g) ?? [])];
+      expect(shared.length).toBeGreaterThan(0);
+      for (const url of [...shared, '/demo/render.js', '/demo/fhir.js', '/demo/api.js', '/demo/vendor/marked/marked.esm.js']) expect((await plain.inject({ method: 'GET', url })).statusCode, url).toBe(200);
       const root = await plain.inject({ method: 'GET', url: '/' });
       expect(root.statusCode).toBe(200);
       expect(root.json()).toMatchObject({ service: 'TrialMatch CDS', discovery: '/cds-services' });

@@ -24,14 +24,30 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The demo EHR page (issue #4) at /demo/, with / pointing to it. Static files only: the page calls the API. */
-export const demoRoutes: FastifyPluginAsync = async (app) => {
+/**
+ * The files the SMART app (/smart/) and the coordinator's worklist (/coordinator/) load from /demo/: the styles,
+ * the evaluation renderer and what it imports. They are served whether or not the demo page is (a production
+ * process without DEMO=1 still serves both apps).
+ */
+const SHARED_ASSETS = new Set(['/styles.css', '/render.js', '/fhir.js', '/api.js']);
+
+/**
+ * The demo EHR page (issue #4) at /demo/, with / pointing to it, when `page` is on (DEMO=1, issue #20 item 6);
+ * else only the assets the two apps share with it. Static files only: the pages call the API.
+ */
+export const demoRoutes: FastifyPluginAsync<{ page: boolean }> = async (app, { page }) => {
   const setHeaders = (res: { setHeader(name: string, value: string): unknown }): void => {
     res.setHeader('content-security-policy', CSP);
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
   };
-  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/demo/', index: 'index.html', setHeaders });
+  await app.register(fastifyStatic, {
+    root: PUBLIC_DIR,
+    prefix: '/demo/',
+    index: page ? 'index.html' : false,
+    ...(page ? {} : { allowedPath: (path: string) => SHARED_ASSETS.has(path) }),
+    setHeaders,
+  });
   await app.register(fastifyStatic, {
     root: MARKED_DIR,
     prefix: '/demo/vendor/marked/',
@@ -39,6 +55,7 @@ export const demoRoutes: FastifyPluginAsync = async (app) => {
     allowedPath: (path) => path === '/marked.esm.js',
     setHeaders,
   });
+  if (!page) return;
   // The page's relative URLs (styles.css, app.js) resolve under /demo/ only with the trailing slash.
   app.get('/demo', async (_request, reply) => reply.redirect('/demo/'));
   app.get('/', async (_request, reply) => reply.redirect('/demo/'));
