@@ -163,6 +163,12 @@ export const configSchema = z
     /** Card uuid -> trial mappings kept (in memory and in the journal) to attribute feedback. */
     feedbackMaxCards: num(100_000),
     /**
+     * Issue #20 item 4: days a feedback item is kept item by item (embedded journal line, PostgreSQL row); older
+     * items live on only in the per-issuer counts, and their cards are forgotten (feedback on them is an unknown
+     * card). Keeps the journal, and so start-up, from growing with history.
+     */
+    feedbackRetentionDays: num(30),
+    /**
      * PostgreSQL for the shared state (feedback, card -> trial map, suppressions, replay store, audit trail),
      * so several replicas share it (docs/deployment.md). Unset: the embedded journal, one process only.
      */
@@ -235,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jtiCacheSize: env.JTI_CACHE_SIZE,
     feedbackFile: env.FEEDBACK_FILE || undefined,
     feedbackMaxCards: env.FEEDBACK_MAX_CARDS,
+    feedbackRetentionDays: env.FEEDBACK_RETENTION_DAYS,
     jtiIssuerQuota: env.JTI_ISSUER_QUOTA,
     databaseUrl: env.DATABASE_URL || undefined,
     auditFile: env.AUDIT_FILE || undefined,

@@ -22,6 +22,13 @@ export interface FeedbackAnswer {
   suppressed: { trialId: string; until: string }[];
 }
 
+/** What a feedback call was about, per patient, for the audit trail (issue #20 item 5): cards and trials. */
+export interface FeedbackAbout {
+  patientId?: string;
+  cards: string[];
+  trials: string[];
+}
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -43,7 +50,7 @@ export async function keepUnsuppressedCards(state: SharedState, secret: string, 
     const key = keyed.find((k) => k.card.uuid === card.uuid)?.key;
     return key && !hidden.has(key) ? [{ card, key }] : [];
   });
-  await state.feedback.rememberCards(shown.map(({ card, key }) => rememberedCard(card, key)));
+  await state.feedback.rememberCards(shown.map(({ card, key }) => rememberedCard(card, key, audience)));
   return shown.map((k) => k.card);
 }
 
@@ -73,10 +80,13 @@ function withoutSuggestions(card: Card): Card {
   return rest;
 }
 
-function rememberedCard(card: Card, key: string): RememberedCard {
+function rememberedCard(card: Card, key: string, audience: CardAudience): RememberedCard {
   return {
     uuid: card.uuid,
     trialId: card.source.topic.code,
+    // Issue #20 item 4: only this issuer's feedback on the card is taken; the patient names it in the audit.
+    issuer: audience.issuer,
+    patientId: audience.patientId,
     overrideReasons: card.overrideReasons.map((r) => r.code),
     suppressionKey: key,
     // One card carries the draft orders for all of them (render-cards.ts; CDS Hooks 2.0 §Suggestion).
@@ -90,8 +100,15 @@ function rememberedCard(card: Card, key: string): RememberedCard {
  * be recorded, the caller learns why: every item for an unknown card is a 404 (the card was never answered by
  * this service or has been forgotten), every item refused is a 400 naming the reasons.
  */
-export async function recordFeedback(state: SharedState, serviceId: string, feedback: readonly CardFeedback[], now: Date, suppressionDays: number): Promise<FeedbackAnswer> {
-  const receipt = await state.feedback.record(serviceId, feedback, now);
+export async function recordFeedback(
+  state: SharedState,
+  serviceId: string,
+  issuer: string,
+  feedback: readonly CardFeedback[],
+  now: Date,
+  suppressionDays: number,
+): Promise<{ answer: FeedbackAnswer; about: FeedbackAbout[] }> {
+  const receipt = await state.feedback.record(serviceId, issuer, feedback, now);
   if (receipt.stored === 0 && receipt.duplicates === 0) {
     if (receipt.rejected.length > 0) throw badRequest(`no feedback recorded: ${receipt.rejected.map((r) => `card ${r.card}: ${r.why}`).join('; ')}`, ['feedback']);
     throw notFound('no feedback recorded: the cards named are not cards this service answered with (or they have been forgotten)');
@@ -108,7 +125,24 @@ export async function recordFeedback(state: SharedState, serviceId: string, feed
     await state.suppressions.suppress(a.suppressionKey, until, a.reason);
     suppressed.push({ trialId: a.trialId, until: until.toISOString() });
   }
-  return { stored: receipt.stored, duplicates: receipt.duplicates, unknownCards: receipt.unknownCards, rejected: receipt.rejected, suppressed };
+  const answer = { stored: receipt.stored, duplicates: receipt.duplicates, unknownCards: receipt.unknownCards, rejected: receipt.rejected, suppressed };
+  return { answer, about: feedbackAbout([...receipt.accepted, ...(receipt.repeated ?? [])]) };
+}
+
+/** The cards and trials feedback was taken on, grouped by their patient (one audit event per patient). */
+function feedbackAbout(items: readonly { card: string; trialId: string; patientId?: string }[]): FeedbackAbout[] {
+  const byPatient = new Map<string, FeedbackAbout>();
+  for (const item of items) {
+    const key = item.patientId ?? '';
+    let about = byPatient.get(key);
+    if (!about) {
+      about = { ...(item.patientId ? { patientId: item.patientId } : {}), cards: [], trials: [] };
+      byPatient.set(key, about);
+    }
+    if (!about.cards.includes(item.card)) about.cards.push(item.card);
+    if (!about.trials.includes(item.trialId)) about.trials.push(item.trialId);
+  }
+  return [...byPatient.values()];
 }
 
 /** A FeedbackSummary as JSON: the Map's entries copied into an object with no prototype to poison. */

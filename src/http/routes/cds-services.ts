@@ -68,8 +68,10 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
 
   app.post('/cds-services/:id/feedback', { schema: { params: serviceParams, body: feedbackSchema } }, async (request) => {
     const service = findService(request.params.id);
-    const answer = await recordFeedback(app.state, service.id, request.body.feedback, app.clock(), options.suppressionDays);
-    await app.state.audit.record(auditEventFor(request, new Date(), 'feedback', { trials: answer.suppressed.map((s) => s.trialId) }));
+    const issuer = request.client?.issuer ?? 'anonymous';
+    const { answer, about } = await recordFeedback(app.state, service.id, issuer, request.body.feedback, app.clock(), options.suppressionDays);
+    // Issue #20 item 5: one event per patient the feedback was about, naming its cards and trials.
+    for (const a of about) await app.state.audit.record(auditEventFor(request, new Date(), 'feedback', a));
     const { stored, unknownCards, duplicates } = answer;
     request.log.info({ service: service.id, stored, unknownCards, duplicates, rejected: answer.rejected.length, suppressed: answer.suppressed.length }, 'feedback received');
     return answer;

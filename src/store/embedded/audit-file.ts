@@ -59,5 +59,6 @@ export function auditLine(event: AuditEvent): Record<string, unknown> {
     ...(e.patientId !== undefined ? { patientId: e.patientId } : {}),
     ...(e.fhirServer !== undefined ? { fhirServer: e.fhirServer } : {}),
     ...(e.trials !== undefined ? { trials: e.trials } : {}),
+    ...(e.cards !== undefined ? { cards: e.cards } : {}),
   };
 }
