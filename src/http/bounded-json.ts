@@ -15,9 +15,14 @@ export interface JsonBounds {
   maxKeysPerObject: number;
   /** Keys, values, objects and arrays in the whole body: a 10 MiB FHIR prefetch holds about a million. */
   maxValues: number;
+  /**
+   * Characters in one string or key. The evaluator reads at most 4096 of any text (fhir/bounded-text.ts), and the
+   * prefetch templates ask for no attachments; a 9 MiB string still cost its hook 150 ms to carry through.
+   */
+  maxStringLength: number;
 }
 
-export const JSON_BOUNDS: JsonBounds = { maxDepth: 128, maxKeysPerObject: 1000, maxValues: 2_000_000 };
+export const JSON_BOUNDS: JsonBounds = { maxDepth: 128, maxKeysPerObject: 1000, maxValues: 2_000_000, maxStringLength: 1024 * 1024 };
 
 /** The body crosses one of the bounds, or is not JSON: the caller's bad input, refused before any JSON.parse. */
 class JsonShapeError extends Error {}
@@ -34,7 +39,12 @@ export class JsonShapeCheck {
   private values = 0;
 
   constructor(private readonly bounds: JsonBounds) {
-    this.tokenizer.onToken = ({ token }): void => this.see(token);
+    this.tokenizer.onToken = ({ token, value }): void => {
+      if (token === TokenType.STRING && typeof value === 'string' && value.length > this.bounds.maxStringLength) {
+        throw new JsonShapeError(`a JSON string in the body is longer than ${this.bounds.maxStringLength} characters (the limit)`);
+      }
+      this.see(token);
+    };
   }
 
   /** Feeds the next chunk; throws JsonShapeError when the text so far crosses a bound or is not JSON. */
@@ -117,6 +127,10 @@ export function registerBoundedJson(app: FastifyInstance, bodyLimit: number, bou
       // Past the body limit the framework's way: answered now, and the connection closed after the answer.
       if (received > limit) return settle(tooLarge());
       if (refused) return;
+      // One chunk, then back to the event loop: a socket that is ready delivers up to 32 reads in one go, and
+      // tokenizing 2 MiB of a costly shape in one go held /healthz for 400 ms.
+      payload.pause();
+      setImmediate(() => payload.resume());
       try {
         check.write(chunk);
         chunks.push(chunk);

@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/loopback.js';
 import { startReplica, type Replica } from '../support/replica.js';
+import { pollHealthz, postBody as post, type Sent } from '../support/healthz-probe.js';
 import { BASE, makeIssuer, writeTrust, type TestIssuer } from './helpers.js';
 import { adversarialJson, type AdversarialJsonKind, ADVERSARIAL_JSON_KINDS } from '../support/adversarial-json.js';
 import { JSON_BOUNDS } from '../../src/http/bounded-json.js';
@@ -26,67 +25,6 @@ const HEALTHZ_BOUND_MS = 50;
 const HOOK = '/cds-services/trialmatch-sle';
 
 type Caller = 'no-token' | 'unknown-path' | 'smart-no-token' | 'trusted-ehr';
-
-interface Sent {
-  status: number;
-  body: string;
-}
-
-function post(url: string, path: string, body: Buffer, headers: Record<string, string>): Promise<Sent> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...headers } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8').slice(0, 500) }));
-      res.on('error', reject);
-    });
-    // The service may answer before the whole body is sent (401, 404, a bound crossed): the writes that follow
-    // may fail after the answer came, which is not a failure. A connection dropped with no answer is status 0.
-    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? resolve({ status: 0, body: `connection closed without an answer (${err.code})` }) : reject(err)));
-    req.end(body);
-  });
-}
-
-/**
- * The /healthz poller, in a worker thread: its own event loop and heap, so neither the sender's writes nor its
- * garbage collection (bodies of megabytes are built in this thread) are counted against the service. It asks
- * /healthz over one keep-alive connection, one call after another, until told to stop, and answers the slowest.
- */
-const POLLER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const http = require('node:http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-let stop = false;
-parentPort.on('message', () => { stop = true; });
-(async () => {
-  let worst = 0, calls = 0;
-  while (!stop) {
-    const started = performance.now();
-    await new Promise((resolve, reject) => {
-      http.request(workerData.url + '/healthz', { agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject).end();
-    });
-    worst = Math.max(worst, performance.now() - started);
-    calls++;
-  }
-  agent.destroy();
-  parentPort.postMessage({ worst, calls });
-})();
-`;
-
-async function pollHealthz(url: string, until: Promise<unknown>): Promise<{ worst: number; calls: number }> {
-  const worker = new Worker(POLLER, { eval: true, workerData: { url } });
-  try {
-    const result = new Promise<{ worst: number; calls: number }>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    await until.catch(() => undefined);
-    worker.postMessage('stop');
-    return await result;
-  } finally {
-    await worker.terminate();
-  }
-}
 
 describe('JSON bodies with bounded shape (issue #20 item 1)', () => {
   let service: Replica;
@@ -169,6 +107,7 @@ describe('JSON bodies with bounded shape (issue #20 item 1)', () => {
       ['deep-objects', new RegExp(`nested more than ${JSON_BOUNDS.maxDepth} levels deep`)],
       ['many-keys', new RegExp(`more than ${JSON_BOUNDS.maxKeysPerObject} keys \\(the limit\\)`)],
       ['many-values', new RegExp(`more than ${JSON_BOUNDS.maxValues} keys and values \\(the limit\\)`)],
+      ['long-string', new RegExp(`longer than ${JSON_BOUNDS.maxStringLength} characters \\(the limit\\)`)],
     ];
     for (const [kind, message] of cases) {
       const res = await post(url, HOOK, adversarialJson(kind, 9 * 1024 * 1024), { ...auth, authorization: `Bearer ${await ehr.sign({ aud: `${BASE}${HOOK}` })}` });
