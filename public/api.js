@@ -6,7 +6,9 @@
  * @typedef {{ id: string, label: string, kind: string, outcome: Outcome, reason: string, evidence: Evidence[], missing?: string[], parts?: Part[], facts?: Fact[] }} Part
  * @typedef {{ id: string, type: 'inclusion' | 'exclusion', item: string, text: string, interpretation: string, outcome: Outcome, review: boolean, reason: string, evidence: Evidence[], missing: string[], parts: Part[], facts?: Fact[] }} Criterion
  * @typedef {{ code: string, codes?: string[], text: string, criteria?: string[], items?: string[] }} StatusReason
- * @typedef {{ trialId: string, nctId?: string, title: string, shortTitle: string, status: 'likely-eligible' | 'possibly-eligible' | 'ineligible', statusReason?: StatusReason, blocking: string[], notScreened?: { reason: string, evidence: Evidence[] }, criteria: Criterion[], evaluatedAt: string }} TrialEvaluation
+ * @typedef {{ name: string, role: string, phone?: string, email?: string }} StudyContact
+ * @typedef {{ trialId: string, recruiting: boolean, why?: string, registry: { status: string, asPrinted: string, asOf?: string, source: string, stale: boolean, text: string }, site: { status: string, source: string, setAt?: string, setBy?: string, reason?: string }, contact?: StudyContact }} Availability
+ * @typedef {{ trialId: string, nctId?: string, title: string, shortTitle: string, status: 'likely-eligible' | 'possibly-eligible' | 'ineligible', statusReason?: StatusReason, blocking: string[], notScreened?: { reason: string, evidence: Evidence[] }, criteria: Criterion[], evaluatedAt: string, availability?: Availability }} TrialEvaluation
  * @typedef {{ patient?: string, evaluatedAt: string, trials: TrialEvaluation[] }} Evaluation
  * @typedef {{ label: string, url: string, type?: string, appContext?: string }} CardLink
  * @typedef {{ label: string, uuid?: string, actions?: { type: string, description: string }[] }} Suggestion

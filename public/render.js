@@ -254,6 +254,24 @@ function partList(type, parts) {
 }
 
 /**
+ * The trial at this site (issue #19 item 3): why it gives no card when it does not recruit here, whom to
+ * contact, and a registry status that may be stale. About the trial, never the patient.
+ * @param {TrialEvaluation} t
+ */
+export function siteStatusBlock(t) {
+  const a = t.availability;
+  if (!a) return undefined;
+  const box = el('div', { class: `site-status${a.recruiting ? '' : ' not-recruiting'}`, 'data-testid': 'site-status', 'data-recruiting': String(a.recruiting) });
+  if (!a.recruiting && a.why) box.append(el('p', { 'data-testid': 'site-status-why' }, el('strong', {}, 'No card for this trial. '), a.why.replace(/ No card is shown for this trial\.$/, '')));
+  if (a.contact) {
+    const c = a.contact;
+    box.append(el('p', { 'data-testid': 'study-contact' }, el('strong', {}, 'Study contact: '), [`${c.name} (${c.role})`, c.phone, c.email].filter(Boolean).join(', ')));
+  }
+  box.append(el('p', { class: a.registry.stale ? 'registry stale' : 'registry', 'data-testid': 'registry-status' }, el('strong', {}, 'Registry: '), a.registry.text, a.registry.stale ? ' (possibly stale: not verified in the last 12 months)' : ''));
+  return box;
+}
+
+/**
  * @param {TrialEvaluation} t
  */
 function trialSection(t) {
@@ -265,11 +283,14 @@ function trialSection(t) {
     ' ',
     el('span', { class: 'trial-title' }, t.shortTitle),
     el('span', { class: 'counts', 'data-testid': 'counts' }, ` ${criteriaCounts(t)}`),
+    t.availability && !t.availability.recruiting ? el('span', { class: 'not-recruiting-badge', 'data-testid': 'not-recruiting' }, ' Not recruiting here') : '',
   );
   const body = el('div', { class: 'trial-body' });
   // The registry id once: the short title in the line above carries it for most trials (issue 18 item 6).
   const idShown = t.nctId && (t.title.includes(t.nctId) || t.shortTitle.includes(t.nctId));
   body.append(el('p', { class: 'trial-full-title' }, t.title, t.nctId && !idShown ? ` (${t.nctId})` : ''));
+  const site = siteStatusBlock(t);
+  if (site) body.append(site);
   if (t.statusReason) body.append(el('p', { class: 'status-reason', 'data-testid': 'status-reason' }, el('strong', {}, 'Why this status: '), t.statusReason.text));
   const facts = factsOf(t);
   if (facts.length > 0) {

@@ -34,6 +34,10 @@ import { createSharedState } from './store/create-shared-state.js';
 import type { SharedState } from './store/shared-state.js';
 import { SmartTokenVerifier } from './security/smart-token.js';
 import { capConnectionsPerAddress } from './security/connection-cap.js';
+import { openSiteInfo } from './trials/open-site-info.js';
+import type { SiteInfo } from './trials/site-info.js';
+import { siteStatusRoutes } from './http/routes/site-status.js';
+import { researchStudyRoutes } from './http/routes/research-study.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -47,6 +51,10 @@ declare module 'fastify' {
     /** The HMAC key for suppression keys (security/suppression-key.ts). */
     suppressionSecret: string;
     clock: () => Date;
+    /** Each trial's registry and site status and its study contact (issue #19 item 3). */
+    siteInfo: SiteInfo;
+    /** The site's name from the site file, when one is given. */
+    siteName: string | undefined;
   }
 }
 
@@ -79,6 +87,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(config.localConceptMapFile ? { localConceptMapFile: config.localConceptMapFile } : {}),
   });
   const services = loadServiceDefinitions(config.cdsHooksDir, mappings);
+  // The coordinators' settings live in the shared state, opened below before any route runs.
+  const site = openSiteInfo(mappings.trials, config, { current: () => app.state.siteStatus.current(), set: (s) => app.state.siteStatus.set(s) });
   const trust = options.trust ?? resolveTrust(config);
   const fastifyOptions: FastifyServerOptions & { http: ServerOptions } = {
     logger: loggerOptions(config.logLevel, options.logStream),
@@ -127,6 +137,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (config.terminologyServer) engine.terminologyServer = terminologyServerUse(app, config, config.terminologyServer, mappings, options.fetch);
   app.decorate('engine', engine);
   app.decorate('services', services);
+  app.decorate('siteInfo', site.siteInfo);
+  app.decorate('siteName', site.siteName);
+  if (site.olderRecords.length > 0) app.log.warn({ records: site.olderRecords }, 'ClinicalTrials.gov records older than the protocol documents were ignored (REGISTRY_RECORDS_DIR)');
   // Opened asynchronously (the journal is streamed, the database migrated) before any route can run; set on
   // the root instance, which every plugin's instance reads through.
   app.decorate('state', null as unknown as SharedState);
@@ -167,6 +180,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (devIssuer) void app.register(devTokenRoutes, { signer: createDevTokenSigner(devIssuer), publicBaseUrls: config.publicBaseUrls });
   void app.register(cdsServicesRoutes, { suppressionDays: config.suppressionDays });
   void app.register(trialsRoutes);
+  void app.register(siteStatusRoutes, { coordinatorIssuers: new Set(trust.issuers.filter((i) => i.roles.includes('coordinator')).map((i) => i.issuer)), authOff: config.authMode === 'off' });
+  void app.register(researchStudyRoutes);
   if (config.demo) {
     void app.register(examplesRoutes, { examples: loadExamples(join(config.cdsHooksDir, 'examples')) });
     void app.register(demoRoutes);

@@ -11,6 +11,9 @@ const ROOT = PROJECT_ROOT;
 /** The development trust file: trusts a committed key and FHIR servers on this machine. DEV_TRUST=1 only. */
 export const DEV_TRUST_FILE = resolve(ROOT, 'config', 'trust.example.json');
 
+/** The example site file (issue #19 item 3): example contacts, every trial open; used with DEMO=1 when SITE_FILE is unset. */
+export const SITE_EXAMPLE_FILE = resolve(ROOT, 'config', 'site.example.json');
+
 /** An on/off switch from the environment: 1/true/on/yes, 0/false/off/no, or absent. */
 const flag = (name: string, value: string | undefined): boolean | undefined => {
   if (value === undefined || value === '') return undefined;
@@ -65,6 +68,19 @@ export const configSchema = z
     terminologyCacheSeconds: num(86_400),
     /** Answers kept in memory in the embedded mode (the oldest are forgotten first). */
     terminologyCacheSize: num(100_000),
+    /**
+     * The site file (JSON, config/site.example.json shows the shape; src/trials/site-file.ts): per trial, the
+     * site's default status (open, paused, closed, not-participating) and its study contact, shown on cards
+     * and in the apps. A coordinator changes the status at run time (PUT /trials/{id}/site-status). Unset:
+     * the example file with DEMO=1, else every trial open at this site with no contact (the registry decides).
+     */
+    siteFile: z.string().optional(),
+    /**
+     * A folder of ClinicalTrials.gov API v2 study records (`GET https://clinicaltrials.gov/api/v2/studies/{nctId}`
+     * saved as <anything>.json; src/trials/ctgov-record.ts): each refreshes its trial's registry status when
+     * verified on or after the protocol document's date. Read at start. Optional.
+     */
+    registryRecordsDir: z.string().optional(),
     /** cds-hooks/: the service descriptors. */
     cdsHooksDir: z.string().default(resolve(ROOT, 'cds-hooks')),
     /** Largest request body accepted, in bytes. */
@@ -202,6 +218,7 @@ export const configSchema = z
   .transform((c) => ({
     ...c,
     auditFile: c.auditFile ?? resolve(dirname(c.feedbackFile), 'audit.jsonl'),
+    siteFile: c.siteFile ?? (c.demo ? SITE_EXAMPLE_FILE : undefined),
     trustFile: c.trustFile ?? (c.devTrust ? DEV_TRUST_FILE : undefined),
     publicBaseUrls: (c.publicBaseUrls ?? [`http://localhost:${c.port}`, `http://127.0.0.1:${c.port}`]).map((u) => u.replace(/\/+$/, '')),
   }));
@@ -225,6 +242,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     terminologyBudgetMs: env.TERMINOLOGY_BUDGET_MS,
     terminologyCacheSeconds: env.TERMINOLOGY_CACHE_SECONDS,
     terminologyCacheSize: env.TERMINOLOGY_CACHE_SIZE,
+    siteFile: env.SITE_FILE || undefined,
+    registryRecordsDir: env.REGISTRY_RECORDS_DIR || undefined,
     cdsHooksDir: env.CDS_HOOKS_DIR,
     bodyLimit: env.BODY_LIMIT_BYTES,
     fhirTimeoutMs: env.FHIR_TIMEOUT_MS,

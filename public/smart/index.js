@@ -4,7 +4,7 @@
 // Patient data lives in this page's memory only: nothing is written to localStorage or sessionStorage
 // (fhirclient keeps its own launch state in sessionStorage).
 import { ageAndSex, nameOf } from '/demo/fhir.js';
-import { el, factsOf, renderEvaluation, trialHeading } from '/demo/render.js';
+import { el, factsOf, renderEvaluation, siteStatusBlock, trialHeading } from '/demo/render.js';
 
 /** @typedef {import('/demo/api.js').Bundle} Bundle */
 /** @typedef {import('/demo/api.js').Resource} Resource */
@@ -76,6 +76,9 @@ function reviewGroupOf(p) {
 function focusSummary(t) {
   const box = el('div', { class: 'focus-summary', 'data-testid': 'focus-summary', 'data-trial': t.trialId });
   box.append(el('h2', {}, el('span', { class: `status status-${t.status}`, 'data-testid': 'focus-status' }, STATUS_WORDS[t.status] ?? t.status), ` ${trialHeading(t)}`));
+  // Issue #19 item 3: a trial not recruiting here has no card; the app says why, and whom to contact.
+  const site = siteStatusBlock(t);
+  if (site) box.append(site);
   // Issue 18 item 4: a positive the record holds outside a criterion's window comes first, with value and date.
   const facts = factsOf(t);
   if (facts.length > 0) {

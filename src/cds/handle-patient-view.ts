@@ -14,6 +14,7 @@ import { buildPatientRecord } from '../patient/patient-record.js';
 import type { HookRequest } from './hook-request.js';
 import { renderCards, type Card } from './render-cards.js';
 import type { ServiceDefinition } from './service-definition.js';
+import type { TrialAvailability } from '../trials/site-info.js';
 
 export interface EngineDeps {
   mappings: MappingSet;
@@ -48,6 +49,8 @@ export async function handlePatientView(
   deps: EngineDeps,
   now: Date,
   caller: { fhirServers: FhirServerPolicy },
+  /** Each trial's availability at this site (issue #19 item 3): no card for a trial not recruiting here. */
+  availability?: ReadonlyMap<string, TrialAvailability>,
 ): Promise<PatientViewResult> {
   if (request.hook !== service.hook) throw badRequest(`service ${service.id} answers the ${service.hook} hook, not ${request.hook}`, ['hook']);
   // Server-side request forgery guard (CDS Hooks 2.0 §Trusting CDS Clients), required of every caller so it
@@ -78,7 +81,7 @@ export async function handlePatientView(
   // before evaluation (the evaluator stays pure: it reads the placements from the record).
   const record = await placeRecordCodes(gathered.record, deps.mappings.terminology.localPlacements, deps.terminologyServer);
   const { evaluations, faults } = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
-  const cards = renderCards(deps.mappings, evaluations, provenance, { publicBaseUrl: deps.publicBaseUrl, patientId: request.context.patientId });
+  const cards = renderCards(deps.mappings, evaluations, provenance, { publicBaseUrl: deps.publicBaseUrl, patientId: request.context.patientId, ...(availability ? { availability } : {}) });
   return { cards, evaluations, provenance, faults };
 }
 

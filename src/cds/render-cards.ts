@@ -9,6 +9,8 @@ import { rankNeeds } from './cards/needs.js';
 import { screeningOrders, type Suggestion } from './cards/suggestions.js';
 import { summaryOf } from './cards/summary.js';
 import { shorten } from './cards/text.js';
+import { siteLineOf } from './cards/site-line.js';
+import type { TrialAvailability } from '../trials/site-info.js';
 import { OVERRIDE_REASONS, OVERRIDE_REASON_SYSTEM } from './override-reasons.js';
 
 /** The card extension key (CDS Hooks 2.0 §Extensions: reverse-domain keys). Documented in the README. */
@@ -39,6 +41,11 @@ export interface RenderOptions {
   /** The hook's patient, the subject of any draft order. */
   patientId: string;
   newId?: () => string;
+  /**
+   * Each trial's availability at this site (src/trials/site-info.ts): a trial that does not recruit here gives
+   * no card (issue #19 item 3), and a card names the site's study contact. Absent: every trial is shown.
+   */
+  availability?: ReadonlyMap<string, TrialAvailability>;
 }
 
 /**
@@ -112,9 +119,11 @@ export function renderCards(
 ): Card[] {
   const newId = options.newId ?? randomUUID;
   const byId = new Map(mappings.trials.map((t) => [t.id, t]));
-  const { all, byTrial } = rankNeeds(evaluations, mappings.orderables);
+  // A trial not recruiting here is left out before the tests are counted: a test only it needs is not offered.
+  const here = options.availability ? evaluations.filter((e) => options.availability?.get(e.trialId)?.recruiting !== false) : evaluations;
+  const { all, byTrial } = rankNeeds(here, mappings.orderables);
   const app = `${options.publicBaseUrl}${SMART_LAUNCH_PATH}`;
-  const shown = rankEvaluations(evaluations.filter((e) => e.status !== 'ineligible')).map((e) => {
+  const shown = rankEvaluations(here.filter((e) => e.status !== 'ineligible')).map((e) => {
     const trial = byId.get(e.trialId);
     if (!trial) throw new Error(`evaluation for unknown trial ${e.trialId}`);
     return { trial, evaluation: e, needs: byTrial.get(e.trialId) ?? [] };
@@ -125,7 +134,7 @@ export function renderCards(
     const card: Card = {
       uuid: newId(),
       summary: summaryOf(trial, e, needs),
-      detail: detailOf(trial, e, needs, provenance),
+      detail: detailOf(trial, e, needs, provenance, siteLineOf(options.availability?.get(trial.id))),
       indicator: 'info',
       // source.url: the service's own page, so the EHR's "Source" link leads somewhere (CDS Hooks 2.0 §Source).
       source: { label: 'TrialMatch CDS', url: `${options.publicBaseUrl}/`, topic: { system: TRIAL_TOPIC_SYSTEM, code: trial.id, display: trial.shortTitle } },

@@ -1,4 +1,5 @@
 import type { CompiledValueSet } from '../terminology/value-set.js';
+import type { RegistryStatusInput } from '../trials/registry-status.js';
 import type { ClinicalResource } from '../patient/patient-record.js';
 import type { EvalContext } from './context.js';
 import type { PartResult } from './types.js';
@@ -119,7 +120,8 @@ export interface CompiledTrial {
   shortTitle: string;
   phase: string;
   studyType: 'interventional' | 'observational';
-  recruitmentStatus: string;
+  /** The registry status with its as-of date (issue #19 item 3); whether the site recruits is src/trials/. */
+  registryStatus: RegistryStatusInput;
   registry: { url: string; label: string };
   protocolSource: string;
   criteria: CompiledCriterion[];

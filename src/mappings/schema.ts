@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { RuleKind } from '../engine/rule-kind.js';
 import { baseRule } from '../engine/rules/fields.js';
+import { registryStatusSchema } from '../trials/registry-status.js';
 
 /**
  * The shape of the data in fhir-mappings/: trials, their criteria as rule trees, and shared code lists.
@@ -91,7 +92,8 @@ const trialFields = {
   shortTitle: z.string().min(1).max(60),
   phase: z.string().min(1),
   studyType: z.enum(['interventional', 'observational']),
-  recruitmentStatus: z.string().min(1),
+  /** The registry status with its as-of date, from the protocol document (src/trials/registry-status.ts). */
+  registryStatus: registryStatusSchema,
   registry: z.strictObject({ url: z.url(), label: z.string().min(1) }),
   /** The protocol document the criteria were taken from. */
   protocolSource: z.string().min(1),

@@ -40,6 +40,11 @@ const issuerSchema = z
       .optional(),
     /** The FHIR servers this issuer's calls may name as `fhirServer`. */
     fhirServers: z.array(fhirServerPattern).default([]),
+    /**
+     * `coordinator` (issue #19 item 2): this issuer's tokens may also read the trials' worklists and set patient
+     * states, for the patients of its fhirServers. Without it, an EHR's token opens no worklist.
+     */
+    roles: z.array(z.literal('coordinator')).default([]),
     /** Development only: serve GET /dev/token, signing with privateJwkFile. */
     devTokenEndpoint: z.boolean().default(false),
     /** The private JWK for devTokenEndpoint, relative to the trust file. */

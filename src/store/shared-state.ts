@@ -8,6 +8,8 @@
  * and trial (see security/suppression-key.ts), never by the raw patient id.
  */
 
+import type { SiteStatus } from '../trials/site-info.js';
+
 /** A card the service answered with, remembered so feedback (which names only the card) can be attributed. */
 export interface RememberedCard {
   uuid: string;
@@ -97,7 +99,7 @@ export interface AuditEvent {
   /** The client's issuer (`iss`) and user (`sub`); 'anonymous' when AUTH_MODE=off. */
   issuer: string;
   subject: string;
-  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate';
+  action: 'patient-view' | 'evaluate' | 'feedback' | 'smart-evaluate' | 'site-status';
   patientId?: string;
   fhirServer?: string;
   trials?: readonly string[];
@@ -120,6 +122,26 @@ export interface TerminologyCache {
   put(entries: readonly { key: string; value: string; expiresAt: Date }[]): Promise<void>;
 }
 
+/**
+ * A coordinator's setting of a trial's status at this site (issue #19 item 3), shared by the replicas and kept
+ * across restarts; the newest setting per trial holds. Names the trial and the coordinator, never a patient.
+ */
+export interface SiteStatusSetting {
+  trialId: string;
+  status: SiteStatus;
+  reason?: string;
+  at: Date;
+  issuer: string;
+  subject: string;
+}
+
+export interface SiteStatusStore {
+  /** The newest setting per trial id (trials never set are absent: the site file holds). */
+  current(): Promise<Map<string, SiteStatusSetting>>;
+  /** Resolves once the setting is durable. */
+  set(setting: SiteStatusSetting): Promise<void>;
+}
+
 export interface SharedState {
   readonly kind: 'embedded' | 'postgres';
   feedback: FeedbackStore;
@@ -127,6 +149,8 @@ export interface SharedState {
   replay: ReplayStore;
   audit: AuditTrail;
   terminology: TerminologyCache;
+  /** The site's own status per trial, as coordinators set it (src/trials/site-info.ts). */
+  siteStatus: SiteStatusStore;
   /** Throws when the state cannot be used (database down): /readyz. */
   check(): Promise<void>;
   close(): Promise<void>;

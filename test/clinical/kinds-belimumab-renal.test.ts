@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp } from '../support/app.js';
+import { BELIMUMAB_RECRUITING, testApp } from '../support/app.js';
 import { fireHook } from '../support/clinical.js';
 
 /**
@@ -30,7 +30,8 @@ function record(name: string): Bundle {
 describe('the belimumab renal definition of refractory, read from the record (issue #13 item 6)', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    app = testApp({}, { LOCAL_CODES_FILE });
+    // The study's document says "Not yet recruiting" (no card): read as a site whose registry record says it recruits.
+    app = testApp({}, { LOCAL_CODES_FILE, ...BELIMUMAB_RECRUITING });
     await app.ready();
   });
   afterAll(async () => app.close());

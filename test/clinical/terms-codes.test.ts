@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp } from '../support/app.js';
+import { BELIMUMAB_RECRUITING, testApp } from '../support/app.js';
 import { clinicalRecord as record, eligibilities, fireHook } from '../support/clinical.js';
 
 /**
@@ -64,7 +64,8 @@ describe('SLE coded as real records code it', () => {
 describe('findings the protocols do not mean do not exclude', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    app = testApp();
+    // The belimumab exclusions are read on its card: a site whose registry record says it recruits (issue #19).
+    app = testApp({}, BELIMUMAB_RECRUITING);
     await app.ready();
   });
   afterAll(() => app.close());

@@ -69,7 +69,7 @@ describe('a fhirpath part is compiled once, at load', () => {
     writeFileSync(
       join(dir, 'trials', 't.json'),
       JSON.stringify({
-        id: 't', title: 'T', shortTitle: 'T', phase: 'Phase 1', studyType: 'interventional', recruitmentStatus: 'recruiting',
+        id: 't', title: 'T', shortTitle: 'T', phase: 'Phase 1', studyType: 'interventional', registryStatus: { status: 'RECRUITING', asPrinted: 'Recruiting', asOfNote: 'a test trial with no date' },
         registry: { url: 'https://example.org/t', label: 'Registry' }, protocolSource: 'test',
         criteria: [{ id: 'inc-1', type: 'inclusion', item: '1', text: 'x', interpretation: 'x', anchor: 'screening', rule }],
       }),

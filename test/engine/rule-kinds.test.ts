@@ -25,7 +25,7 @@ writeFileSync(
     shortTitle: 'Two hemoglobins',
     phase: 'Phase 1',
     studyType: 'interventional',
-    recruitmentStatus: 'recruiting',
+    registryStatus: { status: 'RECRUITING', asPrinted: 'Recruiting', asOfNote: 'a test trial with no date' },
     registry: { url: 'https://example.org/repeat-test', label: 'Registry' },
     protocolSource: 'test',
     criteria: [

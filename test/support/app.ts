@@ -39,6 +39,13 @@ export function testApp(overrides: Partial<AppOptions> = {}, env: NodeJS.Process
   return app;
 }
 
+/**
+ * Issue #19 item 3: the belimumab study is "Not yet recruiting" in its protocol document, so it gives no card.
+ * Tests of its criteria read through its cards run as a site whose ClinicalTrials.gov record says it recruits
+ * (REGISTRY_RECORDS_DIR, test/trials/fixtures/ctgov/README.md).
+ */
+export const BELIMUMAB_RECRUITING = { REGISTRY_RECORDS_DIR: resolve(ROOT, 'test', 'trials', 'fixtures', 'ctgov', 'recruiting') } as const;
+
 export function exampleBundle(id: string): Bundle {
   return JSON.parse(readFileSync(resolve(ROOT, 'cds-hooks', 'examples', `${id}.json`), 'utf8')) as Bundle;
 }

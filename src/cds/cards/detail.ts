@@ -88,7 +88,7 @@ function recordGapLine(provenance: readonly DataProvenance[]): string | undefine
  * check in the record, the tests that settle the open criteria, the study team's share, the screening-aid
  * sentence. Protocol lists, met criteria and how each was read are in the app, one click away.
  */
-export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readonly Need[], provenance: readonly DataProvenance[]): string {
+export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readonly Need[], provenance: readonly DataProvenance[], siteLine?: string): string {
   const lines: string[] = [];
   const candidate = candidateFacts(e).map((f) => escapeMd(factText(f)));
   // The trial and status are in the summary just above; the first line says why the patient is a candidate.
@@ -124,6 +124,8 @@ export function detailOf(trial: CompiledTrial, e: TrialEvaluation, needs: readon
   if (team) lines.push(team);
   const gap = recordGapLine(provenance);
   if (gap) lines.push(gap);
+  // Issue #19 item 3: the site's study contact and a registry status that may be stale (src/cds/cards/site-line.ts).
+  if (siteLine) lines.push(siteLine);
   lines.push(SCREENING_AID);
   // Blank lines between them: markdown joins single newlines into one paragraph.
   return lines.join('\n\n');

@@ -36,7 +36,8 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
     const { patientId } = request.body.context;
     let result;
     try {
-      result = await handlePatientView(service, request.body, app.engine, now, { fhirServers });
+      // Issue #19 item 3: read per hook from the shared state, so a coordinator's pause holds at once on every replica.
+      result = await handlePatientView(service, request.body, app.engine, now, { fhirServers }, await app.siteInfo.availability(now));
     } catch (err) {
       // Issue #20 item 5: reads made from the EHR's FHIR server with its token are audited whatever the hook's
       // outcome (a record too large for the hook answered 413 after its reads and wrote no audit event).

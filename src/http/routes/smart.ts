@@ -9,6 +9,7 @@ import { bundleResources } from '../../data/prefetch-source.js';
 import { PROJECT_ROOT } from '../../paths.js';
 import { FhirServerAllowlist } from '../../security/fhir-server-allowlist.js';
 import { badRequest, forbidden } from '../../fhir/outcomes.js';
+import { withAvailability } from '../../trials/site-info.js';
 import { assertSamePatient, SmartTokenError, type SmartTokenInfo, type SmartTokenVerifier } from '../../security/smart-token.js';
 
 declare module 'fastify' {
@@ -133,7 +134,8 @@ export const smartRoutes: FastifyPluginAsyncZod<SmartRoutesOptions> = async (app
         trials: evaluations.map((e) => e.trialId),
       });
       request.log.info({ trials: evaluations.length, faults }, 'SMART app bundle evaluated');
-      return { patient: `Patient/${token.patient}`, evaluatedAt: now.toISOString(), trials: evaluations };
+      // Each trial with its availability, so the app says why a trial not recruiting here has no card (issue #19 item 3).
+      return { patient: `Patient/${token.patient}`, evaluatedAt: now.toISOString(), trials: withAvailability(evaluations, await app.siteInfo.availability(now)) };
     },
   );
 };

@@ -9,6 +9,7 @@ import { badRequest, notFound } from '../../fhir/outcomes.js';
 import { NO_FHIR_SERVERS } from '../../security/fhir-server-allowlist.js';
 import { summaryJson } from '../../cds/feedback.js';
 import { auditEventFor } from '../audit-event.js';
+import { withAvailability } from '../../trials/site-info.js';
 
 const bundleSchema = z
   .object({ resourceType: z.literal('Bundle', { message: 'the body must be a FHIR Bundle' }), entry: z.array(z.unknown()).optional() })
@@ -28,7 +29,9 @@ const fromServerBody = z.object({
 
 /** The trial list and the evaluation as JSON, for integrators and the demo page. */
 export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.get('/trials', async () => ({
+  app.get('/trials', async () => {
+    const availability = await app.siteInfo.availability(app.clock());
+    return {
     trials: app.engine.mappings.trials.map((t) => ({
       id: t.id,
       ...(t.nctId ? { nctId: t.nctId } : {}),
@@ -36,12 +39,14 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
       shortTitle: t.shortTitle,
       phase: t.phase,
       studyType: t.studyType,
-      recruitmentStatus: t.recruitmentStatus,
       registry: t.registry,
+      // Issue #19 item 3: registry and site status, the study contact, and why no card when not recruiting.
+      availability: availability.get(t.id),
       inclusionCriteria: t.criteria.filter((c) => c.type === 'inclusion').length,
       exclusionCriteria: t.criteria.filter((c) => c.type === 'exclusion').length,
     })),
-  }));
+    };
+  });
 
   app.post('/trials/$evaluate', { schema: { body: bundleSchema, querystring: evaluateQuery } }, async (request) => {
     const at = request.query.at;
@@ -50,7 +55,9 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     const { evaluations, faults, patientId } = evaluateBundle(request.body as unknown as Bundle, app.engine, now);
     request.log.info({ trials: evaluations.length, faults }, 'bundle evaluated');
     await app.state.audit.record(auditEventFor(request, new Date(), 'evaluate', { patientId }));
-    return { ...(patientId ? { patient: `Patient/${patientId}` } : {}), evaluatedAt: now.toISOString(), trials: evaluations };
+    // Every trial is evaluated, ineligible and not recruiting alike; each carries its availability (issue #19 item 3).
+    const availability = await app.siteInfo.availability(now);
+    return { ...(patientId ? { patient: `Patient/${patientId}` } : {}), evaluatedAt: now.toISOString(), trials: withAvailability(evaluations, availability) };
   });
 
   // The criteria behind a patient-view call that fetches from the FHIR server (no prefetch), so the demo
@@ -66,10 +73,11 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     const now = app.clock();
     // The same FHIR server policy as the hook route: only servers this caller may name are fetched.
     const fhirServers = request.client?.fhirServers ?? NO_FHIR_SERVERS;
-    const { evaluations, faults, provenance } = await handlePatientView(service, hook, app.engine, now, { fhirServers });
+    const availability = await app.siteInfo.availability(now);
+    const { evaluations, faults, provenance } = await handlePatientView(service, hook, app.engine, now, { fhirServers }, availability);
     await app.state.audit.record(auditEventFor(request, new Date(), 'evaluate', { patientId, fhirServer }));
     request.log.info({ trials: evaluations.length, faults, sources: provenance.map((p) => `${p.key}:${p.origin}:${p.count}`) }, 'server patient evaluated');
-    return { patient: `Patient/${patientId}`, evaluatedAt: now.toISOString(), trials: evaluations };
+    return { patient: `Patient/${patientId}`, evaluatedAt: now.toISOString(), trials: withAvailability(evaluations, availability) };
   });
 
   app.get('/trials/:trialId/feedback', { schema: { params: z.object({ trialId: z.string() }) } }, async (request) => {

@@ -6,6 +6,7 @@ import { Journal } from './journal.js';
 import { EmbeddedReplayStore } from './replay-store.js';
 import { EmbeddedSuppressionStore } from './suppression-store.js';
 import { EmbeddedTerminologyCache } from './terminology-cache.js';
+import { EmbeddedSiteStatusStore } from './site-status-store.js';
 
 export interface StateLog {
   warn(obj: object, msg: string): void;
@@ -42,6 +43,7 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
   // The stores exist before the journal is read, so lines replay into them; they get the journal after.
   const feedback = new EmbeddedFeedbackStore(options.maxCards, options.feedbackRetentionDays);
   const suppressions = new EmbeddedSuppressionStore();
+  const siteStatus = new EmbeddedSiteStatusStore();
   const { journal, stats: read } = await Journal.open(options.feedbackFile, (raw) => {
     const parsed = journalEntry.safeParse(raw);
     if (!parsed.success) return false;
@@ -63,6 +65,9 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
         feedback.replayCounts(e);
         stats.counts++;
         break;
+      case 'site-status':
+        siteStatus.replay(e);
+        break;
     }
     return true;
   });
@@ -80,12 +85,13 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
   const compact = (): void => {
     journal.compactWhenIdle(() => {
       const at = now();
-      return [...feedback.snapshot(at), ...suppressions.snapshot(at)];
+      return [...feedback.snapshot(at), ...suppressions.snapshot(at), ...siteStatus.snapshot()];
     });
     feedback.compacted();
   };
   feedback.attach(journal, compact);
   suppressions.attach(journal);
+  siteStatus.attach(journal);
   // Issue #20 item 4: a journal that grew with history is folded now, so the next start reads a small file.
   if (feedback.compactionDueAt(now())) compact();
   options.log.info({ journal: options.feedbackFile, cards: stats.cards, feedback: stats.feedback, counts: stats.counts, suppressions: stats.suppressions }, 'embedded shared state ready (one process; DATABASE_URL for replicas)');
@@ -98,6 +104,7 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
     replay: new EmbeddedReplayStore(options.jtiCacheSize, options.jtiIssuerQuota),
     audit,
     terminology: new EmbeddedTerminologyCache(options.terminologyCacheSize ?? 100_000),
+    siteStatus,
     async check() {
       // Nothing remote to reach: the journal is open or the process would not have started.
     },

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { MAX_REASON_CODE_LENGTH } from '../judge-feedback.js';
+import { SITE_STATUSES, SITE_STATUS_REASON_MAX } from '../../trials/site-info.js';
+import { AUDIT_FIELD_MAX } from './audit-file.js';
 
 /**
  * The lines of the embedded journal. Bounded like the requests they come from, so a hand-edited or corrupt
@@ -60,10 +62,22 @@ export const suppressionEntry = z.strictObject({
   reason: code,
 });
 
-export const journalEntry = z.discriminatedUnion('t', [cardEntry, feedbackEntry, suppressionEntry, countsEntry]);
+/** A coordinator's setting of a trial's status at this site (issue #19 item 3). */
+export const siteStatusEntry = z.strictObject({
+  t: z.literal('site-status'),
+  trialId: id,
+  status: z.enum(SITE_STATUSES),
+  reason: z.string().min(1).max(SITE_STATUS_REASON_MAX).optional(),
+  at: z.iso.datetime({ offset: true }),
+  issuer: z.string().min(1).max(AUDIT_FIELD_MAX),
+  subject: z.string().min(1).max(AUDIT_FIELD_MAX),
+});
+
+export const journalEntry = z.discriminatedUnion('t', [cardEntry, feedbackEntry, suppressionEntry, countsEntry, siteStatusEntry]);
 
 export type CardEntry = z.infer<typeof cardEntry>;
 export type FeedbackEntry = z.infer<typeof feedbackEntry>;
 export type SuppressionEntry = z.infer<typeof suppressionEntry>;
 export type CountsEntry = z.infer<typeof countsEntry>;
+export type SiteStatusEntry = z.infer<typeof siteStatusEntry>;
 export type JournalEntry = z.infer<typeof journalEntry>;

@@ -6,6 +6,7 @@ import type { StateLog } from '../embedded/embedded-state.js';
 import { serviceUnavailable } from '../../fhir/outcomes.js';
 import { migrate } from './migrate.js';
 import { boundedAuditEvent } from '../embedded/audit-file.js';
+import { PostgresSiteStatusStore } from './site-status-store.js';
 
 export interface PostgresOptions {
   databaseUrl: string;
@@ -57,6 +58,7 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
   const replay = new PostgresReplayStore(pool, options.jtiIssuerQuota);
   const audit = new PostgresAuditTrail(pool);
   const terminology = new PostgresTerminologyCache(pool);
+  const siteStatus = new PostgresSiteStatusStore(pool);
   return {
     kind: 'postgres',
     feedback: {
@@ -76,6 +78,10 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
     terminology: {
       get: (keys, now) => guard(terminology.get(keys, now), 'terminology-cache-get', onError),
       put: (entries) => guard(terminology.put(entries), 'terminology-cache-put', onError),
+    },
+    siteStatus: {
+      current: () => guard(siteStatus.current(), 'site-status-get', onError),
+      set: (setting) => guard(siteStatus.set(setting), 'site-status-set', onError),
     },
     async check() {
       await pool.query('select 1').catch((err: unknown) => {
