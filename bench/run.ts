@@ -12,7 +12,7 @@
 import { cpus, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runAdversarialBench } from './adversarial.js';
+import { runAdversarialBench, runAdversarialBodiesBench } from './adversarial.js';
 import { checkGolden, runEvaluatorBench, type EvaluatorResults } from './evaluator.js';
 import { largestSynthea, syntheaHookRequest, typicalHookRequest } from './fixtures.js';
 import { loadExample, obtainFhirServer, timeFhirPath, type SearchTiming } from './fhir-path.js';
@@ -55,6 +55,10 @@ const evaluator: EvaluatorResults = runEvaluatorBench(log, quick ? 400 : 1500);
 log('adversarial inputs (app.inject):');
 const adversarial = await runAdversarialBench();
 log(`  worst request ${adversarial.worstMs.toFixed(1)} ms`);
+// 2c. Adversarial JSON bodies (issue #20 item 1): the worst /healthz latency while they arrive.
+log('adversarial bodies (service process, auth on):');
+const bodies = await runAdversarialBodiesBench();
+log(`  worst /healthz ${bodies.worstHealthzMs.toFixed(1)} ms (idle ${bodies.idleHealthzMs.toFixed(1)} ms)`);
 
 // 3. Hook vs floor, typical and heavy patient.
 interface HttpRow {
@@ -217,6 +221,14 @@ lines.push('## Adversarial inputs (issue #12)', '');
 lines.push(`Worst request time under the adversarial record data (bench/adversarial.ts): ${adversarial.worstMs.toFixed(1)} ms.`, '');
 lines.push('| input | path | status | ms | /healthz after, ms |', '| --- | --- | --- | --- | --- |');
 for (const r of adversarial.rows) lines.push(`| ${r.kind} | ${r.path} | ${r.status} | ${r.ms.toFixed(1)} | ${r.healthzMs.toFixed(1)} |`);
+lines.push('');
+lines.push('## Adversarial JSON bodies (issue #20 item 1)', '');
+lines.push(
+  `Worst /healthz latency while adversarial bodies of ${(bodies.rows[0]?.bytes ?? 0) / 1048576 >= 1 ? `about ${Math.round((bodies.rows[0]?.bytes ?? 0) / 1048576)} MiB` : 'under 1 MiB'} arrive (bench/adversarial.ts; the service in its own process, auth on, /healthz asked one call after another from a worker thread): ${bodies.worstHealthzMs.toFixed(1)} ms (idle, the second before: ${bodies.idleHealthzMs.toFixed(1)} ms).`,
+  '',
+);
+lines.push('| body | caller | status | /healthz worst, ms | /healthz calls |', '| --- | --- | --- | --- | --- |');
+for (const r of bodies.rows) lines.push(`| ${r.kind} | ${r.caller} | ${r.status} | ${r.healthzWorstMs.toFixed(1)} | ${r.healthzCalls} |`);
 lines.push('');
 lines.push('## Hook vs floor', '');
 lines.push('| scenario | body | floor req/s | floor p50 / p99 ms | floor CPU/req | hook req/s | hook p50 / p99 ms | hook CPU/req | hook / floor | target | |');

@@ -13,6 +13,7 @@ import { TerminologyServerClient } from './terminology/server-client.js';
 import { planServerPlacements } from './terminology/server-placements.js';
 import { loadServiceDefinitions, type ServiceDefinition } from './cds/service-definition.js';
 import { registerErrorHandler } from './http/error-handler.js';
+import { registerBoundedJson } from './http/bounded-json.js';
 import { cdsServicesRoutes } from './http/routes/cds-services.js';
 import { trialsRoutes } from './http/routes/trials.js';
 import { examplesRoutes } from './http/routes/examples.js';
@@ -118,9 +119,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress, config.trustProxy);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  // JSON only (CDS Hooks 2.0); FHIR clients send application/fhir+json, parsed like JSON.
+  // JSON only (CDS Hooks 2.0); FHIR clients send application/fhir+json, parsed like JSON. Issue #20 item 1: depth,
+  // keys per object and values bounded as the body arrives (http/bounded-json.ts).
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  registerBoundedJson(app, config.bodyLimit);
   const engine: EngineDeps = {
     mappings,
     fhir: {

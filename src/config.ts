@@ -221,6 +221,10 @@ export const configShape = {
     env: 'DATABASE_URL',
     doc: 'PostgreSQL for the shared state (feedback, card -> trial map, suppressions, replay store, audit trail, terminology cache), so several replicas share it; migrations are applied at start (docs/deployment.md). Unset: the embedded journal, one process only.',
   }),
+  feedbackRetentionDays: setting(num(30), {
+    env: 'FEEDBACK_RETENTION_DAYS',
+    doc: 'Days a feedback item is kept item by item (embedded journal line, PostgreSQL row); older items live on only in the per-issuer counts, and their cards are forgotten (feedback on them is an unknown card). Keeps the journal, and so start-up, from growing with history (issue #20 item 4).',
+  }),
   auditFile: setting(z.string().optional(), {
     env: 'AUDIT_FILE',
     shownDefault: 'audit.jsonl beside FEEDBACK_FILE',

@@ -30,6 +30,13 @@ export function acceptedCards(receipt: { accepted: { card: string; outcome: stri
   return new Set([...receipt.accepted, ...(receipt.repeated ?? [])].filter((a) => a.outcome === 'accepted').map((a) => a.card.toLowerCase()));
 }
 
+/** What a feedback call was about, per patient, for the audit trail (issue #20 item 5): cards and trials. */
+export interface FeedbackAbout {
+  patientId?: string;
+  cards: string[];
+  trials: string[];
+}
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -51,7 +58,7 @@ export async function keepUnsuppressedCards(state: SharedState, secret: string, 
     const key = keyed.find((k) => k.card.uuid === card.uuid)?.key;
     return key && !hidden.has(key) ? [{ card, key }] : [];
   });
-  await state.feedback.rememberCards(shown.map(({ card, key }) => rememberedCard(card, key)));
+  await state.feedback.rememberCards(shown.map(({ card, key }) => rememberedCard(card, key, audience)));
   await offerReferrals(state, audience, shown.map((k) => k.card), now);
   return shown.map((k) => k.card);
 }
@@ -123,10 +130,13 @@ function withSuggestions(card: Card, suggestions: Suggestion[]): Card {
   return suggestions.length === 0 ? rest : { ...rest, suggestions, selectionBehavior: suggestions.length > 1 ? 'any' : 'at-most-one' };
 }
 
-function rememberedCard(card: Card, key: string): RememberedCard {
+function rememberedCard(card: Card, key: string, audience: CardAudience): RememberedCard {
   return {
     uuid: card.uuid,
     trialId: card.source.topic.code,
+    // Issue #20 item 4: only this issuer's feedback on the card is taken; the patient names it in the audit.
+    issuer: audience.issuer,
+    patientId: audience.patientId,
     overrideReasons: card.overrideReasons.map((r) => r.code),
     suppressionKey: key,
     // One card carries the draft orders for all of them (render-cards.ts; CDS Hooks 2.0 §Suggestion).
@@ -147,8 +157,9 @@ export async function recordFeedback(
   now: Date,
   suppressionDays: number,
   by: { issuer: string; subject: string },
-): Promise<FeedbackAnswer & { referred: PatientState[] }> {
-  const receipt = await state.feedback.record(serviceId, feedback, now);
+): Promise<{ answer: FeedbackAnswer; about: FeedbackAbout[]; referred: PatientState[] }> {
+  // Issue #20 item 4: feedback counts only on cards this issuer was shown.
+  const receipt = await state.feedback.record(serviceId, by.issuer, feedback, now);
   if (receipt.stored === 0 && receipt.duplicates === 0) {
     if (receipt.rejected.length > 0) throw badRequest(`no feedback recorded: ${receipt.rejected.map((r) => `card ${r.card}: ${r.why}`).join('; ')}`, ['feedback']);
     throw notFound('no feedback recorded: the cards named are not cards this service answered with (or they have been forgotten)');
@@ -166,7 +177,24 @@ export async function recordFeedback(
     suppressed.push({ trialId: a.trialId, until: until.toISOString() });
   }
   const referred = await recordReferrals(state, feedback, acceptedCards(receipt), by, now);
-  return { stored: receipt.stored, duplicates: receipt.duplicates, unknownCards: receipt.unknownCards, rejected: receipt.rejected, suppressed, referred };
+  const answer = { stored: receipt.stored, duplicates: receipt.duplicates, unknownCards: receipt.unknownCards, rejected: receipt.rejected, suppressed };
+  return { answer, about: feedbackAbout([...receipt.accepted, ...(receipt.repeated ?? [])]), referred };
+}
+
+/** The cards and trials feedback was taken on, grouped by their patient (one audit event per patient). */
+function feedbackAbout(items: readonly { card: string; trialId: string; patientId?: string }[]): FeedbackAbout[] {
+  const byPatient = new Map<string, FeedbackAbout>();
+  for (const item of items) {
+    const key = item.patientId ?? '';
+    let about = byPatient.get(key);
+    if (!about) {
+      about = { ...(item.patientId ? { patientId: item.patientId } : {}), cards: [], trials: [] };
+      byPatient.set(key, about);
+    }
+    if (!about.cards.includes(item.card)) about.cards.push(item.card);
+    if (!about.trials.includes(item.trialId)) about.trials.push(item.trialId);
+  }
+  return [...byPatient.values()];
 }
 
 /** A FeedbackSummary as JSON: the Map's entries copied into an object with no prototype to poison. */

@@ -8,6 +8,7 @@ import { parseFhirDateRange, subtractDuration, type FhirDateRange } from './date
 import { exposureOf, type Exposure, type MedicationRecord } from './medication-exposure.js';
 import { observationWhen, type ObservationWhen } from './observation-values.js';
 import type { PartResult } from './types.js';
+import { UnitBudget } from './units.js';
 
 /** What every rule evaluation receives: the patient's record, the evaluation time, and the engine's codes. */
 export interface EvalContext {
@@ -34,10 +35,12 @@ export interface EvalContext {
   dates: Map<string, FhirDateRange | undefined>;
   /** The start of each look-back window ("P30D" back from now), worked out once per request. */
   windowStarts: Map<string, Date>;
+  /** Distinct unit conversions this request may still parse (issue #20 item 3); one per evaluation, never shared. */
+  units: UnitBudget;
 }
 
 export function createContext(record: PatientRecord, now: Date, engine: EngineValueSets): EvalContext {
-  return { record, now, engine, memo: new Map(), leafResults: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map() };
+  return { record, now, engine, memo: new Map(), leafResults: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map(), units: new UnitBudget() };
 }
 
 /** A FHIR date, dateTime or instant with its precision, parsed once per request (the range is read, never changed). */

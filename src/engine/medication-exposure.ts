@@ -1,7 +1,7 @@
 import type { CodeableConcept, Dosage, Medication, Quantity } from '@medplum/fhirtypes';
 import { referencedMedication, type MedicationRecord } from '../patient/patient-record.js';
 import { addDuration, describeDateRange, formatDate, isPartialDate, parseFhirDate, parseFhirDateRange, type FhirDateRange } from './dates.js';
-import { convertUnit } from './units.js';
+import { convertUnit, type UnitBudget } from './units.js';
 import type { ValueSetCode } from '../terminology/value-set.js';
 import { SNOMED_CT, canonicalSystem } from '../terminology/code-systems.js';
 import { conceptPhrases } from '../fhir/concept-text.js';
@@ -267,7 +267,7 @@ export type DailyDose = { ok: true; mgPerDay: number; how: string } | { ok: fals
  * referenced Medication's single ingredient strength (Medication.ingredient.strength, a Ratio such as
  * 20 mg / 1 TAB; FHIR R4 §Medication).
  */
-export function unitStrengthMg(m: MedicationRecord, product: ValueSetCode | undefined, medications: ReadonlyMap<string, Medication>): { mg: number; from: string } | undefined {
+export function unitStrengthMg(m: MedicationRecord, product: ValueSetCode | undefined, medications: ReadonlyMap<string, Medication>, units: UnitBudget): { mg: number; from: string } | undefined {
   if (product?.strength && /^mg$/i.test(product.strength.unit)) return { mg: product.strength.value, from: 'product strength' };
   const med = referencedMedication(m, medications);
   const ingredients = Array.isArray(med?.ingredient) ? med.ingredient : [];
@@ -275,7 +275,7 @@ export function unitStrengthMg(m: MedicationRecord, product: ValueSetCode | unde
   if (withStrength.length !== 1) return undefined;
   const { numerator, denominator } = withStrength[0]!.strength!;
   if (typeof numerator?.value !== 'number' || (denominator && denominator.value !== undefined && denominator.value !== 1)) return undefined;
-  const mg = convertUnit(numerator.value, numerator.code ?? numerator.unit ?? '', 'mg');
+  const mg = convertUnit(numerator.value, numerator.code ?? numerator.unit ?? '', 'mg', units);
   return mg.ok && mg.value > 0 ? { mg: mg.value, from: `Medication strength ${numerator.value} ${numerator.unit ?? numerator.code}` } : undefined;
 }
 
@@ -284,7 +284,7 @@ export function unitStrengthMg(m: MedicationRecord, product: ValueSetCode | unde
  * the unit strength (code list product, or the referenced Medication's ingredient strength); times the
  * timing's frequency per day. An administration gives one dose (MedicationAdministration.dosage.dose).
  */
-export function dailyDoseMg(m: MedicationRecord, product: ValueSetCode | undefined, medications: ReadonlyMap<string, Medication> = new Map()): DailyDose {
+export function dailyDoseMg(m: MedicationRecord, product: ValueSetCode | undefined, medications: ReadonlyMap<string, Medication>, units: UnitBudget): DailyDose {
   if (m.resourceType === 'MedicationAdministration') return { ok: false, reason: 'an administration records one dose, not a daily dose' };
   const dosage = dosages(m)[0];
   if (!dosage) return { ok: false, reason: 'no dosage recorded' };
@@ -293,8 +293,8 @@ export function dailyDoseMg(m: MedicationRecord, product: ValueSetCode | undefin
   const unit = dq.code ?? dq.unit;
   let mgPerDose: number;
   let how: string;
-  const mass = unit ? convertUnit(dq.value, unit, 'mg') : undefined;
-  const strength = mass?.ok ? undefined : unitStrengthMg(m, product, medications);
+  const mass = unit ? convertUnit(dq.value, unit, 'mg', units) : undefined;
+  const strength = mass?.ok ? undefined : unitStrengthMg(m, product, medications, units);
   if (mass?.ok) {
     mgPerDose = mass.value;
     how = `${dq.value} ${unit}`;

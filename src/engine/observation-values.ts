@@ -2,6 +2,7 @@ import type { Observation, Quantity } from '@medplum/fhirtypes';
 import { describeDateRange, formatDate, isPartialDate, latestEventTime, parseFhirDateRange, placeDateRange, type FhirDateRange } from './dates.js';
 import type { CompiledValueSet } from '../terminology/value-set.js';
 import { readResult, type Reading, type ResultCodeLists } from './result-reading.js';
+import type { UnitBudget } from './units.js';
 
 /** Observation statuses that carry a usable result (FHIR R4 observation-status). */
 const USABLE_STATUS = new Set(['final', 'amended', 'corrected', 'preliminary']);
@@ -164,12 +165,13 @@ export type Polarity = 'positive' | 'negative' | 'indeterminate';
  */
 export function polarity(
   o: Observation,
+  units: UnitBudget,
   positive: CompiledValueSet,
   negative: CompiledValueSet,
   indeterminate?: CompiledValueSet,
 ): { polarity: Polarity; how: string; reading: Reading } | undefined {
   const lists: ResultCodeLists = indeterminate ? { positive, negative, indeterminate } : { positive, negative };
-  const r = readResult(o, lists, numericValue(o), upperLimit(o));
+  const r = readResult(o, lists, numericValue(o), upperLimit(o), units);
   if (!r) return undefined;
   return { polarity: r.reading === 'unknown' ? 'indeterminate' : r.reading, how: r.how, reading: r.reading };
 }

@@ -1,6 +1,6 @@
 import type { CodeableConcept, Coding, Observation } from '@medplum/fhirtypes';
 import { matchCoding, type CompiledValueSet } from '../terminology/value-set.js';
-import { convertUnit, normaliseUnit } from './units.js';
+import { convertUnit, normaliseUnit, type UnitBudget } from './units.js';
 import { conceptText } from '../fhir/concept-text.js';
 
 /**
@@ -278,12 +278,12 @@ function statedDetectionLimit(o: Observation): number | undefined {
  *   limit (reference range text or a note: "LOD 20 IU/mL").
  * - A number with no reference range says nothing here.
  */
-function readQuantity(o: Observation, v: QuantityLike, high: { value: number; unit: string | undefined } | undefined): ReadingSignal | { note: string } | undefined {
+function readQuantity(o: Observation, v: QuantityLike, high: { value: number; unit: string | undefined } | undefined, units: UnitBudget): ReadingSignal | { note: string } | undefined {
   const recorded = shown(v.recorded);
   if (high) {
     let limit = high.value;
     if (high.unit && v.unit && normaliseUnit(high.unit) !== normaliseUnit(v.unit)) {
-      const c = convertUnit(high.value, high.unit, v.unit);
+      const c = convertUnit(high.value, high.unit, v.unit, units);
       if (!c.ok) return { note: `${recorded}: the reference range is in ${high.unit}, which cannot be compared` };
       limit = c.value;
     }
@@ -324,6 +324,7 @@ export function readResult(
   lists: ResultCodeLists,
   quantity: QuantityLike | undefined,
   high: { value: number; unit: string | undefined } | undefined,
+  units: UnitBudget,
 ): ResultReading | undefined {
   const signals: ReadingSignal[] = [];
   const notes: string[] = [];
@@ -350,7 +351,7 @@ export function readResult(
     }
   }
   if (quantity) {
-    const q = readQuantity(o, quantity, high);
+    const q = readQuantity(o, quantity, high, units);
     if (q && 'note' in q) notes.push(q.note);
     else if (q) signals.push(q);
   }

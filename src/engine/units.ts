@@ -90,6 +90,30 @@ function ucumSpelling(unit: string): string {
   return u.replace(/mc(?=[gLl](?:$|\/))/g, 'u');
 }
 
+/** Distinct unit conversions one evaluation may parse (issue #20 item 3); past it a value is unknown, never a guess. */
+export const MAX_UNIT_CONVERSIONS_PER_REQUEST = 256;
+
+/**
+ * Issue #20 item 3: the per-request budget on unit conversions. Each unit string was already capped
+ * (TEXT_LIMITS.unit), but 22,000 results each with a different short UCUM unit made 22,000 UCUM parses and
+ * blocked the loop for 3 to 8 s: the shared cache (4096 pairs) cannot help against units never seen before.
+ * One budget per evaluation (EvalContext.units), never shared across requests, so the evaluator stays pure and
+ * a result does not depend on what other requests converted. A pair already converted in this request costs
+ * nothing more; a pair past the budget is not parsed and its value is unknown with the reason.
+ */
+export class UnitBudget {
+  private readonly pairs = new Set<string>();
+  constructor(readonly max: number = MAX_UNIT_CONVERSIONS_PER_REQUEST) {}
+
+  /** Whether the conversion `key` may be parsed in this request: seen before, or room left for it. */
+  admits(key: string): boolean {
+    if (this.pairs.has(key)) return true;
+    if (this.pairs.size >= this.max) return false;
+    this.pairs.add(key);
+    return true;
+  }
+}
+
 /** Whether a unit is only an annotation ("{score}", "1"), i.e. a plain number. */
 export function isDimensionless(unit: string | undefined): boolean {
   return unit === undefined || unit === '' || unit === '1' || (unit.length <= TEXT_LIMITS.unit && /^\{[^}]*\}$/.test(unit));
@@ -108,13 +132,16 @@ export function isUcumUnit(unit: string): boolean {
  * Converts a value between UCUM units with @lhncbc/ucum-lhc. Mass and substance concentrations convert only
  * when a molecular weight is given (bilirubin mg/dL to umol/L).
  */
-export function convertUnit(value: number, from: string, to: string, molecularWeight?: number): Conversion {
+export function convertUnit(value: number, from: string, to: string, budget: UnitBudget, molecularWeight?: number): Conversion {
   const f = normaliseUnit(from);
   const t = normaliseUnit(to);
   // "109/L" is UCUM for 109 per litre, but a lab means 10^9/L with its superscript lost: never a guess either way.
   for (const u of [f, t]) if (LOST_EXPONENT.test(u)) return { ok: false, reason: `unit "${u}" may be a power of ten whose exponent was lost` };
   if (f === t) return { ok: true, value };
   if (isDimensionless(f) && isDimensionless(t)) return { ok: true, value };
+  if (!budget.admits(`${f}\u0000${t}\u0000${molecularWeight ?? ''}`)) {
+    return { ok: false, reason: `unit "${from}" was not converted to "${to}": this request's unit budget (${budget.max} distinct unit conversions) was used up` };
+  }
   const direct = ucumConvert(value, f, t, molecularWeight);
   if (direct !== undefined) return { ok: true, value: direct };
   const enzyme = asEnzymeUnits(f, t);

@@ -1,5 +1,8 @@
 import type { CompiledLeaf, CompiledRule, CompiledTrial } from '../engine/compiled.js';
-import { convertUnit, isUcumUnit } from '../engine/units.js';
+import { UnitBudget, convertUnit, isUcumUnit } from '../engine/units.js';
+
+/** The trial files' own units, checked once at start-up: the per-request budget (issue #20 item 3) is for records. */
+const LOAD_TIME = new UnitBudget(Number.POSITIVE_INFINITY);
 
 /**
  * What the schema cannot see in a trial file (issue #21 item 1): a threshold in a unit its code list never
@@ -78,10 +81,10 @@ function unitProblems(leaf: CompiledLeaf, units: ListUnits): string[] {
     }
     for (const list of listIds(spec.valueSet)) {
       const measured = [...new Set(units(list))].filter(isUcumUnit);
-      const never = measured.filter((m) => !convertUnit(1, m, unit, spec.molecularWeight).ok);
+      const never = measured.filter((m) => !convertUnit(1, m, unit, LOAD_TIME, spec.molecularWeight).ok);
       if (never.length > 0) {
         // Mass and substance amounts convert once the part gives the molecular weight (bilirubin mg/dL, umol/L).
-        const needsWeight = spec.molecularWeight === undefined && never.every((m) => convertUnit(1, m, unit, 1).ok);
+        const needsWeight = spec.molecularWeight === undefined && never.every((m) => convertUnit(1, m, unit, LOAD_TIME, 1).ok);
         problems.push(
           `part ${leaf.id}: unit "${unit}" is not comparable with what the code list "${list}" measures (${never.join(', ')}), so every result would be unknown` +
             (needsWeight ? ': give the part its "molecularWeight" to convert between mass and substance' : ' (UCUM: they measure different kinds of quantity)'),
@@ -146,7 +149,7 @@ function rangeProblems(group: readonly CompiledLeaf[]): string[] {
     const key = JSON.stringify([listIds(s.valueSet), s.which, s.window ?? null]);
     const entry = values.get(key) ?? { unit: s.unit, bounds: {}, ...(s.molecularWeight !== undefined ? { mw: s.molecularWeight } : {}) };
     values.set(key, entry);
-    const converted = convertUnit(s.value, s.unit, entry.unit, s.molecularWeight ?? entry.mw);
+    const converted = convertUnit(s.value, s.unit, entry.unit, LOAD_TIME, s.molecularWeight ?? entry.mw);
     if (!converted.ok) continue;
     const side = s.comparator.startsWith('>') ? 'low' : 'high';
     tighten(entry.bounds, side, converted.value, !s.comparator.endsWith('='), leaf.id);

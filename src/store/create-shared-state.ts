@@ -22,7 +22,7 @@ export async function createSharedState(config: Config, log: StateLog, hooks: { 
     // Every replica must compute the same keys, so the secret is configuration, never generated per process
     // (and not kept in the database beside the keys it protects).
     if (!config.suppressionSecret) throw new Error('SUPPRESSION_SECRET is required with DATABASE_URL: every replica needs the same HMAC key for suppression keys (docs/deployment.md)');
-    const state = await openPostgresState({ databaseUrl: config.databaseUrl, maxCards: config.feedbackMaxCards, jtiIssuerQuota: Math.min(config.jtiIssuerQuota, config.jtiCacheSize), log, ...hooks });
+    const state = await openPostgresState({ databaseUrl: config.databaseUrl, maxCards: config.feedbackMaxCards, feedbackRetentionDays: config.feedbackRetentionDays, jtiIssuerQuota: Math.min(config.jtiIssuerQuota, config.jtiCacheSize), log, ...hooks });
     return { state, suppressionSecret: config.suppressionSecret };
   }
   const state = await openEmbeddedState({
@@ -30,6 +30,7 @@ export async function createSharedState(config: Config, log: StateLog, hooks: { 
     auditFile: config.auditFile,
     screeningFile: config.screeningFile,
     maxCards: config.feedbackMaxCards,
+    feedbackRetentionDays: config.feedbackRetentionDays,
     jtiCacheSize: config.jtiCacheSize,
     jtiIssuerQuota: config.jtiIssuerQuota,
     terminologyCacheSize: config.terminologyCacheSize,

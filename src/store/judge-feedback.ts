@@ -13,6 +13,9 @@ export interface JudgedFeedback {
   /** Accepted suggestions (their uuids), each one the card offered. */
   suggestions: string[];
   suppressionKey?: string;
+  /** The issuer the card was shown to (the caller of record()), and the card's patient. */
+  issuer: string;
+  patientId?: string;
 }
 
 export type Judgement = { kind: 'unknown-card' } | { kind: 'rejected'; why: string } | { kind: 'ok'; item: JudgedFeedback };
@@ -22,11 +25,16 @@ export type Judgement = { kind: 'unknown-card' } | { kind: 'rejected'; why: stri
  * an override's reason must be one of the reasons that card offered; accepted suggestions must be the card's.
  * A card remembered before the reasons were (an old journal line, `overrideReasons` empty) accepts any code
  * within the length bound.
+ *
+ * Issue #20 item 4: feedback is bound to the issuer that was shown the card. Another issuer naming the card's
+ * uuid learns nothing and changes nothing (an unknown card: no count, no suppression); so does any issuer on a
+ * card remembered before issuers were ('' never matches a caller).
  */
-export function judgeFeedback(f: CardFeedback, card: RememberedCard | undefined): Judgement {
-  if (!card) return { kind: 'unknown-card' };
-  const item: JudgedFeedback = { card: card.uuid, trialId: card.trialId, outcome: f.outcome, suggestions: [] };
+export function judgeFeedback(f: CardFeedback, card: RememberedCard | undefined, issuer: string): Judgement {
+  if (!card || card.issuer === '' || card.issuer !== issuer) return { kind: 'unknown-card' };
+  const item: JudgedFeedback = { card: card.uuid, trialId: card.trialId, outcome: f.outcome, suggestions: [], issuer };
   if (card.suppressionKey) item.suppressionKey = card.suppressionKey;
+  if (card.patientId) item.patientId = card.patientId;
   if (f.outcome === 'overridden') {
     const reason = f.overrideReason?.reason?.code;
     if (reason !== undefined) {
@@ -48,8 +56,8 @@ export function judgeFeedback(f: CardFeedback, card: RememberedCard | undefined)
  * judgeFeedback for a store's record(): an unknown card or a refused item is noted on the receipt (and
  * undefined returned); an item to keep is returned for the store to count.
  */
-export function admitFeedback(receipt: FeedbackReceipt, f: CardFeedback, card: RememberedCard | undefined): JudgedFeedback | undefined {
-  const judged = judgeFeedback(f, card);
+export function admitFeedback(receipt: FeedbackReceipt, f: CardFeedback, card: RememberedCard | undefined, issuer: string): JudgedFeedback | undefined {
+  const judged = judgeFeedback(f, card, issuer);
   if (judged.kind === 'unknown-card') receipt.unknownCards++;
   else if (judged.kind === 'rejected') receipt.rejected.push({ card: f.card, why: judged.why });
   else return judged.item;
@@ -58,5 +66,5 @@ export function admitFeedback(receipt: FeedbackReceipt, f: CardFeedback, card: R
 
 /** A kept item as the receipt reports it (the caller sets suppressions from it). */
 export function receiptItem(item: JudgedFeedback): FeedbackReceipt['accepted'][number] {
-  return { card: item.card, trialId: item.trialId, outcome: item.outcome, ...(item.reason ? { reason: item.reason } : {}), ...(item.suppressionKey ? { suppressionKey: item.suppressionKey } : {}) };
+  return { card: item.card, trialId: item.trialId, outcome: item.outcome, ...(item.reason ? { reason: item.reason } : {}), ...(item.suppressionKey ? { suppressionKey: item.suppressionKey } : {}), ...(item.patientId ? { patientId: item.patientId } : {}) };
 }

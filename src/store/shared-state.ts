@@ -16,6 +16,14 @@ import type { PatientStateStore } from './patient-states.js';
 export interface RememberedCard {
   uuid: string;
   trialId: string;
+  /**
+   * The issuer (`iss`) whose EHR was shown the card; '' for a card remembered before issuers were (an old
+   * journal line or row). Only that issuer's feedback on the card is taken (issue #20 item 4): another's, or
+   * any on a card with no issuer, is an unknown card.
+   */
+  issuer: string;
+  /** The patient the card was for, so a feedback audit event names the patient (issue #20 item 5). */
+  patientId?: string;
   /** The codes of the card's overrideReasons: an override whose reason is not one of them is refused. */
   overrideReasons: readonly string[];
   /** The suppression key (HMAC of issuer, patient and trial) for this card's patient and trial, if any. */
@@ -42,7 +50,7 @@ export interface FeedbackReceipt {
   /** Items refused, with why (e.g. a reason that is not one of the card's overrideReasons). */
   rejected: { card: string; why: string }[];
   /** The stored items, with what the store knew of their card: the caller acts on them (suppression). */
-  accepted: { card: string; trialId: string; outcome: 'accepted' | 'overridden'; reason?: string; suppressionKey?: string }[];
+  accepted: { card: string; trialId: string; outcome: 'accepted' | 'overridden'; reason?: string; suppressionKey?: string; patientId?: string }[];
   /**
    * The duplicates, likewise: an EHR retrying after an answer it did not get (the feedback stored, the
    * suppression not yet set) still gets its suppression.
@@ -60,9 +68,13 @@ export interface FeedbackSummary {
 
 export interface FeedbackStore {
   rememberCards(cards: readonly RememberedCard[]): Promise<void>;
-  /** Resolves once the feedback is durable; only then is it acknowledged. Each item counted once. */
-  record(serviceId: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt>;
-  summary(trialId: string): Promise<FeedbackSummary>;
+  /**
+   * Resolves once the feedback is durable; only then is it acknowledged. Each item counted once, under `issuer`,
+   * and only on a card that issuer was shown (issue #20 item 4).
+   */
+  record(serviceId: string, issuer: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt>;
+  /** This issuer's counts for the trial: an issuer reads only what its own clinicians said (issue #20 item 4). */
+  summary(trialId: string, issuer: string): Promise<FeedbackSummary>;
 }
 
 /** "Do not show this trial's card for this patient again until …", set by an honoured override reason. */
@@ -95,6 +107,8 @@ export interface AuditEvent {
   state?: string;
   fhirServer?: string;
   trials?: readonly string[];
+  /** The cards a feedback call was about (their uuids), each one this issuer was shown (issue #20 item 5). */
+  cards?: readonly string[];
 }
 
 export interface AuditTrail {

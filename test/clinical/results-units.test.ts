@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { convertUnit } from '../../src/engine/units.js';
+import { convertUnit, UnitBudget } from '../../src/engine/units.js';
 
 /**
  * Issue #10, "Units": enzyme activities in international units compare with U. 1 IU of enzyme activity =
@@ -17,16 +17,16 @@ describe('convertUnit for enzyme activities', () => {
     [1, '[IU]/mL', 'U/L', 1000],
     [600, '[IU]/L', 'ukat/L', 10],
   ])('%d %s is %d %s', (value, from, to, expected) => {
-    expect(convertUnit(value, from, to)).toEqual({ ok: true, value: expected });
+    expect(convertUnit(value, from, to, new UnitBudget())).toEqual({ ok: true, value: expected });
   });
 
   it('keeps refusing [IU] where the other side is not catalytic activity (hormones, masses)', () => {
-    expect(convertUnit(5, 'm[IU]/mL', 'ng/mL')).toMatchObject({ ok: false });
-    expect(convertUnit(5, '[IU]/L', 'mg/L')).toMatchObject({ ok: false });
-    expect(convertUnit(5, '[IU]/L', 'mmol/L')).toMatchObject({ ok: false });
+    expect(convertUnit(5, 'm[IU]/mL', 'ng/mL', new UnitBudget())).toMatchObject({ ok: false });
+    expect(convertUnit(5, '[IU]/L', 'mg/L', new UnitBudget())).toMatchObject({ ok: false });
+    expect(convertUnit(5, '[IU]/L', 'mmol/L', new UnitBudget())).toMatchObject({ ok: false });
   });
 
   it('still converts ordinary UCUM units', () => {
-    expect(convertUnit(12.5, 'g/dL', 'g/L')).toEqual({ ok: true, value: 125 });
+    expect(convertUnit(12.5, 'g/dL', 'g/L', new UnitBudget())).toEqual({ ok: true, value: 125 });
   });
 });

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from '../support/app.js';
 import { TRIAL, clinicalRecord as record, eligibilities, fireHook } from '../support/clinical.js';
-import { convertUnit, normaliseUnit } from '../../src/engine/units.js';
+import { convertUnit, normaliseUnit, UnitBudget } from '../../src/engine/units.js';
 
 /**
  * Issue #17, "Units as labs print them": an ANC of 0.3 with the unit ×10^9/L could not be converted, so the
@@ -25,7 +25,7 @@ describe('counts as labs print them', () => {
     ['10**9/L', 0.3],
     ['10^9/l', 0.3],
   ])('0.3 %s is 0.3 × 10⁹/L', (unit, value) => {
-    expect(convertUnit(value, unit, '10*9/L')).toEqual({ ok: true, value: 0.3 });
+    expect(convertUnit(value, unit, '10*9/L', new UnitBudget())).toEqual({ ok: true, value: 0.3 });
   });
 
   it.each([
@@ -47,16 +47,16 @@ describe('counts as labs print them', () => {
     ['cells/µL', 3400],
     ['/µL', 3400],
   ])('%s: %d is 3.4 × 10⁹/L', (unit, value) => {
-    expect(convertUnit(value, unit, '10*9/L')).toEqual({ ok: true, value: 3.4 });
+    expect(convertUnit(value, unit, '10*9/L', new UnitBudget())).toEqual({ ok: true, value: 3.4 });
   });
 
   it('reads M/uL as millions per microlitre and mcg as micrograms', () => {
-    expect(convertUnit(4.5, 'M/uL', '10*12/L')).toEqual({ ok: true, value: 4.5 });
-    expect(convertUnit(250, 'mcg/L', 'ug/L')).toEqual({ ok: true, value: 250 });
+    expect(convertUnit(4.5, 'M/uL', '10*12/L', new UnitBudget())).toEqual({ ok: true, value: 4.5 });
+    expect(convertUnit(250, 'mcg/L', 'ug/L', new UnitBudget())).toEqual({ ok: true, value: 250 });
   });
 
   it.each(['109/L', 'G/L', '10^99999/L', 'x'])('leaves %j unconverted to 10*9/L rather than guess', (unit) => {
-    expect(convertUnit(0.3, unit, '10*9/L')).toMatchObject({ ok: false });
+    expect(convertUnit(0.3, unit, '10*9/L', new UnitBudget())).toMatchObject({ ok: false });
   });
 
   it('leaves UCUM units as they are', () => {
@@ -66,7 +66,7 @@ describe('counts as labs print them', () => {
   it('is bounded: a long or hostile unit is refused at once', () => {
     const started = performance.now();
     for (const u of ['×'.repeat(60_000), `10${'⁹'.repeat(60)}/L`, `x10^${'9'.repeat(60)}/L`, `cells/${'u'.repeat(60)}`, `${'mc'.repeat(30)}g`]) {
-      expect(convertUnit(1, u, '10*9/L')).toMatchObject({ ok: false });
+      expect(convertUnit(1, u, '10*9/L', new UnitBudget())).toMatchObject({ ok: false });
     }
     expect(performance.now() - started).toBeLessThan(200);
   });

@@ -1,6 +1,7 @@
 import type { Observation } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { numericValue, polarity } from '../../src/engine/observation-values.js';
+import { UnitBudget } from '../../src/engine/units.js';
 import type { Reading } from '../../src/engine/result-reading.js';
 import { realMappings } from '../support/evaluate.js';
 
@@ -25,7 +26,7 @@ const coded = (system: string, code: string, display?: string): Observation => o
 const flagged = (code: string, system = V3): Observation => obs({ interpretation: [{ coding: [{ system, code }] }] });
 
 function read(o: Observation): Reading {
-  const p = polarity(o, engine.resultPositive, engine.resultNegative, engine.resultIndeterminate);
+  const p = polarity(o, new UnitBudget(), engine.resultPositive, engine.resultNegative, engine.resultIndeterminate);
   return p ? p.reading : 'unknown';
 }
 
@@ -311,7 +312,7 @@ describe('the table', () => {
 describe('how a reading is explained', () => {
   it('says which parts disagreed', () => {
     const o = obs({ valueCodeableConcept: { coding: [{ system: SNOMED, code: '260385009', display: 'Negative' }] }, interpretation: [{ coding: [{ system: V3, code: 'POS' }] }] });
-    const p = polarity(o, engine.resultPositive, engine.resultNegative, engine.resultIndeterminate);
+    const p = polarity(o, new UnitBudget(), engine.resultPositive, engine.resultNegative, engine.resultIndeterminate);
     expect(p).toMatchObject({ polarity: 'indeterminate', reading: 'unknown' });
     expect(p?.how).toContain('coded value 260385009 (Negative) (negative)');
     expect(p?.how).toContain('interpretation POS (positive)');
@@ -319,14 +320,14 @@ describe('how a reading is explained', () => {
   });
 
   it('says why "<20 IU/mL" with no reference range is not read as not detected', () => {
-    const p = polarity(text('<20 IU/mL'), engine.resultPositive, engine.resultNegative);
+    const p = polarity(text('<20 IU/mL'), new UnitBudget(), engine.resultPositive, engine.resultNegative);
     expect(p).toMatchObject({ reading: 'unknown' });
     expect(p?.how).toContain('quantitation limit');
   });
 
   it('reads a coded indeterminate answer by its display when the caller passes no indeterminate list', () => {
     const o = obs({ valueCodeableConcept: { coding: [{ system: SNOMED, code: '82334004', display: 'Indeterminate (qualifier value)' }] } });
-    expect(polarity(o, engine.resultPositive, engine.resultNegative)?.polarity).toBe('indeterminate');
+    expect(polarity(o, new UnitBudget(), engine.resultPositive, engine.resultNegative)?.polarity).toBe('indeterminate');
   });
 });
 

@@ -7,6 +7,9 @@ import { exampleBundle, testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
 
+/** AUTH_MODE=off: every caller is 'anonymous', the issuer the cards are remembered with (issue #20 item 4). */
+const ISS = 'anonymous';
+
 const SERVICE = '/cds-services/trialmatch-sle';
 const ZJU = 'zju-cd19-car-t-csle';
 
@@ -74,7 +77,7 @@ describe('the feedback route', () => {
     const card = cards.find((c) => c.overrideReasons.some((r: any) => r.code === 'already-screened'));
     const item = override(card, 'already-screened');
     // The first call: the feedback is stored, then the process fails before the suppression is set.
-    expect(await app.state.feedback.record('trialmatch-sle', [item as any], new Date())).toMatchObject({ stored: 1 });
+    expect(await app.state.feedback.record('trialmatch-sle', ISS, [item as any], new Date())).toMatchObject({ stored: 1 });
     const retry = await post([item]);
     expect(retry.json()).toMatchObject({ stored: 0, duplicates: 1, suppressed: [{ trialId: card.source.topic.code }] });
     expect((await cardsFor('sle-child-on-blinatumomab')).map((c) => c.source.topic.code)).not.toContain(card.source.topic.code);

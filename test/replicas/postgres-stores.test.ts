@@ -6,6 +6,9 @@ import { openPostgresState } from '../../src/store/postgres/postgres-state.js';
 import type { SharedState } from '../../src/store/shared-state.js';
 import { createDatabase } from '../support/replica.js';
 
+/** The issuer the cards were shown to (issue #20 item 4: feedback is taken from that issuer only). */
+const ISS = 'https://ehr.example.org';
+
 // The PostgreSQL stores on their own (issue #12 item 3), against a real server.
 const unavailable = inject('postgresUnavailable');
 const quiet = { warn: () => undefined, info: () => undefined };
@@ -47,6 +50,48 @@ describe.skipIf(unavailable !== '')(`the PostgreSQL stores${unavailable ? ` (ski
     expect((await state.terminology.get(['k1'], new Date('2026-11-24T12:00:00Z'))).size).toBe(0);
   });
 
+  it('takes feedback on a card only from the issuer shown it, counts per issuer, and names the card in the audit (issue #20 items 4 and 5)', async () => {
+    const card = 'bbbbbbbb-21a5-4e5b-9f8c-6b3f3a2b5c11';
+    const other = 'https://other-ehr.example.org';
+    await state.feedback.rememberCards([{ uuid: card, trialId: 'trial-i', issuer: ISS, patientId: 'patient-i', overrideReasons: ['declined'], suppressionKey: 'c'.repeat(64) }]);
+    const item = { card, outcome: 'overridden' as const, overrideReason: { reason: { code: 'declined' } }, outcomeTimestamp: '2026-11-23T10:00:00Z' };
+    expect(await state.feedback.record('svc', other, [item], new Date())).toMatchObject({ stored: 0, unknownCards: 1, accepted: [] });
+    expect(await state.feedback.record('svc', ISS, [item], new Date())).toMatchObject({ stored: 1, accepted: [{ card, trialId: 'trial-i', patientId: 'patient-i', suppressionKey: 'c'.repeat(64) }] });
+    expect((await state.feedback.summary('trial-i', ISS)).overridden).toBe(1);
+    expect((await state.feedback.summary('trial-i', other)).overridden).toBe(0);
+    await state.audit.record({ at: new Date(), issuer: ISS, subject: 'client', action: 'feedback', patientId: 'patient-i', cards: [card], trials: ['trial-i'] });
+    const pool = new pg.Pool({ connectionString: url });
+    try {
+      const { rows } = await pool.query("select patient_id, cards, trials from audit_events where action = 'feedback' order by id desc limit 1");
+      expect(rows[0]).toEqual({ patient_id: 'patient-i', cards: [card], trials: ['trial-i'] });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('deletes feedback rows past FEEDBACK_RETENTION_DAYS and keeps their counts (issue #20 item 4)', async () => {
+    const retained = await openPostgresState({ databaseUrl: url, maxCards: 1000, feedbackRetentionDays: 30, jtiIssuerQuota: 3, log: quiet });
+    const pool = new pg.Pool({ connectionString: url });
+    try {
+      const card = 'cccccccc-21a5-4e5b-9f8c-6b3f3a2b5c11';
+      await pool.query('insert into cards (uuid, trial_id, issuer) values ($1, $2, $3)', [card, 'trial-r', ISS]);
+      const longAgo = new Date(Date.now() - 60 * 86_400_000);
+      expect(await retained.feedback.record('svc', ISS, [{ card, outcome: 'accepted', outcomeTimestamp: longAgo.toISOString() }], longAgo)).toMatchObject({ stored: 1 });
+      // Pruning runs off the request path after cards are remembered.
+      await retained.feedback.rememberCards([{ uuid: 'dddddddd-21a5-4e5b-9f8c-6b3f3a2b5c11', trialId: 'trial-r', issuer: ISS, overrideReasons: [] }]);
+      let left = 1;
+      for (let i = 0; i < 50 && left > 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        left = (await pool.query<{ n: number }>('select count(*)::int as n from feedback where card = $1', [card])).rows[0]!.n;
+      }
+      expect(left).toBe(0);
+      expect((await retained.feedback.summary('trial-r', ISS)).accepted).toBe(1);
+    } finally {
+      await pool.end();
+      await retained.close();
+    }
+  });
+
   it('gives each issuer its own quota of live jtis, and overwrites an expired jti', async () => {
     const now = new Date('2026-11-23T10:00:00Z');
     const exp = new Date('2026-11-23T10:05:00Z');
@@ -62,17 +107,17 @@ describe.skipIf(unavailable !== '')(`the PostgreSQL stores${unavailable ? ` (ski
   it('counts poisoned reason codes as plain keys, a card\'s acceptance once, and refuses reasons the card did not offer', async () => {
     const reasons = ['__proto__', 'constructor', 'toString'];
     const cards = reasons.map((_, i) => `${i}b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11`);
-    await state.feedback.rememberCards(cards.map((uuid) => ({ uuid, trialId: 'trial-p', overrideReasons: reasons })));
-    const receipt = await state.feedback.record('svc', cards.map((card, i) => ({ card, outcome: 'overridden' as const, overrideReason: { reason: { code: reasons[i]! } }, outcomeTimestamp: '2026-11-23T10:00:00Z' })), new Date());
+    await state.feedback.rememberCards(cards.map((uuid) => ({ uuid, trialId: 'trial-p', issuer: ISS, overrideReasons: reasons })));
+    const receipt = await state.feedback.record('svc', ISS, cards.map((card, i) => ({ card, outcome: 'overridden' as const, overrideReason: { reason: { code: reasons[i]! } }, outcomeTimestamp: '2026-11-23T10:00:00Z' })), new Date());
     expect(receipt).toMatchObject({ stored: 3, rejected: [] });
-    expect([...(await state.feedback.summary('trial-p')).overrideReasons].sort()).toEqual([['__proto__', 1], ['constructor', 1], ['toString', 1]]);
-    const bad = await state.feedback.record('svc', [{ card: cards[0]!, outcome: 'overridden', overrideReason: { reason: { code: 'made-up' } }, outcomeTimestamp: '2026-11-23T10:01:00Z' }], new Date());
+    expect([...(await state.feedback.summary('trial-p', ISS)).overrideReasons].sort()).toEqual([['__proto__', 1], ['constructor', 1], ['toString', 1]]);
+    const bad = await state.feedback.record('svc', ISS, [{ card: cards[0]!, outcome: 'overridden', overrideReason: { reason: { code: 'made-up' } }, outcomeTimestamp: '2026-11-23T10:01:00Z' }], new Date());
     expect(bad.rejected).toHaveLength(1);
-    await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-q', overrideReasons: [] }]);
-    const pumped = await state.feedback.record('svc', Array.from({ length: 5 }, (_, i) => ({ card: CARD, outcome: 'accepted' as const, outcomeTimestamp: `2026-11-23T10:0${i}:00Z` })), new Date());
+    await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-q', issuer: ISS, overrideReasons: [] }]);
+    const pumped = await state.feedback.record('svc', ISS, Array.from({ length: 5 }, (_, i) => ({ card: CARD, outcome: 'accepted' as const, outcomeTimestamp: `2026-11-23T10:0${i}:00Z` })), new Date());
     expect(pumped).toMatchObject({ stored: 1, duplicates: 4 });
-    expect((await state.feedback.summary('trial-q')).accepted).toBe(1);
-    expect(await state.feedback.record('svc', [{ card: 'ffffffff-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ unknownCards: 1 });
+    expect((await state.feedback.summary('trial-q', ISS)).accepted).toBe(1);
+    expect(await state.feedback.record('svc', ISS, [{ card: 'ffffffff-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ unknownCards: 1 });
   });
 
   it('keeps the longer of two suppressions for one key', async () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { ADVERSARIAL_KINDS, adversarialBundle } from '../support/adversarial.js';
-import { convertUnit } from '../../src/engine/units.js';
+import { convertUnit, UnitBudget } from '../../src/engine/units.js';
 import { testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 import { makeIssuer, writeTrust } from './helpers.js';
@@ -113,7 +113,7 @@ describe('UCUM units (issue #12 item 2)', () => {
   it('refuses a unit longer than the cap without parsing it: 40 different 64 KB units convert to nothing at once', () => {
     const started = performance.now();
     for (let i = 0; i < 40; i++) {
-      const r = convertUnit(12, `${'U/'.repeat(32 * 1024)}${i}`, 'U/L');
+      const r = convertUnit(12, `${'U/'.repeat(32 * 1024)}${i}`, 'U/L', new UnitBudget());
       expect(r.ok).toBe(false);
     }
     expect(performance.now() - started).toBeLessThan(500);
@@ -124,7 +124,7 @@ describe('UCUM units (issue #12 item 2)', () => {
     const original = console.log;
     console.log = (...args: unknown[]) => void printed.push(args);
     try {
-      expect(convertUnit(12, 'mg per dL MARKER-7731', 'g/L').ok).toBe(false);
+      expect(convertUnit(12, 'mg per dL MARKER-7731', 'g/L', new UnitBudget()).ok).toBe(false);
     } finally {
       console.log = original;
     }
@@ -133,8 +133,8 @@ describe('UCUM units (issue #12 item 2)', () => {
 
   it('still converts real units, the same on a repeated call', () => {
     for (let i = 0; i < 2; i++) {
-      expect(convertUnit(12.5, 'g/dL', 'g/L')).toEqual({ ok: true, value: 125 });
-      expect(convertUnit(37, 'Cel', '[degF]')).toEqual({ ok: true, value: 98.6 });
+      expect(convertUnit(12.5, 'g/dL', 'g/L', new UnitBudget())).toEqual({ ok: true, value: 125 });
+      expect(convertUnit(37, 'Cel', '[degF]', new UnitBudget())).toEqual({ ok: true, value: 98.6 });
     }
   });
 });

@@ -7,6 +7,9 @@ import { openEmbeddedState } from '../../src/store/embedded/embedded-state.js';
 import { exampleBundle, testApp } from '../support/app.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 
+/** The issuer the cards were shown to (issue #20 item 4: feedback is taken from that issuer only). */
+const ISS = 'https://ehr.example.org';
+
 const SERVICE = '/cds-services/trialmatch-sle';
 const dir = mkdtempSync(resolve(tmpdir(), 'trialmatch-feedback-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,16 +78,16 @@ describe('feedback is not lost', () => {
   it('skips a line cut short by a crash, keeps the rest, and goes on appending', async () => {
     const file = resolve(dir, 'crash.jsonl');
     const store = await openStore(file);
-    await store.feedback.rememberCards([{ uuid: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', trialId: 'trial-a', overrideReasons: [] }]);
-    await store.feedback.record('svc', [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date());
+    await store.feedback.rememberCards([{ uuid: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', trialId: 'trial-a', issuer: ISS, overrideReasons: [] }]);
+    await store.feedback.record('svc', ISS, [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date());
     await store.close();
     appendFileSync(file, '{"t":"feedback","service":"svc","card":"0b4bfa52-21a5');
     const reopened = await openStore(file);
     expect(reopened.stats).toMatchObject({ cards: 1, feedback: 1, skippedLines: 1 });
-    await reopened.feedback.record('svc', [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'overridden', outcomeTimestamp: '2026-11-23T11:00:00Z' }], new Date());
+    await reopened.feedback.record('svc', ISS, [{ card: '0b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11', outcome: 'overridden', outcomeTimestamp: '2026-11-23T11:00:00Z' }], new Date());
     await reopened.close();
     const again = await openStore(file);
-    expect(await again.feedback.summary('trial-a')).toMatchObject({ accepted: 1, overridden: 1 });
+    expect(await again.feedback.summary('trial-a', ISS)).toMatchObject({ accepted: 1, overridden: 1 });
     expect(again.stats.skippedLines).toBe(1);
     await again.close();
   });
@@ -93,16 +96,16 @@ describe('feedback is not lost', () => {
     const file = resolve(dir, 'compact.jsonl');
     const store = await openStore(file, 10);
     const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-    await store.feedback.rememberCards([{ uuid: uuid(0), trialId: 'trial-a', overrideReasons: [] }]);
-    await store.feedback.record('svc', [{ card: uuid(0), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date());
-    for (let i = 1; i <= 100; i++) await store.feedback.rememberCards([{ uuid: uuid(i), trialId: 'trial-b', overrideReasons: [] }]);
+    await store.feedback.rememberCards([{ uuid: uuid(0), trialId: 'trial-a', issuer: ISS, overrideReasons: [] }]);
+    await store.feedback.record('svc', ISS, [{ card: uuid(0), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date());
+    for (let i = 1; i <= 100; i++) await store.feedback.rememberCards([{ uuid: uuid(i), trialId: 'trial-b', issuer: ISS, overrideReasons: [] }]);
     await store.close();
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines.length).toBeLessThanOrEqual(1 + 2 * 10 + 1);
     const reopened = await openStore(file, 10);
-    expect((await reopened.feedback.summary('trial-a')).accepted).toBe(1);
-    expect(await reopened.feedback.record('svc', [{ card: uuid(100), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ stored: 1 });
-    expect(await reopened.feedback.record('svc', [{ card: uuid(1), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ stored: 0, unknownCards: 1 });
+    expect((await reopened.feedback.summary('trial-a', ISS)).accepted).toBe(1);
+    expect(await reopened.feedback.record('svc', ISS, [{ card: uuid(100), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ stored: 1 });
+    expect(await reopened.feedback.record('svc', ISS, [{ card: uuid(1), outcome: 'accepted', outcomeTimestamp: '2026-11-23T10:00:00Z' }], new Date())).toMatchObject({ stored: 0, unknownCards: 1 });
     await reopened.close();
   });
 });

@@ -9,6 +9,9 @@ import { openEmbeddedState } from '../../src/store/embedded/embedded-state.js';
 import { EmbeddedReplayStore } from '../../src/store/embedded/replay-store.js';
 import { ROOT } from '../support/app.js';
 
+/** The issuer the cards were shown to (issue #20 item 4: feedback is taken from that issuer only). */
+const ISS = 'https://ehr.example.org';
+
 const dir = mkdtempSync(resolve(tmpdir(), 'trialmatch-embedded-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -25,14 +28,14 @@ describe('embedded feedback counts', () => {
   it('counts reason codes such as __proto__, constructor and toString as plain keys', async () => {
     const state = await open('poison');
     try {
-      await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-a', overrideReasons: ['__proto__', 'constructor', 'toString'] }]);
+      await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-a', issuer: ISS, overrideReasons: ['__proto__', 'constructor', 'toString'] }]);
       const other = '1b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11';
       const third = '2b4bfa52-21a5-4e5b-9f8c-6b3f3a2b5c11';
-      await state.feedback.rememberCards([other, third].map((uuid) => ({ uuid, trialId: 'trial-a', overrideReasons: ['__proto__', 'constructor', 'toString'] })));
+      await state.feedback.rememberCards([other, third].map((uuid) => ({ uuid, trialId: 'trial-a', issuer: ISS, overrideReasons: ['__proto__', 'constructor', 'toString'] })));
       const reasons = ['__proto__', 'constructor', 'toString'];
-      const receipt = await state.feedback.record('svc', [CARD, other, third].map((card, i) => ({ card, outcome: 'overridden' as const, overrideReason: { reason: { code: reasons[i]! } }, outcomeTimestamp: at(i) })), new Date());
+      const receipt = await state.feedback.record('svc', ISS, [CARD, other, third].map((card, i) => ({ card, outcome: 'overridden' as const, overrideReason: { reason: { code: reasons[i]! } }, outcomeTimestamp: at(i) })), new Date());
       expect(receipt).toMatchObject({ stored: 3, rejected: [] });
-      const summary = await state.feedback.summary('trial-a');
+      const summary = await state.feedback.summary('trial-a', ISS);
       expect([...summary.overrideReasons]).toEqual([['__proto__', 1], ['constructor', 1], ['toString', 1]]);
       // The JSON the route answers: own keys, nothing inherited, nothing thrown.
       expect(JSON.parse(JSON.stringify(summaryJson(summary)))).toEqual({ trialId: 'trial-a', accepted: 0, overridden: 3, overrideReasons: JSON.parse('{"__proto__":1,"constructor":1,"toString":1}') });
@@ -45,10 +48,10 @@ describe('embedded feedback counts', () => {
   it('rejects an override whose reason is not one of the card\'s overrideReasons, saying why', async () => {
     const state = await open('reason');
     try {
-      await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-a', overrideReasons: ['declined', 'not-relevant'] }]);
-      const receipt = await state.feedback.record('svc', [{ card: CARD, outcome: 'overridden', overrideReason: { reason: { code: 'made-up' } }, outcomeTimestamp: at(0) }], new Date());
+      await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-a', issuer: ISS, overrideReasons: ['declined', 'not-relevant'] }]);
+      const receipt = await state.feedback.record('svc', ISS, [{ card: CARD, outcome: 'overridden', overrideReason: { reason: { code: 'made-up' } }, outcomeTimestamp: at(0) }], new Date());
       expect(receipt).toMatchObject({ stored: 0, rejected: [{ card: CARD, why: expect.stringMatching(/"made-up" is not one of this card's overrideReasons/) }] });
-      expect((await state.feedback.summary('trial-a')).overridden).toBe(0);
+      expect((await state.feedback.summary('trial-a', ISS)).overridden).toBe(0);
     } finally {
       await state.close();
     }
@@ -57,12 +60,12 @@ describe('embedded feedback counts', () => {
   it('counts a card\'s acceptance once, whatever timestamps it is sent again with', async () => {
     const state = await open('pump');
     try {
-      await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-a', overrideReasons: [] }]);
-      const first = await state.feedback.record('svc', [{ card: CARD, outcome: 'accepted', outcomeTimestamp: at(0) }], new Date());
-      const pumped = await state.feedback.record('svc', Array.from({ length: 20 }, (_, i) => ({ card: CARD, outcome: 'accepted' as const, outcomeTimestamp: at(i + 1) })), new Date());
+      await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-a', issuer: ISS, overrideReasons: [] }]);
+      const first = await state.feedback.record('svc', ISS, [{ card: CARD, outcome: 'accepted', outcomeTimestamp: at(0) }], new Date());
+      const pumped = await state.feedback.record('svc', ISS, Array.from({ length: 20 }, (_, i) => ({ card: CARD, outcome: 'accepted' as const, outcomeTimestamp: at(i + 1) })), new Date());
       expect(first.stored).toBe(1);
       expect(pumped).toMatchObject({ stored: 0, duplicates: 20 });
-      expect((await state.feedback.summary('trial-a')).accepted).toBe(1);
+      expect((await state.feedback.summary('trial-a', ISS)).accepted).toBe(1);
     } finally {
       await state.close();
     }
@@ -71,7 +74,7 @@ describe('embedded feedback counts', () => {
   it('counts feedback on a card it never answered with as an unknown card, not as stored', async () => {
     const state = await open('unknown');
     try {
-      expect(await state.feedback.record('svc', [{ card: CARD, outcome: 'accepted', outcomeTimestamp: at(0) }], new Date())).toMatchObject({ stored: 0, unknownCards: 1 });
+      expect(await state.feedback.record('svc', ISS, [{ card: CARD, outcome: 'accepted', outcomeTimestamp: at(0) }], new Date())).toMatchObject({ stored: 0, unknownCards: 1 });
     } finally {
       await state.close();
     }
@@ -80,10 +83,10 @@ describe('embedded feedback counts', () => {
   it('records accepted suggestions the card offered and refuses ones it did not', async () => {
     const state = await open('suggestions');
     try {
-      await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-a', overrideReasons: [], suggestions: ['s-1'] }]);
-      const bad = await state.feedback.record('svc', [{ card: CARD, outcome: 'accepted', acceptedSuggestions: [{ id: 's-2' }], outcomeTimestamp: at(0) }], new Date());
+      await state.feedback.rememberCards([{ uuid: CARD, trialId: 'trial-a', issuer: ISS, overrideReasons: [], suggestions: ['s-1'] }]);
+      const bad = await state.feedback.record('svc', ISS, [{ card: CARD, outcome: 'accepted', acceptedSuggestions: [{ id: 's-2' }], outcomeTimestamp: at(0) }], new Date());
       expect(bad.rejected).toHaveLength(1);
-      expect(await state.feedback.record('svc', [{ card: CARD, outcome: 'accepted', acceptedSuggestions: [{ id: 's-1' }], outcomeTimestamp: at(1) }], new Date())).toMatchObject({ stored: 1 });
+      expect(await state.feedback.record('svc', ISS, [{ card: CARD, outcome: 'accepted', acceptedSuggestions: [{ id: 's-1' }], outcomeTimestamp: at(1) }], new Date())).toMatchObject({ stored: 1 });
     } finally {
       await state.close();
     }
@@ -97,14 +100,14 @@ describe('the embedded journal', () => {
     const lines: string[] = [];
     for (let i = 0; i < 100_000; i++) {
       const card = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-      lines.push(JSON.stringify({ t: 'card', card, trialId: 'trial-a', reasons: [] }));
-      lines.push(JSON.stringify({ t: 'feedback', service: 'svc', card, trialId: 'trial-a', outcome: 'accepted', outcomeTimestamp: at(0), receivedAt: at(0) }));
+      lines.push(JSON.stringify({ t: 'card', card, trialId: 'trial-a', reasons: [], iss: ISS }));
+      lines.push(JSON.stringify({ t: 'feedback', service: 'svc', card, trialId: 'trial-a', outcome: 'accepted', outcomeTimestamp: at(0), receivedAt: at(0), iss: ISS }));
     }
     writeFileSync(file, `${lines.join('\n')}\n`);
     const state = await openEmbeddedState({ feedbackFile: file, auditFile: `${file}.audit`, maxCards: 200_000, jtiCacheSize: 10, jtiIssuerQuota: 10, log: { warn: () => undefined, info: () => undefined } });
     try {
       expect(state.stats).toMatchObject({ cards: 100_000, feedback: 100_000, skippedLines: 0 });
-      expect((await state.feedback.summary('trial-a')).accepted).toBe(100_000);
+      expect((await state.feedback.summary('trial-a', ISS)).accepted).toBe(100_000);
     } finally {
       await state.close();
     }

@@ -65,7 +65,7 @@ function belongsTo(c: CompiledConfirmation, screen: Date, confirmation: Date): b
 }
 
 function readingOf(ctx: EvalContext, o: Observation): 'positive' | 'negative' | 'indeterminate' | undefined {
-  const p = polarity(o, ctx.engine.resultPositive, ctx.engine.resultNegative, ctx.engine.resultIndeterminate);
+  const p = polarity(o, ctx.units, ctx.engine.resultPositive, ctx.engine.resultNegative, ctx.engine.resultIndeterminate);
   return p?.polarity;
 }
 

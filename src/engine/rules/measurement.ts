@@ -6,7 +6,7 @@ import { comparatorSchema, resourceRule, whichSchema, windowFitsWhich, WHICH_WIN
 import { numericValue, upperLimit, type DatedObservation, type NumericValue } from '../observation-values.js';
 import { foundOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
-import { convertUnit, isDimensionless } from '../units.js';
+import { convertUnit, isDimensionless, type UnitBudget } from '../units.js';
 import { baseEvidence, decideByResults, type ResultScope } from './lab.js';
 import { toSignificant } from '../rounding.js';
 
@@ -90,11 +90,11 @@ function decide(v: NumericValue, value: number, cmp: Comparator, threshold: numb
 
 
 export function evaluateMeasurement(leaf: MeasurementLeaf, ctx: EvalContext): PartResult {
-  return decideByResults(leaf, ctx, (d, scope) => readMeasurement(leaf, d, scope));
+  return decideByResults(leaf, ctx, (d, scope) => readMeasurement(leaf, d, scope, ctx.units));
 }
 
 /** One result against the part's threshold, converted to the part's unit (or to the result's ULN). */
-function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: ResultScope): PartResult {
+function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: ResultScope, units: UnitBudget): PartResult {
   const spec = leaf.spec;
   const o = d.observation;
   const v = numericValue(o);
@@ -111,13 +111,13 @@ function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: Resu
     unit = v.unit;
     const uln = upperLimit(o);
     if (uln) {
-      const u = uln.unit && v.unit ? convertUnit(uln.value, uln.unit, v.unit, spec.molecularWeight) : { ok: true as const, value: uln.value };
+      const u = uln.unit && v.unit ? convertUnit(uln.value, uln.unit, v.unit, units, spec.molecularWeight) : { ok: true as const, value: uln.value };
       if (!u.ok) return part(leaf, 'unknown', u.reason, [evidence]);
       threshold = spec.timesUln * u.value;
       note = `ULN ${toSignificant(u.value)} ${v.unit ?? ''} from the result's reference range`.trim();
     } else if (spec.defaultUln) {
       if (!v.unit) return part(leaf, 'unknown', 'result has no unit', [{ ...evidence, value: v.value }], [`${title} with a unit`]);
-      const u = convertUnit(spec.defaultUln.value, spec.defaultUln.unit, v.unit, spec.molecularWeight);
+      const u = convertUnit(spec.defaultUln.value, spec.defaultUln.unit, v.unit, units, spec.molecularWeight);
       if (!u.ok) return part(leaf, 'unknown', u.reason, [evidence]);
       threshold = spec.timesUln * u.value;
       note = `result had no reference range: default ULN ${spec.defaultUln.value} ${spec.defaultUln.unit} used`;
@@ -140,7 +140,7 @@ function readMeasurement(leaf: MeasurementLeaf, d: DatedObservation, scope: Resu
       return part(leaf, 'unknown', `result has no unit; expected ${unit}`, [{ ...evidence, value: v.value }], [`${title} with a unit`]);
     }
   } else {
-    const c = convertUnit(v.value, v.unit, unit, spec.molecularWeight);
+    const c = convertUnit(v.value, v.unit, unit, units, spec.molecularWeight);
     if (!c.ok) return part(leaf, 'unknown', c.reason, [{ ...evidence, value: v.value, unit: v.unit }], [`${title} in a convertible unit`]);
     value = c.value;
   }

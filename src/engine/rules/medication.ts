@@ -98,7 +98,7 @@ function latestWeightKg(ctx: EvalContext): { kg: number; evidence: Evidence } | 
   for (const { observation, date } of inWindow) {
     const v = numericValue(observation);
     if (!v?.unit) continue;
-    const kg = convertUnit(v.value, v.unit, 'kg');
+    const kg = convertUnit(v.value, v.unit, 'kg', ctx.units);
     if (kg.ok && kg.value > 0) {
       return { kg: kg.value, evidence: { reference: referenceOf(observation), display: 'Body weight', value: kg.value, unit: 'kg', date: formatDate(date), recorded: v.recorded } };
     }
@@ -121,7 +121,7 @@ function courseStart(ctx: EvalContext, m: Match, all: readonly Match[]): { start
   let start = m.exposure.start;
   if (!start) return { start, renewals: 0 };
   const doseOf = (x: Match): number | undefined => {
-    const d = dailyDoseMg(x.record, x.entry, ctx.record.medications);
+    const d = dailyDoseMg(x.record, x.entry, ctx.record.medications, ctx.units);
     return d.ok ? d.mgPerDay : undefined;
   };
   const dose = doseOf(m);
@@ -188,7 +188,7 @@ function checkMatch(leaf: MedicationLeaf, ctx: EvalContext, m: Match, all: reado
   if (spec.minPrednisoneMgPerKgPerDay !== undefined) {
     const factor = leaf.valueSet ? steroidFactor(leaf.valueSet, m) : undefined;
     if (factor === undefined) return { outcome: 'unknown', note: 'no prednisone equivalence for this drug' };
-    const dose = dailyDoseMg(m.record, m.entry, ctx.record.medications);
+    const dose = dailyDoseMg(m.record, m.entry, ctx.record.medications, ctx.units);
     if (!dose.ok) return { outcome: 'unknown', note: dose.reason };
     if (!weight) return { outcome: 'unknown', note: 'no body weight in the last 6 months' };
     const perKg = (dose.mgPerDay * factor) / weight.kg;

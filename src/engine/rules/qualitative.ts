@@ -95,7 +95,7 @@ function readPolarity(leaf: LabPositiveLeaf, ctx: EvalContext, d: DatedObservati
     const screen = screenOf(confirmation, ctx, d, candidatesFor(ctx, leaf, ['Observation']) as Observation[]);
     if (screen) return readPolarity(leaf, ctx, screen, { ...scope, describe: `${leaf.valueSet.title} screen of ${formatDate(screen.date) ?? 'an unknown date'}` });
   }
-  const p = polarity(d.observation, ctx.engine.resultPositive, ctx.engine.resultNegative, ctx.engine.resultIndeterminate);
+  const p = polarity(d.observation, ctx.units, ctx.engine.resultPositive, ctx.engine.resultNegative, ctx.engine.resultIndeterminate);
   const title = leaf.valueSet.title;
   const ev = { ...baseEvidence(d) };
   if (!p) return part(leaf, 'unknown', `${scope.describe} cannot be read as positive or negative`, [ev], [`a readable ${title} result`]);
@@ -142,7 +142,7 @@ function readTiter(leaf: TiterLeaf, ctx: EvalContext, d: DatedObservation, scope
     const ok = dilution >= min;
     return part(leaf, ok ? 'met' : 'not-met', `titre 1:${dilution} ${ok ? '>=' : '<'} 1:${min}`, [{ ...ev, value: `1:${dilution}`, unit: 'titre' }]);
   }
-  const p = polarity(d.observation, ctx.engine.resultPositive, ctx.engine.resultNegative, ctx.engine.resultIndeterminate);
+  const p = polarity(d.observation, ctx.units, ctx.engine.resultPositive, ctx.engine.resultNegative, ctx.engine.resultIndeterminate);
   if (p?.polarity === 'negative') return part(leaf, 'not-met', `${title} negative`, [{ ...ev, value: 'negative', note: `read from the ${p.how}` }]);
   return part(
     leaf,

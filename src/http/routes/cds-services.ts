@@ -69,11 +69,12 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
 
   app.post('/cds-services/:id/feedback', { schema: { params: serviceParams, body: feedbackSchema } }, async (request) => {
     const service = findService(request.params.id);
-    const { referred, ...answer } = await recordFeedback(app.state, service.id, request.body.feedback, app.clock(), options.suppressionDays, {
+    const { answer, about, referred } = await recordFeedback(app.state, service.id, request.body.feedback, app.clock(), options.suppressionDays, {
       issuer: request.client?.issuer ?? 'anonymous',
       subject: request.client?.subject ?? 'anonymous',
     });
-    await app.state.audit.record(auditEventFor(request, new Date(), 'feedback', { trials: answer.suppressed.map((s) => s.trialId) }));
+    // Issue #20 item 5: one event per patient the feedback was about, naming its cards and trials.
+    for (const a of about) await app.state.audit.record(auditEventFor(request, new Date(), 'feedback', a));
     // Issue #19 item 4: an accepted referral sets the worklist state, audited as a coordinator's change is.
     for (const r of referred) {
       await app.state.audit.record({ ...auditEventFor(request, new Date(), 'coordinator-state', { patientId: r.patientId, fhirServer: r.fhirServer, trials: [r.trialId] }), state: r.state });

@@ -82,6 +82,7 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/trials/:trialId/feedback', { schema: { params: z.object({ trialId: z.string() }) } }, async (request) => {
     if (!app.engine.mappings.trials.some((t) => t.id === request.params.trialId)) throw notFound(`no trial "${request.params.trialId}"`);
-    return summaryJson(await app.state.feedback.summary(request.params.trialId));
+    // Issue #20 item 4: the caller's own counts only ('anonymous' when AUTH_MODE=off).
+    return summaryJson(await app.state.feedback.summary(request.params.trialId, request.client?.issuer ?? 'anonymous'));
   });
 };

@@ -60,5 +60,6 @@ export function auditLine(event: AuditEvent): Record<string, unknown> {
     ...(e.fhirServer !== undefined ? { fhirServer: e.fhirServer } : {}),
     ...(e.trials !== undefined ? { trials: e.trials } : {}),
     ...(e.state !== undefined ? { state: e.state } : {}),
+    ...(e.cards !== undefined ? { cards: e.cards } : {}),
   };
 }

@@ -21,6 +21,8 @@ export interface EmbeddedOptions {
   /** Population screening results and patient states (SCREENING_FILE); default `screening.jsonl` beside the journal. */
   screeningFile?: string;
   maxCards: number;
+  /** Feedback kept item by item for at most this many days, then only in the counts (FEEDBACK_RETENTION_DAYS). */
+  feedbackRetentionDays?: number;
   jtiCacheSize: number;
   jtiIssuerQuota: number;
   /** Terminology server answers kept in memory (TERMINOLOGY_CACHE_SIZE). */
@@ -32,7 +34,7 @@ export interface EmbeddedOptions {
 export interface EmbeddedState extends SharedState {
   readonly kind: 'embedded';
   /** What start-up read from the journal. */
-  readonly stats: { cards: number; feedback: number; suppressions: number; skippedLines: number };
+  readonly stats: { cards: number; feedback: number; counts: number; suppressions: number; skippedLines: number };
 }
 
 /**
@@ -41,9 +43,9 @@ export interface EmbeddedState extends SharedState {
  */
 export async function openEmbeddedState(options: EmbeddedOptions): Promise<EmbeddedState> {
   const now = options.now ?? (() => new Date());
-  const stats = { cards: 0, feedback: 0, suppressions: 0, skippedLines: 0 };
+  const stats = { cards: 0, feedback: 0, counts: 0, suppressions: 0, skippedLines: 0 };
   // The stores exist before the journal is read, so lines replay into them; they get the journal after.
-  const feedback = new EmbeddedFeedbackStore(options.maxCards);
+  const feedback = new EmbeddedFeedbackStore(options.maxCards, options.feedbackRetentionDays);
   const suppressions = new EmbeddedSuppressionStore();
   const siteStatus = new EmbeddedSiteStatusStore();
   const { journal, stats: read } = await Journal.open(options.feedbackFile, (raw) => {
@@ -62,6 +64,10 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
       case 'suppression':
         suppressions.replay(e);
         stats.suppressions++;
+        break;
+      case 'counts':
+        feedback.replayCounts(e);
+        stats.counts++;
         break;
       case 'site-status':
         siteStatus.replay(e);
@@ -95,15 +101,19 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
     throw err;
   }
   const compact = (): void => {
-    journal.compactWhenIdle(() => [...feedback.snapshot(), ...suppressions.snapshot(now()), ...siteStatus.snapshot()]);
+    journal.compactWhenIdle(() => {
+      const at = now();
+      return [...feedback.snapshot(at), ...suppressions.snapshot(at), ...siteStatus.snapshot()];
+    });
     feedback.compacted();
   };
   feedback.attach(journal, compact);
   suppressions.attach(journal);
   siteStatus.attach(journal);
   screening.attach(screeningJournal);
-  if (stats.cards > 2 * options.maxCards) compact();
-  options.log.info({ journal: options.feedbackFile, cards: stats.cards, feedback: stats.feedback, suppressions: stats.suppressions }, 'embedded shared state ready (one process; DATABASE_URL for replicas)');
+  // Issue #20 item 4: a journal that grew with history is folded now, so the next start reads a small file.
+  if (feedback.compactionDueAt(now())) compact();
+  options.log.info({ journal: options.feedbackFile, cards: stats.cards, feedback: stats.feedback, counts: stats.counts, suppressions: stats.suppressions }, 'embedded shared state ready (one process; DATABASE_URL for replicas)');
 
   return {
     kind: 'embedded',

@@ -13,6 +13,8 @@ export interface PostgresOptions {
   databaseUrl: string;
   /** Cards remembered (the newest); older ones, and any older than CARD_RETENTION_DAYS, are pruned. */
   maxCards: number;
+  /** Feedback rows older than this are deleted; the counts keep them (FEEDBACK_RETENTION_DAYS, issue #20 item 4). */
+  feedbackRetentionDays?: number;
   jtiIssuerQuota: number;
   /** Called with the operation name for every failed database call (the /metrics counter). */
   onDatabaseError?: (operation: string) => void;
@@ -48,7 +50,7 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
     const t = Date.now();
     if (t - lastPrune < PRUNE_EVERY_MS) return;
     lastPrune = t;
-    void pruneState(pool, options.maxCards).catch((err: Error) => options.log.warn({ err: { message: err.message } }, 'PostgreSQL: pruning old cards and expired jtis failed'));
+    void pruneState(pool, options.maxCards, options.feedbackRetentionDays).catch((err: Error) => options.log.warn({ err: { message: err.message } }, 'PostgreSQL: pruning old cards and expired jtis failed'));
   };
   // Counted (issue #12 item 6: database errors on /metrics), then answered as the guard says.
   const onError = options.onDatabaseError ?? ((): void => {});
@@ -64,8 +66,8 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
     kind: 'postgres',
     feedback: {
       rememberCards: (cards) => guard(feedback.rememberCards(cards), 'remember-cards', onError),
-      record: (serviceId, items, receivedAt) => guard(feedback.record(serviceId, items, receivedAt), 'record-feedback', onError),
-      summary: (trialId) => guard(feedback.summary(trialId), 'feedback-summary', onError),
+      record: (serviceId, issuer, items, receivedAt) => guard(feedback.record(serviceId, issuer, items, receivedAt), 'record-feedback', onError),
+      summary: (trialId, issuer) => guard(feedback.summary(trialId, issuer), 'feedback-summary', onError),
     },
     suppressions: {
       suppress: (key, until, reason) => guard(suppressions.suppress(key, until, reason), 'suppress', onError),
@@ -129,9 +131,13 @@ async function guard<T>(work: Promise<T>, operation: string, onError: (operation
   }
 }
 
-async function pruneState(pool: pg.Pool, maxCards: number): Promise<void> {
+async function pruneState(pool: pg.Pool, maxCards: number, feedbackRetentionDays: number | undefined): Promise<void> {
   await pool.query(`delete from cards where created_at < now() - make_interval(days => $1)`, [CARD_RETENTION_DAYS]);
   await pool.query('delete from cards where created_at < (select created_at from cards order by created_at desc offset $1 limit 1)', [maxCards]);
+  // Issue #20 item 4: the same retention as the embedded journal. The counts were updated with each row, so
+  // deleting rows keeps them; a card's counted outcomes go with the card (feedback on it is then an unknown card).
+  if (feedbackRetentionDays !== undefined) await pool.query('delete from feedback where received_at < now() - make_interval(days => $1)', [feedbackRetentionDays]);
+  await pool.query('delete from feedback_counted c where not exists (select 1 from cards where cards.uuid = c.card)');
   await pool.query('delete from replay where expires_at <= now()');
   await pool.query('delete from terminology_cache where expires_at <= now()');
 }
@@ -146,9 +152,9 @@ class PostgresFeedbackStore implements FeedbackStore {
     if (cards.length === 0) return;
     // One statement for a response's cards (unnest of parallel arrays).
     await this.pool.query(
-      `insert into cards (uuid, trial_id, override_reasons, suppression_key, suggestions)
-       select u, t, string_to_array(r, chr(31)), k, string_to_array(s, chr(31))
-       from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) as x(u, t, r, k, s)
+      `insert into cards (uuid, trial_id, override_reasons, suppression_key, suggestions, issuer, patient_id)
+       select u, t, string_to_array(r, chr(31)), k, string_to_array(s, chr(31)), i, p
+       from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as x(u, t, r, k, s, i, p)
        on conflict (uuid) do nothing`,
       [
         cards.map((c) => c.uuid),
@@ -156,26 +162,39 @@ class PostgresFeedbackStore implements FeedbackStore {
         cards.map((c) => c.overrideReasons.join('\u001f')),
         cards.map((c) => c.suppressionKey ?? null),
         cards.map((c) => (c.suggestions ?? []).join('\u001f')),
+        cards.map((c) => c.issuer || null),
+        cards.map((c) => c.patientId ?? null),
       ],
     );
     this.prune();
   }
 
-  async record(serviceId: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt> {
+  async record(serviceId: string, issuer: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt> {
     const receipt: FeedbackReceipt = { stored: 0, duplicates: 0, unknownCards: 0, rejected: [], accepted: [], repeated: [] };
     const uuids = [...new Set(feedback.map((f) => f.card).filter((c) => UUID.test(c)))];
     await inTransaction(this.pool, async (client) => {
       const rows = (
-        await client.query<{ uuid: string; trial_id: string; override_reasons: string[]; suppression_key: string | null; suggestions: string[] }>(
-          'select uuid, trial_id, override_reasons, suppression_key, suggestions from cards where uuid = any($1::uuid[])',
+        await client.query<{ uuid: string; trial_id: string; override_reasons: string[]; suppression_key: string | null; suggestions: string[]; issuer: string | null; patient_id: string | null }>(
+          'select uuid, trial_id, override_reasons, suppression_key, suggestions, issuer, patient_id from cards where uuid = any($1::uuid[])',
           [uuids],
         )
       ).rows;
       const cards = new Map<string, RememberedCard>(
-        rows.map((r) => [r.uuid, { uuid: r.uuid, trialId: r.trial_id, overrideReasons: r.override_reasons.filter(Boolean), ...(r.suppression_key ? { suppressionKey: r.suppression_key } : {}), suggestions: r.suggestions.filter(Boolean) }]),
+        rows.map((r) => [
+          r.uuid,
+          {
+            uuid: r.uuid,
+            trialId: r.trial_id,
+            issuer: r.issuer ?? '',
+            overrideReasons: r.override_reasons.filter(Boolean),
+            ...(r.suppression_key ? { suppressionKey: r.suppression_key } : {}),
+            suggestions: r.suggestions.filter(Boolean),
+            ...(r.patient_id ? { patientId: r.patient_id } : {}),
+          },
+        ]),
       );
       for (const f of feedback) {
-        const item = admitFeedback(receipt, f, cards.get(f.card.toLowerCase()));
+        const item = admitFeedback(receipt, f, cards.get(f.card.toLowerCase()), issuer);
         if (!item) continue;
         // A card's outcome counts once: a retry, or the same outcome with a new timestamp, is a duplicate.
         const counted = await client.query('insert into feedback_counted (card, outcome) values ($1, $2) on conflict do nothing returning 1', [item.card, item.outcome]);
@@ -185,14 +204,14 @@ class PostgresFeedbackStore implements FeedbackStore {
           continue;
         }
         await client.query(
-          `insert into feedback (service, card, trial_id, outcome, reason, accepted_suggestions, outcome_timestamp, received_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (card, outcome, outcome_timestamp) do nothing`,
-          [serviceId, item.card, item.trialId, item.outcome, item.reason ?? null, item.suggestions, f.outcomeTimestamp, receivedAt],
+          `insert into feedback (service, card, trial_id, outcome, reason, accepted_suggestions, outcome_timestamp, received_at, issuer)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (card, outcome, outcome_timestamp) do nothing`,
+          [serviceId, item.card, item.trialId, item.outcome, item.reason ?? null, item.suggestions, f.outcomeTimestamp, receivedAt, issuer],
         );
         await client.query(
-          `insert into feedback_counts (trial_id, outcome, reason, count) values ($1, $2, $3, 1)
-           on conflict (trial_id, outcome, reason) do update set count = feedback_counts.count + 1`,
-          [item.trialId, item.outcome, item.outcome === 'overridden' ? (item.reason ?? 'unspecified') : ''],
+          `insert into feedback_counts (issuer, trial_id, outcome, reason, count) values ($1, $2, $3, $4, 1)
+           on conflict (issuer, trial_id, outcome, reason) do update set count = feedback_counts.count + 1`,
+          [issuer, item.trialId, item.outcome, item.outcome === 'overridden' ? (item.reason ?? 'unspecified') : ''],
         );
         receipt.stored++;
         receipt.accepted.push(receiptItem(item));
@@ -201,8 +220,8 @@ class PostgresFeedbackStore implements FeedbackStore {
     return receipt;
   }
 
-  async summary(trialId: string): Promise<FeedbackSummary> {
-    const { rows } = await this.pool.query<{ outcome: string; reason: string; count: string }>('select outcome, reason, count from feedback_counts where trial_id = $1', [trialId]);
+  async summary(trialId: string, issuer: string): Promise<FeedbackSummary> {
+    const { rows } = await this.pool.query<{ outcome: string; reason: string; count: string }>('select outcome, reason, count from feedback_counts where issuer = $1 and trial_id = $2', [issuer, trialId]);
     const summary: FeedbackSummary = { trialId, accepted: 0, overridden: 0, overrideReasons: new Map() };
     for (const r of rows) {
       const n = Number(r.count);
@@ -295,7 +314,7 @@ class PostgresAuditTrail implements AuditTrail {
   async record(event: AuditEvent): Promise<void> {
     // The same bounded fields as the embedded file (issue #20 item 5).
     const e = boundedAuditEvent(event);
-    await this.pool.query('insert into audit_events (at, issuer, subject, action, patient_id, fhir_server, trials, state) values ($1, $2, $3, $4, $5, $6, $7, $8)', [
+    await this.pool.query('insert into audit_events (at, issuer, subject, action, patient_id, fhir_server, trials, state, cards) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
       e.at,
       e.issuer,
       e.subject,
@@ -304,6 +323,7 @@ class PostgresAuditTrail implements AuditTrail {
       e.fhirServer ?? null,
       e.trials ? [...e.trials] : null,
       e.state ?? null,
+      e.cards ? [...e.cards] : null,
     ]);
   }
 }
