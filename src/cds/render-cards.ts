@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { criterionFacts } from '../engine/evaluate-trial.js';
 import { reviewReasonOf } from '../engine/open-parts.js';
 import type { TrialEvaluation } from '../engine/types.js';
+import type { PractitionerRole, Reference } from '@medplum/fhirtypes';
 import type { DataProvenance } from '../data/gather-patient-data.js';
 import type { MappingSet } from '../mappings/compiled.js';
 import { detailOf } from './cards/detail.js';
 import { rankNeeds } from './cards/needs.js';
 import { referralSuggestion } from './cards/referral.js';
+import { TRIALS_FHIR_BASE, practitionerRoleId } from '../trials/research-study.js';
 import { screeningOrders, type Suggestion } from './cards/suggestions.js';
 import { summaryOf } from './cards/summary.js';
 import { shorten } from './cards/text.js';
@@ -152,11 +154,18 @@ export function renderCards(
     // Issue #19 item 4: with REFERRAL_SUGGESTIONS every card shown (likely or possibly eligible) offers the
     // referral; the carrier of the draft orders offers both, and either or both may be taken (selectionBehavior
     // `any`, CDS Hooks 2.0 §Card Attributes); a card with one suggestion, at most one.
-    const offered = [...(suggestion && home?.trial.id === trial.id ? [suggestion] : []), ...(options.referrals ? [referralSuggestion(trial, options.patientId, newId, TRIAL_TOPIC_SYSTEM)] : [])];
+    const offered = [...(suggestion && home?.trial.id === trial.id ? [suggestion] : []), ...(options.referrals ? [referralSuggestion(trial, options.patientId, newId, TRIAL_TOPIC_SYSTEM, studyContactOf(trial.id, options))] : [])];
     if (offered.length > 0) {
       card.suggestions = offered;
       card.selectionBehavior = offered.length > 1 ? 'any' : 'at-most-one';
     }
     return card;
   });
+}
+
+/** The site's study contact for a trial, as a reference to the PractitionerRole the service publishes for it. */
+function studyContactOf(trialId: string, options: RenderOptions): Reference<PractitionerRole> | undefined {
+  const contact = options.availability?.get(trialId)?.contact;
+  if (!contact) return undefined;
+  return { reference: `${options.publicBaseUrl}${TRIALS_FHIR_BASE}/PractitionerRole/${practitionerRoleId({ id: trialId })}`, display: `${contact.name} (${contact.role})` };
 }

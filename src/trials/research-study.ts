@@ -101,7 +101,10 @@ export function eligibilityGroup(trial: CompiledTrial): Group {
   };
 }
 
-export function practitionerRoleId(trial: CompiledTrial): string {
+/** Base of the read-only FHIR endpoints for the trials (README, "The trials as FHIR"; src/http/routes/research-study.ts). */
+export const TRIALS_FHIR_BASE = '/fhir';
+
+export function practitionerRoleId(trial: Pick<CompiledTrial, 'id'>): string {
   return `${trial.id}-study-contact`;
 }
 

@@ -78,9 +78,15 @@ describe('referral from the card', () => {
             category: [{ coding: [{ system: 'http://snomed.info/sct', code: '3457005' }] }],
             subject: { reference: `Patient/${PATIENT}` },
             reasonCode: [{ coding: [{ system: 'urn:trialmatch-cds:trial', code: card.source.topic.code }] }],
+            performer: [{ reference: `${BASE}/fhir/PractitionerRole/${card.source.topic.code}-study-contact`, display: expect.stringMatching(/\(.+\)$/) }],
           },
         },
       ]);
+      // The performer is the site's study contact, published by the service as a PractitionerRole.
+      const performer = (referral!.actions[0] as { resource: { performer: { reference: string }[] } }).resource.performer[0]!.reference;
+      const role = await app.inject({ method: 'GET', url: performer.slice(BASE.length) });
+      expect(role.statusCode).toBe(200);
+      expect(role.json()).toMatchObject({ resourceType: 'PractitionerRole', id: `${card.source.topic.code}-study-contact` });
       expect(card.selectionBehavior).toBe(card.suggestions!.length > 1 ? 'any' : 'at-most-one');
     }
   });

@@ -1,4 +1,4 @@
-import type { ServiceRequest } from '@medplum/fhirtypes';
+import type { PractitionerRole, Reference, ServiceRequest } from '@medplum/fhirtypes';
 import type { CompiledTrial } from '../../engine/compiled.js';
 import type { Suggestion } from './suggestions.js';
 
@@ -16,11 +16,18 @@ export const REFERRAL_CATEGORY = { system: 'http://snomed.info/sct', code: '3457
  * Issue #19 item 4: "Refer to the study team" on a likely or possibly eligible card (CDS Hooks 2.0 §Suggestion,
  * action `create`): a ServiceRequest `status: draft`, `intent: proposal` (the service has no authority to
  * refer; the clinician who accepts signs it in the EHR, as for the draft orders), category Patient referral,
- * the patient as subject, the trial as `reasonCode` (the cards' trial system). No performer until the site's
- * study contact is known (src/trials/site-info.ts); the study team is named in the reason's display.
+ * the patient as subject, the trial as `reasonCode` (the cards' trial system), and as performer the site's
+ * study contact, as the PractitionerRole the service publishes (src/trials/research-study.ts), when the site
+ * file names one; without one there is no performer and the description names the study team.
  * Kept small: three cards' referrals fit in the typical response's 8 KiB.
  */
-export function referralSuggestion(trial: Pick<CompiledTrial, 'id' | 'shortTitle'>, patientId: string, newId: () => string, topicSystem: string): Suggestion {
+export function referralSuggestion(
+  trial: Pick<CompiledTrial, 'id' | 'shortTitle'>,
+  patientId: string,
+  newId: () => string,
+  topicSystem: string,
+  performer?: Reference<PractitionerRole>,
+): Suggestion {
   const resource: ServiceRequest = {
     resourceType: 'ServiceRequest',
     status: 'draft',
@@ -28,6 +35,7 @@ export function referralSuggestion(trial: Pick<CompiledTrial, 'id' | 'shortTitle
     category: [{ coding: [{ system: REFERRAL_CATEGORY.system, code: REFERRAL_CATEGORY.code }] }],
     subject: { reference: `Patient/${patientId}` },
     reasonCode: [{ coding: [{ system: topicSystem, code: trial.id }] }],
+    ...(performer ? { performer: [performer] } : {}),
   };
   return { label: REFERRAL_LABEL, uuid: newId(), isRecommended: false, actions: [{ type: 'create', description: `Referral to the study team: ${trial.shortTitle}`, resource }] };
 }

@@ -2,12 +2,11 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../../fhir/outcomes.js';
-import { eligibilityGroup, groupId, practitionerRoleId, researchStudy, studyContactRole } from '../../trials/research-study.js';
+import { TRIALS_FHIR_BASE, eligibilityGroup, groupId, practitionerRoleId, researchStudy, studyContactRole } from '../../trials/research-study.js';
 
 const params = z.object({ id: z.string().max(128) });
 
-/** Base of the read-only FHIR endpoints for the trials (README, "The trials as FHIR"). */
-export const TRIALS_FHIR_BASE = '/fhir';
+export { TRIALS_FHIR_BASE };
 
 /**
  * Issue #19 item 3: the trials as FHIR R4 ResearchStudy and their eligibility criteria as Group, read-only
