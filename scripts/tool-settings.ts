@@ -10,6 +10,27 @@ import { num, setting } from '../src/config.js';
 const text = (): z.ZodOptional<z.ZodString> => z.string().optional();
 
 export const toolShape = {
+  postgresPassword: setting(text(), {
+    env: 'POSTGRES_PASSWORD',
+    doc: 'The PostgreSQL image\'s own variable (the official image, and the stand-in deploy/local-images/postgres-entrypoint.sh honours it): the superuser password docker-compose.yml and the container tests set.',
+  }),
+  testContainers: setting(z.enum(['off', 'require']).optional(), {
+    env: 'TEST_CONTAINERS',
+    shownDefault: 'unset: a container when Docker answers, else the fallback',
+    doc: 'How the integration and replicas projects get HAPI and PostgreSQL (test/support/containers.ts): `require` from containers only (a container that does not start fails the run), `off` never from containers (the Maven-built HAPI, Debian\'s PostgreSQL). .ci/run runs both ways.',
+  }),
+  dockerCache: setting(z.string().default('/var/cache/trialmatch-docker'), {
+    env: 'TRIALMATCH_DOCKER_CACHE',
+    doc: 'Where .ci/setup-docker.sh keeps the Debian root filesystem it builds the stand-in base images from, so a second run skips debootstrap.',
+  }),
+  dockerdPid: setting(z.string().default('/run/trialmatch-dockerd.pid'), {
+    env: 'TRIALMATCH_DOCKERD_PID',
+    doc: 'The pid file of the Docker engine .ci/setup-docker.sh started; .ci/teardown-docker.sh stops only that one.',
+  }),
+  nodeExtraCaCerts: setting(z.string().default('/etc/ssl/certs/ca-certificates.crt'), {
+    env: 'NODE_EXTRA_CA_CERTS',
+    doc: 'The CA bundle .ci/setup-docker.sh copies into the stand-in Node image (Node\'s own variable).',
+  }),
   benchPopulation: setting(z.string().optional(), {
     env: 'BENCH_POPULATION',
     shownDefault: '100000',

@@ -97,7 +97,6 @@ describe('JSON bodies with bounded shape (issue #20 item 1)', () => {
       { numRuns: 16 },
     );
     expect(worstSeen).toHaveLength(16);
-    if (process.env.SHOW_WORST) console.log(worstSeen.join('\n'));
   }, 120_000);
 
   it('refuses a trusted EHR\'s body past a bound with a 400 OperationOutcome naming the bound', async () => {
