@@ -113,6 +113,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       timeoutMs: config.fhirTimeoutMs,
       maxPages: config.fhirMaxPages,
       maxResources: config.fhirMaxResources,
+      concurrency: config.fhirSearchConcurrency,
       maxResponseBytes: config.fhirMaxResponseBytes,
       ...(options.fetch ? { fetch: options.fetch } : {}),
       // /metrics (issue #12 item 6): FHIR request latency and failures by kind; the metrics exist once the app is built.

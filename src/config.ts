@@ -83,6 +83,13 @@ export const configSchema = z
     fhirMaxPages: num(200),
     /** Resources accepted per search, across its pages. */
     fhirMaxResources: num(20000),
+    /**
+     * Requests one hook has in flight at once on the EHR's FHIR server (issue #21 item 4): its searches run side
+     * by side up to this many, the rest wait their turn, so a few large records at once do not open one
+     * connection per search each. 6: the nine searches of the service definition and the Procedure filter's two
+     * counts in two rounds; browsers allow 6 connections per host (Fetch standard's common practice).
+     */
+    fhirSearchConcurrency: num(6),
     /** Largest answer read from the FHIR server, per page, in bytes. */
     fhirMaxResponseBytes: num(50 * 1024 * 1024),
     /** Resources accepted per hook call, prefetch and fetched together; more is a 413. */
@@ -224,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fhirTimeoutMs: env.FHIR_TIMEOUT_MS,
     fhirMaxPages: env.FHIR_MAX_PAGES,
     fhirMaxResources: env.FHIR_MAX_RESOURCES,
+    fhirSearchConcurrency: env.FHIR_SEARCH_CONCURRENCY,
     fhirMaxResponseBytes: env.FHIR_MAX_RESPONSE_BYTES,
     maxResourcesPerHook: env.MAX_RESOURCES_PER_HOOK,
     hookTimeoutMs: env.HOOK_TIMEOUT_MS,
