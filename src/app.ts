@@ -33,6 +33,7 @@ import { createSharedState } from './store/create-shared-state.js';
 import type { SharedState } from './store/shared-state.js';
 import { SmartTokenVerifier } from './security/smart-token.js';
 import { capConnectionsPerAddress } from './security/connection-cap.js';
+import { registerRequestLog } from './http/request-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -81,6 +82,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const trust = options.trust ?? resolveTrust(config);
   const fastifyOptions: FastifyServerOptions & { http: ServerOptions } = {
     logger: loggerOptions(config.logLevel, options.logStream),
+    // One line per request, written by src/http/request-log.ts (issue #21 item 5), instead of fastify's two.
+    disableRequestLogging: true,
     bodyLimit: config.bodyLimit,
     // CDS Hooks requests can be large; keep the default JSON parser but refuse prototype poisoning.
     onProtoPoisoning: 'error',
@@ -144,6 +147,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const clock = options.clock ?? ((): Date => new Date());
   app.decorate('clock', clock);
   registerErrorHandler(app);
+  registerRequestLog(app);
   if (!trust.file && config.authMode === 'on') {
     app.log.warn(
       { trustFile: null },

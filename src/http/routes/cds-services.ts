@@ -49,9 +49,11 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
     const cards = await keepUnsuppressedCards(app.state, app.suppressionSecret, audience, result.cards, now);
     const trials = cards.map((c) => c.source.topic.code);
     await app.state.audit.record(auditEventFor(request, new Date(), 'patient-view', { patientId, fhirServer: request.body.fhirServer, trials }));
-    // Ids, counts, outcomes and durations only: never patient data or tokens (house rule 8).
-    request.log.info(
-      {
+    // Ids, counts, outcomes and durations only: never patient data or tokens (house rule 8). Written in the
+    // request's one log line (src/http/request-log.ts).
+    request.logLine = {
+      message: 'patient-view evaluated',
+      fields: {
         service: service.id,
         hookInstance: request.body.hookInstance,
         cards: cards.length,
@@ -59,10 +61,9 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
         statuses: Object.fromEntries(result.evaluations.map((e) => [e.trialId, e.status])),
         sources: result.provenance.map((p) => `${p.key}:${p.origin}:${p.count}`),
         faults: result.faults,
-        ms: Math.round(performance.now() - started),
+        evaluationMs: Math.round(performance.now() - started),
       },
-      'patient-view evaluated',
-    );
+    };
     return { cards };
   });
 
@@ -71,7 +72,7 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
     const answer = await recordFeedback(app.state, service.id, request.body.feedback, app.clock(), options.suppressionDays);
     await app.state.audit.record(auditEventFor(request, new Date(), 'feedback', { trials: answer.suppressed.map((s) => s.trialId) }));
     const { stored, unknownCards, duplicates } = answer;
-    request.log.info({ service: service.id, stored, unknownCards, duplicates, rejected: answer.rejected.length, suppressed: answer.suppressed.length }, 'feedback received');
+    request.logLine = { message: 'feedback received', fields: { service: service.id, stored, unknownCards, duplicates, rejected: answer.rejected.length, suppressed: answer.suppressed.length } };
     return answer;
   });
 };
