@@ -24,6 +24,13 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
     return service;
   };
 
+  // Issue #21 item 5: the hook's JSON is parsed without secure-json-parse's scan for prototype keys (a second
+  // walk of the whole body); the patient data is checked by the sanitiser that visits every key anyway
+  // (src/data/readable-resource.ts), and zod builds the rest of the request anew, skipping `__proto__`.
+  // Scoped to this plugin: every other route keeps the app's parser, which refuses them.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
+
   app.get('/cds-services', async () => discovery);
 
   app.post('/cds-services/:id', { schema: { params: serviceParams, body: hookRequestSchema } }, async (request) => {
