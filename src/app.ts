@@ -3,7 +3,7 @@ import type { ServerOptions } from 'node:http';
 import { join } from 'node:path';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { EngineDeps } from './cds/handle-patient-view.js';
@@ -83,7 +83,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const fastifyOptions: FastifyServerOptions & { http: ServerOptions } = {
     logger: loggerOptions(config.logLevel, options.logStream),
     // One line per request, written by src/http/request-log.ts (issue #21 item 5), instead of fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     // CDS Hooks requests can be large; keep the default JSON parser but refuse prototype poisoning.
     onProtoPoisoning: 'error',
