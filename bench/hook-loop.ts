@@ -11,6 +11,8 @@
  * The tokens are signed before the hooks, always BENCH_MAX_HOOKS + 201 of them whatever the run's count, so the
  * difference of two runs holds the verification and none of the signing.
  * BENCH_ROOT: the checkout whose dist/ to run (another build, e.g. a `git worktree add /tmp/base <commit>`).
+ * BENCH_CPU=1: prints the process's CPU time (user + system) per hook over the n counted hooks to stderr, for
+ * comparing two builds interleaved on a machine where valgrind is too slow (bench/compare-builds.sh).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -60,5 +62,10 @@ const call = (): ReturnType<typeof app.inject> =>
   });
 const first = await call(); if (first.statusCode !== 200) { console.error(first.body); process.exit(1); }
 for (let i = 0; i < 200; i++) await call();
+const cpu = process.cpuUsage();
 for (let i = 0; i < n; i++) await call();
+if (process.env.BENCH_CPU === '1') {
+  const used = process.cpuUsage(cpu);
+  process.stderr.write(`cpu-us-per-hook ${((used.user + used.system) / n).toFixed(0)}\n`);
+}
 await app.close();
