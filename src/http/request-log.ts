@@ -19,8 +19,7 @@ export function registerRequestLog(app: FastifyInstance): void {
   app.decorateRequest('logLine', undefined);
   app.addHook('onResponse', async (request, reply) => {
     const line = request.logLine;
-    // The route pattern, not the request object: pino's redaction walks every object it is given.
-    const req = { method: request.method, route: request.routeOptions.url ?? '(no route)', id: request.id };
-    request.log.info({ req, status: reply.statusCode, ms: Math.round(reply.elapsedTime), ...line?.fields }, line?.message ?? 'request completed');
+    // `req` through the logger's serializer (src/logger.ts): method, route pattern and id only.
+    request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime), ...line?.fields }, line?.message ?? 'request completed');
   });
 }
