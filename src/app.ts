@@ -3,7 +3,7 @@ import type { ServerOptions } from 'node:http';
 import { join } from 'node:path';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { EngineDeps } from './cds/handle-patient-view.js';
@@ -42,6 +42,7 @@ import { openSiteInfo } from './trials/open-site-info.js';
 import type { SiteInfo } from './trials/site-info.js';
 import { siteStatusRoutes } from './http/routes/site-status.js';
 import { researchStudyRoutes } from './http/routes/research-study.js';
+import { registerRequestLog } from './http/request-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -96,6 +97,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const trust = options.trust ?? resolveTrust(config);
   const fastifyOptions: FastifyServerOptions & { http: ServerOptions } = {
     logger: loggerOptions(config.logLevel, options.logStream),
+    // One line per request, written by src/http/request-log.ts (issue #21 item 5), instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     // CDS Hooks requests can be large; keep the default JSON parser but refuse prototype poisoning.
     onProtoPoisoning: 'error',
@@ -129,6 +132,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       timeoutMs: config.fhirTimeoutMs,
       maxPages: config.fhirMaxPages,
       maxResources: config.fhirMaxResources,
+      concurrency: config.fhirSearchConcurrency,
       maxResponseBytes: config.fhirMaxResponseBytes,
       ...(options.fetch ? { fetch: options.fetch } : {}),
       // /metrics (issue #12 item 6): FHIR request latency and failures by kind; the metrics exist once the app is built.
@@ -163,6 +167,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const clock = options.clock ?? ((): Date => new Date());
   app.decorate('clock', clock);
   registerErrorHandler(app);
+  registerRequestLog(app);
   if (!trust.file && config.authMode === 'on') {
     app.log.warn(
       { trustFile: null },

@@ -147,6 +147,10 @@ export const configShape = {
   fhirMaxResources: setting(num(20000), { env: 'FHIR_MAX_RESOURCES', doc: 'Resources accepted per search, across its pages; past it that data is unknown.' }),
   fhirMaxResponseBytes: setting(num(50 * 1024 * 1024), { env: 'FHIR_MAX_RESPONSE_BYTES', doc: 'Largest answer read from the FHIR server (or the terminology server), per page, in bytes (50 MiB); past it that data is unknown.' }),
   maxResourcesPerHook: setting(num(50000), { env: 'MAX_RESOURCES_PER_HOOK', doc: 'Resources accepted per hook call, prefetch and fetched together; more is a 413.' }),
+  fhirSearchConcurrency: setting(num(6), {
+    env: 'FHIR_SEARCH_CONCURRENCY',
+    doc: 'Requests one hook has in flight at once on the EHR\'s FHIR server (issue #21 item 4): its searches run side by side up to this many, the rest wait their turn, so a few large records at once do not open one connection per search each.',
+  }),
   hookTimeoutMs: setting(num(10000), {
     env: 'HOOK_TIMEOUT_MS',
     doc: 'Total time for gathering one hook\'s data, in milliseconds; the hook then answers with what it has, and the keys still outstanding are unknown ("took longer").',

@@ -18,7 +18,7 @@ import type { TrialAvailability } from '../trials/site-info.js';
 
 export interface EngineDeps {
   mappings: MappingSet;
-  fhir: { timeoutMs: number; maxPages: number; maxResources: number; maxResponseBytes?: number; fetch?: typeof fetch; observe?: (event: FhirRequestEvent) => void };
+  fhir: { timeoutMs: number; maxPages: number; maxResources: number; concurrency?: number; maxResponseBytes?: number; fetch?: typeof fetch; observe?: (event: FhirRequestEvent) => void };
   /** Per hook call: total time to gather data (HOOK_TIMEOUT_MS), resources accepted (MAX_RESOURCES_PER_HOOK). */
   limits?: { hookTimeoutMs?: number; maxResources?: number };
   /** The service's public base URL (config.publicBaseUrls[0]): the cards link to the app under it. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { MappingSet } from '../mappings/compiled.js';
-import { codesRead, filterableCodes } from '../mappings/codes-read.js';
+import { escapeToken, listSystemNames, searchFilter } from '../mappings/codes-read.js';
 import type { PrefetchKey, PrefetchResourceType } from '../data/prefetch-key.js';
 import { CLINICAL_TYPES } from '../patient/patient-record.js';
 
@@ -38,33 +38,52 @@ export interface ServiceDefinition {
 
 const TYPES: readonly PrefetchResourceType[] = ['Patient', ...CLINICAL_TYPES];
 
-/** Every `system|code` an Observation criterion can use, so the service asks only for those. */
-export function observationCodes(mappings: MappingSet): string[] {
-  return codesRead(mappings, 'Observation');
-}
+/** A placeholder, the resource type whose criteria fill it, and the FHIR search parameter it stands in. */
+const PLACEHOLDERS: readonly { placeholder: string; type: 'Observation' | 'Procedure' | 'Immunization' }[] = [
+  { placeholder: OBSERVATION_CODES, type: 'Observation' },
+  { placeholder: PROCEDURE_CODES, type: 'Procedure' },
+  { placeholder: IMMUNIZATION_CODES, type: 'Immunization' },
+];
 
 /**
- * Every `system|code` the Procedure or Immunization criteria can match, or `undefined` when a token search
- * cannot express what they read (from each leaf's `reads`, src/mappings/codes-read.ts): a prefix ("T86.1 and
- * below"), a match by name, or a leaf that reads the type without a code list. A `code=` search with exact
- * tokens finds exactly the resources those lists match (the engine too compares system and code exactly:
- * src/terminology/value-set.ts matchCoding), so the filter loses nothing the criteria read; where it cannot,
- * the type is read whole.
+ * Longest prefetch template sent in discovery, in bytes: many proxies and servers cap a request line at 4-8 KB
+ * (issue #21 item 4; Apache httpd LimitRequestLine 8190, nginx large_client_header_buffers 8k, IIS 4 KB
+ * query string by default), and the EHR runs the template as a GET.
  */
-export function eventCodes(mappings: MappingSet, type: 'Procedure' | 'Immunization'): string[] | undefined {
-  return filterableCodes(mappings, type);
-}
+export const MAX_PREFETCH_TEMPLATE_BYTES = 4096;
 
-/**
- * Fills one placeholder: with the codes, or, when they cannot be expressed as tokens, by removing the
- * query parameter that holds it, so the type is read whole rather than filtered wrongly.
- */
-function fillCodes(template: string, placeholder: string, codes: readonly string[] | undefined): string {
-  if (!template.includes(placeholder)) return template;
-  if (codes && codes.length > 0) return template.replace(placeholder, codes.join(','));
+/** The template without the query parameter that holds the placeholder: the type read whole. */
+function withoutParameter(template: string, placeholder: string): string {
   const [path, query = ''] = template.split('?', 2) as [string, string?];
   const kept = query.split('&').filter((p) => !p.includes(placeholder));
   return kept.length > 0 ? `${path}?${kept.join('&')}` : path;
+}
+
+/** The same search as a count (`_summary=count`, R4 §3.1.1.5.6), without paging, sorting or includes. */
+function countOf(template: string): string {
+  const [path, query = ''] = template.split('?', 2) as [string, string?];
+  const kept = query.split('&').filter((p) => p && !/^(_count|_sort|_include|_revinclude)=/.test(p));
+  return `${path}?${[...kept, '_summary=count'].join('&')}`;
+}
+
+/**
+ * Fills a template's code placeholder from the criteria (src/mappings/codes-read.ts searchFilter): the EHR's
+ * prefetch gets the filter only when it is whole by construction and short enough; otherwise it reads the type
+ * whole, and the service's own search carries the filter (sent as POST _search when long,
+ * src/data/fhir-server-source.ts) with, for system-wide tokens, the counts that prove it whole.
+ */
+function fillCodes(raw: string, mappings: MappingSet): Pick<PrefetchKey, 'template' | 'ownSearch'> {
+  const slot = PLACEHOLDERS.find((p) => raw.includes(p.placeholder));
+  if (!slot) return { template: raw };
+  const filter = searchFilter(mappings, slot.type, mappings.terminology.localPlacements.keys());
+  const whole = withoutParameter(raw, slot.placeholder);
+  if (!filter) return { template: whole };
+  const filtered = raw.replace(slot.placeholder, filter.tokens.join(','));
+  if (!filter.systemWide && Buffer.byteLength(filtered) <= MAX_PREFETCH_TEMPLATE_BYTES) return { template: filtered };
+  if (!filter.systemWide) return { template: whole, ownSearch: { template: filtered } };
+  const parameter = raw.split('?', 2)[1]!.split('&').find((p) => p.includes(slot.placeholder))!.split('=', 1)[0]!;
+  const known = `${whole}${whole.includes('?') ? '&' : '?'}${parameter}=${listSystemNames().map((n) => `${escapeToken(n)}|`).join(',')}`;
+  return { template: whole, ownSearch: { template: filtered, proof: { all: countOf(whole), known: countOf(known) } } };
 }
 
 /**
@@ -74,18 +93,15 @@ function fillCodes(template: string, placeholder: string, codes: readonly string
 export function loadServiceDefinitions(dir: string, mappings: MappingSet): ServiceDefinition[] {
   const file = join(dir, 'services.json');
   const parsed = descriptorSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-  const observations = observationCodes(mappings);
-  const procedures = eventCodes(mappings, 'Procedure');
-  const immunizations = eventCodes(mappings, 'Immunization');
   return parsed.services.map((s) => {
     const prefetch = Object.entries(s.prefetch).map(([key, raw]) => {
       const resourceType = raw.split(/[/?]/)[0] as PrefetchResourceType;
       if (!TYPES.includes(resourceType)) throw new Error(`${file}: prefetch "${key}" reads ${resourceType}, which the service does not use`);
-      let template = fillCodes(raw, OBSERVATION_CODES, observations);
-      template = fillCodes(template, PROCEDURE_CODES, procedures);
-      template = fillCodes(template, IMMUNIZATION_CODES, immunizations);
-      if (/\{\{\s*trialmatch\./.test(template)) throw new Error(`${file}: prefetch "${key}" holds a placeholder the service does not fill`);
-      return { key, template, resourceType };
+      const filled = fillCodes(raw, mappings);
+      if (/\{\{\s*trialmatch\./.test(filled.template) || (filled.ownSearch && /\{\{\s*trialmatch\./.test(filled.ownSearch.template))) {
+        throw new Error(`${file}: prefetch "${key}" holds a placeholder the service does not fill`);
+      }
+      return { key, resourceType, ...filled };
     });
     const def: ServiceDefinition = { id: s.id, hook: s.hook, title: s.title, description: s.description, prefetch };
     if (s.usageRequirements) def.usageRequirements = s.usageRequirements;

@@ -12,6 +12,22 @@ export interface PrefetchKey {
   /** The template as sent in discovery, with CDS Hooks tokens still in it. */
   template: string;
   resourceType: PrefetchResourceType;
+  /**
+   * The service's own search for this key when it is not the template (issue #21 item 4): a code filter the
+   * template cannot carry (longer than a prefetch template may be, or whole only with the proof beside it).
+   */
+  ownSearch?: OwnSearch;
+}
+
+export interface OwnSearch {
+  /** The filtered search, with CDS Hooks tokens still in it. */
+  template: string;
+  /**
+   * Two `_summary=count` searches: every resource of the type, and those with a coding in a published name of
+   * a system the lists use. Only when both answer and agree does the filtered search stand for the whole
+   * type; otherwise the key's template (unfiltered) runs, so a record is never lost (clinical safety rule 3).
+   */
+  proof?: { all: string; known: string };
 }
 
 /** Fills the CDS Hooks context tokens of a template ({{context.patientId}}, ...). */

@@ -1,6 +1,6 @@
 import type { CodedLeaf, EngineValueSets } from './compiled.js';
 import type { ClinicalResource, ClinicalType, PatientRecord } from '../patient/patient-record.js';
-import { matchCoding, matchesKey, type CompiledValueSet } from '../terminology/value-set.js';
+import { matchCoding, matchName, matchesKey, type CompiledValueSet } from '../terminology/value-set.js';
 import { listsOfKey, type ValueSetIndex } from '../terminology/value-set-index.js';
 import { resourceCode } from '../patient/patient-record.js';
 import type { Observation } from '@medplum/fhirtypes';
@@ -37,10 +37,26 @@ export interface EvalContext {
   windowStarts: Map<string, Date>;
   /** Distinct unit conversions this request may still parse (issue #20 item 3); one per evaluation, never shared. */
   units: UnitBudget;
+  /**
+   * Per list, the name each record text matched (or undefined): a text is read against a list once per request,
+   * however many criteria read the list (issue #21 item 5: name matching was 17% of the heavy hook's CPU).
+   */
+  names: Map<CompiledValueSet, Map<string, string | undefined>>;
 }
 
 export function createContext(record: PatientRecord, now: Date, engine: EngineValueSets): EvalContext {
-  return { record, now, engine, memo: new Map(), leafResults: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map(), units: new UnitBudget() };
+  return { record, now, engine, memo: new Map(), leafResults: new Map(), exposures: new Map(), dates: new Map(), windowStarts: new Map(), units: new UnitBudget(), names: new Map() };
+}
+
+/** The list's name a lower-case text holds (src/terminology/value-set.ts matchName), once per request and list. */
+export function nameIn(ctx: EvalContext, vs: CompiledValueSet, lower: string | undefined): string | undefined {
+  if (!lower || vs.names.length === 0) return undefined;
+  let byText = ctx.names.get(vs);
+  if (!byText) ctx.names.set(vs, (byText = new Map<string, string | undefined>()));
+  if (byText.has(lower)) return byText.get(lower);
+  const name = matchName(vs, lower);
+  byText.set(lower, name);
+  return name;
 }
 
 /** A FHIR date, dateTime or instant with its precision, parsed once per request (the range is read, never changed). */

@@ -31,6 +31,8 @@ export interface FhirRequestOptions {
   fetch?: typeof fetch;
   /** POST a FHIR resource (a batch Bundle) instead of a GET. */
   body?: Resource;
+  /** POST a form-encoded search (FHIR R4 §3.1.1.2 `POST [base]/[type]/_search`) instead of a GET. */
+  form?: string;
   /**
    * An OperationOutcome answer is a failure (a search), or a resource the caller reads (an operation's
    * batch-response entries carry their own outcomes). Default: a failure.
@@ -43,14 +45,16 @@ export async function requestFhirJson(url: URL, options: FhirRequestOptions): Pr
   const headers: Record<string, string> = { accept: 'application/fhir+json' };
   if (options.accessToken) headers.authorization = `Bearer ${options.accessToken}`;
   if (options.body) headers['content-type'] = 'application/fhir+json';
+  else if (options.form !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+  const payload = options.body ? JSON.stringify(options.body) : options.form;
   const doFetch = options.fetch ?? fetch;
   let res: Response;
   try {
     const timeout = AbortSignal.timeout(options.timeoutMs);
     res = await doFetch(url, {
-      method: options.body ? 'POST' : 'GET',
+      method: payload !== undefined ? 'POST' : 'GET',
       headers,
-      ...(options.body ? { body: JSON.stringify(options.body) } : {}),
+      ...(payload !== undefined ? { body: payload } : {}),
       redirect: 'manual',
       signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
     });

@@ -44,7 +44,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof OperationOutcomeError) {
       const status = statusOf(error.outcome);
-      request.log.info({ status, code: error.outcome.issue?.[0]?.code }, 'request refused');
+      request.logLine = { message: request.logLine?.message ?? 'request refused', fields: { ...request.logLine?.fields, status, code: error.outcome.issue?.[0]?.code } };
       return reply.status(status).type(FHIR_JSON).send(error.outcome);
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
@@ -52,12 +52,12 @@ export function registerErrorHandler(app: FastifyInstance): void {
         const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(body)';
         return { severity: 'error' as const, code: 'invalid' as const, diagnostics: `${path}: ${v.message ?? 'invalid'}`, expression: [path] };
       });
-      request.log.info({ status: 400, issues: issues.length }, 'request failed validation');
+      request.logLine = { message: request.logLine?.message ?? 'request failed validation', fields: { ...request.logLine?.fields, status: 400, issues: issues.length } };
       return reply.status(400).type(FHIR_JSON).send({ resourceType: 'OperationOutcome', issue: issues });
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      request.log.info({ status, code: error.code }, 'request refused');
+      request.logLine = { message: request.logLine?.message ?? 'request refused', fields: { ...request.logLine?.fields, status, code: error.code } };
       return reply.status(status).type(FHIR_JSON).send(frameworkOutcome(status, error.message));
     }
     request.log.error({ err: { type: error.name, code: error.code, stack: error.stack } }, 'unexpected error');

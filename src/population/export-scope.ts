@@ -1,5 +1,5 @@
 import type { MappingSet } from '../mappings/compiled.js';
-import { codesRead, filterableCodes } from '../mappings/codes-read.js';
+import { filterableCodes } from '../mappings/codes-read.js';
 import { CLINICAL_TYPES } from '../patient/patient-record.js';
 
 /**
@@ -9,13 +9,13 @@ import { CLINICAL_TYPES } from '../patient/patient-record.js';
 export const EXPORT_TYPES: readonly string[] = ['Patient', ...CLINICAL_TYPES, 'Medication'];
 
 /**
- * Per type, the exact `system|code` tokens a `_typeFilter` may keep without losing anything a criterion reads:
- * the codes the hook's own prefetch asks for (src/cds/service-definition.ts: Observation always, Procedure and
- * Immunization when a token search can express their lists). A type not in the map is exported whole.
+ * Per type, the tokens a `_typeFilter` may keep without losing anything a criterion reads: the codes the hook's
+ * own prefetch asks for (src/mappings/codes-read.ts filterableCodes, src/cds/service-definition.ts), when a
+ * token search can express the type's lists whole. A type not in the map is exported whole.
  */
 export function exportCodeFilters(mappings: MappingSet): Map<string, ReadonlySet<string>> {
-  const filters = new Map<string, ReadonlySet<string>>([['Observation', new Set(codesRead(mappings, 'Observation'))]]);
-  for (const type of ['Procedure', 'Immunization'] as const) {
+  const filters = new Map<string, ReadonlySet<string>>();
+  for (const type of ['Observation', 'Procedure', 'Immunization'] as const) {
     const codes = filterableCodes(mappings, type);
     if (codes) filters.set(type, new Set(codes));
   }

@@ -225,17 +225,6 @@ export function matchingKeys(vs: CompiledValueSet, keys: Iterable<string>): stri
   return out;
 }
 
-/**
- * Whether a token search with the list's exact codes finds every record the list matches: not when it has
- * prefix rules, or WHO ICD-10 codes (a national edition's extension codes match them), or names.
- */
-export function isTokenExpressible(vs: CompiledValueSet): boolean {
-  if (vs.members) return vs.members.every(isTokenExpressible);
-  if (vs.prefixes.length > 0 || vs.names.length > 0) return false;
-  for (const e of vs.exact.values()) if (e.system === ICD10_WHO) return false;
-  return true;
-}
-
 /** The ingredient name in free text (already in lower case) that this value set lists, for the by-name fallback. */
 export function matchName(vs: CompiledValueSet, lower: string | undefined): string | undefined {
   if (!lower || vs.names.length === 0) return undefined;

@@ -83,7 +83,7 @@ describe('referral from the card', () => {
         },
       ]);
       // The performer is the site's study contact, published by the service as a PractitionerRole.
-      const performer = (referral!.actions[0] as { resource: { performer: { reference: string }[] } }).resource.performer[0]!.reference;
+      const performer = (referral!.actions[0] as unknown as { resource: { performer: { reference: string }[] } }).resource.performer[0]!.reference;
       const role = await app.inject({ method: 'GET', url: performer.slice(BASE.length) });
       expect(role.statusCode).toBe(200);
       expect(role.json()).toMatchObject({ resourceType: 'PractitionerRole', id: `${card.source.topic.code}-study-contact` });

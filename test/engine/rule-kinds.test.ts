@@ -75,7 +75,7 @@ describe('a rule kind is one file and one line in a registry', () => {
     expect(codesRead(mappings, 'Observation')).toEqual(hemoglobinCodes);
     const [service] = loadServiceDefinitions(resolve(ROOT, 'cds-hooks'), mappings);
     const observations = service!.prefetch.find((p) => p.resourceType === 'Observation')!;
-    expect(observations.template).toContain(`code=${hemoglobinCodes.join(',')}&`);
+    expect(observations.template).toContain(`code=${hemoglobinCodes.map((k) => k.slice(k.indexOf('|') + 1)).sort().join(',')}&`);
   });
 });
 

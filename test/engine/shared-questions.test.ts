@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
-import { createContext } from '../../src/engine/context.js';
+import { createContext, nameIn } from '../../src/engine/context.js';
+import { matchName } from '../../src/terminology/value-set.js';
 import { evaluateRule } from '../../src/engine/evaluate-rule.js';
 import { evaluateTrials } from '../../src/engine/evaluate-trial.js';
 import type { PartResult } from '../../src/engine/types.js';
@@ -69,5 +70,22 @@ describe('questions the trials share are answered once per request', () => {
       windows.set(key, (windows.get(key) ?? new Set()).add(JSON.stringify(meaning)));
     }
     for (const specs of windows.values()) expect(specs.size).toBe(1);
+  });
+});
+
+describe('medication and condition names are read once per request and list (issue #21 item 5)', () => {
+  it('answers as matchName does, and asks each list about each text once', () => {
+    const mappings = realMappings();
+    const ctx = createContext(recordOf(patients[0]!), ANCHOR, mappings.engine);
+    const lists = [...mappings.valueSets.values()].filter((vs) => vs.names.length > 0);
+    expect(lists.length).toBeGreaterThan(3);
+    const texts = ['mycophenolate mofetil 500 mg oral tablet', 'rituxan hycela', 'acetaminophen 325 mg', 'systemic lupus erythematosus', '泰它西普'];
+    for (const vs of lists) {
+      for (const text of texts) {
+        expect(nameIn(ctx, vs, text)).toBe(matchName(vs, text));
+        expect(nameIn(ctx, vs, text)).toBe(matchName(vs, text));
+      }
+      expect(ctx.names.get(vs)!.size).toBe(texts.length);
+    }
   });
 });

@@ -42,11 +42,13 @@ describe('CDS Hooks discovery', () => {
     const service = (await app.inject({ method: 'GET', url: '/cds-services' })).json().services[0];
     const obs: string = service.prefetch.observations;
     expect(obs).toMatch(/^Observation\?patient=\{\{context\.patientId\}\}&code=/);
-    expect(obs).toContain('http://loinc.org|718-7');
-    expect(obs).toContain('urn:trialmatch-cds:code|sledai-2k-total');
+    // Bare codes (issue #21 item 4): the code in any system, so an OID-named LOINC result is found too.
+    const codes = new URL(obs, 'http://x/').searchParams.get('code')!.split(',');
+    expect(codes).toContain('718-7');
+    expect(codes).toContain('sledai-2k-total');
     expect(obs).not.toContain('{{trialmatch');
     // A code no criterion reads (LOINC 8302-2 body height) is not asked for.
-    expect(obs).not.toContain('8302-2');
+    expect(codes).not.toContain('8302-2');
   });
 
   // The origin must be in the trust file's corsOrigins (issue #12 item 1); testApp runs the development trust.

@@ -102,8 +102,9 @@ describe('fhirServer allowlist', () => {
       const res = await app.inject({ method: 'POST', url: SERVICE, payload: hookRequest(PATIENT, { fhirServer: `${fhir.url}/fhir` }) });
       expect(res.statusCode).toBe(200);
       expect(res.json().cards).toHaveLength(3);
-      // One search per prefetch key: the patient and eight record types.
-      expect(fhir.calls.length).toBe(9);
+      // One search per prefetch key (the patient and eight record types), and the two counts that prove the
+      // filtered Procedure search whole (issue #21 item 4).
+      expect(fhir.calls.length).toBe(11);
     });
 
     it('refuses a server off this machine', async () => {

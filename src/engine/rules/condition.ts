@@ -2,14 +2,13 @@ import type { Condition } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import type { CodedLeaf } from '../compiled.js';
 import { conceptText, conceptWords } from '../../fhir/concept-text.js';
-import { matchName } from '../../terminology/value-set.js';
 import { unplacedItems, whyUnplaced } from '../unplaced-items.js';
 import { referenceOf } from '../../patient/patient-record.js';
 import type { CompiledValueSet } from '../../terminology/value-set.js';
 import { codedFields, defineKind, memoKey } from '../rule-kind.js';
 import { resourceRule } from './fields.js';
 import { describeDateRange, describeDuration, formatDate, isPartialDate, latestEventTime, placeDateRange, type FhirDateRange } from '../dates.js';
-import { candidatesFor, dateIn, dateRangeIn, findByValueSet, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { candidatesFor, dateIn, dateRangeIn, findByValueSet, nameIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { foundOutcome, noDataOutcome, part } from '../part.js';
 import type { Evidence, PartResult } from '../types.js';
 
@@ -222,7 +221,7 @@ function uncodedOutcome(leaf: ConditionLeaf, ctx: EvalContext, keep: (c: Conditi
   if (items.length === 0) return undefined;
   const title = leaf.valueSet.title;
   const describe = (c: Condition): string => `${entryKind(c)} the service could not code (${whyUnplaced(c.code)})`;
-  const named = items.filter((c) => matchName(leaf.valueSet, conceptWords(c.code)) !== undefined);
+  const named = items.filter((c) => nameIn(ctx, leaf.valueSet, conceptWords(c.code)) !== undefined);
   if (named.length > 0) {
     // Review for a part that must be found (the study team confirms the diagnosis the words name); unknown for
     // one whose finding excludes, since a review item alone leaves a trial "likely" while the record names the

@@ -2,8 +2,8 @@ import type { Observation } from '@medplum/fhirtypes';
 import type { MedicationLeaf } from './medication-kind.js';
 import { MEDICATION_TYPES, referenceOf, resourceCode } from '../../patient/patient-record.js';
 import { conceptText } from '../../fhir/concept-text.js';
-import { ingredientKey, matchCoding, matchName, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
-import { candidatesFor, exposureIn, findByValueSet, observationWhenIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
+import { ingredientKey, matchCoding, type CompiledValueSet, type ValueSetCode } from '../../terminology/value-set.js';
+import { candidatesFor, exposureIn, findByValueSet, nameIn, observationWhenIn, passesFilters, unavailableReason, windowStart, type EvalContext } from '../context.js';
 import { daysBetween, firstDayOutsideWindow, describeDuration, formatDate } from '../dates.js';
 import { dailyDoseMg, isIgnoredMedication, routeOf, type Exposure, type MedicationRecord } from '../medication-exposure.js';
 import { numericValue, resultsInWindow } from '../observation-values.js';
@@ -33,7 +33,7 @@ function matchMedications(ctx: EvalContext, leaf: MedicationLeaf, vs: CompiledVa
   const out: Match[] = [];
   const coded = new Set<MedicationRecord>(findByValueSet(ctx, vs, MEDICATION_TYPES) as MedicationRecord[]);
   const add = (r: MedicationRecord, entry: ValueSetCode | undefined, byName: string | undefined, text: string): void => {
-    const name = byName ?? (entry?.ingredient ? undefined : matchName(vs, text));
+    const name = byName ?? (entry?.ingredient ? undefined : nameIn(ctx, vs, text));
     const ingredient = ingredientKey(vs, entry, name) ?? entry?.code ?? (text || medicationDisplay(ctx, r));
     const m: Match = { record: r, entry, byName, exposure: exposureIn(ctx, r), ingredient };
     if (systemicOnly) {
@@ -50,7 +50,7 @@ function matchMedications(ctx: EvalContext, leaf: MedicationLeaf, vs: CompiledVa
   }
   for (const [resource, lowerText] of ctx.record.medicationTexts) {
     if (coded.has(resource) || isIgnoredMedication(resource) || !passesFilters(leaf, resource, ctx.record.placements)) continue;
-    const name = matchName(vs, lowerText);
+    const name = nameIn(ctx, vs, lowerText);
     if (name) add(resource, undefined, name, lowerText);
   }
   return out;

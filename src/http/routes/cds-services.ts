@@ -24,6 +24,13 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
     return service;
   };
 
+  // Issue #21 item 5: the hook's JSON is parsed without secure-json-parse's scan for prototype keys (a second
+  // walk of the whole body); the patient data is checked by the sanitiser that visits every key anyway
+  // (src/data/readable-resource.ts), and zod builds the rest of the request anew, skipping `__proto__`.
+  // Scoped to this plugin: every other route keeps the app's parser, which refuses them.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
+
   app.get('/cds-services', async () => discovery);
 
   app.post('/cds-services/:id', { schema: { params: serviceParams, body: hookRequestSchema } }, async (request) => {
@@ -50,9 +57,11 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
     const cards = await keepUnsuppressedCards(app.state, app.suppressionSecret, audience, result.cards, now);
     const trials = cards.map((c) => c.source.topic.code);
     await app.state.audit.record(auditEventFor(request, new Date(), 'patient-view', { patientId, fhirServer: request.body.fhirServer, trials }));
-    // Ids, counts, outcomes and durations only: never patient data or tokens (house rule 8).
-    request.log.info(
-      {
+    // Ids, counts, outcomes and durations only: never patient data or tokens (house rule 8). Written in the
+    // request's one log line (src/http/request-log.ts).
+    request.logLine = {
+      message: 'patient-view evaluated',
+      fields: {
         service: service.id,
         hookInstance: request.body.hookInstance,
         cards: cards.length,
@@ -60,10 +69,9 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
         statuses: Object.fromEntries(result.evaluations.map((e) => [e.trialId, e.status])),
         sources: result.provenance.map((p) => `${p.key}:${p.origin}:${p.count}`),
         faults: result.faults,
-        ms: Math.round(performance.now() - started),
+        evaluationMs: Math.round(performance.now() - started),
       },
-      'patient-view evaluated',
-    );
+    };
     return { cards };
   });
 
@@ -80,7 +88,7 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
       await app.state.audit.record({ ...auditEventFor(request, new Date(), 'coordinator-state', { patientId: r.patientId, fhirServer: r.fhirServer, trials: [r.trialId] }), state: r.state });
     }
     const { stored, unknownCards, duplicates } = answer;
-    request.log.info({ service: service.id, stored, unknownCards, duplicates, rejected: answer.rejected.length, suppressed: answer.suppressed.length }, 'feedback received');
+    request.logLine = { message: 'feedback received', fields: { service: service.id, stored, unknownCards, duplicates, rejected: answer.rejected.length, suppressed: answer.suppressed.length } };
     return answer;
   });
 };

@@ -106,7 +106,7 @@ export const smartRoutes: FastifyPluginAsyncZod<SmartRoutesOptions> = async (app
         } catch (err) {
           if (!(err instanceof SmartTokenError)) throw err;
           // The category only: never the token or what introspection said about it (HELPERS rule 5).
-          request.log.info({ smartAuth: err.failure }, 'SMART token refused');
+          request.logLine = { message: 'SMART token refused', fields: { smartAuth: err.failure } };
           if (err.failure !== 'introspection-failed') {
             void reply.header('www-authenticate', err.failure === 'missing' ? 'Bearer realm="trialmatch-cds"' : 'Bearer realm="trialmatch-cds", error="invalid_token"');
           }
@@ -133,7 +133,7 @@ export const smartRoutes: FastifyPluginAsyncZod<SmartRoutesOptions> = async (app
         fhirServer,
         trials: evaluations.map((e) => e.trialId),
       });
-      request.log.info({ trials: evaluations.length, faults }, 'SMART app bundle evaluated');
+      request.logLine = { message: 'SMART app bundle evaluated', fields: { trials: evaluations.length, faults } };
       // Each trial with its availability, so the app says why a trial not recruiting here has no card (issue #19 item 3).
       return { patient: `Patient/${token.patient}`, evaluatedAt: now.toISOString(), trials: withAvailability(evaluations, await app.siteInfo.availability(now)) };
     },

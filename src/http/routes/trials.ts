@@ -53,7 +53,7 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     const now = at ? new Date(at) : app.clock();
     if (Number.isNaN(now.getTime())) throw badRequest(`"at" is not a date: ${at}`, ['at']);
     const { evaluations, faults, patientId } = evaluateBundle(request.body as unknown as Bundle, app.engine, now);
-    request.log.info({ trials: evaluations.length, faults }, 'bundle evaluated');
+    request.logLine = { message: 'bundle evaluated', fields: { trials: evaluations.length, faults } };
     await app.state.audit.record(auditEventFor(request, new Date(), 'evaluate', { patientId }));
     // Every trial is evaluated, ineligible and not recruiting alike; each carries its availability (issue #19 item 3).
     const availability = await app.siteInfo.availability(now);
@@ -76,7 +76,7 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     const availability = await app.siteInfo.availability(now);
     const { evaluations, faults, provenance } = await handlePatientView(service, hook, app.engine, now, { fhirServers }, availability);
     await app.state.audit.record(auditEventFor(request, new Date(), 'evaluate', { patientId, fhirServer }));
-    request.log.info({ trials: evaluations.length, faults, sources: provenance.map((p) => `${p.key}:${p.origin}:${p.count}`) }, 'server patient evaluated');
+    request.logLine = { message: 'server patient evaluated', fields: { trials: evaluations.length, faults, sources: provenance.map((p) => `${p.key}:${p.origin}:${p.count}`) } };
     return { patient: `Patient/${patientId}`, evaluatedAt: now.toISOString(), trials: withAvailability(evaluations, availability) };
   });
 

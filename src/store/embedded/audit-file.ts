@@ -1,29 +1,39 @@
-import { mkdirSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AuditEvent, AuditTrail } from '../shared-state.js';
+import { LineBatch } from './line-batch.js';
 
 /**
  * The audit trail in the embedded mode: its own JSON-lines file (AUDIT_FILE), mode 0600, one line per event,
- * appended (O_APPEND: one write per line, so lines never interleave). It holds patient ids by design (who
- * looked at whom), so it is never the operational log and never goes to stdout.
+ * appended (O_APPEND: whole lines per write, so lines never interleave). It holds patient ids by design (who
+ * looked at whom), so it is never the operational log and never goes to stdout. Group commit (issue #21
+ * item 5): the events of one event-loop turn are one write (src/store/embedded/line-batch.ts); record()
+ * resolves once its line is written, so a hook's answer still waits for its audit line.
  */
 export class AuditFile implements AuditTrail {
-  private constructor(private readonly handle: FileHandle) {}
+  private readonly batch: LineBatch;
+
+  private constructor(private fd: number) {
+    this.batch = new LineBatch((text) => writeSync(this.fd, text));
+  }
 
   static async open(file: string): Promise<AuditFile> {
     mkdirSync(dirname(file), { recursive: true });
-    return new AuditFile(await open(file, 'a', 0o600));
+    return new AuditFile(openSync(file, 'a', 0o600));
   }
 
   async record(event: AuditEvent): Promise<void> {
+    if (this.fd < 0) throw new Error('the audit file is closed');
     // JSON leaves U+2028 and U+2029 raw; line-oriented readers (and JavaScript before ES2019) take them for line
     // ends, so one event would read as two (issue #20 item 5). Escaped, the line is the same JSON.
-    await this.handle.write(`${JSON.stringify(auditLine(event)).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')}\n`);
+    await this.batch.add(`${JSON.stringify(auditLine(event)).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')}\n`);
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    if (this.fd < 0) return;
+    this.batch.flush();
+    closeSync(this.fd);
+    this.fd = -1;
   }
 }
 

@@ -96,8 +96,8 @@ export class EmbeddedFeedbackStore implements FeedbackStore {
     if (cards.length === 0) return;
     for (const c of cards) this.rememberCard(c);
     if (!this.journal) return;
-    // One write for a response's cards, not one per card.
-    this.journal.append(cards.map(cardLine));
+    // One write for the cards of every hook answered in this event-loop turn (group commit, issue #21 item 5).
+    this.journal.appendInTurn(cards.map(cardLine));
     this.cardLines += cards.length;
     if (this.cardLines > 2 * this.maxCards) this.onCompactionDue?.();
   }

@@ -2,6 +2,7 @@ import { closeSync, createReadStream, existsSync, fsync, fsyncSync, mkdirSync, o
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { LineBatch } from './line-batch.js';
 import { LockFile } from './lock-file.js';
 
 const fsyncAsync = promisify(fsync);
@@ -22,6 +23,8 @@ export class Journal {
   private fd = -1;
   private pendingSyncs = 0;
   private compactionDue: (() => Iterable<object>) | undefined;
+  /** Lines nobody waits for (remembered cards), written at the end of the event-loop turn (group commit). */
+  private readonly later = new LineBatch((text) => writeSync(this.fd, text));
 
   private constructor(
     readonly file: string,
@@ -45,11 +48,23 @@ export class Journal {
     }
   }
 
-  /** Writes entries (one write); callers that need them on disk await sync() afterwards. */
+  /** Writes entries (one write, after any queued by appendInTurn); callers that need them on disk await sync() afterwards. */
   append(entries: readonly object[]): void {
     if (this.fd < 0) throw new Error('the journal is closed');
     if (entries.length === 0) return;
+    this.later.flush();
     writeSync(this.fd, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  }
+
+  /**
+   * Queues entries nobody waits for (issue #21 item 5: the remembered cards of every hook answered in this
+   * event-loop turn go out in one write). Not fsynced, like append() without sync(); docs/deployment.md says
+   * what a crash can lose.
+   */
+  appendInTurn(entries: readonly object[]): void {
+    if (this.fd < 0) throw new Error('the journal is closed');
+    if (entries.length === 0) return;
+    this.later.addUnawaited(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 
   async sync(): Promise<void> {
@@ -71,6 +86,7 @@ export class Journal {
 
   close(): void {
     if (this.fd >= 0) {
+      this.later.flush();
       fsyncSync(this.fd);
       closeSync(this.fd);
       this.fd = -1;
@@ -81,6 +97,8 @@ export class Journal {
   private compact(snapshot: () => Iterable<object>): void {
     this.compactionDue = undefined;
     if (this.fd < 0) return;
+    // Queued lines go to the old file first: the snapshot holds them too, and they must not land after it.
+    this.later.flush();
     const tmp = `${this.file}.compact-${process.pid}`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
