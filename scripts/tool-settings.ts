@@ -10,6 +10,34 @@ import { num, setting } from '../src/config.js';
 const text = (): z.ZodOptional<z.ZodString> => z.string().optional();
 
 export const toolShape = {
+  benchRoot: setting(text(), {
+    env: 'BENCH_ROOT',
+    shownDefault: 'this checkout',
+    doc: 'The checkout whose dist/ bench/hook-loop.ts runs (another build, for an interleaved comparison: bench/compare-builds.sh).',
+  }),
+  benchProduction: setting(z.enum(['1']).optional(), {
+    env: 'BENCH_PRODUCTION',
+    doc: '`1`: bench/hook-loop.ts runs as production does, logging at info and auth on with a fresh ES384 token per hook.',
+  }),
+  benchMaxHooks: setting(z.string().optional(), {
+    env: 'BENCH_MAX_HOOKS',
+    shownDefault: '1500',
+    doc: 'Hooks bench/hook-loop.ts signs tokens for (the same number whatever the run\'s count, so runs of different lengths do the same start-up work).',
+  }),
+  benchCpu: setting(z.enum(['1']).optional(), {
+    env: 'BENCH_CPU',
+    doc: '`1`: bench/hook-loop.ts prints the process\'s CPU time per hook over the counted hooks.',
+  }),
+  compareRounds: setting(z.string().optional(), {
+    env: 'ROUNDS',
+    shownDefault: '5',
+    doc: 'Alternating rounds of bench/compare-builds.sh.',
+  }),
+  compareHooks: setting(z.string().optional(), {
+    env: 'HOOKS',
+    shownDefault: '400',
+    doc: 'Hooks per run of bench/compare-builds.sh.',
+  }),
   postgresPassword: setting(text(), {
     env: 'POSTGRES_PASSWORD',
     doc: 'The PostgreSQL image\'s own variable (the official image, and the stand-in deploy/local-images/postgres-entrypoint.sh honours it): the superuser password docker-compose.yml and the container tests set.',

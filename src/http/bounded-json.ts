@@ -100,9 +100,11 @@ export class JsonShapeCheck {
  * Runs only after the onRequest hooks: an unknown path (404) or an unauthenticated call (401) is answered
  * before any of its body is read.
  */
-export function registerBoundedJson(app: FastifyInstance, bodyLimit: number, bounds: JsonBounds = JSON_BOUNDS): void {
-  const parseText = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+export function registerBoundedJson(app: FastifyInstance, bodyLimit: number, bounds: JsonBounds = JSON_BOUNDS, prototypeKeys: 'error' | 'ignore' = 'error'): void {
+  // `ignore` only where every key of the body is visited again anyway (the hook: issue #21 item 5); the bounds
+  // on shape hold either way.
+  const parseText = app.getDefaultJsonParser(prototypeKeys, prototypeKeys);
+  for (const type of ['application/json', 'application/fhir+json']) if (app.hasContentTypeParser(type)) app.removeContentTypeParser(type);
   app.addContentTypeParser(['application/json', 'application/fhir+json'], (request: FastifyRequest, payload, done) => {
     const limit = request.routeOptions.bodyLimit ?? bodyLimit;
     const tooLarge = (): Error => contentTooLarge(`the request body is too large: more than ${limit} bytes (the limit)`);

@@ -111,14 +111,18 @@ describe('the Bulk Data client', () => {
         res.writeHead(202, { 'content-location': `${b}/status/9` }).end();
       });
     });
-    const { types, typeFilters } = exportRequest(loadMappings({ dir: resolve(ROOT, 'fhir-mappings') }));
+    const { types, typeFilters: real } = exportRequest(loadMappings({ dir: resolve(ROOT, 'fhir-mappings') }));
+    // The filters the trials need fit a GET today (bare codes, issue #21 item 4); a site's longer lists would not.
+    const typeFilters = [...real, `Procedure?code=${Array.from({ length: 600 }, (_, i) => `local-${i}`).join(',')}`];
     const status = await client(base).kickOff({ scope: { kind: 'group', groupId: 'g1' }, types, typeFilters, since: '2026-11-01T00:00:00Z' });
     expect(status).toBe(`${base}/status/9`);
     expect(body?.parameter.find((p) => p.name === '_since')).toEqual({ name: '_since', valueInstant: '2026-11-01T00:00:00Z' });
     expect(body?.parameter.find((p) => p.name === '_type')?.valueString?.split(',')).toEqual(types);
-    // Conditions and medications are never filtered (rule 3); Observations by the exact codes the criteria read.
-    expect(typeFilters.some((f) => f.startsWith('Condition') || f.startsWith('Medication'))).toBe(false);
-    expect(typeFilters.find((f) => f.startsWith('Observation?code='))).toContain('http://loinc.org|718-7');
+    expect(body?.parameter.filter((p) => p.name === '_typeFilter').map((p) => p.valueString)).toEqual(typeFilters);
+    // Conditions and medications are never filtered (rule 3); Observations by the codes the criteria read, bare
+    // (a code in any system: one sent under an OID is exported too), as the hook's prefetch asks.
+    expect(real.some((f) => f.startsWith('Condition') || f.startsWith('Medication'))).toBe(false);
+    expect(real.find((f) => f.startsWith('Observation?code='))?.split('=')[1]?.split(',')).toContain('718-7');
   });
 });
 

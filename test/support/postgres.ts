@@ -7,7 +7,7 @@
  *  3. Debian's binaries (/usr/lib/postgresql/<v>/bin, installed by .ci/setup-postgres.sh): initdb into a temp
  *     dir, pg_ctl start on a free port on 127.0.0.1 (as user postgres through runuser when root: the server
  *     refuses to run as root), stopped and removed in teardown.
- * See /work/shared/notes/postgresql-without-docker.md.
+ * See ../shared/notes/postgresql-without-docker.md.
  */
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';

@@ -18,7 +18,7 @@ import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { ROOT } from './app.js';
 import { closeServer, freePort, listen } from './loopback.js';
 
-/** In CI the tools sit beside the clone (../shared); on the project's machines /work/wt/shared is /work/shared. */
+/** The tools sit beside the clone (../shared), in CI and on a developer's machine alike; CDS_HOOKS_SANDBOX_DIR points elsewhere. */
 export const SANDBOX_DIR = process.env.CDS_HOOKS_SANDBOX_DIR ?? resolve(ROOT, '..', 'shared', 'tools', 'cds-hooks-sandbox');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const TEST_TRUST_FILE = resolve(ROOT, 'config', 'trust.test.json');

@@ -7,6 +7,7 @@ import { renderDiscovery, type ServiceDefinition } from '../../cds/service-defin
 import { notFound } from '../../fhir/outcomes.js';
 import { NO_FHIR_SERVERS } from '../../security/fhir-server-allowlist.js';
 import { auditEventFor } from '../audit-event.js';
+import { JSON_BOUNDS, registerBoundedJson } from '../bounded-json.js';
 
 const serviceParams = z.object({ id: z.string() });
 
@@ -27,9 +28,9 @@ export const cdsServicesRoutes: FastifyPluginAsyncZod<CdsServicesOptions> = asyn
   // Issue #21 item 5: the hook's JSON is parsed without secure-json-parse's scan for prototype keys (a second
   // walk of the whole body); the patient data is checked by the sanitiser that visits every key anyway
   // (src/data/readable-resource.ts), and zod builds the rest of the request anew, skipping `__proto__`.
-  // Scoped to this plugin: every other route keeps the app's parser, which refuses them.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
+  // Scoped to this plugin: every other route keeps the app's parser, which refuses them. The bounds on the body's
+  // shape (depth, keys, values: issue #20 item 1) hold here as everywhere.
+  registerBoundedJson(app, app.initialConfig.bodyLimit ?? 1024 * 1024 /* fastify's default */, JSON_BOUNDS, 'ignore');
 
   app.get('/cds-services', async () => discovery);
 
