@@ -166,7 +166,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onClose', async () => app.state?.close());
   const clock = options.clock ?? ((): Date => new Date());
   app.decorate('clock', clock);
-  registerErrorHandler(app);
+  registerErrorHandler(app, config.rateLimit ? { unknownPathsPerMinute: config.rateLimitPerMinute } : {});
   registerRequestLog(app);
   if (!trust.file && config.authMode === 'on') {
     app.log.warn(

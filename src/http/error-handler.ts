@@ -11,8 +11,10 @@ import {
   contentTooLarge,
   notFound,
   operationOutcome,
+  tooManyRequests,
   unsupportedMediaType,
 } from '../fhir/outcomes.js';
+import { FailureBudget } from '../security/failure-budget.js';
 
 const FHIR_JSON = 'application/fhir+json';
 
@@ -40,7 +42,7 @@ function frameworkOutcome(status: number, message: string): OperationOutcome {
  * client errors say what is wrong and where (issue.expression); server errors hide their message and are
  * logged with ids only, never with the request body.
  */
-export function registerErrorHandler(app: FastifyInstance): void {
+export function registerErrorHandler(app: FastifyInstance, limits: { unknownPathsPerMinute?: number } = {}): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof OperationOutcomeError) {
       const status = statusOf(error.outcome);
@@ -66,8 +68,14 @@ export function registerErrorHandler(app: FastifyInstance): void {
   const noRoute = (request: FastifyRequest): ReturnType<typeof notFound> => notFound(`no route for ${request.method} ${request.url.split('?')[0]}`);
   // Issue #20 item 1: a path no route serves is answered before its body is read. The not-found handler runs
   // after the body is parsed, and a 10 MiB body nested millions deep blocked the event loop for seconds there.
+  // Issue #20 item 1: unknown paths are rate limited too, per client address (the route rate limit runs at
+  // preParsing, which a 404 answered here never reaches): past the budget a 429, still before any body is read.
+  const unknownPaths = limits.unknownPathsPerMinute ? new FailureBudget(limits.unknownPathsPerMinute) : undefined;
   app.addHook('onRequest', async (request) => {
-    if (request.is404) throw noRoute(request);
+    if (!request.is404) return;
+    if (unknownPaths?.exhausted(`ip:${request.ip}`)) throw tooManyRequests(`more than ${limits.unknownPathsPerMinute} requests a minute for paths this service does not serve from this client`);
+    unknownPaths?.fail(`ip:${request.ip}`);
+    throw noRoute(request);
   });
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const { outcome } = noRoute(request);

@@ -25,6 +25,21 @@ describe('trust before parse', () => {
     }
   });
 
+  it('rate limits paths no route serves per client address, still before reading the body, and other clients go on', async () => {
+    const limited = testApp({}, { AUTH_MODE: 'on', RATE_LIMIT: 'on', RATE_LIMIT_PER_MINUTE: '5' });
+    try {
+      const post = (remoteAddress: string) => limited.inject({ method: 'POST', url: '/nope', remoteAddress, payload: notJson, headers: { 'content-type': 'application/json' } });
+      for (let i = 0; i < 5; i++) expect((await post('203.0.113.7')).statusCode).toBe(404);
+      const refused = await post('203.0.113.7');
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ diagnostics: expect.stringMatching(/paths this service does not serve/) }] });
+      expect((await post('203.0.113.8')).statusCode).toBe(404);
+      expect((await limited.inject({ method: 'GET', url: '/healthz', remoteAddress: '203.0.113.7' })).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('answers an unauthenticated call to a protected route with 401 without reading its body', async () => {
     for (const url of ['/cds-services/trialmatch-sle', '/cds-services/trialmatch-sle/feedback', '/trials/$evaluate']) {
       const res = await app.inject({ method: 'POST', url, payload: notJson, headers: { 'content-type': 'application/json' } });
