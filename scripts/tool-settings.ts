@@ -10,6 +10,10 @@ import { num, setting } from '../src/config.js';
 const text = (): z.ZodOptional<z.ZodString> => z.string().optional();
 
 export const toolShape = {
+  testcontainersHostOverride: setting(text(), {
+    env: 'TESTCONTAINERS_HOST_OVERRIDE',
+    doc: 'testcontainers\' own variable: the host the tests reach containers at. .ci/run sets 127.0.0.1, where .ci/setup-docker.sh\'s engine publishes ports (inside a container testcontainers would otherwise ask the bridge gateway).',
+  }),
   benchRoot: setting(text(), {
     env: 'BENCH_ROOT',
     shownDefault: 'this checkout',
