@@ -85,7 +85,10 @@ export class BulkClient {
     const getUrl = `${this.base}/${path}?${params.toString()}`;
     const headers = { accept: 'application/fhir+json', prefer: 'respond-async', ...(await this.auth()) };
     let res: Response;
-    if (getUrl.length <= MAX_GET_URL && !request.patients?.length) {
+    // GET while the URL is short and `_typeFilter` is given at most once: HAPI FHIR 8.8 refuses a repeated
+    // `_typeFilter` on GET ("does not know how to handle GET operation"), and takes each as its own parameter in
+    // a POST Parameters body.
+    if (getUrl.length <= MAX_GET_URL && !request.patients?.length && request.typeFilters.length <= 1) {
       res = await this.request(getUrl, { headers });
     } else {
       // Bulk Data 2.0 §Query Parameters: `_since` is an instant, the others strings, `patient` references.

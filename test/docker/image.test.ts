@@ -80,8 +80,9 @@ describe.skipIf(unavailable !== '')(`the production image (Dockerfile)${unavaila
     const json = (await res.json()) as { cards: any[] };
     expect(res.status, JSON.stringify(json)).toBe(200);
     expect(json.cards.length).toBeGreaterThan(0);
-    // The same request to the app in this process, on the container's clock (now): the same cards.
-    const app = testApp({ clock: () => new Date() });
+    // The same request to the app in this process, on the container's clock (now), configured as the image is
+    // (no DEMO, so no example site file: no study contact on the cards): the same cards.
+    const app = testApp({ clock: () => new Date() }, { DEMO: '' });
     try {
       const local = await app.inject({ method: 'POST', url: SERVICE, payload: body });
       expect(cardView(json.cards)).toEqual(cardView(local.json().cards));

@@ -84,10 +84,12 @@ describe.skipIf(!fhirBaseUrl)(`patient-view with data from HAPI FHIR${skipNote}`
       const expected = await baseline(id);
       const { cards, requests } = await viaHapi(id);
       expect(cardView(cards), id).toEqual(expected);
-      // All nine prefetch keys were fetched from HAPI.
+      // All nine prefetch keys were fetched from HAPI; the Procedures by the code filter, beside the two
+      // `_summary=count` searches that must agree before the filter is trusted (issue #21 item 4).
       expect(requests.map((r) => decodeURIComponent(r.url).split(/[/?]/)[2]).sort(), id).toEqual(
-        ['Condition', 'Immunization', 'MedicationAdministration', 'MedicationDispense', 'MedicationRequest', 'MedicationStatement', 'Observation', 'Patient', 'Procedure'],
+        ['Condition', 'Immunization', 'MedicationAdministration', 'MedicationDispense', 'MedicationRequest', 'MedicationStatement', 'Observation', 'Patient', 'Procedure', 'Procedure', 'Procedure'],
       );
+      expect(requests.filter((r) => r.url.includes('/Procedure') && r.url.includes('_summary=count')), id).toHaveLength(2);
       expectOnlyThisPatientsSearches(requests, id);
     }
     // Not vacuous: at least one example gets cards.
@@ -143,7 +145,8 @@ describe.skipIf(!fhirBaseUrl)(`patient-view with data from HAPI FHIR${skipNote}`
   it('sends the EHR token on every FHIR request and never logs it', async () => {
     const id = 'sle-adult-belimumab';
     const { requests } = await viaHapi(id);
-    expect(requests.length).toBe(9);
+    // The nine keys and the Procedure filter's two counts (issue #21 item 4).
+    expect(requests.length).toBe(11);
     for (const r of requests) expect(r.authorization).toBe(`Bearer ${TOKEN}`);
     // Without fhirAuthorization no token is invented.
     const before = proxy.requests.length;
