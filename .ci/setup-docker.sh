@@ -70,7 +70,7 @@ build() {
   cp "$REPO/deploy/local-images/$file" "$ctx/Dockerfile"
   for f in "$@"; do cp -a "$(readlink -f "$f")" "$ctx/$(basename "$f")"; done
   # --network host: the RUN steps' apt-get reaches Debian's servers the way the machine does.
-  $SUDO docker build --network host -q -t "$tag" "$ctx" >/dev/null
+  $SUDO docker build --network host -q ${BUILD_LABEL:+--label "$BUILD_LABEL"} -t "$tag" "$ctx" >/dev/null
   rm -rf "$ctx"
   step "built $tag ($($SUDO docker image inspect "$tag" --format '{{.Size}}' | numfmt --to=iec))"
 }
@@ -84,11 +84,16 @@ CA_BUNDLE="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
 build node:20-bookworm-slim node.Dockerfile "$NODE_BIN" "$NPM_DIR" "$CA_BUNDLE"
 build postgres:16-alpine postgres.Dockerfile "$REPO/deploy/local-images/postgres-entrypoint.sh"
 build nginx:1.27-alpine nginx.Dockerfile
-if has hapiproject/hapi:v8.8.0-1; then
-  echo 'setup-docker: hapiproject/hapi:v8.8.0-1 present'
-else
-  # The same jar the Maven fallback runs (a no-op when it is up to date; .ci/setup-fhir-server.sh runs it too).
-  bash "$REPO/test/fhir-server/build.sh"
-  build hapiproject/hapi:v8.8.0-1 hapi.Dockerfile "$REPO/test/fhir-server/target/hapi-fhir-test-server.jar"
+# The same jar the Maven fallback runs (a no-op when it is up to date; .ci/setup-fhir-server.sh runs it too). The
+# image carries the jar's digest: a stand-in built from an older jar (before bulk export was switched on, say) is
+# rebuilt, never kept because its tag is present.
+bash "$REPO/test/fhir-server/build.sh"
+JAR="$REPO/test/fhir-server/target/hapi-fhir-test-server.jar"
+JAR_SHA="$(sha256sum "$JAR" | cut -d' ' -f1)"
+if has hapiproject/hapi:v8.8.0-1 \
+  && [ "$($SUDO docker image inspect hapiproject/hapi:v8.8.0-1 --format '{{ index .Config.Labels "trialmatch.jar-sha256" }}' 2>/dev/null)" != "$JAR_SHA" ]; then
+  $SUDO docker rmi -f hapiproject/hapi:v8.8.0-1 >/dev/null
+  step "hapiproject/hapi:v8.8.0-1 was built from another jar: rebuilding"
 fi
+BUILD_LABEL="trialmatch.jar-sha256=$JAR_SHA" build hapiproject/hapi:v8.8.0-1 hapi.Dockerfile "$JAR"
 step done
