@@ -123,8 +123,8 @@ export class FhirServerSource implements PatientDataSource {
       const result = await this.search(key, own.template);
       return result.ok ? result : undefined;
     }
-    const [result, all, known] = await Promise.all([this.search(key, own.template), this.count(own.proof.all), this.count(own.proof.known)]);
-    return result.ok && all !== undefined && all === known ? result : undefined;
+    const [result, all, unknown] = await Promise.all([this.search(key, own.template), this.count(own.proof.all), this.count(own.proof.unknown)]);
+    return result.ok && all !== undefined && unknown === 0 ? result : undefined;
   }
 
   /** A `_summary=count` search's total, or undefined when it fails or gives none. */
