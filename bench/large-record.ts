@@ -13,8 +13,11 @@
  *   BENCH_ROOTS=/tmp/old npx tsx bench/large-record.ts        (ROUNDS=5 by default)
  * Each round runs every build once alone, then 4 at once, in turn. The record is loaded once (skipped when
  * the server already holds it whole). Prints the load average before and after: the machine may be shared.
+ * With BENCH_HAPI_PID (the HAPI JVM's pid, when FHIR_BASE_URL names a server on this machine) it also prints
+ * the CPU time HAPI and this process spent per hook alone, which the machine's load changes less than the
+ * wall time.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
@@ -29,6 +32,17 @@ const TARGET_FOUR_MS = 4000;
 const log = (line: string): void => console.log(line);
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
+/** User + system CPU time of a process on this machine, in ms (Linux /proc/<pid>/stat, clock ticks of 10 ms). */
+function processCpuMs(pid: string): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+const HAPI_PID = process.env.BENCH_HAPI_PID;
+const ownCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 interface Build {
   label: string;
   hook: (extra: Record<string, unknown>) => Promise<{ ms: number; view: string }>;
@@ -37,6 +51,9 @@ interface Build {
   full?: string;
   alone: number[];
   four: number[];
+  /** CPU ms per hook alone: HAPI's (with BENCH_HAPI_PID) and this process's. */
+  hapiCpu: number[];
+  serviceCpu: number[];
   same: boolean;
 }
 
@@ -72,7 +89,7 @@ async function startBuild(root: string): Promise<Build> {
     // What a clinician sees, and each card's status, without the per-response uuids.
     return { ms, view: JSON.stringify(cards.map((c) => [c.summary, c.detail, Object.values(c.extension ?? {})[0]?.status])) };
   };
-  return { label: own ? 'this checkout' : basename(root), hook, close: async () => void (await app.close()), alone: [], four: [], same: true };
+  return { label: own ? 'this checkout' : basename(root), hook, close: async () => void (await app.close()), alone: [], four: [], hapiCpu: [], serviceCpu: [], same: true };
 }
 
 /** Loads the record with transactions of 2,000 PUTs (HAPI holds a transaction in memory), unless it is there. */
@@ -116,8 +133,12 @@ try {
   log(`load average before: ${load()}`);
   for (let r = 0; r < ROUNDS; r++) {
     for (const b of builds) {
+      const hapi0 = HAPI_PID ? processCpuMs(HAPI_PID) : 0;
+      const own0 = ownCpuMs();
       const one = await b.hook(fetched);
       b.alone.push(one.ms);
+      b.serviceCpu.push(ownCpuMs() - own0);
+      if (HAPI_PID) b.hapiCpu.push(processCpuMs(HAPI_PID) - hapi0);
       b.same &&= one.view === b.full;
       const four = await Promise.all([1, 2, 3, 4].map(() => b.hook(fetched)));
       for (const h of four) {
@@ -130,6 +151,7 @@ try {
   log(`load average after: ${load()}`);
   for (const b of builds) {
     log(`${b.label}: alone median ${Math.round(median(b.alone))} ms (${b.alone.map(Math.round).join(', ')}); 4 at once median ${Math.round(median(b.four))} ms, slowest ${Math.round(Math.max(...b.four))} ms; cards equal full prefetch: ${b.same ? 'yes' : 'NO'}`);
+    log(`  CPU per hook alone, median: service ${Math.round(median(b.serviceCpu))} ms${HAPI_PID ? `, HAPI ${Math.round(median(b.hapiCpu))} ms (${b.hapiCpu.join(', ')})` : ''}`);
     await b.close();
   }
   const own = builds.at(-1)!;
