@@ -35,7 +35,16 @@ export const toolShape = {
   compareRounds: setting(z.string().optional(), {
     env: 'ROUNDS',
     shownDefault: '5',
-    doc: 'Alternating rounds of bench/compare-builds.sh.',
+    doc: 'Alternating rounds of bench/compare-builds.sh and of bench/large-record.ts.',
+  }),
+  benchRoots: setting(text(), {
+    env: 'BENCH_ROOTS',
+    shownDefault: 'none: this checkout only',
+    doc: 'Comma-separated checkouts whose dist/ bench/large-record.ts runs interleaved with this checkout, round by round (issue #21 item 4).',
+  }),
+  benchHapiPid: setting(text(), {
+    env: 'BENCH_HAPI_PID',
+    doc: 'The pid of the HAPI JVM behind FHIR_BASE_URL, on this machine: bench/large-record.ts then prints HAPI\'s CPU time per hook.',
   }),
   compareHooks: setting(z.string().optional(), {
     env: 'HOOKS',
