@@ -125,6 +125,11 @@ export interface CompiledTrial {
   registry: { url: string; label: string };
   protocolSource: string;
   criteria: CompiledCriterion[];
+  /**
+   * Indexes into `criteria` in the order detail 'decision' evaluates them (src/engine/decision-order.ts),
+   * worked out once at load; worked out per call when absent (a trial compiled outside the loader).
+   */
+  decisionOrder?: readonly number[];
   /** The file it was loaded from, for messages. */
   file: string;
 }

@@ -1,11 +1,12 @@
-import type { CompiledTrial, EngineValueSets } from './compiled.js';
+import type { CompiledCriterion, CompiledTrial, EngineValueSets } from './compiled.js';
+import { decisionOrder } from './decision-order.js';
 import type { PatientRecord } from '../patient/patient-record.js';
 import { createContext, type EvalContext } from './context.js';
 import { evaluateRule, needsReview } from './evaluate-rule.js';
 import { formatDate } from './dates.js';
 import { exclusionFindings, openParts, reviewReasonOf } from './open-parts.js';
 import { criterionFacts as collectFacts } from './facts.js';
-import type { CriterionResult, Evidence, Fact, PartResult, StatusReason, StatusReasonCode, TrialEvaluation, TrialStatus } from './types.js';
+import type { CriterionRef, CriterionResult, EvaluationDetail, Evidence, Fact, PartResult, StatusReason, StatusReasonCode, TrialEvaluation, TrialStatus } from './types.js';
 
 function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
   for (const e of p.evidence) out.push(e);
@@ -112,36 +113,79 @@ export function notScreenedReason(record: PatientRecord): TrialEvaluation['notSc
   };
 }
 
-function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], stop: TrialEvaluation['notScreened']): TrialEvaluation {
-  const criteria: CriterionResult[] = trial.criteria.map((c) => {
-    const root = evaluateRule(c.rule, ctx, faults, c.guards);
-    const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
-    const parts = root.parts ?? [root];
-    const result: CriterionResult = {
-      id: c.id,
-      type: c.type,
-      item: c.item,
-      text: c.text,
-      interpretation: c.interpretation,
-      anchor: c.anchor,
-      outcome: root.outcome,
-      result: root.outcome === 'review' ? 'unknown' : root.outcome,
-      review: needsReview(root),
-      reason: root.reason,
-      evidence: flattenEvidence(root),
-      missing,
-      parts,
-      open: openParts(root),
-    };
-    const facts = collectFacts(c.type, c.rule, root);
-    if (facts.length > 0) result.facts = facts;
-    // Issue #11 item 4: the date an exclusion met on past events stops applying.
-    if (c.type === 'exclusion' && root.outcome === 'met' && root.clears) {
-      result.clearsOn = root.clears.on;
-      result.clearsAfter = root.clears.after;
+/** One criterion evaluated, with its trace. A fault inside it makes a leaf unknown (evaluateRule), never blocking. */
+function evaluateCriterion(c: CompiledCriterion, ctx: EvalContext, faults: string[]): CriterionResult {
+  const root = evaluateRule(c.rule, ctx, faults, c.guards);
+  const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
+  const parts = root.parts ?? [root];
+  const result: CriterionResult = {
+    id: c.id,
+    type: c.type,
+    item: c.item,
+    text: c.text,
+    interpretation: c.interpretation,
+    anchor: c.anchor,
+    outcome: root.outcome,
+    result: root.outcome === 'review' ? 'unknown' : root.outcome,
+    review: needsReview(root),
+    reason: root.reason,
+    evidence: flattenEvidence(root),
+    missing,
+    parts,
+    open: openParts(root),
+  };
+  const facts = collectFacts(c.type, c.rule, root);
+  if (facts.length > 0) result.facts = facts;
+  // Issue #11 item 4: the date an exclusion met on past events stops applying.
+  if (c.type === 'exclusion' && root.outcome === 'met' && root.clears) {
+    result.clearsOn = root.clears.on;
+    result.clearsAfter = root.clears.after;
+  }
+  return result;
+}
+
+/** Whether a criterion's outcome makes the trial ineligible on its own (trialStatus): only positive evidence does. */
+function blocks(c: CriterionResult): boolean {
+  return c.type === 'inclusion' ? c.outcome === 'not-met' : c.outcome === 'met';
+}
+
+function refOf(c: CompiledCriterion): CriterionRef {
+  return { id: c.id, type: c.type, item: c.item, text: c.text };
+}
+
+/**
+ * Detail 'decision': the criteria in the trial's cost order until the first that blocks. Returns the criteria
+ * evaluated (in protocol order) and, when it stopped, those left unevaluated; when none blocks, every criterion
+ * was evaluated and the result is the full one.
+ */
+function evaluateUntilBlocked(trial: CompiledTrial, ctx: EvalContext, faults: string[]): { criteria: CriterionResult[]; notEvaluated?: CriterionRef[] } {
+  const order = trial.decisionOrder ?? decisionOrder(trial.criteria);
+  const results: (CriterionResult | undefined)[] = new Array<CriterionResult | undefined>(trial.criteria.length);
+  for (const i of order) {
+    const result = evaluateCriterion(trial.criteria[i]!, ctx, faults);
+    results[i] = result;
+    if (blocks(result)) {
+      const criteria: CriterionResult[] = [];
+      const notEvaluated: CriterionRef[] = [];
+      trial.criteria.forEach((c, k) => {
+        const r = results[k];
+        if (r) criteria.push(r);
+        else notEvaluated.push(refOf(c));
+      });
+      return { criteria, notEvaluated };
     }
-    return result;
-  });
+  }
+  return { criteria: results as CriterionResult[] };
+}
+
+function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], stop: TrialEvaluation['notScreened'], detail: EvaluationDetail): TrialEvaluation {
+  // A record not screened (the patient has died) needs no criterion for its decision.
+  const { criteria, notEvaluated } =
+    detail === 'full'
+      ? { criteria: trial.criteria.map((c) => evaluateCriterion(c, ctx, faults)), notEvaluated: undefined }
+      : stop
+        ? { criteria: [], notEvaluated: trial.criteria.map(refOf) }
+        : evaluateUntilBlocked(trial, ctx, faults);
   const { status, blocking, statusReason } = stop
     ? { status: 'ineligible' as const, blocking: [], statusReason: { code: 'not-screened' as const, codes: ['not-screened' as const], text: stop.reason, criteria: [] } }
     : trialStatus(criteria);
@@ -155,6 +199,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
     criteria,
     evaluatedAt: ctx.now.toISOString(),
   };
+  if (notEvaluated) evaluation.notEvaluated = notEvaluated;
   if (trial.nctId) evaluation.nctId = trial.nctId;
   if (stop) evaluation.notScreened = stop;
   return evaluation;
@@ -163,16 +208,20 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
 /**
  * Evaluates every trial for one patient. Pure: the record and "now" are arguments, nothing is read from
  * the environment. `faults` lists criteria that could not be evaluated, for the caller to log.
+ * `detail` (EvaluationDetail): 'full' by default; 'decision' gives the same statuses and stops an ineligible
+ * trial at its first blocking criterion.
  */
 export function evaluateTrials(
   trials: readonly CompiledTrial[],
   record: PatientRecord,
   now: Date,
   engine: EngineValueSets,
+  options: { detail?: EvaluationDetail } = {},
 ): { evaluations: TrialEvaluation[]; faults: string[] } {
   const ctx = createContext(record, now, engine);
   const faults: string[] = [];
   const stop = notScreenedReason(record);
-  const evaluations = trials.map((t) => evaluateWith(t, ctx, faults, stop));
+  const detail = options.detail ?? 'full';
+  const evaluations = trials.map((t) => evaluateWith(t, ctx, faults, stop, detail));
   return { evaluations, faults };
 }
