@@ -3,6 +3,7 @@ import type { RegistryStatusInput } from '../trials/registry-status.js';
 import type { ClinicalResource } from '../patient/patient-record.js';
 import type { EvalContext } from './context.js';
 import type { PartResult } from './types.js';
+import type { DecisionPlan } from './decision-order.js';
 
 /**
  * The compiled rule tree the evaluator runs. The engine owns these types; src/mappings/ (the loader) builds
@@ -126,10 +127,10 @@ export interface CompiledTrial {
   protocolSource: string;
   criteria: CompiledCriterion[];
   /**
-   * Indexes into `criteria` in the order detail 'decision' evaluates them (src/engine/decision-order.ts),
-   * worked out once at load; worked out per call when absent (a trial compiled outside the loader).
+   * How detail 'decision' walks the criteria and their groups (src/engine/decision-order.ts), worked out once
+   * at load; worked out per call when absent (a trial compiled outside the loader).
    */
-  decisionOrder?: readonly number[];
+  decisionPlan?: DecisionPlan;
   /** The file it was loaded from, for messages. */
   file: string;
 }

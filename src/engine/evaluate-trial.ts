@@ -1,12 +1,12 @@
-import type { CompiledCriterion, CompiledTrial, EngineValueSets } from './compiled.js';
-import { decisionOrder } from './decision-order.js';
+import type { CompiledCriterion, CompiledRule, CompiledTrial, EngineValueSets } from './compiled.js';
+import { decisionPlan, type DecisionPlan } from './decision-order.js';
 import type { PatientRecord } from '../patient/patient-record.js';
 import { createContext, type EvalContext } from './context.js';
-import { evaluateRule, needsReview } from './evaluate-rule.js';
+import { combine, evaluateRule, needsReview } from './evaluate-rule.js';
 import { formatDate } from './dates.js';
 import { exclusionFindings, openParts, reviewReasonOf } from './open-parts.js';
 import { criterionFacts as collectFacts } from './facts.js';
-import type { CriterionRef, CriterionResult, EvaluationDetail, Evidence, Fact, PartResult, StatusReason, StatusReasonCode, TrialEvaluation, TrialStatus } from './types.js';
+import type { CriterionRef, CriterionResult, EvaluationDetail, Evidence, Outcome, Fact, PartResult, StatusReason, StatusReasonCode, TrialEvaluation, TrialStatus } from './types.js';
 
 function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
   for (const e of p.evidence) out.push(e);
@@ -144,38 +144,53 @@ function evaluateCriterion(c: CompiledCriterion, ctx: EvalContext, faults: strin
   return result;
 }
 
-/** Whether a criterion's outcome makes the trial ineligible on its own (trialStatus): only positive evidence does. */
-function blocks(c: CriterionResult): boolean {
-  return c.type === 'inclusion' ? c.outcome === 'not-met' : c.outcome === 'met';
-}
-
 function refOf(c: CompiledCriterion): CriterionRef {
   return { id: c.id, type: c.type, item: c.item, text: c.text };
 }
 
 /**
- * Detail 'decision': the criteria in the trial's cost order until the first that blocks. Returns the criteria
- * evaluated (in protocol order) and, when it stopped, those left unevaluated; when none blocks, every criterion
- * was evaluated and the result is the full one.
+ * A rule's outcome, its groups stopped at the first part that settles them, in the plan's order: the outcome
+ * evaluateRule gives with every part (combine: "all" is not met once a part is not met, "any" met once a part
+ * is met, "at least N" met at N parts met and not met once too few parts are left). Leaves go through
+ * evaluateRule, so their memo, guards and fault handling are the same; nothing is built for the trace.
+ */
+function probeRule(rule: CompiledRule, ctx: EvalContext, faults: string[], guards: CompiledCriterion['guards'], plan: DecisionPlan): Outcome {
+  if (!('of' in rule)) return evaluateRule(rule, ctx, faults, guards).outcome;
+  const order = plan.parts.get(rule) ?? rule.of.map((_, i) => i);
+  const outcomes: Outcome[] = [];
+  let met = 0;
+  let notMet = 0;
+  for (const i of order) {
+    const o = probeRule(rule.of[i]!, ctx, faults, guards, plan);
+    outcomes.push(o);
+    if (o === 'met') met++;
+    else if (o === 'not-met') notMet++;
+    if (rule.kind === 'all' && notMet > 0) return 'not-met';
+    if (rule.kind === 'any' && met > 0) return 'met';
+    if (rule.kind === 'atLeast' && (met >= rule.n || rule.of.length - notMet < rule.n)) return met >= rule.n ? 'met' : 'not-met';
+  }
+  return combine(rule, outcomes);
+}
+
+/**
+ * Detail 'decision': each criterion's outcome in the plan's order (probeRule) until the first that blocks,
+ * which is then evaluated whole (its leaves answer from the request's memo). The criteria before it are not
+ * carried: their outcome was worked out only as far as showing they do not block. When none blocks, every
+ * criterion is evaluated whole, in protocol order, as detail 'full' does.
  */
 function evaluateUntilBlocked(trial: CompiledTrial, ctx: EvalContext, faults: string[]): { criteria: CriterionResult[]; notEvaluated?: CriterionRef[] } {
-  const order = trial.decisionOrder ?? decisionOrder(trial.criteria);
-  const results: (CriterionResult | undefined)[] = new Array<CriterionResult | undefined>(trial.criteria.length);
-  for (const i of order) {
-    const result = evaluateCriterion(trial.criteria[i]!, ctx, faults);
-    results[i] = result;
-    if (blocks(result)) {
-      const criteria: CriterionResult[] = [];
-      const notEvaluated: CriterionRef[] = [];
-      trial.criteria.forEach((c, k) => {
-        const r = results[k];
-        if (r) criteria.push(r);
-        else notEvaluated.push(refOf(c));
-      });
-      return { criteria, notEvaluated };
+  const plan = trial.decisionPlan ?? decisionPlan(trial.criteria);
+  // Faults are reported by the whole evaluation below; a probe's would count the same leaf twice.
+  const probeFaults: string[] = [];
+  for (const i of plan.order) {
+    const c = trial.criteria[i]!;
+    const outcome = probeRule(c.rule, ctx, probeFaults, c.guards, plan);
+    if (c.type === 'inclusion' ? outcome === 'not-met' : outcome === 'met') {
+      const blocking = evaluateCriterion(c, ctx, faults);
+      return { criteria: [blocking], notEvaluated: trial.criteria.filter((x) => x !== c).map(refOf) };
     }
   }
-  return { criteria: results as CriterionResult[] };
+  return { criteria: trial.criteria.map((c) => evaluateCriterion(c, ctx, faults)) };
 }
 
 function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], stop: TrialEvaluation['notScreened'], detail: EvaluationDetail): TrialEvaluation {

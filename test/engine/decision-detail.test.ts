@@ -6,7 +6,7 @@ import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { COHORT_NOW, cohortPatients, cohortTemplates } from '../../scripts/build-cohort.js';
 import { evaluateBundle } from '../../src/cds/handle-patient-view.js';
 import type { CompiledLeaf, CompiledTrial } from '../../src/engine/compiled.js';
-import { decisionOrder } from '../../src/engine/decision-order.js';
+import { decisionPlan } from '../../src/engine/decision-order.js';
 import { evaluateTrials } from '../../src/engine/evaluate-trial.js';
 import { part } from '../../src/engine/part.js';
 import type { EvaluationDetail, Outcome, TrialEvaluation } from '../../src/engine/types.js';
@@ -205,8 +205,8 @@ describe("detail 'decision' stops only on positive evidence", () => {
       ['inc-2', 'inclusion', leaf('inc-2', 'met', [{ resourceType: 'Observation' }])],
       ['inc-3', 'inclusion', leaf('inc-3', 'met', [{ resourceType: 'Patient' }])],
     ]);
-    expect(decisionOrder(trial.criteria)).toEqual([3, 2, 1, 0]);
-    // The loader works the order out once for every trial.
-    for (const t of realMappings().trials) expect(t.decisionOrder, t.id).toEqual(decisionOrder(t.criteria));
+    expect(decisionPlan(trial.criteria).order).toEqual([3, 2, 1, 0]);
+    // The loader works the plan out once for every trial.
+    for (const t of realMappings().trials) expect(t.decisionPlan?.order, t.id).toEqual(decisionPlan(t.criteria).order);
   });
 });
