@@ -2,7 +2,8 @@
  * Detail 'full' against detail 'decision' (src/engine/types.ts EvaluationDetail, issue #21 item 5), interleaved
  * in one process so the machine's load moves both alike: CPU ms per patient (process.cpuUsage, steadier than
  * wall time on a shared machine) over the population cohort's mix (scripts/build-cohort.ts: Synthea records
- * with dates moved, 5% lupus example patients), the way population screening evaluates them.
+ * with dates moved, 5% lupus example patients), the way population screening evaluates them; and the
+ * population job's whole step per patient in one thread (screenPatient: parse, digest, evaluate, entries).
  *   tsx bench/evaluator-detail.ts            BENCH_DETAIL_PATIENTS (default 400), BENCH_MIN_MS (default 8000)
  *   BENCH_DETAIL_MODES=decision node --cpu-prof --cpu-prof-dir=bench/profiles --import tsx bench/evaluator-detail.ts
  *                                            one mode alone, for a profile
@@ -18,13 +19,16 @@ import { COHORT_NOW, cohortPatients, cohortTemplates } from '../scripts/build-co
 import { evaluateTrials } from '../src/engine/evaluate-trial.js';
 import { loadMappings } from '../src/mappings/load-mappings.js';
 import { buildPatientRecord } from '../src/patient/patient-record.js';
+import { screenPatient } from '../src/population/screen-patient.js';
 import { MAPPINGS_DIR } from './fixtures.js';
 import { median } from './statistics.js';
 
 const mappings = loadMappings({ dir: MAPPINGS_DIR });
 const count = Number(process.env.BENCH_DETAIL_PATIENTS ?? 400);
 const minMs = Number(process.env.BENCH_MIN_MS ?? 8000);
-const patients = [...cohortPatients(cohortTemplates(mappings), { patients: count, seed: 19 })].map((p) => {
+const cohort = [...cohortPatients(cohortTemplates(mappings), { patients: count, seed: 19 })];
+const cohortLines = cohort.map((p) => p.lines.map((l) => l.text));
+const patients = cohort.map((p) => {
   const resources = p.lines.map((l) => JSON.parse(l.text) as Resource);
   return { patient: resources.find((r): r is Patient => r.resourceType === 'Patient'), others: resources.filter((r) => r.resourceType !== 'Patient') };
 });
@@ -34,6 +38,14 @@ const evaluators = new Map<string, Evaluate>();
 for (const detail of ['full', 'decision'] as const) {
   evaluators.set(detail, (p) => evaluateTrials(mappings.trials, buildPatientRecord(p.patient, p.others), COHORT_NOW, mappings.engine, { detail }));
 }
+// The population job's whole step per patient in this thread (src/population/screen-patient.ts): parse the
+// NDJSON lines, digest, make readable, evaluate (detail 'decision'), the entries.
+const screenCtx = { mappings, now: COHORT_NOW, fhirServer: 'http://bench.example/fhir', jobId: 'bench' };
+const lineSets = new Map(patients.map((p, i) => [p, { patientId: cohort[i]!.patientId, lines: cohortLines[i]! }]));
+evaluators.set('screen', (p) => {
+  // A fault (a record it could not read) would be cheap and measure nothing: the bench's patients have none.
+  if (screenPatient(lineSets.get(p)!, screenCtx).fault) throw new Error('a cohort patient was not screened');
+});
 const base = process.env.BENCH_BASE;
 if (base) {
   // Another build's own modules and mappings, loaded beside these: its evaluateTrials takes no detail (full).
@@ -42,6 +54,11 @@ if (base) {
   const records = (await import(join(base, 'src/patient/patient-record.ts'))) as { buildPatientRecord: typeof buildPatientRecord };
   const m = load.loadMappings({ dir: join(base, 'fhir-mappings') });
   evaluators.set('base', (p) => evaluate.evaluateTrials(m.trials, records.buildPatientRecord(p.patient, p.others), COHORT_NOW, m.engine));
+  const screen = (await import(join(base, 'src/population/screen-patient.ts'))) as { screenPatient: typeof screenPatient };
+  const baseCtx = { ...screenCtx, mappings: m };
+  evaluators.set('base-screen', (p) => {
+    if (screen.screenPatient(lineSets.get(p)!, baseCtx).fault) throw new Error('a cohort patient was not screened');
+  });
 }
 
 /** One pass over the cohort: index each record and evaluate every trial, as screenPatient does after parsing. */
@@ -54,7 +71,7 @@ function pass(mode: string): { cpuMs: number; wallMs: number } {
   return { cpuMs: (used.user + used.system) / 1000 / patients.length, wallMs: (performance.now() - t0) / patients.length };
 }
 
-const modes = (process.env.BENCH_DETAIL_MODES ?? `${base ? 'base,' : ''}full,decision`).split(',');
+const modes = (process.env.BENCH_DETAIL_MODES ?? `${base ? 'base,' : ''}full,decision${base ? ',base-screen' : ''},screen`).split(',');
 for (const m of modes) pass(m); // warm the JIT on both
 const samples = new Map(modes.map((m) => [m, { cpu: [] as number[], wall: [] as number[] }]));
 const started = performance.now();
@@ -74,5 +91,9 @@ for (const m of modes) {
   const cpu = median(s.cpu);
   console.log(`  ${m.padEnd(8)} CPU ${cpu.toFixed(3)} ms/patient (${(1000 / cpu).toFixed(0)} patients/s per core), wall ${median(s.wall).toFixed(3)} ms/patient`);
 }
-const reference = samples.get(base ? 'base' : 'full');
-if (reference) for (const m of modes) console.log(`  ${m} / ${base ? 'base' : 'full'} CPU: ${(median(samples.get(m)!.cpu) / median(reference.cpu)).toFixed(2)}`);
+const ratio = (a: string, b: string): void => {
+  if (samples.has(a) && samples.has(b)) console.log(`  ${a} / ${b} CPU: ${(median(samples.get(a)!.cpu) / median(samples.get(b)!.cpu)).toFixed(2)}`);
+};
+ratio('full', base ? 'base' : 'full');
+ratio('decision', base ? 'base' : 'full');
+ratio('screen', 'base-screen');
