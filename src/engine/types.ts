@@ -154,15 +154,16 @@ export interface TrialEvaluation {
   notScreened?: { reason: string; evidence: Evidence[] };
   /**
    * The criteria evaluated, in protocol order. With detail 'full' (the default) every criterion; with detail
-   * 'decision' an ineligible trial holds only those evaluated up to its first blocking criterion, which is
-   * among them whole (`notEvaluated` lists the rest).
+   * 'decision' a trial that stopped holds only its blocking criterion, whole (`notEvaluated` lists the rest),
+   * and a trial not screened none.
    */
   criteria: CriterionResult[];
   /**
    * Set only with detail 'decision', when the trial stopped at a blocking criterion (or was not screened): the
-   * criteria never evaluated, in protocol order. They are neither met, nor not met, nor unknown: the record was
-   * not read for them, because the trial is ineligible whatever they say. A consumer lists them as "not
-   * evaluated", never as missing data (issue #21 item 5).
+   * other criteria, in protocol order, whose result is not carried. Each was either not evaluated or evaluated
+   * only as far as showing it does not block; none is met, not met or unknown on this evaluation, because the
+   * trial is ineligible whatever they say. A consumer lists them as "not evaluated", never as missing data
+   * (issue #21 item 5).
    */
   notEvaluated?: CriterionRef[];
   evaluatedAt: string;

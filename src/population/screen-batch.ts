@@ -34,7 +34,7 @@ export type CompactEntry = Omit<ScreeningEntry, 'isNew' | 'criteria' | 'openItem
   outcomes: Outcome[];
   /**
    * The criteria the outcomes are for, when not the trial's every criterion: an ineligible entry holds only
-   * those evaluated up to the blocking one (ScreeningEntry.criteria), a few short ids.
+   * its blocking one (ScreeningEntry.criteria).
    */
   ids?: string[];
 };
