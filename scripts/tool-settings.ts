@@ -82,6 +82,20 @@ export const toolShape = {
     shownDefault: '10000',
     doc: 'Patients screened for the evaluation-alone figure of `npm run bench -- --population`.',
   }),
+  benchDetailPatients: setting(z.string().optional(), {
+    env: 'BENCH_DETAIL_PATIENTS',
+    shownDefault: '400',
+    doc: 'Cohort patients bench/evaluator-detail.ts evaluates per pass (detail `full` against `decision`, interleaved).',
+  }),
+  benchDetailModes: setting(text(), {
+    env: 'BENCH_DETAIL_MODES',
+    shownDefault: 'every mode',
+    doc: 'Comma-separated modes bench/evaluator-detail.ts runs (`base`, `full`, `decision`, `base-screen`, `screen`): one alone, for a CPU profile.',
+  }),
+  benchBase: setting(text(), {
+    env: 'BENCH_BASE',
+    doc: 'Another checkout (its src/ and fhir-mappings/, with node_modules beside) whose evaluator and screenPatient bench/evaluator-detail.ts times interleaved with this one\'s, as `base` and `base-screen`.',
+  }),
   benchCohortDir: setting(text(), {
     env: 'BENCH_COHORT_DIR',
     shownDefault: 'a folder under the system\'s temporary directory, removed after',
