@@ -59,7 +59,9 @@ export function exportResources(bundle: Bundle, filters?: ReadonlyMap<string, Re
     const r = e.resource;
     if (!r || !EXPORT_TYPES.includes(r.resourceType)) continue;
     const codes = filters?.get(r.resourceType);
-    if (codes && !codingsOf(r).some((c) => codes.has(`${c.system}|${c.code}`))) continue;
+    // The filter's tokens are bare codes (a token search without a system matches the code in any system) or
+    // `system|code`: a resource is kept as a server would keep it for either (FHIR R4 §3.1.1.4.11 token search).
+    if (codes && !codingsOf(r).some((c) => (c.code !== undefined && codes.has(c.code)) || codes.has(`${c.system}|${c.code}`))) continue;
     out.push(withReferences(r, byUrl) as Resource);
   }
   return out;

@@ -101,6 +101,24 @@ export const toolShape = {
     shownDefault: 'a folder under the system\'s temporary directory, removed after',
     doc: 'Where `npm run bench -- --population` writes (or finds) its NDJSON cohort; kept when given.',
   }),
+  benchPopulationBase: setting(text(), {
+    env: 'BENCH_POPULATION_BASE',
+    doc: 'Another checkout whose `dist/` is built (e.g. main before a change): `npm run bench -- --population` then runs it and this build end to end, alternating, for a before/after in one run.',
+  }),
+  benchPopulationCompare: setting(z.string().optional(), {
+    env: 'BENCH_POPULATION_COMPARE',
+    shownDefault: '10000',
+    doc: 'Patients of the before/after cohort when `BENCH_POPULATION_BASE` is set.',
+  }),
+  benchPopulationRounds: setting(z.string().optional(), {
+    env: 'BENCH_POPULATION_ROUNDS',
+    shownDefault: '2',
+    doc: 'Rounds of the before/after (each runs both builds) when `BENCH_POPULATION_BASE` is set.',
+  }),
+  benchPopulationNoBuild: setting(z.enum(['1']).optional(), {
+    env: 'BENCH_POPULATION_NO_BUILD',
+    doc: '`1`: `npm run bench -- --population` uses the `dist/` already built instead of running `npm run build` first.',
+  }),
   fhirBaseUrl: setting(text(), {
     env: 'FHIR_BASE_URL',
     doc: 'A HAPI FHIR R4 server to use instead of starting one: the integration tests (test/integration/global-setup.ts), `npm run bench` (bench/fhir-path.ts) and `scripts/load-examples.ts`.',
