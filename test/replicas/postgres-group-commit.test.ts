@@ -128,6 +128,17 @@ describe.skipIf(unavailable !== '')(`group commit on PostgreSQL${unavailable ? `
       expect(await rows(url, 'select trial_id, override_reasons, suggestions from cards where uuid = $1', [good])).toEqual([{ trial_id: 'trial-x', override_reasons: ['declined'], suggestions: ['s1'] }]);
     });
 
+    it('takes a write made as the previous flush ends (one caller writing after another, as a hook does)', async () => {
+      // Each write comes a few microtasks after the one before committed: between the end of the flush loop and
+      // the flush being marked done, a write that found a flush "under way" was left queued forever.
+      for (const i of Array.from({ length: 30 }, (_, k) => k)) {
+        await state.feedback.rememberCards([{ uuid: `eeeeeeee-21a5-4e5b-9f8c-${String(i).padStart(12, '0')}`, trialId: 'trial-s', issuer: 'https://ehr.example.org', overrideReasons: [] }]);
+        await state.audit.record(event(`sequential-${i}`));
+      }
+      const [got] = await rows<{ n: number }>(url, "select count(*)::int as n from audit_events where subject like 'sequential-%'");
+      expect(got!.n).toBe(30);
+    }, 20_000);
+
     it('writes what is queued before it closes', async () => {
       const closing = await openPostgresState({ databaseUrl: url, maxCards: 100_000, jtiIssuerQuota: 3, log: quiet });
       const pending = Array.from({ length: 50 }, (_, i) => closing.audit.record(event(`closing-${i}`)));

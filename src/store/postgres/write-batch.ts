@@ -147,6 +147,9 @@ export class PostgresWriteBatch {
   private start(): void {
     this.running = this.flushAll().finally(() => {
       this.running = undefined;
+      // A write made after the loop saw the queue empty, but before this ran, found a flush "under way" and
+      // scheduled none: it is flushed now rather than left waiting forever.
+      if (this.queue.length > 0) this.start();
     });
   }
 
