@@ -1,11 +1,11 @@
 import pg from 'pg';
-import type { AuditEvent, AuditTrail, CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard, ReplayStore, SharedState, SuppressionStore, TerminologyCache } from '../shared-state.js';
+import type { CardFeedback, FeedbackReceipt, FeedbackStore, FeedbackSummary, RememberedCard, ReplayStore, SharedState, SuppressionStore, TerminologyCache } from '../shared-state.js';
 import { admitFeedback, receiptItem } from '../judge-feedback.js';
 import { inTransaction } from './transaction.js';
 import type { StateLog } from '../embedded/embedded-state.js';
 import { serviceUnavailable } from '../../fhir/outcomes.js';
 import { migrate } from './migrate.js';
-import { boundedAuditEvent } from '../embedded/audit-file.js';
+import { PostgresWriteBatch, isUnavailable } from './write-batch.js';
 import { PostgresSiteStatusStore } from './site-status-store.js';
 import { PostgresPatientStateStore, PostgresScreeningStore } from './screening-store.js';
 
@@ -54,10 +54,11 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
   };
   // Counted (issue #12 item 6: database errors on /metrics), then answered as the guard says.
   const onError = options.onDatabaseError ?? ((): void => {});
-  const feedback = new PostgresFeedbackStore(pool, prune);
+  // Issue #21 item 5: the audit events and remembered cards of concurrent hooks share one INSERT.
+  const writes = new PostgresWriteBatch(pool, prune);
+  const feedback = new PostgresFeedbackStore(pool, writes);
   const suppressions = new PostgresSuppressionStore(pool);
   const replay = new PostgresReplayStore(pool, options.jtiIssuerQuota);
-  const audit = new PostgresAuditTrail(pool);
   const terminology = new PostgresTerminologyCache(pool);
   const siteStatus = new PostgresSiteStatusStore(pool);
   const screening = new PostgresScreeningStore(pool);
@@ -77,7 +78,7 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
       check: (issuer, jti, expiresAt, now) => guard(replay.check(issuer, jti, expiresAt, now), 'replay-check', onError),
       size: () => guard(replay.size(), 'replay-size', onError),
     },
-    audit: { record: (event) => guard(audit.record(event), 'audit', onError) },
+    audit: { record: (event) => guard(writes.audit(event), 'audit', onError) },
     terminology: {
       get: (keys, now) => guard(terminology.get(keys, now), 'terminology-cache-get', onError),
       put: (entries) => guard(terminology.put(entries), 'terminology-cache-put', onError),
@@ -104,14 +105,12 @@ export async function openPostgresState(options: PostgresOptions): Promise<Share
       });
     },
     async close() {
+      // Shutdown writes what hooks queued before the pool goes.
+      await writes.drain();
       await pool.end();
     },
   };
 }
-
-/** SQLSTATE classes and codes that mean "the database cannot be used now", not "this request is wrong". */
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[123])/;
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
 
 /**
  * A database that is down or full is the service's transient problem: an OperationOutcome the error handler
@@ -122,9 +121,7 @@ async function guard<T>(work: Promise<T>, operation: string, onError: (operation
     return await work;
   } catch (err) {
     onError(operation);
-    const code = (err as { code?: unknown }).code;
-    const message = err instanceof Error ? err.message : '';
-    if ((typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) || /timeout exceeded when trying to connect|Connection terminated/i.test(message)) {
+    if (isUnavailable(err)) {
       throw serviceUnavailable('the service\'s database cannot be reached; try again shortly');
     }
     throw err;
@@ -145,28 +142,12 @@ async function pruneState(pool: pg.Pool, maxCards: number, feedbackRetentionDays
 class PostgresFeedbackStore implements FeedbackStore {
   constructor(
     private readonly pool: pg.Pool,
-    private readonly prune: () => void,
+    private readonly writes: PostgresWriteBatch,
   ) {}
 
-  async rememberCards(cards: readonly RememberedCard[]): Promise<void> {
-    if (cards.length === 0) return;
-    // One statement for a response's cards (unnest of parallel arrays).
-    await this.pool.query(
-      `insert into cards (uuid, trial_id, override_reasons, suppression_key, suggestions, issuer, patient_id)
-       select u, t, string_to_array(r, chr(31)), k, string_to_array(s, chr(31)), i, p
-       from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as x(u, t, r, k, s, i, p)
-       on conflict (uuid) do nothing`,
-      [
-        cards.map((c) => c.uuid),
-        cards.map((c) => c.trialId),
-        cards.map((c) => c.overrideReasons.join('\u001f')),
-        cards.map((c) => c.suppressionKey ?? null),
-        cards.map((c) => (c.suggestions ?? []).join('\u001f')),
-        cards.map((c) => c.issuer || null),
-        cards.map((c) => c.patientId ?? null),
-      ],
-    );
-    this.prune();
+  /** A response's cards, in the next group commit (write-batch.ts); resolves once they are committed. */
+  rememberCards(cards: readonly RememberedCard[]): Promise<void> {
+    return this.writes.cards(cards);
   }
 
   async record(serviceId: string, issuer: string, feedback: readonly CardFeedback[], receivedAt: Date): Promise<FeedbackReceipt> {
@@ -305,25 +286,5 @@ class PostgresTerminologyCache implements TerminologyCache {
        on conflict (key) do update set value = excluded.value, expires_at = excluded.expires_at`,
       [unique.map((e) => e.key), unique.map((e) => e.value), unique.map((e) => e.expiresAt)],
     );
-  }
-}
-
-class PostgresAuditTrail implements AuditTrail {
-  constructor(private readonly pool: pg.Pool) {}
-
-  async record(event: AuditEvent): Promise<void> {
-    // The same bounded fields as the embedded file (issue #20 item 5).
-    const e = boundedAuditEvent(event);
-    await this.pool.query('insert into audit_events (at, issuer, subject, action, patient_id, fhir_server, trials, state, cards) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-      e.at,
-      e.issuer,
-      e.subject,
-      e.action,
-      e.patientId ?? null,
-      e.fhirServer ?? null,
-      e.trials ? [...e.trials] : null,
-      e.state ?? null,
-      e.cards ? [...e.cards] : null,
-    ]);
   }
 }
