@@ -64,6 +64,7 @@ export function exportResources(bundle: Bundle, filters?: ReadonlyMap<string, re
     const r = e.resource;
     if (!r || !types.includes(r.resourceType)) continue;
     const tokens = filters?.get(r.resourceType);
+    // Kept as a server's token search keeps it (FHIR R4 §3.1.1.4.9): a bare code in any system, or system|code.
     if (tokens && !passesCodeFilter(tokens, codingsOf(r))) continue;
     out.push(withReferences(r, byUrl) as Resource);
   }

@@ -19,7 +19,13 @@ import { CVX, LOINC, RXNORM, SNOMED } from './fhir-builders.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const LARGE_RECORD_ID = 'large-lupus-record';
-export const LARGE_RECORD_COUNTS = { procedures: 2_900, observations: 24_000, medicationRequests: 3_000, immunizations: 200 } as const;
+export interface LargeRecordCounts {
+  procedures: number;
+  observations: number;
+  medicationRequests: number;
+  immunizations: number;
+}
+export const LARGE_RECORD_COUNTS: Readonly<LargeRecordCounts> = { procedures: 2_900, observations: 24_000, medicationRequests: 3_000, immunizations: 200 };
 
 /** `i` units of `hours` back from 2026-11-01 (the example's anchor is 2026-11-23), as a FHIR dateTime. */
 const back = (i: number, hours: number): string => new Date(Date.UTC(2026, 10, 1) - i * hours * 3_600_000).toISOString();
@@ -31,17 +37,22 @@ const VITALS = [
   ['8310-5', 'Body temperature', 'Cel', 36.8],
 ] as const;
 
-export function largeLupusRecord(id: string = LARGE_RECORD_ID): Bundle {
+/**
+ * The record under `id`; `counts` scales what is added (test/integration/large-record-hook.test.ts keeps the
+ * Procedures and MedicationRequests, which the searches page or filter, and fewer vital signs, which the
+ * Observation code filter leaves on the server whatever their number, so it loads in a minute).
+ */
+export function largeLupusRecord(id: string = LARGE_RECORD_ID, counts: Readonly<LargeRecordCounts> = LARGE_RECORD_COUNTS): Bundle {
   const base = JSON.parse(readFileSync(resolve(ROOT, 'cds-hooks', 'examples', 'sle-child-likely.json'), 'utf8').replaceAll('sle-child-likely', id)) as Bundle;
   const subject = { reference: `Patient/${id}` };
   const extra: BundleEntry[] = [];
-  for (let i = 0; i < LARGE_RECORD_COUNTS.procedures; i++) {
+  for (let i = 0; i < counts.procedures; i++) {
     const [code, display] = i % 3 === 0 ? ['430193006', 'Medication reconciliation (procedure)'] : ['428191000124101', 'Documentation of current medications'];
     const start = back(i, 30);
     const p: Procedure = { resourceType: 'Procedure', id: `${id}-proc-${i}`, status: 'completed', code: { coding: [{ system: SNOMED, code, display }], text: display }, subject, performedPeriod: { start, end: start } };
     extra.push({ resource: p });
   }
-  for (let i = 0; i < LARGE_RECORD_COUNTS.observations; i++) {
+  for (let i = 0; i < counts.observations; i++) {
     const [code, display, unit, value] = VITALS[i % VITALS.length]!;
     const o: Observation = {
       resourceType: 'Observation',
@@ -55,12 +66,12 @@ export function largeLupusRecord(id: string = LARGE_RECORD_ID): Bundle {
     };
     extra.push({ resource: o });
   }
-  for (let i = 0; i < LARGE_RECORD_COUNTS.medicationRequests; i++) {
+  for (let i = 0; i < counts.medicationRequests; i++) {
     const [code, display] = i % 2 === 0 ? ['313782', 'Acetaminophen 325 MG Oral Tablet'] : ['665078', 'Loratadine 5 MG Chewable Tablet'];
     const r: MedicationRequest = { resourceType: 'MedicationRequest', id: `${id}-rx-${i}`, status: 'completed', intent: 'order', medicationCodeableConcept: { coding: [{ system: RXNORM, code, display }], text: display }, subject, authoredOn: back(i, 29) };
     extra.push({ resource: r });
   }
-  for (let i = 0; i < LARGE_RECORD_COUNTS.immunizations; i++) {
+  for (let i = 0; i < counts.immunizations; i++) {
     const display = 'Influenza, seasonal, injectable, preservative free';
     const im: Immunization = { resourceType: 'Immunization', id: `${id}-imm-${i}`, status: 'completed', vaccineCode: { coding: [{ system: CVX, code: '140', display }], text: display }, patient: subject, occurrenceDateTime: back(i, 400), primarySource: true };
     extra.push({ resource: im });

@@ -35,7 +35,16 @@ export const toolShape = {
   compareRounds: setting(z.string().optional(), {
     env: 'ROUNDS',
     shownDefault: '5',
-    doc: 'Alternating rounds of bench/compare-builds.sh.',
+    doc: 'Alternating rounds of bench/compare-builds.sh and of bench/large-record.ts.',
+  }),
+  benchRoots: setting(text(), {
+    env: 'BENCH_ROOTS',
+    shownDefault: 'none: this checkout only',
+    doc: 'Comma-separated checkouts whose dist/ bench/large-record.ts runs interleaved with this checkout, round by round (issue #21 item 4).',
+  }),
+  benchHapiPid: setting(text(), {
+    env: 'BENCH_HAPI_PID',
+    doc: 'The pid of the HAPI JVM behind FHIR_BASE_URL, on this machine: bench/large-record.ts then prints HAPI\'s CPU time per hook.',
   }),
   compareHooks: setting(z.string().optional(), {
     env: 'HOOKS',
@@ -73,10 +82,42 @@ export const toolShape = {
     shownDefault: '10000',
     doc: 'Patients screened for the evaluation-alone figure of `npm run bench -- --population`.',
   }),
+  benchDetailPatients: setting(z.string().optional(), {
+    env: 'BENCH_DETAIL_PATIENTS',
+    shownDefault: '400',
+    doc: 'Cohort patients bench/evaluator-detail.ts evaluates per pass (detail `full` against `decision`, interleaved).',
+  }),
+  benchDetailModes: setting(text(), {
+    env: 'BENCH_DETAIL_MODES',
+    shownDefault: 'every mode',
+    doc: 'Comma-separated modes bench/evaluator-detail.ts runs (`base`, `full`, `decision`, `base-screen`, `screen`): one alone, for a CPU profile.',
+  }),
+  benchBase: setting(text(), {
+    env: 'BENCH_BASE',
+    doc: 'Another checkout (its src/ and fhir-mappings/, with node_modules beside) whose evaluator and screenPatient bench/evaluator-detail.ts times interleaved with this one\'s, as `base` and `base-screen`.',
+  }),
   benchCohortDir: setting(text(), {
     env: 'BENCH_COHORT_DIR',
     shownDefault: 'a folder under the system\'s temporary directory, removed after',
     doc: 'Where `npm run bench -- --population` writes (or finds) its NDJSON cohort; kept when given.',
+  }),
+  benchPopulationBase: setting(text(), {
+    env: 'BENCH_POPULATION_BASE',
+    doc: 'Another checkout whose `dist/` is built (e.g. main before a change): `npm run bench -- --population` then runs it and this build end to end, alternating, for a before/after in one run.',
+  }),
+  benchPopulationCompare: setting(z.string().optional(), {
+    env: 'BENCH_POPULATION_COMPARE',
+    shownDefault: '10000',
+    doc: 'Patients of the before/after cohort when `BENCH_POPULATION_BASE` is set.',
+  }),
+  benchPopulationRounds: setting(z.string().optional(), {
+    env: 'BENCH_POPULATION_ROUNDS',
+    shownDefault: '2',
+    doc: 'Rounds of the before/after (each runs both builds) when `BENCH_POPULATION_BASE` is set.',
+  }),
+  benchPopulationNoBuild: setting(z.enum(['1']).optional(), {
+    env: 'BENCH_POPULATION_NO_BUILD',
+    doc: '`1`: `npm run bench -- --population` uses the `dist/` already built instead of running `npm run build` first.',
   }),
   fhirBaseUrl: setting(text(), {
     env: 'FHIR_BASE_URL',

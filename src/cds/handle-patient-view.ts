@@ -1,7 +1,7 @@
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import type { MappingSet } from '../mappings/compiled.js';
 import { evaluateTrials } from '../engine/evaluate-trial.js';
-import type { TrialEvaluation } from '../engine/types.js';
+import type { EvaluationDetail, TrialEvaluation } from '../engine/types.js';
 import { FhirServerSource, type FhirRequestEvent } from '../data/fhir-server-source.js';
 import { gatherPatientData, type DataProvenance } from '../data/gather-patient-data.js';
 import type { PatientDataSource } from '../data/patient-data-source.js';
@@ -53,6 +53,12 @@ export async function handlePatientView(
   caller: { fhirServers: FhirServerPolicy },
   /** Each trial's availability at this site (issue #19 item 3): no card for a trial not recruiting here. */
   availability?: ReadonlyMap<string, TrialAvailability>,
+  /**
+   * 'decision' for the hook: an ineligible trial gives no card, and what reads the evaluations after (the log
+   * line's statuses, the audit event's trials from the cards) needs only their status, so such a trial stops at
+   * its first blocking criterion (issue #21 item 5). 'full' where the trace is returned ($evaluate-from-server).
+   */
+  detail: EvaluationDetail = 'decision',
 ): Promise<PatientViewResult> {
   if (request.hook !== service.hook) throw badRequest(`service ${service.id} answers the ${service.hook} hook, not ${request.hook}`, ['hook']);
   // Server-side request forgery guard (CDS Hooks 2.0 §Trusting CDS Clients), required of every caller so it
@@ -82,7 +88,7 @@ export async function handlePatientView(
   // Issue #17 item 3: codes the lists do not hold, placed by the site's ConceptMap and terminology server
   // before evaluation (the evaluator stays pure: it reads the placements from the record).
   const record = await placeRecordCodes(gathered.record, deps.mappings.terminology.localPlacements, deps.terminologyServer);
-  const { evaluations, faults } = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
+  const { evaluations, faults } = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine, { detail });
   const cards = renderCards(deps.mappings, evaluations, provenance, {
     publicBaseUrl: deps.publicBaseUrl,
     patientId: request.context.patientId,
@@ -97,13 +103,19 @@ export async function handlePatientView(
  * trial with its full trace. The resources are cleaned first, as the hook path cleans prefetch and FHIR
  * answers (data/readable-resource.ts): a malformed one is read as far as it is readable, never a 500.
  */
-export function evaluateBundle(bundle: Bundle, deps: Omit<EngineDeps, 'publicBaseUrl'>, now: Date): { evaluations: TrialEvaluation[]; faults: string[]; patientId?: string } {
+export function evaluateBundle(
+  bundle: Bundle,
+  deps: Omit<EngineDeps, 'publicBaseUrl'>,
+  now: Date,
+  /** 'full' for the routes, which return every trace; population screening asks 'decision' (src/population/screen-patient.ts). */
+  detail: EvaluationDetail = 'full',
+): { evaluations: TrialEvaluation[]; faults: string[]; patientId?: string } {
   const resources: Resource[] = bundleResources(readableBundle(bundle));
   const patients = resources.filter((r): r is Patient => r.resourceType === 'Patient');
   if (patients.length > 1) throw badRequest('the Bundle holds more than one Patient; send one patient at a time', ['Bundle.entry']);
   const patient = patients[0];
   // The site's ConceptMap applies here too; the terminology server is asked on the hook's path only.
   const record = withLocalPlacements(buildPatientRecord(patient, resources.filter((r) => r.resourceType !== 'Patient')), deps.mappings.terminology.localPlacements);
-  const result = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine);
+  const result = evaluateTrials(deps.mappings.trials, record, now, deps.mappings.engine, { detail });
   return patient?.id ? { ...result, patientId: patient.id } : result;
 }

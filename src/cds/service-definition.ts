@@ -82,8 +82,8 @@ function fillCodes(raw: string, mappings: MappingSet): Pick<PrefetchKey, 'templa
   if (!filter.systemWide && Buffer.byteLength(filtered) <= MAX_PREFETCH_TEMPLATE_BYTES) return { template: filtered };
   if (!filter.systemWide) return { template: whole, ownSearch: { template: filtered } };
   const parameter = raw.split('?', 2)[1]!.split('&').find((p) => p.includes(slot.placeholder))!.split('=', 1)[0]!;
-  const known = `${whole}${whole.includes('?') ? '&' : '?'}${parameter}=${listSystemNames().map((n) => `${escapeToken(n)}|`).join(',')}`;
-  return { template: whole, ownSearch: { template: filtered, proof: { all: countOf(whole), known: countOf(known) } } };
+  const unknown = `${whole}${whole.includes('?') ? '&' : '?'}${parameter}:not=${listSystemNames().map((n) => `${escapeToken(n)}|`).join(',')}`;
+  return { template: whole, ownSearch: { template: filtered, proof: { all: countOf(whole), unknown: countOf(unknown) } } };
 }
 
 /**

@@ -70,6 +70,20 @@ function metricResourceType(segment: string | undefined): string {
  */
 export const POST_SEARCH_OVER_BYTES = 2048;
 
+/** Offset parameters of `next` links: HAPI FHIR's `_getpagesoffset`, and `_offset` (https://hl7.org/fhir/R5/search.html#offset). */
+const OFFSET_PARAMETERS = ['_getpagesoffset', '_offset'] as const;
+
+/** The page's entries with search mode `match`, or undefined when an entry has no search mode. */
+function matchCount(bundle: Bundle): number | undefined {
+  let n = 0;
+  for (const entry of Array.isArray(bundle.entry) ? bundle.entry : []) {
+    const mode = entry?.search?.mode;
+    if (mode === undefined) return undefined;
+    if (mode === 'match') n++;
+  }
+  return n;
+}
+
 /** At most `limit` tasks at once, the rest in arrival order (one per hook: no state shared across hooks). */
 class RequestSlots {
   private running = 0;
@@ -123,8 +137,8 @@ export class FhirServerSource implements PatientDataSource {
       const result = await this.search(key, own.template);
       return result.ok ? result : undefined;
     }
-    const [result, all, known] = await Promise.all([this.search(key, own.template), this.count(own.proof.all), this.count(own.proof.known)]);
-    return result.ok && all !== undefined && all === known ? result : undefined;
+    const [result, all, unknown] = await Promise.all([this.search(key, own.template), this.count(own.proof.all), this.count(own.proof.unknown)]);
+    return result.ok && all !== undefined && unknown === 0 ? result : undefined;
   }
 
   /** A `_summary=count` search's total, or undefined when it fails or gives none. */
@@ -149,6 +163,10 @@ export class FhirServerSource implements PatientDataSource {
 
   private async search(key: PrefetchKey, template: string): Promise<FetchResult> {
     const url = this.searchUrl(template);
+    // The first page with the search's total (`_total`, https://hl7.org/fhir/R4/search.html#total; HAPI FHIR leaves it out of a large
+    // search's first page otherwise): with it the later pages can be read side by side (offsetPages). A
+    // server that ignores it pages one after another, as before.
+    if (url.search && !url.searchParams.has('_total') && !url.searchParams.has('_summary')) url.search += '&_total=accurate';
     try {
       const first = await this.request(url, true);
       if (first.resourceType !== 'Bundle') return { ok: true, resources: [first], origin: 'fhir-server', pages: 1 };
@@ -174,6 +192,31 @@ export class FhirServerSource implements PatientDataSource {
   }
 
   private async collectPages(first: Bundle): Promise<FetchResult> {
+    const next = nextLink(first);
+    const url = next === undefined ? undefined : this.pagingUrl(next);
+    const pages = url ? this.offsetPages(first, url) : undefined;
+    if (pages) {
+      const all = await this.readOffsetPages(first, pages);
+      if (all) return all;
+    }
+    return this.followPages(first);
+  }
+
+  /** A `next` link as a URL on this server, or a FetchFailure saying why it may not be followed. */
+  private pagingUrl(next: string): URL {
+    let url: URL;
+    try {
+      url = new URL(next, this.base);
+    } catch {
+      throw new FetchFailure('a paging link is not a URL', 'paging');
+    }
+    if (url.origin !== this.base.origin) throw new FetchFailure('a paging link points to another server', 'paging');
+    if (!linkWithinBase(url, this.base)) throw new FetchFailure('a paging link points outside the FHIR server\'s base path', 'paging');
+    return url;
+  }
+
+  /** The pages one after another, each from the `next` link of the one before (FHIR R4 §3.1.1.6 paging). */
+  private async followPages(first: Bundle): Promise<FetchResult> {
     const resources: Resource[] = bundleResources(first);
     const seen = new Set<string>();
     let bundle = first;
@@ -185,21 +228,73 @@ export class FhirServerSource implements PatientDataSource {
       if (seen.has(next)) throw new FetchFailure('its paging links loop', 'paging');
       seen.add(next);
       if (pages >= this.options.maxPages) throw new FetchFailure(`more than ${this.options.maxPages} pages`, 'limits');
-      let url: URL;
-      try {
-        url = new URL(next, this.base);
-      } catch {
-        throw new FetchFailure('a paging link is not a URL', 'paging');
-      }
-      if (url.origin !== this.base.origin) throw new FetchFailure('a paging link points to another server', 'paging');
-      if (!linkWithinBase(url, this.base)) throw new FetchFailure('a paging link points outside the FHIR server\'s base path', 'paging');
-      const page = await this.request(url);
+      const page = await this.request(this.pagingUrl(next));
       if (page.resourceType !== 'Bundle') throw new FetchFailure('a paging link did not return a Bundle', 'paging');
       bundle = page;
       pages++;
       resources.push(...bundleResources(bundle));
     }
     return { ok: true, resources, origin: 'fhir-server', pages };
+  }
+
+  /**
+   * Every page after the first, when the server pages by offset and says how many the search matched (HAPI
+   * FHIR's `next` link is `[base]?_getpages=<search>&_getpagesoffset=200&_count=200`, and `_total=accurate`
+   * gives the total on the first page): the same link with each later offset, so the pages can be read side
+   * by side within the hook's slots rather than one after another (issue #21 item 4: 3,000 MedicationRequests
+   * are 15 pages). Undefined when the first page and its link do not show that paging plainly.
+   */
+  private offsetPages(first: Bundle, next: URL): URL[] | undefined {
+    const total = first.total;
+    const parameter = OFFSET_PARAMETERS.find((p) => next.searchParams.getAll(p).length === 1);
+    const matched = matchCount(first);
+    if (typeof total !== 'number' || !Number.isSafeInteger(total) || !parameter || matched === undefined) return undefined;
+    const offset = Number(next.searchParams.get(parameter));
+    const size = Number(next.searchParams.get('_count'));
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset !== matched || offset <= 0 || size <= 0 || total <= offset) return undefined;
+    if (total > this.options.maxResources) throw new FetchFailure(`more than ${this.options.maxResources} resources`, 'limits');
+    if (1 + Math.ceil((total - offset) / size) > this.options.maxPages) throw new FetchFailure(`more than ${this.options.maxPages} pages`, 'limits');
+    const at = new RegExp(`([?&]${parameter}=)\\d+(?=&|$)`);
+    const urls: URL[] = [];
+    for (let o = offset; o < total; o += size) {
+      const url = new URL(next);
+      url.search = next.search.replace(at, `$1${o}`);
+      urls.push(url);
+    }
+    return urls;
+  }
+
+  /**
+   * The offset pages read at once; undefined (the caller then follows the links one by one) when what came
+   * back is not plainly the rest of the search: a page with another total, entries without a search mode, or
+   * a count of matches other than its share, or the matches together not the total with each resource once.
+   * A page that cannot be read fails the search, as it would one after another (clinical safety rule 3: the
+   * data is then unknown, never absent).
+   */
+  private async readOffsetPages(first: Bundle, urls: readonly URL[]): Promise<FetchResult | undefined> {
+    const total = first.total!;
+    const size = Number(urls[0]!.searchParams.get('_count'));
+    const offset = matchCount(first)!;
+    const pages = await Promise.all(urls.map((url) => this.request(url)));
+    const resources: Resource[] = bundleResources(first);
+    const ids = new Set<string>();
+    const addMatches = (bundle: Bundle): number => {
+      let n = 0;
+      for (const entry of bundle.entry ?? []) {
+        if (entry.search?.mode !== 'match' || !entry.resource) continue;
+        n++;
+        ids.add(`${entry.resource.resourceType}/${entry.resource.id ?? ''}`);
+      }
+      return n;
+    };
+    addMatches(first);
+    for (const [i, page] of pages.entries()) {
+      if (page.resourceType !== 'Bundle') throw new FetchFailure('a paging link did not return a Bundle', 'paging');
+      const expected = Math.min(size, total - (offset + i * size));
+      if ((page.total !== undefined && page.total !== total) || matchCount(page) !== expected || addMatches(page) !== expected) return undefined;
+      resources.push(...bundleResources(page));
+    }
+    return ids.size === total ? { ok: true, resources, origin: 'fhir-server', pages: 1 + pages.length } : undefined;
   }
 
   /** One request in the hook's slots; `search`: the service's own search, which may go as POST _search. */

@@ -3,6 +3,7 @@ import type { RegistryStatusInput } from '../trials/registry-status.js';
 import type { ClinicalResource } from '../patient/patient-record.js';
 import type { EvalContext } from './context.js';
 import type { PartResult } from './types.js';
+import type { DecisionPlan } from './decision-order.js';
 
 /**
  * The compiled rule tree the evaluator runs. The engine owns these types; src/mappings/ (the loader) builds
@@ -125,6 +126,11 @@ export interface CompiledTrial {
   registry: { url: string; label: string };
   protocolSource: string;
   criteria: CompiledCriterion[];
+  /**
+   * How detail 'decision' walks the criteria and their groups (src/engine/decision-order.ts), worked out once
+   * at load; worked out per call when absent (a trial compiled outside the loader).
+   */
+  decisionPlan?: DecisionPlan;
   /** The file it was loaded from, for messages. */
   file: string;
 }

@@ -1,11 +1,12 @@
-import type { CompiledTrial, EngineValueSets } from './compiled.js';
+import type { CompiledCriterion, CompiledRule, CompiledTrial, EngineValueSets } from './compiled.js';
+import { decisionPlan, type DecisionPlan } from './decision-order.js';
 import type { PatientRecord } from '../patient/patient-record.js';
 import { createContext, type EvalContext } from './context.js';
-import { evaluateRule, needsReview } from './evaluate-rule.js';
+import { combine, evaluateRule, needsReview } from './evaluate-rule.js';
 import { formatDate } from './dates.js';
 import { exclusionFindings, openParts, reviewReasonOf } from './open-parts.js';
 import { criterionFacts as collectFacts } from './facts.js';
-import type { CriterionResult, Evidence, Fact, PartResult, StatusReason, StatusReasonCode, TrialEvaluation, TrialStatus } from './types.js';
+import type { CriterionRef, CriterionResult, EvaluationDetail, Evidence, Outcome, Fact, PartResult, StatusReason, StatusReasonCode, TrialEvaluation, TrialStatus } from './types.js';
 
 function flattenEvidence(p: PartResult, out: Evidence[] = []): Evidence[] {
   for (const e of p.evidence) out.push(e);
@@ -112,36 +113,94 @@ export function notScreenedReason(record: PatientRecord): TrialEvaluation['notSc
   };
 }
 
-function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], stop: TrialEvaluation['notScreened']): TrialEvaluation {
-  const criteria: CriterionResult[] = trial.criteria.map((c) => {
-    const root = evaluateRule(c.rule, ctx, faults, c.guards);
-    const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
-    const parts = root.parts ?? [root];
-    const result: CriterionResult = {
-      id: c.id,
-      type: c.type,
-      item: c.item,
-      text: c.text,
-      interpretation: c.interpretation,
-      anchor: c.anchor,
-      outcome: root.outcome,
-      result: root.outcome === 'review' ? 'unknown' : root.outcome,
-      review: needsReview(root),
-      reason: root.reason,
-      evidence: flattenEvidence(root),
-      missing,
-      parts,
-      open: openParts(root),
-    };
-    const facts = collectFacts(c.type, c.rule, root);
-    if (facts.length > 0) result.facts = facts;
-    // Issue #11 item 4: the date an exclusion met on past events stops applying.
-    if (c.type === 'exclusion' && root.outcome === 'met' && root.clears) {
-      result.clearsOn = root.clears.on;
-      result.clearsAfter = root.clears.after;
+/** One criterion evaluated, with its trace. A fault inside it makes a leaf unknown (evaluateRule), never blocking. */
+function evaluateCriterion(c: CompiledCriterion, ctx: EvalContext, faults: string[]): CriterionResult {
+  const root = evaluateRule(c.rule, ctx, faults, c.guards);
+  const missing = root.outcome === 'unknown' ? (root.missing ?? []) : [];
+  const parts = root.parts ?? [root];
+  const result: CriterionResult = {
+    id: c.id,
+    type: c.type,
+    item: c.item,
+    text: c.text,
+    interpretation: c.interpretation,
+    anchor: c.anchor,
+    outcome: root.outcome,
+    result: root.outcome === 'review' ? 'unknown' : root.outcome,
+    review: needsReview(root),
+    reason: root.reason,
+    evidence: flattenEvidence(root),
+    missing,
+    parts,
+    open: openParts(root),
+  };
+  const facts = collectFacts(c.type, c.rule, root);
+  if (facts.length > 0) result.facts = facts;
+  // Issue #11 item 4: the date an exclusion met on past events stops applying.
+  if (c.type === 'exclusion' && root.outcome === 'met' && root.clears) {
+    result.clearsOn = root.clears.on;
+    result.clearsAfter = root.clears.after;
+  }
+  return result;
+}
+
+function refOf(c: CompiledCriterion): CriterionRef {
+  return { id: c.id, type: c.type, item: c.item, text: c.text };
+}
+
+/**
+ * A rule's outcome, its groups stopped at the first part that settles them, in the plan's order: the outcome
+ * evaluateRule gives with every part (combine: "all" is not met once a part is not met, "any" met once a part
+ * is met, "at least N" met at N parts met and not met once too few parts are left). Leaves go through
+ * evaluateRule, so their memo, guards and fault handling are the same; nothing is built for the trace.
+ */
+function probeRule(rule: CompiledRule, ctx: EvalContext, faults: string[], guards: CompiledCriterion['guards'], plan: DecisionPlan): Outcome {
+  if (!('of' in rule)) return evaluateRule(rule, ctx, faults, guards).outcome;
+  const order = plan.parts.get(rule) ?? rule.of.map((_, i) => i);
+  const outcomes: Outcome[] = [];
+  let met = 0;
+  let notMet = 0;
+  for (const i of order) {
+    const o = probeRule(rule.of[i]!, ctx, faults, guards, plan);
+    outcomes.push(o);
+    if (o === 'met') met++;
+    else if (o === 'not-met') notMet++;
+    if (rule.kind === 'all' && notMet > 0) return 'not-met';
+    if (rule.kind === 'any' && met > 0) return 'met';
+    if (rule.kind === 'atLeast' && (met >= rule.n || rule.of.length - notMet < rule.n)) return met >= rule.n ? 'met' : 'not-met';
+  }
+  return combine(rule, outcomes);
+}
+
+/**
+ * Detail 'decision': each criterion's outcome in the plan's order (probeRule) until the first that blocks,
+ * which is then evaluated whole (its leaves answer from the request's memo). The criteria before it are not
+ * carried: their outcome was worked out only as far as showing they do not block. When none blocks, every
+ * criterion is evaluated whole, in protocol order, as detail 'full' does.
+ */
+function evaluateUntilBlocked(trial: CompiledTrial, ctx: EvalContext, faults: string[]): { criteria: CriterionResult[]; notEvaluated?: CriterionRef[] } {
+  const plan = trial.decisionPlan ?? decisionPlan(trial.criteria);
+  // Faults are reported by the whole evaluation below; a probe's would count the same leaf twice.
+  const probeFaults: string[] = [];
+  for (const i of plan.order) {
+    const c = trial.criteria[i]!;
+    const outcome = probeRule(c.rule, ctx, probeFaults, c.guards, plan);
+    if (c.type === 'inclusion' ? outcome === 'not-met' : outcome === 'met') {
+      const blocking = evaluateCriterion(c, ctx, faults);
+      return { criteria: [blocking], notEvaluated: trial.criteria.filter((x) => x !== c).map(refOf) };
     }
-    return result;
-  });
+  }
+  return { criteria: trial.criteria.map((c) => evaluateCriterion(c, ctx, faults)) };
+}
+
+function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], stop: TrialEvaluation['notScreened'], detail: EvaluationDetail): TrialEvaluation {
+  // A record not screened (the patient has died) needs no criterion for its decision.
+  const { criteria, notEvaluated } =
+    detail === 'full'
+      ? { criteria: trial.criteria.map((c) => evaluateCriterion(c, ctx, faults)), notEvaluated: undefined }
+      : stop
+        ? { criteria: [], notEvaluated: trial.criteria.map(refOf) }
+        : evaluateUntilBlocked(trial, ctx, faults);
   const { status, blocking, statusReason } = stop
     ? { status: 'ineligible' as const, blocking: [], statusReason: { code: 'not-screened' as const, codes: ['not-screened' as const], text: stop.reason, criteria: [] } }
     : trialStatus(criteria);
@@ -155,6 +214,7 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
     criteria,
     evaluatedAt: ctx.now.toISOString(),
   };
+  if (notEvaluated) evaluation.notEvaluated = notEvaluated;
   if (trial.nctId) evaluation.nctId = trial.nctId;
   if (stop) evaluation.notScreened = stop;
   return evaluation;
@@ -163,16 +223,20 @@ function evaluateWith(trial: CompiledTrial, ctx: EvalContext, faults: string[], 
 /**
  * Evaluates every trial for one patient. Pure: the record and "now" are arguments, nothing is read from
  * the environment. `faults` lists criteria that could not be evaluated, for the caller to log.
+ * `detail` (EvaluationDetail): 'full' by default; 'decision' gives the same statuses and stops an ineligible
+ * trial at its first blocking criterion.
  */
 export function evaluateTrials(
   trials: readonly CompiledTrial[],
   record: PatientRecord,
   now: Date,
   engine: EngineValueSets,
+  options: { detail?: EvaluationDetail } = {},
 ): { evaluations: TrialEvaluation[]; faults: string[] } {
   const ctx = createContext(record, now, engine);
   const faults: string[] = [];
   const stop = notScreenedReason(record);
-  const evaluations = trials.map((t) => evaluateWith(t, ctx, faults, stop));
+  const detail = options.detail ?? 'full';
+  const evaluations = trials.map((t) => evaluateWith(t, ctx, faults, stop, detail));
   return { evaluations, faults };
 }

@@ -152,6 +152,36 @@ export interface TrialEvaluation {
    * the trial is then ineligible with this reason and its evidence, and no card is shown.
    */
   notScreened?: { reason: string; evidence: Evidence[] };
+  /**
+   * The criteria evaluated, in protocol order. With detail 'full' (the default) every criterion; with detail
+   * 'decision' a trial that stopped holds only its blocking criterion, whole (`notEvaluated` lists the rest),
+   * and a trial not screened none.
+   */
   criteria: CriterionResult[];
+  /**
+   * Set only with detail 'decision', when the trial stopped at a blocking criterion (or was not screened): the
+   * other criteria, in protocol order, whose result is not carried. Each was either not evaluated or evaluated
+   * only as far as showing it does not block; none is met, not met or unknown on this evaluation, because the
+   * trial is ineligible whatever they say. A consumer lists them as "not evaluated", never as missing data
+   * (issue #21 item 5).
+   */
+  notEvaluated?: CriterionRef[];
   evaluatedAt: string;
 }
+
+/** A criterion named without a result: what a "not evaluated" line shows. */
+export interface CriterionRef {
+  id: string;
+  type: 'inclusion' | 'exclusion';
+  item: string;
+  text: string;
+}
+
+/**
+ * How much of each trial the evaluator works out:
+ * - 'full': every criterion of every trial, with its trace (POST /trials/$evaluate, the SMART app);
+ * - 'decision': the same statuses, but a trial stops at its first blocking criterion (an inclusion not met, an
+ *   exclusion met) in a cost order (src/engine/decision-order.ts), for callers that need no trace of an
+ *   ineligible trial (the hook shows no card for it; population screening keeps why it is ineligible).
+ */
+export type EvaluationDetail = 'full' | 'decision';

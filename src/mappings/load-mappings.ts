@@ -7,6 +7,7 @@ import { compileValueSet, unionValueSets, type CompiledValueSet, type ExpandedCo
 import { indexValueSets } from '../terminology/value-set-index.js';
 import { EXPANDED_FROM_EXTENSION } from '../terminology/expand.js';
 import type { ClinicalResource } from '../patient/patient-record.js';
+import { decisionPlan } from '../engine/decision-order.js';
 import { DURATION_FIELDS, type CompiledCriterion, type CompiledRule, type CompiledTrial, type DurationField, type EngineValueSets, type PartGuard, type PartWindow, type ResourcePredicate } from '../engine/compiled.js';
 import type { CompileScope, CompiledExpression, RuleKind } from '../engine/rule-kind.js';
 import { RULE_KINDS } from '../engine/rules/registry.js';
@@ -419,7 +420,7 @@ export function loadMappings(options: LoadOptions): MappingSet {
           seen.add(id);
         }
       }
-      const compiled: CompiledTrial = { ...input, criteria, file };
+      const compiled: CompiledTrial = { ...input, criteria, decisionPlan: decisionPlan(criteria), file };
       const problems = checkTrial(compiled, (id) => listUnits.get(id) ?? []);
       if (problems.length > 0) throw new MappingError(file, problems.map((p) => `criterion ${p.criterion}, ${p.message}`).join('; '));
       return compiled;

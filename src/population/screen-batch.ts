@@ -30,7 +30,14 @@ export interface ScreenBatch {
  * criterion ids and open items' words, which the receiving side has in its own mappings (the words alone are
  * most of an entry: sent for every patient they made the copy between threads cost more than the screening).
  */
-export type CompactEntry = Omit<ScreeningEntry, 'isNew' | 'criteria' | 'openItemText'> & { outcomes: Outcome[] };
+export type CompactEntry = Omit<ScreeningEntry, 'isNew' | 'criteria' | 'openItemText'> & {
+  outcomes: Outcome[];
+  /**
+   * The criteria the outcomes are for, when not the trial's every criterion: an ineligible entry holds only
+   * its blocking one (ScreeningEntry.criteria).
+   */
+  ids?: string[];
+};
 
 export interface BatchResult {
   id: number;
@@ -44,7 +51,9 @@ export interface BatchResult {
 /** Entries made compact for the trip between threads. */
 export function compactEntry(e: Omit<ScreeningEntry, 'isNew'>): CompactEntry {
   const { criteria, openItemText: _words, ...rest } = e;
-  return { ...rest, outcomes: criteria.map((c) => c.outcome) };
+  const compact: CompactEntry = { ...rest, outcomes: criteria.map((c) => c.outcome) };
+  if (e.status === 'ineligible') compact.ids = criteria.map((c) => c.id);
+  return compact;
 }
 
 /** Rebuilds full entries from compact ones with the words and ids of the job's trials, in protocol order. */
@@ -54,9 +63,12 @@ export function entryExpander(mappings: MappingSet): (e: CompactEntry) => Omit<S
   );
   return (e) => {
     const trial = trials.get(e.trialId);
-    if (!trial || trial.ids.length !== e.outcomes.length) throw new Error(`a screening thread answered for criteria the job's trial ${e.trialId} does not have`);
-    const { outcomes, ...rest } = e;
-    return { ...rest, openItemText: e.openItems.map((id) => trial.words.get(id) ?? id), criteria: trial.ids.map((id, i) => ({ id, outcome: outcomes[i]! })) };
+    const ids = e.ids ?? trial?.ids;
+    if (!trial || !ids || ids.length !== e.outcomes.length || (e.ids && !e.ids.every((id) => trial.words.has(id)))) {
+      throw new Error(`a screening thread answered for criteria the job's trial ${e.trialId} does not have`);
+    }
+    const { outcomes, ids: _ids, ...rest } = e;
+    return { ...rest, openItemText: e.openItems.map((id) => trial.words.get(id) ?? id), criteria: ids.map((id, i) => ({ id, outcome: outcomes[i]! })) };
   };
 }
 

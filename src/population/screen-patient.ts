@@ -123,7 +123,9 @@ export function screenPatient(patient: PatientLines, ctx: ScreenContext, previou
       entry.push({ resource });
     }
     const bundle: Bundle = { resourceType: 'Bundle', type: 'collection', entry };
-    const { evaluations, faults } = evaluateBundle(bundle, { mappings: ctx.mappings, fhir: NO_FHIR }, ctx.now);
+    // 'decision' (issue #21 item 5): a trial the patient is ineligible for stops at its first blocking
+    // criterion, which its entry keeps; candidates are evaluated whole, as the worklist shows every criterion.
+    const { evaluations, faults } = evaluateBundle(bundle, { mappings: ctx.mappings, fhir: NO_FHIR }, ctx.now, 'decision');
     const seen = lastDataSeen(entry.map((e) => e.resource!), ctx.now);
     const about = { patientId: patient.patientId, fhirServer: ctx.fhirServer, jobId: ctx.jobId, dataDigest: digest, ...(seen ? { lastDataSeen: seen } : {}) };
     return { entries: evaluations.map((e) => screeningEntry(e, about)), unchanged: false, fault: faults.length > 0, resources };

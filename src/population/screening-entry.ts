@@ -23,7 +23,11 @@ export interface ScreeningEntry {
   openItems: string[];
   /** The same, in words ("Inclusion 4: Inadequate response to these treatments"). */
   openItemText: string[];
-  /** Every criterion's outcome, in protocol order. */
+  /**
+   * Every criterion's outcome, in protocol order. An ineligible entry holds only the criterion that blocks it
+   * (population screening evaluates with detail 'decision', src/engine/types.ts), or none when the patient was
+   * not screened (deceased); the criteria it does not list were not evaluated (neither met nor unknown).
+   */
   criteria: { id: string; outcome: Outcome }[];
   /** The latest clinical date among the patient's resources (the last time data was seen), if any. */
   lastDataSeen?: string;

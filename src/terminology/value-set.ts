@@ -52,6 +52,13 @@ export interface CompiledValueSet {
    */
   namePatterns: readonly RegExp[];
   /**
+   * Every name of the list in one pattern, without word boundaries (issue #21 item 5: "drug names are compiled
+   * into one matcher per list"): one pass over a text tells that it holds none of the names, which is the
+   * answer for most texts, before the names are tried one by one for the longest whole-word match. Absent
+   * for a list without names.
+   */
+  anyName?: RegExp;
+  /**
    * Every loaded list inverted (`system|code` -> list ids), shared by the lists one loader compiled
    * (compileValueSets): a record's codes are placed once per request and each list is then a map lookup.
    */
@@ -121,7 +128,14 @@ export function compileValueSet(input: ValueSetInput, localCodes: readonly CodeE
     nameIngredients,
     ingredientNames,
     namePatterns: names.map(namePattern),
+    ...anyNameOf(names),
   };
+}
+
+/** The list's names as one alternation (longest first, so a longer name is tried first where two begin). */
+function anyNameOf(names: readonly string[]): { anyName?: RegExp } {
+  if (names.length === 0) return {};
+  return { anyName: new RegExp([...names].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')) };
 }
 
 /**
@@ -228,6 +242,8 @@ export function matchingKeys(vs: CompiledValueSet, keys: Iterable<string>): stri
 /** The ingredient name in free text (already in lower case) that this value set lists, for the by-name fallback. */
 export function matchName(vs: CompiledValueSet, lower: string | undefined): string | undefined {
   if (!lower || vs.names.length === 0) return undefined;
+  // A whole-word match contains the name: a text holding none of them (most texts) is done in one pass.
+  if (vs.anyName && !vs.anyName.test(lower)) return undefined;
   // The longest name that matches: "rituxan hycela" rather than "rituxan", "mycophenolic acid" rather
   // than "mycophenolate"... each maps to its own ingredient.
   let best: string | undefined;
@@ -259,6 +275,7 @@ export function unionValueSets(sets: readonly CompiledValueSet[]): CompiledValue
     ingredientNames: new Map(sets.flatMap((s) => [...s.ingredientNames])),
     members: sets,
     namePatterns: names.map(namePattern),
+    ...anyNameOf(names),
     ...(sets[0]?.index ? { index: sets[0].index } : {}),
   };
 }

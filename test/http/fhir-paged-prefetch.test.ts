@@ -111,7 +111,7 @@ describe('a paged prefetch with a fhirServer', () => {
   for (const [name, link] of refused) {
     it(`never requests a next link that ${name}; runs its own search on fhirServer instead`, async () => {
       const { cards, calls, auth } = await hook(link(server.url));
-      expect(calls).toEqual([`/fhir/MedicationStatement?patient=${PATIENT}&_include=MedicationStatement:medication&_count=200`]);
+      expect(calls).toEqual([`/fhir/MedicationStatement?patient=${PATIENT}&_include=MedicationStatement:medication&_count=200&_total=accurate`]);
       expect(auth).toEqual([`Bearer ${TOKEN}`]);
       expect(view(cards)).toEqual(await wholeRecordCards());
     });
@@ -119,7 +119,7 @@ describe('a paged prefetch with a fhirServer', () => {
 
   it('keeps the first page as partial when neither the link nor its own search can be read: unknown, never not met', async () => {
     const { body, cards, calls } = await hook(`${server.url}/broken/fhir?_getpages=p1`, `${server.url}/broken/fhir`);
-    expect(calls).toEqual(['/broken/fhir?_getpages=p1', `/broken/fhir/MedicationStatement?patient=${PATIENT}&_include=MedicationStatement:medication&_count=200`]);
+    expect(calls).toEqual(['/broken/fhir?_getpages=p1', `/broken/fhir/MedicationStatement?patient=${PATIENT}&_include=MedicationStatement:medication&_count=200&_total=accurate`]);
     const blina = cards.find((c) => c.source.topic.code === BLINA);
     expect(blina).toBeDefined();
     const inc4 = blina.extension[EXTENSION_KEY].criteria.find((c: any) => c.id === 'inc-4');

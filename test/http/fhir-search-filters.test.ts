@@ -5,7 +5,8 @@
  * stay within FHIR_SEARCH_CONCURRENCY. (The templates in discovery: test/http/fhir-search-templates.test.ts.)
  *
  * The EHR here is a small FHIR server over one patient's Bundle that answers token searches as FHIR R4
- * §3.1.1.4.9 defines them (`[code]`, `[system]|[code]`, `[system]|`), `_summary=count` and POST _search.
+ * §3.1.1.4.9 defines them (`[code]`, `[system]|[code]`, `[system]|`, the `:not` modifier), `_summary=count` and
+ * POST _search.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bundle, BundleEntry, Coding, Procedure, Resource } from '@medplum/fhirtypes';
@@ -50,7 +51,7 @@ function matchesToken(r: Resource, parameter: string, value: string): boolean {
 }
 
 /** The EHR: searches over the bundle by patient and code tokens, GET or POST _search, with a delay per answer. */
-function ehr(bundle: Bundle, seen: Seen[], delayMs: () => number, inFlight: { now: number; max: number }) {
+function ehr(bundle: Bundle, seen: Seen[], delayMs: () => number, inFlight: { now: number; max: number }, ignoreNot: () => boolean = () => false) {
   const resources = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => r !== undefined);
   return (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
@@ -71,6 +72,9 @@ function ehr(bundle: Bundle, seen: Seen[], delayMs: () => number, inFlight: { no
         for (const parameter of ['code', 'vaccine-code']) {
           const value = params.get(parameter);
           if (value !== null) matches = matches.filter((r) => matchesToken(r, parameter, value));
+          // `:not`: the resources that do not contain a match (a resource with no code among them).
+          const not = ignoreNot() ? null : params.get(`${parameter}:not`);
+          if (not !== null) matches = matches.filter((r) => !matchesToken(r, parameter, not));
         }
         body = params.get('_summary') === 'count'
           ? { resourceType: 'Bundle', type: 'searchset', total: matches.length }
@@ -122,9 +126,11 @@ describe('the service\'s own searches on a large record', () => {
   const inFlight = { now: 0, max: 0 };
   let record = bulkRecord();
   let delay = 0;
+  /** The EHR ignores the `:not` modifier (reads `code:not` as an unknown parameter). */
+  let notIgnored = false;
 
   beforeAll(async () => {
-    server = await startServer((req, res) => ehr(record, seen, () => delay, inFlight)(req, res));
+    server = await startServer((req, res) => ehr(record, seen, () => delay, inFlight, () => notIgnored)(req, res));
     app = testApp({}, { FHIR_SEARCH_CONCURRENCY: '3' });
     await app.ready();
   });
@@ -136,6 +142,7 @@ describe('the service\'s own searches on a large record', () => {
     seen.length = 0;
     record = bulkRecord();
     delay = 0;
+    notIgnored = false;
     inFlight.max = 0;
   });
 
@@ -173,10 +180,20 @@ describe('the service\'s own searches on a large record', () => {
     expect(provenance.find((p) => p.key === 'procedures')).toMatchObject({ origin: 'fhir-server', count: 303 });
   });
 
+  it('reads Procedures whole when the EHR ignores the :not modifier (its count of the uncoded is every Procedure)', async () => {
+    notIgnored = true;
+    const full = view(await cardsOf(hookRequest(PATIENT, { prefetch: prefetchFor(record) })));
+    expect(view(await cardsOf(withoutPrefetch()))).toEqual(full);
+    const whole = seen.filter((s) => s.type === 'Procedure' && !s.params.has('code') && !s.params.has('code:not') && s.params.get('_summary') !== 'count');
+    expect(whole.length).toBeGreaterThan(0);
+    const { provenance } = await hookTrace(app, withoutPrefetch());
+    expect(provenance.find((p) => p.key === 'procedures')).toMatchObject({ origin: 'fhir-server', count: 302 });
+  });
+
   it('reads Procedures whole when the EHR cannot count', async () => {
     // A server that ignores _summary=count answers the search's page with no total: no proof, no filter.
     const source = new FhirServerSource({ baseUrl: `${server.url}/fhir`, context: { patientId: PATIENT }, timeoutMs: 2000, maxPages: 5, maxResources: 10_000 });
-    const key = { key: 'procedures', resourceType: 'Procedure' as const, template: 'Procedure?patient={{context.patientId}}', ownSearch: { template: 'Procedure?patient={{context.patientId}}&code=302497006', proof: { all: 'Procedure?patient={{context.patientId}}&_summary=count', known: 'Patient/nobody' } } };
+    const key = { key: 'procedures', resourceType: 'Procedure' as const, template: 'Procedure?patient={{context.patientId}}', ownSearch: { template: 'Procedure?patient={{context.patientId}}&code=302497006', proof: { all: 'Procedure?patient={{context.patientId}}&_summary=count', unknown: 'Patient/nobody' } } };
     const result = await source.get(key);
     expect(result.ok && result.resources.length).toBe(302);
   });

@@ -110,7 +110,7 @@ describe('filling the code placeholders from the mappings', () => {
     expect(key.ownSearch!.template).toContain('urn:oid:2.16.840.1.113883.6.90|');
     expect(key.ownSearch!.proof).toEqual({
       all: 'Procedure?patient={{context.patientId}}&_summary=count',
-      known: expect.stringMatching(/^Procedure\?patient=\{\{context\.patientId\}\}&code=http:\/\/snomed\.info\/sct\|,.*&_summary=count$/),
+      unknown: expect.stringMatching(/^Procedure\?patient=\{\{context\.patientId\}\}&code:not=http:\/\/snomed\.info\/sct\|,.*&_summary=count$/),
     });
   });
 

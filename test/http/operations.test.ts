@@ -109,7 +109,10 @@ describe('GET /metrics and GET /readyz (issue #12 item 6)', () => {
     // Compiles, but gives a CodeableConcept where a boolean is needed: a fault only at evaluation time.
     trial.criteria.find((c: { id: string }) => c.id === 'exc-3').rule.of[0].where = 'code';
     writeFileSync(file, JSON.stringify(trial));
+    // With SLE, so the hook (detail 'decision') reaches exc-3: an ineligible trial stops at its first blocking
+    // criterion, and a part it never evaluates cannot fault.
     const record = new PatientBuilder('fault-patient', { gender: 'female', birthDate: yearsAgo(12) })
+      .condition('http://snomed.info/sct', '55464009', 'Systemic lupus erythematosus', { onset: daysAgo(400) })
       .condition('http://snomed.info/sct', '26843008', 'Antiphospholipid syndrome', { onset: daysAgo(30) })
       .bundle();
     const app = testApp({}, { MAPPINGS_DIR: dir });

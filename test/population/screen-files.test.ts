@@ -127,6 +127,17 @@ describe('screening a population from NDJSON', () => {
       const { evaluations } = await hookTrace(app, payload);
       for (const ev of evaluations) {
         const e = byKey.get(`${patientId} ${ev.trialId}`);
+        if (ev.status === 'ineligible') {
+          // Screening stops an ineligible trial at its first blocking criterion (detail 'decision'): the entry
+          // holds the criteria evaluated up to it, each as the full trace has it, and one of the trace's blocking ones.
+          const full = new Map(ev.criteria.map((c) => [c.id, c.outcome]));
+          expect(e?.status, `${patientId} ${ev.trialId}`).toBe('ineligible');
+          expect(e?.criteria.map((c) => [c.id, c.outcome])).toEqual(e?.criteria.map((c) => [c.id, full.get(c.id)]));
+          // A record not screened (the patient died) is ineligible before any criterion.
+          if (ev.notScreened) expect(e?.criteria).toEqual([]);
+          else expect(e?.criteria.some((c) => ev.blocking.includes(c.id))).toBe(true);
+          continue;
+        }
         const open = ev.criteria.filter((c) => c.outcome === 'unknown' || c.outcome === 'review').map((c) => c.id);
         expect({ patientId, trial: ev.trialId, status: e?.status, reason: e?.statusReason, open: e?.openItems, criteria: e?.criteria }).toEqual({
           patientId,
@@ -150,6 +161,11 @@ describe('screening a population from NDJSON', () => {
       const patientId = patientIdOf(bundle);
       for (const t of await evaluateOverHttp(app, bundle)) {
         const e = byKey.get(`${patientId} ${t.trialId}`);
+        // An ineligible trial's entry holds only the criteria evaluated up to the blocking one (see above).
+        if (t.status === 'ineligible') {
+          expect(e?.status).toBe('ineligible');
+          continue;
+        }
         // The entry the contract's screeningEntry makes of the same evaluation says the same words.
         expect(screeningEntry(t, { patientId, fhirServer: options.fhirServer, jobId: 'job-1', dataDigest: '-' }).openItemText).toEqual(e?.openItemText);
         expect({ patientId, trial: t.trialId, status: e?.status, open: e?.openItemText }).toEqual({

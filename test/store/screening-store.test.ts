@@ -47,6 +47,22 @@ describe('the embedded screening journal', () => {
     expect(readFileSync(resolve(dir, 'own-file', 'feedback.jsonl'), { encoding: 'utf8', flag: 'a+' })).toBe('');
   });
 
+  it('gives entries with the same outcomes but other words or other criteria their own outcomes line', async () => {
+    const state = await openAt('same-outcomes');
+    const e = exampleEntries('sle-teen-missing-tests', 'job-1').find((x) => x.openItems.length > 0)!;
+    const words = { ...e, patientId: 'other-words', openItemText: e.openItemText.map((t) => `${t} (the site's words)`) };
+    const ids = { ...e, patientId: 'other-ids', criteria: e.criteria.map((c, i) => (i === 0 ? { ...c, id: `${c.id}-b` } : c)) };
+    await state.screening.put([e, words, ids]);
+    await state.screening.put([{ ...words, patientId: 'other-words-2' }]);
+    const held = await state.screening.forTrial(e.trialId);
+    const of = (id: string): (typeof held)[number] | undefined => held.find((h) => h.patientId === id);
+    expect(of(e.patientId)?.openItemText).toEqual(e.openItemText);
+    expect(of('other-words')?.openItemText).toEqual(words.openItemText);
+    expect(of('other-words-2')?.openItemText).toEqual(words.openItemText);
+    expect(of('other-ids')?.criteria).toEqual(ids.criteria);
+    expect(of(e.patientId)?.criteria).toEqual(e.criteria);
+  });
+
   it('refuses a batch it could not read back at start, and keeps none of it', async () => {
     const state = await openAt('refuse');
     const good = exampleEntries('sle-child-likely', 'job-1');

@@ -16,7 +16,9 @@ const ROUTE_CHECKED = { allows: (): boolean => true };
 export async function hookTrace(app: FastifyInstance, payload: Record<string, unknown>): Promise<PatientViewResult> {
   const service = app.services.find((s) => s.hook === 'patient-view');
   if (!service) throw new Error('no patient-view service');
-  return handlePatientView(service, hookRequestSchema.parse(payload), app.engine, app.clock(), { fhirServers: ROUTE_CHECKED });
+  // 'full': the route asks 'decision' (an ineligible trial stops at its first blocking criterion), which gives
+  // the same statuses and the same traces for the trials that get a card; tests read every trial's trace here.
+  return handlePatientView(service, hookRequestSchema.parse(payload), app.engine, app.clock(), { fhirServers: ROUTE_CHECKED }, undefined, 'full');
 }
 
 /** Each card's trial trace, after checking that the card's compact results agree with it criterion by criterion. */

@@ -74,7 +74,7 @@ export const trialsRoutes: FastifyPluginAsyncZod = async (app) => {
     // The same FHIR server policy as the hook route: only servers this caller may name are fetched.
     const fhirServers = request.client?.fhirServers ?? NO_FHIR_SERVERS;
     const availability = await app.siteInfo.availability(now);
-    const { evaluations, faults, provenance } = await handlePatientView(service, hook, app.engine, now, { fhirServers }, availability);
+    const { evaluations, faults, provenance } = await handlePatientView(service, hook, app.engine, now, { fhirServers }, availability, 'full');
     await app.state.audit.record(auditEventFor(request, new Date(), 'evaluate', { patientId, fhirServer }));
     request.logLine = { message: 'server patient evaluated', fields: { trials: evaluations.length, faults, sources: provenance.map((p) => `${p.key}:${p.origin}:${p.count}`) } };
     return { patient: `Patient/${patientId}`, evaluatedAt: now.toISOString(), trials: withAvailability(evaluations, availability) };
