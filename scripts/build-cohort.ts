@@ -21,7 +21,8 @@ import { join, resolve } from 'node:path';
 import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
 import type { MappingSet } from '../src/mappings/compiled.js';
 import { loadMappings } from '../src/mappings/load-mappings.js';
-import { EXPORT_TYPES, exportCodeFilters } from '../src/population/export-scope.js';
+import { exportRequest, passesCodeFilter } from '../src/bulk/export-request.js';
+import { CLINICAL_TYPES } from '../src/patient/patient-record.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const SYNTHEA_DIR = resolve(ROOT, '..', 'shared', 'data', 'synthea');
@@ -43,12 +44,16 @@ function withReferences(v: unknown, map: ReadonlyMap<string, string>): unknown {
   return out;
 }
 
+/** Every type a patient record is built from, and the Medications it references. */
+const RECORD_TYPES: readonly string[] = ['Patient', ...CLINICAL_TYPES, 'Medication'];
+
 /**
  * One patient's Bundle (a Synthea transaction, an example collection) as the resources a Bulk Data export of
- * it holds: only EXPORT_TYPES, filtered by `filters` when given, every reference to a resource of the
+ * it holds: only the job's export types and the Medications it reads by reference (src/bulk/export-request.ts),
+ * filtered by `filters` (a token search's matching) when given, every reference to a resource of the
  * bundle written as a server writes it (`Patient/<id>`, not Synthea's `urn:uuid:`).
  */
-export function exportResources(bundle: Bundle, filters?: ReadonlyMap<string, ReadonlySet<string>>): Resource[] {
+export function exportResources(bundle: Bundle, filters?: ReadonlyMap<string, readonly string[]>, types: readonly string[] = RECORD_TYPES): Resource[] {
   const byUrl = new Map<string, string>();
   for (const e of bundle.entry ?? []) {
     const r = e.resource;
@@ -57,11 +62,10 @@ export function exportResources(bundle: Bundle, filters?: ReadonlyMap<string, Re
   const out: Resource[] = [];
   for (const e of bundle.entry ?? []) {
     const r = e.resource;
-    if (!r || !EXPORT_TYPES.includes(r.resourceType)) continue;
-    const codes = filters?.get(r.resourceType);
-    // The filter's tokens are bare codes (a token search without a system matches the code in any system) or
-    // `system|code`: a resource is kept as a server would keep it for either (FHIR R4 §3.1.1.4.11 token search).
-    if (codes && !codingsOf(r).some((c) => (c.code !== undefined && codes.has(c.code)) || codes.has(`${c.system}|${c.code}`))) continue;
+    if (!r || !types.includes(r.resourceType)) continue;
+    const tokens = filters?.get(r.resourceType);
+    // Kept as a server's token search keeps it (FHIR R4 §3.1.1.4.9): a bare code in any system, or system|code.
+    if (tokens && !passesCodeFilter(tokens, codingsOf(r))) continue;
     out.push(withReferences(r, byUrl) as Resource);
   }
   return out;
@@ -117,13 +121,15 @@ const GIVENS = ['Ana', 'Li', 'Maya', 'Omar', 'Sofia', 'Noah', 'Amara', 'Lucas', 
 
 /** The base patients: every Synthea record and every example patient, as the export would hold them. */
 export function cohortTemplates(mappings: MappingSet): Template[] {
-  const filters = exportCodeFilters(mappings);
+  const { types: exported, codeFilters: filters } = exportRequest(mappings);
+  // The job adds the Medications the records reference (src/bulk/referenced-medications.ts).
+  const types = [...exported, 'Medication'];
   const synthea = readdirSync(SYNTHEA_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => template(f, exportResources(JSON.parse(readFileSync(join(SYNTHEA_DIR, f), 'utf8')) as Bundle, filters), false));
+    .map((f) => template(f, exportResources(JSON.parse(readFileSync(join(SYNTHEA_DIR, f), 'utf8')) as Bundle, filters, types), false));
   const index = JSON.parse(readFileSync(join(EXAMPLES_DIR, 'index.json'), 'utf8')) as { patients: { id: string; file: string }[] };
-  const examples = index.patients.map((p) => template(p.id, exportResources(JSON.parse(readFileSync(join(EXAMPLES_DIR, p.file), 'utf8')) as Bundle, filters), true));
+  const examples = index.patients.map((p) => template(p.id, exportResources(JSON.parse(readFileSync(join(EXAMPLES_DIR, p.file), 'utf8')) as Bundle, filters, types), true));
   return [...synthea, ...examples];
 }
 

@@ -9,6 +9,7 @@ import { screenNdjsonFiles } from '../population/screen-files.js';
 import type { ScreenSummary } from '../population/screen-patients.js';
 import { BulkClient, type BulkClientOptions, type ExportManifest, type KickOff } from './bulk-client.js';
 import { exportRequest } from './export-request.js';
+import { newGroupMembers } from './group-members.js';
 import { inlineReferencedMedications } from './referenced-medications.js';
 import type { JobStore, ScreeningJob } from './screening-job.js';
 
@@ -70,7 +71,7 @@ export function fileName(index: number, type: string): string {
  * which patients they name, and those patients are exported again whole: a patient's criteria read their
  * whole record, and a `_since` export holds only what changed.
  */
-export async function planExport(job: ScreeningJob, client: BulkClient, dir: string, deps: Pick<JobDeps, 'jobs' | 'clock' | 'mappings' | 'log'>): Promise<ExportPlan> {
+export async function planExport(job: ScreeningJob, client: BulkClient, dir: string, deps: Pick<JobDeps, 'jobs' | 'clock' | 'mappings' | 'log' | 'screening'>): Promise<ExportPlan> {
   const { types, typeFilters } = exportRequest(deps.mappings);
   const first = await exportManifest(job, { scope: job.scope, types, typeFilters, ...(job.since ? { since: job.since } : {}) }, client, deps);
   // Bulk Data 2.0 §Response - Complete Status: the server's own errors, as OperationOutcome files; counted
@@ -87,7 +88,8 @@ export async function planExport(job: ScreeningJob, client: BulkClient, dir: str
   await deps.jobs.update(job.id, { state: 'downloading' }, deps.clock());
   const changedDir = join(dir, 'changes');
   const { files } = await downloadAll(plan.outputs, plan.requiresAccessToken, client, changedDir);
-  const changed = [...(await patientsIn(files))].sort();
+  // Members added to the Group since are exported whole too: their older data is not in a _since export.
+  const changed = [...new Set([...(await patientsIn(files)), ...(await newGroupMembers(job, client, deps.screening))])].sort();
   await rm(changedDir, { recursive: true, force: true });
   plan.outputs = [];
   plan.changedPatients = changed.length;

@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, inject, it } from 'vitest';
-import { ageOf, api, launchBrowser, screenshotPath, startFhirServer, watchErrors } from './support.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { ageOf, api, screenshotPath, startFhirServer, useDemoPage, waitForResults } from './support.js';
 import { hbsagPositiveChild, pregnantGirl } from '../cards/issue-18-patients.js';
 import { hookRequest, prefetchFor } from '../support/hook-request.js';
 
@@ -20,14 +20,6 @@ if (skip) console.warn(`skipping the demo page tests: ${skip}`);
 function acceptRefusals(errors: string[]): void {
   expect(errors.filter((e) => !/^Failed to load resource: the server responded with a status of 4\d\d/.test(e))).toEqual([]);
   errors.length = 0;
-}
-
-/** Waits until the page has shown the answer of both calls (cards and criteria), or an error for them. */
-async function waitForResults(page: Page): Promise<void> {
-  await page.waitForFunction(() => {
-    const d = (globalThis as any).document;
-    return !d.querySelector('[aria-busy="true"]') && /^Done/.test(d.getElementById('status')?.textContent ?? '');
-  });
 }
 
 /** The cards on the page are the cards the service returned: same order, summary, indicator, source, links. */
@@ -110,27 +102,16 @@ async function expectCriteria(page: Page, evaluation: any): Promise<void> {
 }
 
 describe.skipIf(Boolean(skip))('the demo page in Chromium', () => {
-  let context: BrowserContext;
-  let close: () => Promise<void>;
+  const demo = useDemoPage(baseUrl, inject('chromiumPath'));
   let page: Page;
   let errors: string[];
   let examples: { id: string; name: string; summary: string }[];
 
   beforeAll(async () => {
-    ({ context, close } = await launchBrowser(inject('chromiumPath')));
     examples = (await api(baseUrl, 'GET', '/examples')).json.patients;
   });
-  afterAll(async () => close?.());
-
-  beforeEach(async () => {
-    page = await context.newPage();
-    errors = watchErrors(page);
-    await page.goto(`${baseUrl}/`);
-    await page.locator('button.example').first().waitFor();
-  });
-  afterEach(async () => {
-    expect(errors).toEqual([]);
-    await page.close();
+  beforeEach(() => {
+    ({ page, errors } = demo);
   });
 
   it('opens at / and lists every example patient with age, sex and summary', async () => {

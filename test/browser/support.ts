@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 /** Screenshots and other browser artefacts: looked at by the engineer, never committed (.gitignore). */
@@ -26,6 +26,57 @@ export async function launchBrowser(executablePath: string): Promise<{ context: 
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** The page and the errors it reported, for the test that is running. */
+export interface DemoPage {
+  readonly page: Page;
+  readonly errors: string[];
+}
+
+/**
+ * The hooks every test of the demo page needs: one Chromium for the file, a fresh tab per test opened at the
+ * demo page with its example buttons shown, and no page error left at the end of each test (a test that
+ * expects refusals empties `errors` itself). `beforeClose` runs before the browser closes (e.g. to leave the
+ * shared service as it was). Call it inside the describe block; read `page` and `errors` in the test's own
+ * beforeEach (registered after these, so it runs after).
+ */
+export function useDemoPage(baseUrl: string, chromiumPath: string, beforeClose?: () => Promise<unknown>): DemoPage {
+  let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
+  let current: DemoPage | undefined;
+  beforeAll(async () => {
+    browser = await launchBrowser(chromiumPath);
+  });
+  afterAll(async () => {
+    await beforeClose?.();
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    const page = await browser!.context.newPage();
+    current = { page, errors: watchErrors(page) };
+    await page.goto(`${baseUrl}/`);
+    await page.locator('button.example').first().waitFor();
+  });
+  afterEach(async () => {
+    expect(current?.errors).toEqual([]);
+    await current?.page.close();
+  });
+  return {
+    get page(): Page {
+      return current!.page;
+    },
+    get errors(): string[] {
+      return current!.errors;
+    },
+  };
+}
+
+/** Waits until the demo page has shown the answer of both calls (cards and criteria), or an error for them. */
+export async function waitForResults(page: Page): Promise<void> {
+  await page.waitForFunction(() => {
+    const d = (globalThis as any).document;
+    return !d.querySelector('[aria-busy="true"]') && /^Done/.test(d.getElementById('status')?.textContent ?? '');
+  });
 }
 
 /** Errors the page reports (script errors, CSP refusals, failed loads): a working page has none. */

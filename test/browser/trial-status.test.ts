@@ -1,6 +1,6 @@
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { api, launchBrowser, screenshotPath, watchErrors } from './support.js';
+import type { Page } from 'playwright-core';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { api, screenshotPath, useDemoPage, waitForResults } from './support.js';
 
 // Issue #19 item 3: a trial not recruiting here (its registry, or the site's own status) has no card; the page
 // the demo and the SMART app share (public/render.js) says why, names the study contact, and marks a registry
@@ -22,35 +22,15 @@ async function setSiteStatus(trialId: string, status: string, reason?: string): 
 
 async function showExample(page: Page, id: string): Promise<void> {
   await page.locator(`button[data-example="${id}"]`).click();
-  await page.waitForFunction(() => {
-    const d = (globalThis as any).document;
-    return !d.querySelector('[aria-busy="true"]') && /^Done/.test(d.getElementById('status')?.textContent ?? '');
-  });
+  await waitForResults(page);
 }
 
 describe.skipIf(Boolean(skip))('trial status on the page the apps share, in Chromium', () => {
-  let context: BrowserContext;
-  let close: () => Promise<void>;
+  // The service is shared with the other browser test files: leave the trial open as it was.
+  const demo = useDemoPage(baseUrl, inject('chromiumPath'), () => setSiteStatus(BCMA, 'open'));
   let page: Page;
-  let errors: string[];
-
-  beforeAll(async () => {
-    ({ context, close } = await launchBrowser(inject('chromiumPath')));
-  });
-  afterAll(async () => {
-    // The service is shared with the other browser test files: leave the trial open as it was.
-    await setSiteStatus(BCMA, 'open');
-    await close?.();
-  });
-  beforeEach(async () => {
-    page = await context.newPage();
-    errors = watchErrors(page);
-    await page.goto(`${baseUrl}/`);
-    await page.locator('button.example').first().waitFor();
-  });
-  afterEach(async () => {
-    expect(errors).toEqual([]);
-    await page.close();
+  beforeEach(() => {
+    ({ page } = demo);
   });
 
   it('shows why a paused trial has no card, whom to contact, and that the registry status may be stale', async () => {

@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
 import type { ScreeningEntry } from '../../src/population/screening-entry.js';
-import { testApp } from '../support/app.js';
+import { exampleBundle, testApp } from '../support/app.js';
+import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 import { exampleEntries, SERVER } from '../support/screening-store-contract.js';
 import { BASE, makeIssuer, startServer, writeTrust, type RecordingServer, type TestIssuer } from '../security/helpers.js';
 
@@ -185,5 +186,33 @@ describe('the coordinator\'s worklist', () => {
     expect(summary.json().trials.find((t: { id: string }) => t.id === TRIAL)).toMatchObject({ candidates: 1, possibly: 1, new: 1 });
     const patientToken = await app.inject({ method: 'GET', url: `/worklist/${TRIAL}`, headers: { authorization: 'Bearer patient-token-2' } });
     expect(patientToken.statusCode).toBe(403);
+  });
+
+  it('changes a trial\'s site status for a coordinator (issue #19 item 3): the summary shows it and why no card, the hook gives none, and the change is audited', async () => {
+    const bundle = exampleBundle('sle-child-likely');
+    const cardTrials = async (): Promise<string[]> => {
+      const url = '/cds-services/trialmatch-sle';
+      const res = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${await ehr.sign({ aud: `${BASE}${url}` })}` }, payload: hookRequest(patientIdOf(bundle), { prefetch: prefetchFor(bundle) }) });
+      expect(res.statusCode).toBe(200);
+      return res.json().cards.map((c: { source: { topic: { code: string } } }) => c.source.topic.code);
+    };
+    expect(await cardTrials()).toContain(TRIAL);
+    // An EHR's token alone does not pause a trial for every patient.
+    expect((await asCoordinator('PUT', `/worklist/${TRIAL}/site-status`, { status: 'paused' }, ehr)).statusCode).toBe(403);
+    const paused = await asCoordinator('PUT', `/worklist/${TRIAL}/site-status`, { status: 'paused', reason: 'sponsor hold' });
+    expect(paused.statusCode).toBe(200);
+    expect(paused.json()).toMatchObject({ trialId: TRIAL, recruiting: false, site: { status: 'paused', source: 'coordinator', setBy: 'coordinator-jo', reason: 'sponsor hold' } });
+    const summary = (await asCoordinator('GET', '/worklist')).json();
+    expect(summary.siteStatuses).toEqual(['open', 'paused', 'closed', 'not-participating']);
+    const trial = summary.trials.find((t: { id: string }) => t.id === TRIAL);
+    expect(trial.availability.why).toMatch(/^Not recruiting here: paused at this site since \d{4}-\d{2}-\d{2} \(sponsor hold\)\. No card is shown for this trial\.$/);
+    // The CD19 study's protocol document gives no status date: shown as possibly stale.
+    expect(trial.availability.registry).toMatchObject({ stale: true, text: 'Recruiting, no date given (protocol document)' });
+    expect(await cardTrials()).not.toContain(TRIAL);
+    const audit = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit).toContainEqual(expect.objectContaining({ issuer: coordinator.issuer, subject: 'coordinator-jo', action: 'site-status', trials: [TRIAL] }));
+    expect((await asCoordinator('PUT', `/worklist/${TRIAL}/site-status`, { status: 'on-hold' })).statusCode).toBe(400);
+    expect((await asCoordinator('PUT', `/worklist/${TRIAL}/site-status`, { status: 'open' })).json()).toMatchObject({ recruiting: true });
+    expect(await cardTrials()).toContain(TRIAL);
   });
 });

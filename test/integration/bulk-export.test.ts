@@ -5,7 +5,9 @@
  * (`Group/{id}/$export`, `_type` from the criteria's reads), screens every patient, and each patient's status
  * and open items for each trial are the ones the hook's own path gives for the same patient read from the
  * same server (POST /trials/$evaluate-from-server runs handlePatientView, the hook's code). Then a changed
- * record is screened again incrementally (`_since` the last export's transactionTime): only that patient.
+ * record is screened again incrementally (`_since` the last export's transactionTime): only that patient. Last,
+ * a patient already on the server is added to the Group: the next incremental job screens it and marks it new,
+ * although none of its data changed since the last export.
  */
 import type { Group, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
@@ -19,20 +21,26 @@ import { postTransaction } from '../../scripts/load-examples.js';
 import { MEDREF_PATIENT, medicationReferencePatient, syntheaForHapi } from './bulk-support.js';
 
 const GROUP = 'itest-bulk-cohort';
+/** On the server from the start, added to the Group only before the last incremental job. */
+const LATE = 'sle-adult-belimumab';
 
 describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAPI FHIR${skipNote}`, () => {
   const examples = fhirBaseUrl ? examplePatients() : [];
   const synthea = fhirBaseUrl ? syntheaForHapi() : [];
   const medref = fhirBaseUrl ? [{ id: MEDREF_PATIENT, bundle: medicationReferencePatient(examples.find((p) => p.id === 'sle-child-likely')!.bundle) }] : [];
   const patientIds = [...examples.map((p) => p.id), ...synthea.map((p) => p.id), MEDREF_PATIENT];
+  const members = patientIds.filter((id) => id !== LATE);
+  const putGroup = async (ids: readonly string[]): Promise<void> => {
+    const group: Group = { resourceType: 'Group', id: GROUP, type: 'person', actual: true, member: ids.map((id) => ({ entity: { reference: `Patient/${id}` } })) };
+    await postTransaction(fhirBaseUrl, { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: group, request: { method: 'PUT', url: `Group/${GROUP}` } }] });
+  };
   let app: FastifyInstance;
   let firstJob: ScreeningJob;
   let seconds = 0;
 
   beforeAll(async () => {
     await loadIntoHapi([...examples.map((p) => p.bundle), ...synthea.map((p) => p.bundle), ...medref.map((p) => p.bundle)]);
-    const group: Group = { resourceType: 'Group', id: GROUP, type: 'person', actual: true, member: patientIds.map((id) => ({ entity: { reference: `Patient/${id}` } })) };
-    await postTransaction(fhirBaseUrl, { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: group, request: { method: 'PUT', url: `Group/${GROUP}` } }] });
+    await putGroup(members);
     app = testApp({}, { BULK_POLL_MIN_MS: '500', BULK_POLL_MAX_MS: '2000' });
     await app.ready();
   });
@@ -73,12 +81,12 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
     seconds = (performance.now() - t) / 1000;
     expect(firstJob.state, firstJob.error).toBe('completed');
     expect(firstJob.transactionTime).toMatch(/^\d{4}-\d{2}-\d{2}T/);
-    expect(firstJob.summary).toMatchObject({ patients: patientIds.length, screened: patientIds.length, unchanged: 0, faults: 0 });
+    expect(firstJob.summary).toMatchObject({ patients: members.length, screened: members.length, unchanged: 0, faults: 0 });
     const trials = app.engine.mappings.trials.map((t) => t.id);
     const entries = await stored(firstJob.fhirServer);
-    expect(entries.size).toBe(patientIds.length * trials.length);
+    expect(entries.size).toBe(members.length * trials.length);
     expect([...entries.values()].every((e) => e.jobId === firstJob.id)).toBe(true);
-    for (const patientId of patientIds) {
+    for (const patientId of members) {
       const hook = await hookEvaluations(patientId);
       for (const evaluation of hook) {
         const entry = entries.get(`${evaluation.trialId}|${patientId}`);
@@ -91,7 +99,7 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
     // The lupus examples are candidates, and new on this first job; Synthea's negative controls are not.
     const child = entries.get('nct06934447-bcma-cd70-car-t|sle-child-likely');
     expect(child).toMatchObject({ status: 'possibly-eligible', isNew: true, jobId: firstJob.id });
-    console.log(`[bulk] export + screen of ${patientIds.length} patients (${firstJob.files} files, ${firstJob.bytes} bytes) from HAPI in ${seconds.toFixed(1)} s`);
+    console.log(`[bulk] export + screen of ${members.length} patients (${firstJob.files} files, ${firstJob.bytes} bytes) from HAPI in ${seconds.toFixed(1)} s`);
   });
 
   it('screens again incrementally: only the patient whose record changed since the last export', async () => {
@@ -121,6 +129,29 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
     // Still a candidate, but not new: an earlier job found it already.
     const entry = entries.get(`nct06934447-bcma-cd70-car-t|${changed.id}`);
     expect(entry).toMatchObject({ jobId: job.id, isNew: false });
+  });
+
+  it('screens a patient added to the Group since the last export, whose data did not change, and marks it new', async () => {
+    // Bulk Data 2.0 leaves a _since Group export's new members to the server; HAPI sends only changed data.
+    await putGroup(patientIds);
+    const before = await stored(firstJob.fhirServer);
+    expect([...before.values()].some((e) => e.patientId === LATE)).toBe(false);
+    const job = await runJob({});
+    expect(job.state, job.error).toBe('completed');
+    expect(job.since).toBeDefined();
+    expect(job.changedPatients).toBe(1);
+    expect(job.summary).toMatchObject({ patients: 1, screened: 1 });
+    const entries = await stored(job.fhirServer);
+    const written = [...entries.values()].filter((e) => e.jobId === job.id);
+    expect(new Set(written.map((e) => e.patientId))).toEqual(new Set([LATE]));
+    // New wherever it is a candidate (the store marks candidates new, src/store/embedded/screening-store.ts).
+    const candidates = written.filter((e) => e.status !== 'ineligible');
+    expect(candidates.length).toBeGreaterThan(0);
+    expect(candidates.every((e) => e.isNew)).toBe(true);
+    for (const evaluation of await hookEvaluations(LATE)) {
+      const entry = entries.get(`${evaluation.trialId}|${LATE}`);
+      expect({ trial: evaluation.trialId, status: entry?.status }).toEqual({ trial: evaluation.trialId, status: evaluation.status });
+    }
   });
 
   it('refuses a second job while one runs for the same server and Group (409)', async () => {

@@ -1,11 +1,13 @@
+import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { forbidden, notFound } from '../../fhir/outcomes.js';
-import { SITE_STATUSES, SITE_STATUS_REASON_MAX } from '../../trials/site-info.js';
+import { SITE_STATUSES, SITE_STATUS_REASON_MAX, type TrialAvailability } from '../../trials/site-info.js';
 import { auditEventFor } from '../audit-event.js';
 
 const params = z.object({ trialId: z.string().max(128) });
-const body = z.strictObject({
+/** The body of a site-status change, on /trials/{id}/site-status and on the worklist page's /worklist/{id}/site-status. */
+export const siteStatusBody = z.strictObject({
   status: z.enum(SITE_STATUSES),
   /** Why, for the other coordinators and the apps ("enrolment target reached"); about the trial, never a patient. */
   reason: z.string().trim().min(1).max(SITE_STATUS_REASON_MAX).optional(),
@@ -31,19 +33,32 @@ export const siteStatusRoutes: FastifyPluginAsyncZod<SiteStatusRoutesOptions> = 
     trials: [...(await app.siteInfo.availability(app.clock())).values()],
   }));
 
-  app.put('/trials/:trialId/site-status', { schema: { params, body } }, async (request) => {
+  app.put('/trials/:trialId/site-status', { schema: { params, body: siteStatusBody } }, async (request) => {
     const { trialId } = request.params;
     const issuer = request.client?.issuer;
     if (!options.authOff && (issuer === undefined || !options.coordinatorIssuers.has(issuer))) {
       throw forbidden('changing a trial\'s status at this site needs an issuer with the coordinator role in the trust file');
     }
-    if (!app.siteInfo.hasTrial(trialId)) throw notFound(`no trial "${trialId}"; see GET /trials`);
-    const at = new Date();
-    const audit = auditEventFor(request, at, 'site-status', { trials: [trialId] });
-    await app.siteInfo.setStatus({ trialId, status: request.body.status, ...(request.body.reason ? { reason: request.body.reason } : {}), at, issuer: audit.issuer, subject: audit.subject });
-    await app.state.audit.record(audit);
-    // The trial and the new status only: the reason is free text and stays out of the operational log.
-    request.log.info({ trialId, siteStatus: request.body.status }, 'site status changed');
-    return (await app.siteInfo.availability(app.clock())).get(trialId);
+    const audit = auditEventFor(request, new Date(), 'site-status', { trials: [trialId] });
+    return changeSiteStatus(app, trialId, request.body, audit);
   });
 };
+
+/**
+ * One coordinator's change of a trial's site status, from either door (a trust-file client here, the worklist
+ * page's SMART user in src/http/routes/worklist.ts): kept in the shared state, audited with who made it, and
+ * answered with the trial's availability now.
+ */
+export async function changeSiteStatus(
+  app: FastifyInstance,
+  trialId: string,
+  change: z.infer<typeof siteStatusBody>,
+  who: { at: Date; issuer: string; subject: string },
+): Promise<TrialAvailability | undefined> {
+  if (!app.siteInfo.hasTrial(trialId)) throw notFound(`no trial "${trialId}"; see GET /trials`);
+  await app.siteInfo.setStatus({ trialId, status: change.status, ...(change.reason ? { reason: change.reason } : {}), at: who.at, issuer: who.issuer, subject: who.subject });
+  await app.state.audit.record({ at: who.at, issuer: who.issuer, subject: who.subject, action: 'site-status', trials: [trialId] });
+  // The trial and the new status only: the reason is free text and stays out of the operational log.
+  app.log.info({ trialId, siteStatus: change.status }, 'site status changed');
+  return (await app.siteInfo.availability(app.clock())).get(trialId);
+}

@@ -14,7 +14,9 @@ import { AuthError } from '../../security/client-authenticator.js';
 import type { CoordinatorAuthenticator, CoordinatorIdentity } from '../../security/coordinator-auth.js';
 import { SmartTokenError } from '../../security/smart-token.js';
 import { contentSecurityPolicy } from './smart.js';
+import { SITE_STATUSES } from '../../trials/site-info.js';
 import { PATIENT_STATES } from '../../store/patient-states.js';
+import { changeSiteStatus, siteStatusBody } from './site-status.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -100,12 +102,14 @@ export const worklistRoutes: FastifyPluginAsyncZod<WorklistRoutesOptions> = asyn
 
   app.get('/worklist', { schema: { querystring: query } }, async (request) => {
     const who = request.coordinator!;
+    // Issue #19 item 3: each trial's registry and site status, its study contact, and why it gives no card.
+    const availability = await app.siteInfo.availability(app.clock());
     const trials = [];
     for (const t of app.engine.mappings.trials) {
       const worklist = await loadWorklist(app.state, t.id, (server) => who.fhirServers.allows(server));
-      trials.push({ id: t.id, title: t.title, shortTitle: t.shortTitle, ...(worklist.screenedAt ? { screenedAt: worklist.screenedAt } : {}), ...worklistCounts(worklist) });
+      trials.push({ id: t.id, title: t.title, shortTitle: t.shortTitle, ...(worklist.screenedAt ? { screenedAt: worklist.screenedAt } : {}), ...worklistCounts(worklist), availability: availability.get(t.id) });
     }
-    return { trials, states: PATIENT_STATES, user: { issuer: who.issuer, subject: who.subject } };
+    return { trials, states: PATIENT_STATES, siteStatuses: SITE_STATUSES, user: { issuer: who.issuer, subject: who.subject } };
   });
 
   app.get('/worklist/:trialId', { schema: { params, querystring: query } }, async (request) => {
@@ -161,5 +165,14 @@ export const worklistRoutes: FastifyPluginAsyncZod<WorklistRoutesOptions> = asyn
     await app.state.audit.record({ at, issuer: who.issuer, subject: who.subject, action: 'coordinator-state', patientId, fhirServer, trials: [trial.id], state });
     request.log.info({ trialId: trial.id, state }, 'patient state set');
     return stored;
+  });
+
+  // Issue #19 item 3: the page's site-status control. The same change as PUT /trials/{id}/site-status (shared
+  // state, audited), by the coordinator the worklist already authenticated: a SMART user of a trusted server,
+  // or a trust-file issuer with the coordinator role.
+  app.put('/worklist/:trialId/site-status', { schema: { params, querystring: query, body: siteStatusBody } }, async (request) => {
+    const trial = trialOf(request.params.trialId);
+    const who = request.coordinator!;
+    return changeSiteStatus(app, trial.id, request.body, { at: new Date(), issuer: who.issuer, subject: who.subject });
   });
 };
