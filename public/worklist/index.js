@@ -6,7 +6,7 @@
 /** @typedef {{ name: string, role: string, phone?: string, email?: string }} StudyContact */
 /** @typedef {{ trialId: string, recruiting: boolean, why?: string, registry: { text: string, stale: boolean }, site: { status: string, source: string, setAt?: string, setBy?: string, reason?: string }, contact?: StudyContact }} Availability */
 /** @typedef {{ id: string, title: string, shortTitle: string, screenedAt?: string, candidates: number, likely: number, possibly: number, new: number, availability?: Availability }} TrialCount */
-/** @typedef {{ trials: TrialCount[], states: string[], siteStatuses: string[], user: { issuer: string, subject: string } }} Summary */
+/** @typedef {{ trials: TrialCount[], states: string[], siteStatuses: string[], user: { issuer: string, subject: string, mayChangeSiteStatus?: boolean } }} Summary */
 /** @typedef {{ rank: number, patient: string, fhirServer: string, patientId: string, status: string, statusReason: string, openItems: string[], openItemText: string[], lastDataSeen?: string, isNew: boolean, screenedAt: string, state: string, stateSetBy?: { issuer: string, subject: string }, stateSetAt?: string }} Candidate */
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
@@ -82,8 +82,9 @@ function siteSource(site) {
  * @param {TrialCount} trial
  * @param {string[]} siteStatuses
  * @param {() => Promise<void>} refresh
+ * @param {boolean} mayChange the signed-in user may change it (a SMART token with user/ResearchStudy.u, or a coordinator)
  */
-function siteBlock(session, trial, siteStatuses, refresh) {
+function siteBlock(session, trial, siteStatuses, refresh, mayChange) {
   const a = trial.availability;
   if (!a) return '';
   const box = el('div', { class: `site${a.recruiting ? '' : ' not-recruiting'}`, 'data-testid': 'site', 'data-recruiting': String(a.recruiting) });
@@ -121,7 +122,10 @@ function siteBlock(session, trial, siteStatuses, refresh) {
       .then(() => setStatus(`${trial.shortTitle}: ${SITE_WORDS[status] ?? status} at this site`))
       .catch((/** @type {Error} */ err) => setStatus(`The site status was not saved: ${err.message}`, true));
   });
-  box.append(form);
+  if (mayChange) box.append(form);
+  else {
+    box.append(el('p', { 'data-testid': 'site-status-readonly' }, [el('strong', {}, ['At this site: ']), SITE_WORDS[a.site.status] ?? a.site.status, a.site.reason ? ` (${a.site.reason})` : '', ' ', el('span', { class: 'set-by' }, [siteSource(a.site)])]));
+  }
   if (a.contact) {
     const c = a.contact;
     box.append(el('p', { 'data-testid': 'study-contact' }, [el('strong', {}, ['Study contact: ']), [`${c.name} (${c.role})`, c.phone, c.email].filter(Boolean).join(', ')]));
@@ -180,7 +184,7 @@ async function showTrial(session, trial, summary, refresh) {
   ]);
   section.replaceChildren(
     el('h2', {}, [trial.title]),
-    siteBlock(session, trial, summary.siteStatuses, refresh),
+    siteBlock(session, trial, summary.siteStatuses, refresh, summary.user.mayChangeSiteStatus === true),
     el('div', { class: 'toolbar' }, [`${body.candidates.length} candidates, likely first, then by how few items remain`, csv]),
     body.candidates.length > 0 ? table : el('p', {}, ['No candidate screened for this trial yet.']),
   );

@@ -6,7 +6,7 @@
   // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
   const SMART = /** @type {typeof import('fhirclient/lib/entry/browser')} */ (Reflect.get(window, 'FHIR'));
   SMART.oauth2
-    .authorize({ clientId: 'trialmatch-cds', scope: 'openid fhirUser user/Patient.rs', redirectUri: 'index.html' })
+    .authorize({ clientId: 'trialmatch-cds', scope: 'openid fhirUser user/Patient.rs user/ResearchStudy.u', redirectUri: 'index.html' })
     .catch((/** @type {unknown} */ err) => {
       const status = document.querySelector('[data-testid="launch-status"]');
       if (status) status.textContent = `The launch failed: ${err instanceof Error ? err.message : String(err)}`;

@@ -3,7 +3,7 @@ import { forbidden, unauthorized } from '../fhir/outcomes.js';
 import type { ReplayStore } from '../store/shared-state.js';
 import { ClientAuthenticator } from './client-authenticator.js';
 import { FhirServerAllowlist } from './fhir-server-allowlist.js';
-import { bearerToken, SmartTokenError, type SmartTokenVerifier } from './smart-token.js';
+import { bearerToken, grantsStudyUpdate, SmartTokenError, type SmartTokenVerifier } from './smart-token.js';
 import type { LoadedTrust } from './trust-config.js';
 
 /** A study coordinator, as far as the service could tell, and the FHIR servers whose patients they may see. */
@@ -14,6 +14,12 @@ export interface CoordinatorIdentity {
   subject: string;
   fhirServers: FhirServerAllowlist;
   via: 'trust-file' | 'smart';
+  /**
+   * May change a trial's site status (issue #19 item 3), which decides what every clinician of the site is
+   * shown: a trust-file coordinator, or a SMART user whose token grants `user/ResearchStudy.u` (grantsStudyUpdate).
+   * Reading the worklist and setting patient states need less.
+   */
+  mayChangeSiteStatus: boolean;
 }
 
 export interface CoordinatorAuthOptions {
@@ -50,12 +56,12 @@ export class CoordinatorAuthenticator {
       this.jwt ??= new ClientAuthenticator({ ...this.options, replay: this.options.replay() });
       const client = await this.jwt.authenticate(authorization, requestUrl);
       if (!this.coordinators.has(issuer)) throw forbidden('this issuer has no coordinator role in the trust file');
-      return { issuer, subject: client.subject ?? 'unknown', fhirServers: client.fhirServers, via: 'trust-file' };
+      return { issuer, subject: client.subject ?? 'unknown', fhirServers: client.fhirServers, via: 'trust-file', mayChangeSiteStatus: true };
     }
     const servers = this.options.smart.fhirBaseUrls;
     const server = iss ?? (servers.length === 1 ? servers[0]! : '');
     const user = await this.options.smart.verifyUser(server, authorization);
-    return { issuer: user.fhirBaseUrl, subject: user.fhirUser, fhirServers: new FhirServerAllowlist([user.fhirBaseUrl]), via: 'smart' };
+    return { issuer: user.fhirBaseUrl, subject: user.fhirUser, fhirServers: new FhirServerAllowlist([user.fhirBaseUrl]), via: 'smart', mayChangeSiteStatus: grantsStudyUpdate(user.scope) };
   }
 }
 

@@ -91,6 +91,18 @@ function grantsUserRead(scope: string): boolean {
   });
 }
 
+/**
+ * Whether the scopes let a user change the site's trials (the site status the service publishes as
+ * ResearchStudy.status): SMART App Launch 2.x `user/ResearchStudy.<cruds with u>` or `user/*.<...u...>`, v1
+ * `.write` / `.*`. The authorization server decides who gets it; a read scope does not pause a trial.
+ */
+export function grantsStudyUpdate(scope: string): boolean {
+  return scope.split(/\s+/).some((s) => {
+    const m = /^user\/(?:\*|ResearchStudy)\.([a-z*]+)$/.exec(s);
+    return m !== null && (m[1] === '*' || m[1] === 'write' || /^c?r?u/.test(m[1]!));
+  });
+}
+
 type Checked = SmartTokenInfo | SmartUserInfo;
 
 export class SmartTokenVerifier {

@@ -56,6 +56,7 @@ describe('the coordinator\'s worklist', () => {
     });
     smartFhir = `${as.url}/fhir`;
     TOKENS['user-token-1'] = { active: true, scope: 'openid fhirUser user/Patient.rs user/Observation.rs', client_id: 'trialmatch-cds', fhirUser: 'Practitioner/coordinator-7', exp };
+    TOKENS['study-admin-3'] = { active: true, scope: 'openid fhirUser user/Patient.rs user/ResearchStudy.cru', client_id: 'trialmatch-cds', fhirUser: 'Practitioner/study-admin-3', exp };
     TOKENS['patient-token-2'] = { active: true, scope: 'launch patient/*.read', client_id: 'trialmatch-cds', fhirUser: 'Practitioner/dr-x', patient: 'sle-child-likely', exp };
     const trust = writeTrust({
       issuers: [
@@ -214,5 +215,19 @@ describe('the coordinator\'s worklist', () => {
     expect((await asCoordinator('PUT', `/worklist/${TRIAL}/site-status`, { status: 'on-hold' })).statusCode).toBe(400);
     expect((await asCoordinator('PUT', `/worklist/${TRIAL}/site-status`, { status: 'open' })).json()).toMatchObject({ recruiting: true });
     expect(await cardTrials()).toContain(TRIAL);
+  });
+
+  it('lets a SMART user change a site status only with a token that grants user/ResearchStudy.u: a read scope views the worklist but does not pause a trial', async () => {
+    const put = (token: string, status: string) =>
+      app.inject({ method: 'PUT', url: `/worklist/${TRIAL}/site-status?iss=${encodeURIComponent(smartFhir)}`, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: { status } });
+    const reader = await app.inject({ method: 'GET', url: '/worklist', headers: { authorization: 'Bearer user-token-1' } });
+    expect(reader.json().user).toMatchObject({ mayChangeSiteStatus: false });
+    const refused = await put('user-token-1', 'paused');
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ diagnostics: expect.stringContaining('user/ResearchStudy.u') }] });
+    const admin = await app.inject({ method: 'GET', url: '/worklist', headers: { authorization: 'Bearer study-admin-3' } });
+    expect(admin.json().user).toMatchObject({ mayChangeSiteStatus: true });
+    expect((await put('study-admin-3', 'paused')).json()).toMatchObject({ recruiting: false, site: { status: 'paused', setBy: 'Practitioner/study-admin-3' } });
+    expect((await put('study-admin-3', 'open')).json()).toMatchObject({ recruiting: true });
   });
 });

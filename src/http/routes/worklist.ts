@@ -8,7 +8,7 @@ import { worklistGroup, worklistList, type TrialLabel } from '../../coordinator/
 import { patientReference, type Worklist } from '../../coordinator/worklist.js';
 import { normalizeFhirBase } from '../../fhir/fhir-base-url.js';
 import { patientIdSchema } from '../../fhir/fhir-id.js';
-import { badRequest, notFound } from '../../fhir/outcomes.js';
+import { badRequest, forbidden, notFound } from '../../fhir/outcomes.js';
 import { PROJECT_ROOT } from '../../paths.js';
 import { AuthError } from '../../security/client-authenticator.js';
 import type { CoordinatorAuthenticator, CoordinatorIdentity } from '../../security/coordinator-auth.js';
@@ -70,7 +70,7 @@ export const worklistRoutes: FastifyPluginAsyncZod<WorklistRoutesOptions> = asyn
     if (request.method === 'OPTIONS' || !/^\/worklist(\/|$|\?)/.test(request.url)) return;
     if (request.client && !request.client.issuer) {
       // AUTH_MODE=off (development only): the client-auth hook let everyone in; so does the worklist.
-      request.coordinator = { issuer: 'anonymous', subject: 'anonymous', fhirServers: request.client.fhirServers, via: 'trust-file' };
+      request.coordinator = { issuer: 'anonymous', subject: 'anonymous', fhirServers: request.client.fhirServers, via: 'trust-file', mayChangeSiteStatus: true };
       return;
     }
     const iss = new URL(request.url, 'http://x').searchParams.get('iss') ?? undefined;
@@ -109,7 +109,7 @@ export const worklistRoutes: FastifyPluginAsyncZod<WorklistRoutesOptions> = asyn
       const worklist = await loadWorklist(app.state, t.id, (server) => who.fhirServers.allows(server));
       trials.push({ id: t.id, title: t.title, shortTitle: t.shortTitle, ...(worklist.screenedAt ? { screenedAt: worklist.screenedAt } : {}), ...worklistCounts(worklist), availability: availability.get(t.id) });
     }
-    return { trials, states: PATIENT_STATES, siteStatuses: SITE_STATUSES, user: { issuer: who.issuer, subject: who.subject } };
+    return { trials, states: PATIENT_STATES, siteStatuses: SITE_STATUSES, user: { issuer: who.issuer, subject: who.subject, mayChangeSiteStatus: who.mayChangeSiteStatus } };
   });
 
   app.get('/worklist/:trialId', { schema: { params, querystring: query } }, async (request) => {
@@ -173,6 +173,7 @@ export const worklistRoutes: FastifyPluginAsyncZod<WorklistRoutesOptions> = asyn
   app.put('/worklist/:trialId/site-status', { schema: { params, querystring: query, body: siteStatusBody } }, async (request) => {
     const trial = trialOf(request.params.trialId);
     const who = request.coordinator!;
+    if (!who.mayChangeSiteStatus) throw forbidden('changing a trial\'s site status needs the coordinator role in the trust file, or a SMART token that grants user/ResearchStudy.u');
     return changeSiteStatus(app, trial.id, request.body, { at: new Date(), issuer: who.issuer, subject: who.subject });
   });
 };
