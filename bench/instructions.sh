@@ -5,8 +5,8 @@
 #
 # Each checkout must hold a build (`npm run build`, i.e. dist/) and its node_modules (a symlink to this
 # checkout's when the lockfiles match); `git worktree add --detach /tmp/old 06fc1a5` makes one. Prints a table
-# and writes the raw counts under $OUT (default a new folder under /tmp). Two checkouts take about 8 minutes on
-# a quiet 2-core machine (both cores); PATIENTS=typical halves it.
+# and writes the raw counts under $BENCH_OUT (default a new folder under /tmp). Two checkouts take about 8 minutes on
+# a quiet 2-core machine (both cores); BENCH_PATIENTS=typical halves it.
 #
 # What one hook is: bench/hook-loop.ts with BENCH_PRODUCTION=1, i.e. AUTH_MODE=on with a fresh ES384 client
 # JWT per hook (signed before the hooks, so only the verification is counted), LOG_LEVEL=info sent to
@@ -23,16 +23,18 @@
 # the switch itself costs. Every counted hook must answer 200 (else the run fails).
 # Method (system calls): `strace -f -c` over the whole process, per hook = (calls(S2) - calls(S1)) / (S2 - S1).
 #
-# Settings: N1 (20), N2 (120), WARMUP (300) hooks before the counted ones, S1 (100), S2 (500) hooks for
-# strace, PATIENTS ("typical heavy"), MEASURE ("instructions syscalls"), JOBS (2) valgrind runs at once, OUT.
+# Settings: BENCH_N1 (20) and BENCH_N2 (120) counted hooks under callgrind, BENCH_WARMUP (300) hooks before the
+# counted ones, BENCH_STRACE_N1 (100) and BENCH_STRACE_N2 (500) counted hooks under strace, BENCH_PATIENTS
+# ("typical heavy"), BENCH_MEASURE ("instructions syscalls"), BENCH_JOBS (2) valgrind runs at once, BENCH_OUT
+# (where the raw counts go).
 set -euo pipefail
 [ $# -gt 0 ] || { sed -n '2,9p' "$0"; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
-n1=${N1:-20} n2=${N2:-120} warmup=${WARMUP:-300} s1=${S1:-100} s2=${S2:-500}
-patients=${PATIENTS:-typical heavy}
-measure=${MEASURE:-instructions syscalls}
-jobs=${JOBS:-2}
-out=${OUT:-$(mktemp -d /tmp/instructions.XXXXXX)}
+n1=${BENCH_N1:-20} n2=${BENCH_N2:-120} warmup=${BENCH_WARMUP:-300} s1=${BENCH_STRACE_N1:-100} s2=${BENCH_STRACE_N2:-500}
+patients=${BENCH_PATIENTS:-typical heavy}
+measure=${BENCH_MEASURE:-instructions syscalls}
+jobs=${BENCH_JOBS:-2}
+out=${BENCH_OUT:-$(mktemp -d /tmp/instructions.XXXXXX)}
 mkdir -p "$out"
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || { echo "needs valgrind (Debian package valgrind)" >&2; exit 2; }
 command -v strace >/dev/null || { echo "needs strace (Debian package strace)" >&2; exit 2; }
@@ -144,5 +146,36 @@ for i in "${!roots[@]}"; do
       "$(per "$(total "$sa")" "$(total "$sb")" $((s2 - s1)) '%.1f')"
   done
 done
+# groups <callgrind file>: "<instructions> <group>" lines, each function's self cost summed by what it is
+groups() {
+  callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null | awk '
+    /^ *[0-9,]+ +\(/ && !/PROGRAM TOTALS/ {
+      n = $1; gsub(",", "", n); f = $0; sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "", f)
+      g = "other V8 and node runtime"
+      if (f ~ /\[\?\?\?\]$/) g = "JIT-compiled JavaScript (unnamed code)"
+      else if (f ~ /(bn_|BN_|ec_|EC_|ecp_|ossl_|EVP_|ECDSA|OPENSSL_|CRYPTO_|sha256|sha512|SHA256|SHA512|BIO_|ASN1|asn1)/) g = "OpenSSL (the ES384 verify)"
+      else if (f ~ /Json(Parser|Stringifier)|JsonParse|JsonStringify/) g = "JSON.parse and JSON.stringify"
+      else if (f ~ /Builtins_/) g = "V8 builtins (interpreter, property access, strings, regexps)"
+      else if (f ~ /v8::internal::(compiler|maglev|baseline)::|Turbofan|OptimizingCompile|CompilationJob/) g = "V8 optimizing compiler"
+      else if (f ~ /Mark|Sweep|Scaveng|Evacuat|Compact|MemoryChunk|RememberedSet|SlotSet|ActiveSystemPages|Heap|GC|Worklist|IteratePointers|SizeFromMap|Minor|popcount|IterateObjectCache|Allocat/) g = "V8 garbage collector and allocation"
+      else if (f ~ /libc\.so|ld-linux/) g = "libc (memory, system call wrappers)"
+      s[g] += n
+    }
+    END { for (g in s) print s[g], g }'
+}
+if [[ " $measure " == *" instructions "* ]]; then
+  echo
+  echo "Where a hook's instructions go (M per hook: each function's self cost, (N2 run - N1 run) / $((n2 - n1))):"
+  for i in "${!roots[@]}"; do
+    for p in $patients; do
+      [ -f "$out/c$i-$p-$n1.callgrind" ] && [ -f "$out/c$i-$p-$n2.callgrind" ] || continue
+      echo
+      echo "${roots[$i]}, $p:"
+      { groups "$out/c$i-$p-$n1.callgrind" | sed 's/^/a /'; groups "$out/c$i-$p-$n2.callgrind" | sed 's/^/b /'; } |
+        awk -v d=$((n2 - n1)) '{ v = $2; k = $0; sub(/^[ab] [0-9]+ /, "", k); if ($1 == "a") a[k] += v; else b[k] += v; keys[k] = 1 }
+          END { for (k in keys) printf "%8.2f  %s\n", (b[k] - a[k]) / d / 1e6, k }' | sort -rn
+    done
+  done
+fi
 echo
 echo "instructions: (Ir(N2=$n2) - Ir(N1=$n1)) / $((n2 - n1)) hooks, after $warmup uninstrumented warm-up hooks; system calls: (S2=$s2 - S1=$s1 hooks) / $((s2 - s1)), after the same warm-up; raw counts in $out"
