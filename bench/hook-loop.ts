@@ -1,6 +1,8 @@
 /**
- * A fixed number of patient-view hooks for the typical example patient against the compiled service, for
- * counting instructions (the shared machine's timings swing too much to compare two builds by time):
+ * A fixed number of patient-view hooks against the compiled service, for counting instructions and system
+ * calls (the shared machine's timings swing too much to compare two builds by time). bench/instructions.sh
+ * drives it under callgrind and strace for any checkouts in one command; that file holds its method. The
+ * older figures of bench/README.md were counted by hand, the whole process instrumented:
  *   npm run build
  *   valgrind --tool=callgrind --smc-check=all-non-file node --single-threaded --import tsx bench/hook-loop.ts 300
  *   valgrind --tool=callgrind --smc-check=all-non-file node --single-threaded --import tsx bench/hook-loop.ts 1500
@@ -8,8 +10,8 @@
  *
  * BENCH_PRODUCTION=1 (issue #21 item 5): logging and authentication as in production: LOG_LEVEL=info to stdout
  * (send it to /dev/null), AUTH_MODE=on with a fresh ES384 client JWT per hook (the development issuer's key).
- * The tokens are signed before the hooks, always BENCH_MAX_HOOKS + BENCH_WARMUP + 1 of them whatever the run's count, so the
- * difference of two runs holds the verification and none of the signing.
+ * The tokens are signed before the hooks, always BENCH_MAX_HOOKS + BENCH_WARMUP + 1 of them whatever the run's
+ * count, so the difference of two runs holds the verification and none of the signing.
  * BENCH_ROOT: the checkout whose dist/ to run (another build, e.g. a `git worktree add /tmp/base <commit>`).
  * BENCH_CPU=1: prints the process's CPU time (user + system) per hook over the n counted hooks to stderr, for
  * comparing two builds interleaved on a machine where valgrind is too slow (bench/compare-builds.sh).
