@@ -161,7 +161,7 @@ groups() {
       else if (f ~ /libc\.so|ld-linux/) g = "libc (memory, system call wrappers)"
       s[g] += n
     }
-    END { for (g in s) print s[g], g }'
+    END { for (g in s) printf "%.0f %s\n", s[g], g }'
 }
 if [[ " $measure " == *" instructions "* ]]; then
   echo
