@@ -5,8 +5,9 @@
 #
 # Each checkout must hold a build (`npm run build`, i.e. dist/) and its node_modules (a symlink to this
 # checkout's when the lockfiles match); `git worktree add --detach /tmp/old 06fc1a5` makes one. Prints a table
-# and writes the raw counts under $BENCH_OUT (default a new folder under /tmp). Two checkouts take about 8 minutes on
-# a quiet 2-core machine (both cores); BENCH_PATIENTS=typical halves it.
+# and writes the raw counts under $BENCH_OUT (default a new folder under /tmp). Two checkouts took 50 minutes on
+# the shared 2-core machine at a load average of 14-24 (2026-12-06; not timed on a quiet machine), most of it
+# valgrind translating start-up and warm-up code; BENCH_PATIENTS=typical halves it, BENCH_WARMUP=100 shortens it.
 #
 # What one hook is: bench/hook-loop.ts with BENCH_PRODUCTION=1, i.e. AUTH_MODE=on with a fresh ES384 client
 # JWT per hook (signed before the hooks, so only the verification is counted), LOG_LEVEL=info sent to
@@ -26,7 +27,7 @@
 # Settings: BENCH_N1 (20) and BENCH_N2 (120) counted hooks under callgrind, BENCH_WARMUP (300) hooks before the
 # counted ones, BENCH_STRACE_N1 (100) and BENCH_STRACE_N2 (500) counted hooks under strace, BENCH_PATIENTS
 # ("typical heavy"), BENCH_MEASURE ("instructions syscalls"), BENCH_JOBS (2) valgrind runs at once, BENCH_OUT
-# (where the raw counts go).
+# (where the raw counts go). BENCH_MEASURE=none BENCH_OUT=<an earlier run's folder> prints that run's tables again.
 set -euo pipefail
 [ $# -gt 0 ] || { sed -n '2,9p' "$0"; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -163,7 +164,7 @@ groups() {
     }
     END { for (g in s) printf "%.0f %s\n", s[g], g }'
 }
-if [[ " $measure " == *" instructions "* ]]; then
+if ls "$out"/*.callgrind >/dev/null 2>&1; then
   echo
   echo "Where a hook's instructions go (M per hook: each function's self cost, (N2 run - N1 run) / $((n2 - n1))):"
   for i in "${!roots[@]}"; do

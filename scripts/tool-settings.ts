@@ -60,7 +60,7 @@ export const toolShape = {
   benchStraceN1: setting(z.string().optional(), { env: 'BENCH_STRACE_N1', shownDefault: '100', doc: 'bench/instructions.sh: counted hooks of the shorter run under strace.' }),
   benchStraceN2: setting(z.string().optional(), { env: 'BENCH_STRACE_N2', shownDefault: '500', doc: 'bench/instructions.sh: counted hooks of the longer run under strace.' }),
   benchPatients: setting(z.string().optional(), { env: 'BENCH_PATIENTS', shownDefault: 'typical heavy', doc: 'bench/instructions.sh: the patients measured (BENCH_PATIENT values, space-separated).' }),
-  benchMeasure: setting(z.string().optional(), { env: 'BENCH_MEASURE', shownDefault: 'instructions syscalls', doc: 'bench/instructions.sh: what it measures, `instructions` (callgrind) and/or `syscalls` (strace).' }),
+  benchMeasure: setting(z.string().optional(), { env: 'BENCH_MEASURE', shownDefault: 'instructions syscalls', doc: 'bench/instructions.sh: what it measures, `instructions` (callgrind) and/or `syscalls` (strace); `none` with BENCH_OUT prints an earlier run\'s tables again.' }),
   benchJobs: setting(z.string().optional(), { env: 'BENCH_JOBS', shownDefault: '2', doc: 'bench/instructions.sh: valgrind runs at once.' }),
   benchOut: setting(text(), { env: 'BENCH_OUT', shownDefault: 'a new folder under /tmp', doc: 'bench/instructions.sh: where the raw counts (callgrind files, strace tables) are kept.' }),
   compareRounds: setting(z.string().optional(), {
