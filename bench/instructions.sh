@@ -6,8 +6,9 @@
 # Each checkout must hold a build (`npm run build`, i.e. dist/) and its node_modules (a symlink to this
 # checkout's when the lockfiles match); `git worktree add --detach /tmp/old 06fc1a5` makes one. Prints a table
 # and writes the raw counts under $BENCH_OUT (default a new folder under /tmp). Two checkouts took 50 minutes on
-# the shared 2-core machine at a load average of 14-24 (2026-12-06; not timed on a quiet machine), most of it
-# valgrind translating start-up and warm-up code; BENCH_PATIENTS=typical halves it, BENCH_WARMUP=100 shortens it.
+# the shared 2-core machine at a load average of 14-24 (2026-12-06), most of it valgrind translating start-up and
+# warm-up code; on a quiet one BENCH_PATIENTS=typical took 4 min 47 s for two. The garbage collector's share
+# moves between runs (a major collection falls in the window or not); the other groups repeat within 10%.
 #
 # What one hook is: bench/hook-loop.ts with BENCH_PRODUCTION=1, i.e. AUTH_MODE=on with a fresh ES384 client
 # JWT per hook (signed before the hooks, so only the verification is counted), LOG_LEVEL=info sent to
