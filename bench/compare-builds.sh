@@ -1,7 +1,8 @@
 #!/bin/bash
 # CPU per hook of this build against another, interleaved in one run (issue #21 item 5): the typical hook with
 # logging and authentication as in production (bench/hook-loop.ts BENCH_PRODUCTION=1), each build in its own
-# process, alternating, ROUNDS times; prints each run's CPU time per hook (µs) and the medians.
+# process, alternating, ROUNDS times; prints each run's CPU time per hook (µs) and the medians. On a shared
+# machine the runs spread by about ±25% (bench/results.md); bench/instructions.sh counts instead.
 #   git worktree add /tmp/base 06fc1a5 && ln -s "$PWD/node_modules" /tmp/base/node_modules
 #   (cd /tmp/base && npx tsc -p tsconfig.build.json) && npm run build
 #   bash bench/compare-builds.sh /tmp/base            (ROUNDS=5, HOOKS=400)

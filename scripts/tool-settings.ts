@@ -26,12 +26,43 @@ export const toolShape = {
   benchMaxHooks: setting(z.string().optional(), {
     env: 'BENCH_MAX_HOOKS',
     shownDefault: '1500',
-    doc: 'Hooks bench/hook-loop.ts signs tokens for (the same number whatever the run\'s count, so runs of different lengths do the same start-up work).',
+    doc: 'Hooks bench/hook-loop.ts signs tokens for, besides the warm-up (the same number whatever the run\'s count, so runs of different lengths do the same start-up work).',
   }),
   benchCpu: setting(z.enum(['1']).optional(), {
     env: 'BENCH_CPU',
     doc: '`1`: bench/hook-loop.ts prints the process\'s CPU time per hook over the counted hooks.',
   }),
+  benchPatient: setting(z.enum(['typical', 'heavy']).optional(), {
+    env: 'BENCH_PATIENT',
+    shownDefault: 'typical',
+    doc: 'The patient bench/hook-loop.ts sends with full prefetch: `typical` (the sle-child-likely example) or `heavy` (the largest Synthea bundle).',
+  }),
+  benchSyntheaDir: setting(text(), {
+    env: 'BENCH_SYNTHEA_DIR',
+    shownDefault: '../shared/data/synthea beside the checkout',
+    doc: 'Where bench/hook-loop.ts finds the Synthea bundles for BENCH_PATIENT=heavy.',
+  }),
+  benchWarmup: setting(z.string().optional(), {
+    env: 'BENCH_WARMUP',
+    shownDefault: '200 (bench/instructions.sh: 300)',
+    doc: 'Hooks bench/hook-loop.ts runs before the counted ones.',
+  }),
+  benchGate: setting(text(), {
+    env: 'BENCH_GATE',
+    doc: 'bench/instructions.sh: after the warm-up, bench/hook-loop.ts creates <path>.ready and waits for <path>.go, so callgrind or strace counts the counted hooks alone.',
+  }),
+  benchCpuProfile: setting(text(), {
+    env: 'BENCH_CPU_PROFILE',
+    doc: 'A file bench/hook-loop.ts writes a V8 CPU profile of its counted hooks to (for bench/summarise-profile.ts).',
+  }),
+  benchN1: setting(z.string().optional(), { env: 'BENCH_N1', shownDefault: '20', doc: 'bench/instructions.sh: counted hooks of the shorter run under callgrind.' }),
+  benchN2: setting(z.string().optional(), { env: 'BENCH_N2', shownDefault: '120', doc: 'bench/instructions.sh: counted hooks of the longer run under callgrind.' }),
+  benchStraceN1: setting(z.string().optional(), { env: 'BENCH_STRACE_N1', shownDefault: '100', doc: 'bench/instructions.sh: counted hooks of the shorter run under strace.' }),
+  benchStraceN2: setting(z.string().optional(), { env: 'BENCH_STRACE_N2', shownDefault: '500', doc: 'bench/instructions.sh: counted hooks of the longer run under strace.' }),
+  benchPatients: setting(z.string().optional(), { env: 'BENCH_PATIENTS', shownDefault: 'typical heavy', doc: 'bench/instructions.sh: the patients measured (BENCH_PATIENT values, space-separated).' }),
+  benchMeasure: setting(z.string().optional(), { env: 'BENCH_MEASURE', shownDefault: 'instructions syscalls', doc: 'bench/instructions.sh: what it measures, `instructions` (callgrind) and/or `syscalls` (strace); `none` with BENCH_OUT prints an earlier run\'s tables again.' }),
+  benchJobs: setting(z.string().optional(), { env: 'BENCH_JOBS', shownDefault: '2', doc: 'bench/instructions.sh: valgrind runs at once.' }),
+  benchOut: setting(text(), { env: 'BENCH_OUT', shownDefault: 'a new folder under /tmp', doc: 'bench/instructions.sh: where the raw counts (callgrind files, strace tables) are kept.' }),
   compareRounds: setting(z.string().optional(), {
     env: 'ROUNDS',
     shownDefault: '5',
