@@ -31,6 +31,7 @@ import type { ScreenOptions, ScreenSummary } from '../src/population/screen-pati
 import type * as JournalModule from '../src/store/embedded/journal.js';
 import type * as ScreeningStoreModule from '../src/store/embedded/screening-store.js';
 import { MAPPINGS_DIR } from './fixtures.js';
+import { replaceMarkedSection } from './results-sections.js';
 
 export interface PopulationResults {
   patients: number;
@@ -287,16 +288,8 @@ function comparisonLines(r: PopulationResults): string[] {
   ];
 }
 
-/** Replaces (or appends) the population section of bench/results.md, leaving the rest as the last full bench wrote it. */
+/** Replaces (or appends) the population section of bench/results.md, leaving the rest as it was. */
 export function writePopulationSection(section: string): void {
   const md = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '# Benchmark results\n';
-  writeFileSync(RESULTS_MD, withPopulationSection(md, section));
-}
-
-/** The results text with the population section kept (a full bench run rewrites the rest of the file). */
-export function withPopulationSection(md: string, section?: string): string {
-  const old = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '';
-  const kept = section ?? (old.includes(START) ? old.slice(old.indexOf(START), old.indexOf(END) + END.length) : undefined);
-  const base = md.includes(START) ? md.slice(0, md.indexOf(START)).trimEnd() + md.slice(md.indexOf(END) + END.length) : md;
-  return kept ? `${base.trimEnd()}\n\n${kept}\n` : md;
+  writeFileSync(RESULTS_MD, replaceMarkedSection(md, 'population', section));
 }

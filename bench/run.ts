@@ -10,14 +10,15 @@
  * own section of bench/results.md.
  */
 import { cpus, totalmem } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAdversarialBench, runAdversarialBodiesBench } from './adversarial.js';
 import { checkGolden, runEvaluatorBench, type EvaluatorResults } from './evaluator.js';
 import { largestSynthea, syntheaHookRequest, typicalHookRequest } from './fixtures.js';
 import { loadExample, obtainFhirServer, timeFhirPath, type SearchTiming } from './fhir-path.js';
 import { postOnce, runLoad, startTarget, type LoadResult } from './http.js';
-import { runPopulationBench, withPopulationSection } from './population.js';
+import { runPopulationBench } from './population.js';
+import { keepMarkedSections } from './results-sections.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -264,7 +265,9 @@ if (soak) {
 const failures = [...httpRows.flatMap((r) => [r.baseline, r.service]), ...(soak ? [soak.load] : [])].filter((l) => l.non2xx + l.errors + l.timeouts > 0);
 if (failures.length) lines.push('', `**Some load runs had errors or non-2xx answers**: ${JSON.stringify(failures)}`);
 const md = `${lines.join('\n')}\n`;
-writeFileSync(join(import.meta.dirname, 'results.md'), withPopulationSection(md));
+// The sections other benchmarks wrote (population, large records, group commit, hook cost) are kept.
+const resultsMd = join(import.meta.dirname, 'results.md');
+writeFileSync(resultsMd, keepMarkedSections(md, existsSync(resultsMd) ? readFileSync(resultsMd, 'utf8') : ''));
 writeFileSync(join(import.meta.dirname, 'results.json'), `${JSON.stringify({ machine, connections: CONNECTIONS, durationS: DURATION, golden, http: httpRows, fhir, evaluator, soak }, null, 2)}\n`);
 log(`\n${md}`);
 if (!golden.ok) process.exitCode = 1;
