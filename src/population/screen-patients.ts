@@ -7,6 +7,8 @@ import { faultEntries, type ScreenContext } from './screen-patient.js';
 import type { ScreeningEntry } from './screening-entry.js';
 import { InProcessPool, WorkerPool, type ScreenPool } from './worker-pool.js';
 
+export type { ScreenPool } from './worker-pool.js';
+
 export interface PatientResources {
   patientId: string;
   /** The patient's resources, the Patient included. */
@@ -26,6 +28,21 @@ export interface ScreenOptions {
   threads?: number;
   /** The digests held from earlier jobs: a patient whose digest is unchanged is skipped (incremental). */
   previousDigests?: (patientIds: readonly string[]) => Promise<Map<string, string>>;
+  /**
+   * Threads already started for these options (startScreenPool), kept by the caller and not closed here: a
+   * caller that screens several times with the same trials, date and job pays the threads' start (about 1.7 s
+   * of CPU each: modules and mappings) once. Without it each call starts and closes its own.
+   */
+  pool?: KeptPool;
+}
+
+/** Threads started for one set of options: what they screen with (trials, date, server, job) is fixed at their start. */
+export interface KeptPool extends ScreenPool {
+  readonly startedFor: string;
+}
+
+function startedFor(options: ScreenOptions): string {
+  return JSON.stringify([options.trialIds ?? null, options.now.toISOString(), options.fhirServer, options.jobId, options.mappings.source ?? null]);
 }
 
 export interface ScreenSummary {
@@ -52,6 +69,15 @@ async function* asLines(patients: AsyncIterable<PatientResources>): AsyncGenerat
   for await (const p of patients) yield { patientId: p.patientId, lines: p.resources.map((r) => JSON.stringify(r)) };
 }
 
+/** The threads screenPatientLines would start for these options, for a caller to keep (ScreenOptions.pool). */
+export function startScreenPool(options: ScreenOptions): KeptPool {
+  return Object.assign(startPool(options, screenContext(options)), { startedFor: startedFor(options) });
+}
+
+function screenContext(options: ScreenOptions): ScreenContext {
+  return { mappings: narrowMappings(options.mappings, options.trialIds), now: options.now, fhirServer: options.fhirServer, jobId: options.jobId };
+}
+
 function startPool(options: ScreenOptions, ctx: ScreenContext): ScreenPool {
   const threads = options.threads ?? availableParallelism();
   const source = options.mappings.source;
@@ -69,9 +95,11 @@ function startPool(options: ScreenOptions, ctx: ScreenContext): ScreenPool {
  * fault entries (every criterion unknown) for its patients: the job goes on.
  */
 export async function screenPatientLines(patients: AsyncIterable<PatientLines>, options: ScreenOptions, sink: Sink): Promise<ScreenSummary> {
-  const ctx: ScreenContext = { mappings: narrowMappings(options.mappings, options.trialIds), now: options.now, fhirServer: options.fhirServer, jobId: options.jobId };
+  const ctx = screenContext(options);
   const summary: ScreenSummary = { patients: 0, screened: 0, unchanged: 0, resources: 0, faults: 0 };
-  const pool = startPool(options, ctx);
+  // A kept pool screens with the job, date and trials it was started for: never with another's.
+  if (options.pool && options.pool.startedFor !== startedFor(options)) throw new Error('the screening threads were started for another job, date, server or trials');
+  const pool = options.pool ?? startPool(options, ctx);
   const maxInFlight = Math.max(2, pool.threads * 2);
   const inFlight = new Set<Promise<void>>();
   let sinking: Promise<void> = Promise.resolve();
@@ -123,7 +151,7 @@ export async function screenPatientLines(patients: AsyncIterable<PatientLines>, 
     await Promise.all(inFlight);
     await sinking;
   } finally {
-    await pool.close();
+    if (!options.pool) await pool.close();
   }
   return summary;
 }

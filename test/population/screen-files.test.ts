@@ -9,7 +9,7 @@ import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { loadMappings } from '../../src/mappings/load-mappings.js';
 import { ownerOfResource } from '../../src/population/group-by-patient.js';
 import { screenNdjsonFiles } from '../../src/population/screen-files.js';
-import { screenPatients, type ScreenOptions } from '../../src/population/screen-patients.js';
+import { screenPatients, startScreenPool, type ScreenOptions } from '../../src/population/screen-patients.js';
 import { screeningEntry, type ScreeningEntry } from '../../src/population/screening-entry.js';
 import { BELIMUMAB_RECRUITING, ROOT, exampleBundle, exampleIds, syntheaBundles, testApp } from '../support/app.js';
 import { clinicalRecord, evaluateOverHttp } from '../support/clinical.js';
@@ -105,6 +105,23 @@ describe('screening a population from NDJSON', () => {
     await app.close();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it('screens twice with threads kept between the calls (startScreenPool), as it does with threads of its own, and refuses them for another job', async () => {
+    const pool = startScreenPool({ ...options, threads: 1 });
+    try {
+      const kept = { ...options, threads: 1, pool };
+      const first = await collect((sink) => screenNdjsonFiles(files, kept, sink));
+      // The call did not close the threads: the second screens through them.
+      const second = await collect((sink) => screenNdjsonFiles(files, kept, sink));
+      const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+      expect(sorted(first)).toEqual(sorted(entries));
+      expect(sorted(second)).toEqual(sorted(entries));
+      // Threads started for job-1 write job-1 into every entry: never lent to another job.
+      await expect(screenNdjsonFiles(files, { ...kept, jobId: 'job-2' }, () => Promise.resolve())).rejects.toThrow(/another job/);
+    } finally {
+      await pool.close();
+    }
+  }, 120_000);
 
   it('gives every patient one entry per trial, with the job and server named', () => {
     const patients = new Set(bundles.map(patientIdOf));
