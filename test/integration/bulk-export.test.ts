@@ -91,6 +91,16 @@ describe.skipIf(!fhirBaseUrl)(`population screening by Bulk Data export from HAP
       for (const evaluation of hook) {
         const entry = entries.get(`${evaluation.trialId}|${patientId}`);
         expect(entry, `${patientId} ${evaluation.trialId}`).toBeDefined();
+        if (evaluation.status === 'ineligible') {
+          // Screening stops an ineligible trial at its first blocking criterion (detail 'decision'): the entry holds
+          // the criteria evaluated up to it, each as the hook's full trace has it, one of them a blocking one.
+          const full = new Map(evaluation.criteria.map((c) => [c.id, c.outcome]));
+          expect(entry!.status, `${patientId} ${evaluation.trialId}`).toBe('ineligible');
+          expect(entry!.criteria.map((c) => [c.id, c.outcome])).toEqual(entry!.criteria.map((c) => [c.id, full.get(c.id)]));
+          if (evaluation.notScreened) expect(entry!.criteria).toEqual([]);
+          else expect(entry!.criteria.some((c) => evaluation.blocking.includes(c.id))).toBe(true);
+          continue;
+        }
         const open = evaluation.criteria.filter((c) => c.outcome === 'unknown' || c.outcome === 'review').map((c) => c.id);
         expect({ patientId, trial: evaluation.trialId, status: entry!.status, open: entry!.openItems }).toEqual({ patientId, trial: evaluation.trialId, status: evaluation.status, open });
         expect(entry!.criteria).toEqual(evaluation.criteria.map((c) => ({ id: c.id, outcome: c.outcome })));
