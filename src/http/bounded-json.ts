@@ -16,13 +16,20 @@ export interface JsonBounds {
   /** Keys, values, objects and arrays in the whole body: a 10 MiB FHIR prefetch holds about a million. */
   maxValues: number;
   /**
+   * Objects and arrays in the whole body. What JSON.parse pays most for is objects: a million empty ones took
+   * 0.3 s on the event loop, 250,000 about 70 ms, while FHIR records hold about 8,000 objects and arrays per MB
+   * (the five Synthea records here: 7,666 to 8,005), so a 10 MiB prefetch about 84,000. A body past it is no
+   * FHIR prefetch a clinician's EHR sends.
+   */
+  maxContainers: number;
+  /**
    * Characters in one string or key. The evaluator reads at most 4096 of any text (fhir/bounded-text.ts), and the
    * prefetch templates ask for no attachments; a 9 MiB string still cost its hook 150 ms to carry through.
    */
   maxStringLength: number;
 }
 
-export const JSON_BOUNDS: JsonBounds = { maxDepth: 128, maxKeysPerObject: 1000, maxValues: 2_000_000, maxStringLength: 1024 * 1024 };
+export const JSON_BOUNDS: JsonBounds = { maxDepth: 128, maxKeysPerObject: 1000, maxValues: 2_000_000, maxContainers: 250_000, maxStringLength: 1024 * 1024 };
 
 /** The body crosses one of the bounds, or is not JSON: the caller's bad input, refused before any JSON.parse. */
 class JsonShapeError extends Error {}
@@ -37,6 +44,7 @@ export class JsonShapeCheck {
   /** Keys so far in each open container, innermost last; -1 for an array. */
   private readonly open: number[] = [];
   private values = 0;
+  private containers = 0;
 
   constructor(private readonly bounds: JsonBounds) {
     this.tokenizer.onToken = ({ token, value }): void => {
@@ -61,6 +69,7 @@ export class JsonShapeCheck {
       case TokenType.LEFT_BRACE:
       case TokenType.LEFT_BRACKET:
         this.count();
+        if (++this.containers > this.bounds.maxContainers) throw new JsonShapeError(`the JSON body holds more than ${this.bounds.maxContainers} objects and arrays (the limit)`);
         this.open.push(token === TokenType.LEFT_BRACE ? 0 : -1);
         if (this.open.length > this.bounds.maxDepth) throw new JsonShapeError(`the JSON body is nested more than ${this.bounds.maxDepth} levels deep (the limit)`);
         return;
