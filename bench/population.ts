@@ -196,10 +196,11 @@ export async function runPopulationBench(log: (line: string) => void): Promise<P
     // The evaluation alone: patients already grouped in memory (NDJSON lines), through threads started and warmed
     // first (startScreenPool, kept between calls as a service keeps them): the threads' start, about 1.7 s of CPU
     // each (modules, mappings), is a job's fixed cost, timed apart with a 500-patient warm-up (threadStart).
+    const templates = cohortTemplates(mappings);
     const inMemory: PatientLines[] = [];
-    for (const p of cohortPatients(cohortTemplates(mappings), { patients: evalPatients, seed: 19 })) inMemory.push({ patientId: p.patientId, lines: p.lines.map((l) => l.text) });
+    for (const p of cohortPatients(templates, { patients: evalPatients, seed: 19 })) inMemory.push({ patientId: p.patientId, lines: p.lines.map((l) => l.text) });
     const warmUp: PatientLines[] = [];
-    for (const p of cohortPatients(cohortTemplates(mappings), { patients: 500, seed: 7 })) warmUp.push({ patientId: p.patientId, lines: p.lines.map((l) => l.text) });
+    for (const p of cohortPatients(templates, { patients: 500, seed: 7 })) warmUp.push({ patientId: p.patientId, lines: p.lines.map((l) => l.text) });
     const evalOptions = { ...options, jobId: 'bench-3' };
     const fromMemory = (list: PatientLines[]): AsyncGenerator<PatientLines> =>
       (async function* () {
