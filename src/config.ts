@@ -239,10 +239,10 @@ export const configShape = {
     shownDefault: 'screening.jsonl beside FEEDBACK_FILE',
     doc: 'Population screening results and the coordinator\'s patient states in the embedded mode (issue #19), a journal of their own. With DATABASE_URL they are in PostgreSQL.',
   }),
-  referralSuggestions: setting(z.boolean().default(false), {
+  referralSuggestions: setting(z.boolean().default(true), {
     env: 'REFERRAL_SUGGESTIONS',
     read: 'flag',
-    doc: 'Each likely or possibly eligible card offers "Refer to the study team" (issue #19 item 4): a draft ServiceRequest (category Patient referral) to the study contact; an accepted one marks the patient "referred" on the trial\'s worklist.',
+    doc: 'Each likely or possibly eligible card offers "Refer to the study team" (issue #19 item 4): a draft ServiceRequest (category Patient referral) to the study contact; an accepted one marks the patient "referred" on the trial\'s worklist. On by default; `0` leaves it off the cards (about 700 bytes a card).',
   }),
   bulkWorkDir: setting(z.string().optional(), {
     env: 'BULK_WORK_DIR',

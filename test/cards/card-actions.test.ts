@@ -10,6 +10,10 @@ import { evaluate, realMappings } from '../support/evaluate.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 import { hbsagPositiveChild, pregnantGirl } from './issue-18-patients.js';
 import { daysAgo } from '../../scripts/fhir-builders.js';
+import { ORDER_SUGGESTION_LABEL } from '../../src/cds/cards/suggestions.js';
+
+/** A card's draft-order suggestion (the referral, on every card shown, is tested in test/coordinator/referral.test.ts). */
+const orders = (c: any): any[] => (c.suggestions ?? []).filter((s: any) => s.label.startsWith(ORDER_SUGGESTION_LABEL));
 
 /**
  * Issue 18 items 5 and 6: "likely" only when the record bears it out, and cards a clinician can act on
@@ -181,7 +185,7 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
     const cards = await hook(app, 'sle-teen-missing-tests');
     for (const c of cards) {
       expect(c.detail).not.toMatch(/pregnan|contracepti/i);
-      for (const a of c.suggestions?.[0]?.actions ?? []) expect(a.description).not.toMatch(/pregnan|hCG/i);
+      for (const a of orders(c)[0]?.actions ?? []) expect(a.description).not.toMatch(/pregnan|hCG/i);
     }
   });
 
@@ -205,10 +209,10 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
   it('drafts each missing test once across all cards, in one suggestion that names the trials each draft settles', async () => {
     const cards = await hook(app, 'sle-teen-missing-tests');
     expect(cards.length).toBe(3);
-    const carriers = cards.filter((c) => c.suggestions);
+    const carriers = cards.filter((c) => orders(c).length > 0);
     expect(carriers).toHaveLength(1);
     expect(carriers[0]).toBe(cards[0]);
-    const [s] = carriers[0].suggestions;
+    const [s] = orders(carriers[0]);
     expect(s.label).toBe('Order the missing screening tests (3 trials)');
     const codes = s.actions.map((a: any) => a.resource.code.coding[0].code);
     expect(new Set(codes).size).toBe(codes.length);
@@ -229,11 +233,11 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
     await own.ready();
     try {
       const cards = await hook(own, 'sle-teen-missing-tests');
-      const carrier = cards.find((c) => c.suggestions);
+      const carrier = cards.find((c) => orders(c).length > 0);
       const accepted = await own.inject({
         method: 'POST',
         url: `${SERVICE}/feedback`,
-        payload: { feedback: [{ card: carrier.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: carrier.suggestions[0].uuid }], outcomeTimestamp: '2026-11-23T10:00:00Z' }] },
+        payload: { feedback: [{ card: carrier.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: orders(carrier)[0].uuid }], outcomeTimestamp: '2026-11-23T10:00:00Z' }] },
       });
       expect(accepted.statusCode).toBe(200);
       expect(accepted.json()).toMatchObject({ stored: 1, rejected: [] });
@@ -245,9 +249,9 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
       expect(over.statusCode).toBe(200);
       const again = await hook(own, 'sle-teen-missing-tests');
       expect(again.map((c) => c.source.topic.code)).not.toContain(hidden);
-      const next = again.filter((c) => c.suggestions);
+      const next = again.filter((c) => orders(c).length > 0);
       expect(next).toHaveLength(1);
-      for (const a of next[0].suggestions[0].actions) {
+      for (const a of orders(next[0])[0].actions) {
         const trials = a.resource.reasonCode.map((r: any) => r.coding[0].code);
         expect(trials).not.toContain(hidden);
         expect(trials.length).toBeGreaterThan(0);
@@ -255,7 +259,7 @@ describe('cards a clinician can act on (issue 18 items 5 and 6), through the hoo
       const ok = await own.inject({
         method: 'POST',
         url: `${SERVICE}/feedback`,
-        payload: { feedback: [{ card: next[0].uuid, outcome: 'accepted', acceptedSuggestions: [{ id: next[0].suggestions[0].uuid }], outcomeTimestamp: '2026-11-23T10:02:00Z' }] },
+        payload: { feedback: [{ card: next[0].uuid, outcome: 'accepted', acceptedSuggestions: [{ id: orders(next[0])[0].uuid }], outcomeTimestamp: '2026-11-23T10:02:00Z' }] },
       });
       expect(ok.json()).toMatchObject({ stored: 1, rejected: [] });
     } finally {

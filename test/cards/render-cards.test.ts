@@ -11,6 +11,8 @@ import { expectValidCard } from '../support/card-rules.js';
 import { hookRequest, patientIdOf, prefetchFor } from '../support/hook-request.js';
 
 const SERVICE = '/cds-services/trialmatch-sle';
+/** A card's draft-order suggestion; the referral on every card shown is tested in test/coordinator/referral.test.ts. */
+const orders = (c: any): any[] => (c.suggestions ?? []).filter((s: any) => s.label.startsWith(ORDER_SUGGESTION_LABEL));
 const RECORDS = resolve(ROOT, 'test', 'clinical', 'records');
 const ORDERABLES = JSON.parse(readFileSync(resolve(ROOT, 'fhir-mappings', 'orderables.json'), 'utf8')) as {
   tests: { id: string; short: string; valueSets: string[]; category: string; order?: { system: string; code: string; display: string } }[];
@@ -200,11 +202,11 @@ describe('cards a clinician reads in five seconds (issue #11)', () => {
     let actions = 0;
     for (const [label, card, trace, patientId] of all()) {
       const where = `${label} ${card.source.topic.code}`;
-      if (!card.suggestions) continue;
+      if (orders(card).length === 0) continue;
       expect(trace.status, where).toBe('possibly-eligible');
-      expect(card.suggestions, where).toHaveLength(1);
-      expect(seen.get(label)!.cards.filter((c) => c.suggestions), where).toHaveLength(1);
-      const [s] = card.suggestions;
+      expect(orders(card), where).toHaveLength(1);
+      expect(seen.get(label)!.cards.filter((c) => orders(c).length > 0), where).toHaveLength(1);
+      const [s] = orders(card);
       expect(s.label.startsWith(ORDER_SUGGESTION_LABEL)).toBe(true);
       for (const a of s.actions) {
         actions += 1;
@@ -221,9 +223,9 @@ describe('cards a clinician reads in five seconds (issue #11)', () => {
     }
     expect(actions).toBeGreaterThan(5);
     // Likely cards never order; the teen with missing tests gets the panels, the echocardiogram, the CBC.
-    for (const [, card, trace] of all()) if (trace.status === 'likely-eligible') expect(card.suggestions).toBeUndefined();
-    const carrier = seen.get('example sle-teen-missing-tests')!.cards.find((c) => c.suggestions);
-    const codes = carrier.suggestions[0].actions.map((a: any) => a.resource.code.coding[0].code);
+    for (const [, card, trace] of all()) if (trace.status === 'likely-eligible') expect(orders(card)).toEqual([]);
+    const carrier = seen.get('example sle-teen-missing-tests')!.cards.find((c) => orders(c).length > 0);
+    const codes = orders(carrier)[0].actions.map((a: any) => a.resource.code.coding[0].code);
     // Ranked by how many criteria and trials each settles (rankNeeds), across the three cards.
     expect(codes).toEqual(['24325-3', '40701008', '2160-0', '57021-8', '8116-6', '2465-3']);
     // SLEDAI-2K, SpO2 and body weight are open too, but they are no laboratory or imaging order.
@@ -235,12 +237,20 @@ describe('cards a clinician reads in five seconds (issue #11)', () => {
     const res = await app.inject({ method: 'POST', url: SERVICE, payload: request.json() });
     expect(res.statusCode).toBe(200);
     expect(res.json().cards).toHaveLength(3);
-    // Issue #19 item 3 adds the site's study contact (and a stale registry status) to each card: the rest of the
-    // answer stays under 8 KiB, and that line is bounded on its own (the whole answer is 8,643 bytes, 8,174 before it).
-    const siteLines = (res.json().cards as any[]).map((c) => /\n\n\*\*Study contact:\*\*[^\n]*/.exec(c.detail)?.[0] ?? '');
+    // Issue #19 adds two things to each card: the site's study contact (and a stale registry status) in the
+    // detail (item 3), and the "Refer to the study team" suggestion (item 4, a draft ServiceRequest to the study
+    // contact). The rest of the answer stays under issue #11's 8 KiB, and each addition is bounded on its own:
+    // the whole answer is 10,859 bytes, 8,643 without the referrals and 8,174 without either.
+    const cards = res.json().cards as any[];
+    const siteLines = cards.map((c) => /\n\n\*\*Study contact:\*\*[^\n]*/.exec(c.detail)?.[0] ?? '');
     for (const line of siteLines) expect(line.length).toBeLessThan(170);
     const siteBytes = siteLines.reduce((n, line) => n + Buffer.byteLength(JSON.stringify(line)) - 2, 0);
-    expect(Buffer.byteLength(res.payload) - siteBytes).toBeLessThan(8 * 1024);
+    const referrals = cards.map((c) => (c.suggestions ?? []).filter((s: any) => s.label === 'Refer to the study team'));
+    for (const r of referrals) expect(r).toHaveLength(1);
+    // A card's referral costs its suggestion, a comma, and `"selectionBehavior":"at-most-one"` when it is the only one.
+    const referralBytes = cards.map((c, i) => Buffer.byteLength(JSON.stringify(referrals[i]![0])) + 1 + (c.suggestions.length === 1 ? Buffer.byteLength('"suggestions":[],"selectionBehavior":"at-most-one",') : 0));
+    for (const n of referralBytes) expect(n).toBeLessThan(800);
+    expect(Buffer.byteLength(res.payload) - siteBytes - referralBytes.reduce((a, b) => a + b, 0)).toBeLessThan(8 * 1024);
   });
 
   it('calls no example patient likely while an inclusion waits on a judgement of the record (issue 18 item 5)', () => {

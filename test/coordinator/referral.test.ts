@@ -8,7 +8,7 @@ import { exampleEntries, SERVER } from '../support/screening-store-contract.js';
 import { BASE, makeIssuer, writeTrust, type TestIssuer } from '../security/helpers.js';
 
 /**
- * Issue #19 item 4: with REFERRAL_SUGGESTIONS, a likely or possibly eligible card offers "Refer to the study
+ * Issue #19 item 4 (on unless REFERRAL_SUGGESTIONS=0): a likely or possibly eligible card offers "Refer to the study
  * team"; feedback accepting it marks the patient "referred" on that trial's worklist, audited. Through the real
  * app: a signed hook for an example patient (full prefetch, the EHR's FHIR server named), its feedback, the
  * worklist as a coordinator reads it.
@@ -39,7 +39,7 @@ describe('referral from the card', () => {
       ],
     });
     auditFile = resolve(mkdtempSync(resolve(tmpdir(), 'trialmatch-referral-audit-')), 'audit.jsonl');
-    app = testApp({}, { AUTH_MODE: 'on', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE, AUDIT_FILE: auditFile, REFERRAL_SUGGESTIONS: '1' });
+    app = testApp({}, { AUTH_MODE: 'on', TRUST_CONFIG: trust, PUBLIC_BASE_URL: BASE, AUDIT_FILE: auditFile });
     await app.ready();
     await app.state.screening.put(exampleEntries(PATIENT, 'job-1'));
   });
@@ -127,14 +127,21 @@ describe('referral from the card', () => {
     expect((await worklistState(other.source.topic.code)).state).toBe('new');
   });
 
-  it('offers no referral unless the site turns it on (REFERRAL_SUGGESTIONS)', async () => {
-    const plain = testApp();
-    try {
-      const request = (await plain.inject({ method: 'GET', url: `/examples/${PATIENT}/hook-request` })).json();
-      const res = await plain.inject({ method: 'POST', url: SERVICE, payload: request });
-      expect(res.json().cards.flatMap((c: CardJson) => c.suggestions ?? []).filter((s: { label: string }) => s.label === 'Refer to the study team')).toEqual([]);
-    } finally {
-      await plain.close();
-    }
+  it('offers the referral by default, and none when the site turns it off (REFERRAL_SUGGESTIONS=0)', async () => {
+    const referralsOf = async (env: Record<string, string>): Promise<string[]> => {
+      const plain = testApp({}, env);
+      try {
+        const request = (await plain.inject({ method: 'GET', url: `/examples/${PATIENT}/hook-request` })).json();
+        const res = await plain.inject({ method: 'POST', url: SERVICE, payload: request });
+        const cards = res.json().cards as CardJson[];
+        expect(cards.length).toBeGreaterThan(0);
+        return cards.flatMap((c) => (c.suggestions ?? []).filter((s: { label: string }) => s.label === 'Refer to the study team').map(() => c.source.topic.code));
+      } finally {
+        await plain.close();
+      }
+    };
+    const byDefault = await referralsOf({});
+    expect(byDefault.length).toBeGreaterThan(0);
+    expect(await referralsOf({ REFERRAL_SUGGESTIONS: '0' })).toEqual([]);
   });
 });
