@@ -27,6 +27,9 @@ const requests: MedicationRequest[] = Array.from({ length: COUNT }, (_, i) => ({
   authoredOn: new Date(Date.UTC(2026, 0, 1) - i * 86_400_000).toISOString(),
 }));
 
+/** The same MedicationRequests in `_sort=_id` order (FHIR ids compare as strings: rx-0, rx-1, rx-10, ...). */
+const byId = [...requests].sort((a, b) => (a.id! < b.id! ? -1 : 1));
+
 /** How the EHR misbehaves, per test. */
 interface Behaviour {
   /** No total even when `_total=accurate` is asked. */
@@ -37,6 +40,11 @@ interface Behaviour {
   failAt?: number;
   /** This offset answers the page before it (a server whose offsets are not what its links say). */
   wrongAt?: number;
+  /**
+   * Offset searches (`_offset` with `_sort=_id`): served as HAPI FHIR serves them, or refused with a 400; by
+   * default ignored, as a server that does not know the parameter does (it answers the first page).
+   */
+  offsetSearch?: 'serve' | 'refuse';
 }
 
 describe('reading the pages of an offset-paged search side by side', () => {
@@ -59,6 +67,17 @@ describe('reading the pages of an offset-paged search side by side', () => {
     setTimeout(() => {
       inFlight.now--;
       res.setHeader('content-type', 'application/fhir+json');
+      if (url.searchParams.has('_offset') && behaviour.offsetSearch === 'refuse') {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] }));
+        return;
+      }
+      if (url.searchParams.has('_offset') && behaviour.offsetSearch === 'serve' && url.searchParams.get('_sort') === '_id') {
+        const at = Number(url.searchParams.get('_offset'));
+        const slice = byId.slice(at, at + Number(url.searchParams.get('_count')));
+        res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: slice.map((resource) => ({ resource, search: { mode: 'match' } })) }));
+        return;
+      }
       if (offset === behaviour.failAt) {
         res.statusCode = 500;
         res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception' }] }));
@@ -94,6 +113,35 @@ describe('reading the pages of an offset-paged search side by side', () => {
     // The four later pages in flight together (one after another never exceeds one; how many overlap depends
     // on the machine's load).
     expect(inFlight.max).toBeGreaterThan(1);
+  });
+
+  it('asks a HAPI-paged search again as offset searches in _id order, read side by side, each resource once', async () => {
+    behaviour = { offsetSearch: 'serve' };
+    const result = await read();
+    expect(ids(result)).toEqual(byId.map((r) => r.id));
+    // The result's pages are the offset searches' five: the first search's page is not part of it.
+    expect(result.ok && result.pages).toBe(5);
+    const offsets = server.calls.filter((c) => c.includes('_offset='));
+    // The first page again (its order in the server's search cache need not be _id's), and the four after it,
+    // each without the total the first page gave; no paging link followed.
+    expect(offsets.map((c) => Number(/_offset=(\d+)/.exec(c)![1])).sort((a, b) => a - b)).toEqual([0, 200, 400, 600, 800]);
+    for (const c of offsets) expect(c).toMatch(/^\/fhir\/MedicationRequest\?patient=offset-paged&_count=200&_sort=_id&_offset=\d+$/);
+    expect(server.calls.filter((c) => c.includes('_getpages='))).toEqual([]);
+    expect(inFlight.max).toBeGreaterThan(1);
+  });
+
+  it('reads the paging links as before when the server answers every offset search with its first page (it ignores _offset)', async () => {
+    const result = await read();
+    expect(ids(result)).toEqual(requests.map((r) => r.id));
+    expect(server.calls.filter((c) => c.includes('_offset='))).toHaveLength(5);
+    expect(server.calls.filter((c) => c.includes('_getpagesoffset='))).toHaveLength(4);
+  });
+
+  it('reads the paging links as before when the server refuses offset searches', async () => {
+    behaviour = { offsetSearch: 'refuse' };
+    const result = await read();
+    expect(ids(result)).toEqual(requests.map((r) => r.id));
+    expect(server.calls.filter((c) => c.includes('_getpagesoffset='))).toHaveLength(4);
   });
 
   it('follows the links one by one when the server gives no total', async () => {
