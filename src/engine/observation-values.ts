@@ -39,6 +39,12 @@ export function observationWhen(o: Observation, parse: (value: string | undefine
   return entry ? { range: entry, entryOnly: true } : undefined;
 }
 
+function byId(a: Observation, b: Observation): number {
+  const x = a.id ?? '';
+  const y = b.id ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 export interface DatedObservation {
   observation: Observation;
   /** Its date (the first day of a partial one); for a result that only has an entry date, that date. */
@@ -86,7 +92,9 @@ export function resultsInWindow(
       unplaced.push({ observation: o, date, latest: range.end, dateNote: `taken ${describeDateRange(range)}: may be before the window` });
     } else inWindow.push(isPartialDate(range) ? { observation: o, date, dateNote: `taken ${describeDateRange(range)}` } : { observation: o, date });
   }
-  const byRecency = (a: DatedObservation, b: DatedObservation): number => b.date.getTime() - a.date.getTime();
+  // Newest first; results of the same moment in id order, so the one shown does not depend on the order the
+  // EHR or its FHIR server returned them in (test/engine/resource-order.test.ts).
+  const byRecency = (a: DatedObservation, b: DatedObservation): number => b.date.getTime() - a.date.getTime() || byId(a.observation, b.observation);
   inWindow.sort(byRecency);
   outside.sort(byRecency);
   unplaced.sort(byRecency);
