@@ -6,7 +6,7 @@ import type { MappingSet } from '../mappings/compiled.js';
 import type { ScreeningResultsStore } from '../population/screening-entry.js';
 import { ownerOfResource } from '../population/group-by-patient.js';
 import { screenNdjsonFiles } from '../population/screen-files.js';
-import type { ScreenSummary } from '../population/screen-patients.js';
+import type { KeptPool, ScreenOptions, ScreenSummary } from '../population/screen-patients.js';
 import { BulkClient, type BulkClientOptions, type ExportManifest, type KickOff } from './bulk-client.js';
 import { exportRequest } from './export-request.js';
 import { newGroupMembers } from './group-members.js';
@@ -172,16 +172,26 @@ export async function runScreeningJob(job: ScreeningJob, deps: JobDeps): Promise
   }
 }
 
-/** Screens the files into the store (an incremental job skips patients whose digest is unchanged). */
-export async function screenFiles(job: ScreeningJob, files: readonly string[], deps: Pick<JobDeps, 'mappings' | 'screening' | 'clock'>): Promise<ScreenSummary> {
+/** What a job's patients are screened with, as of `now` (the threads kept for a job are started with the same). */
+export function jobScreenOptions(job: ScreeningJob, deps: Pick<JobDeps, 'mappings'>, now: Date): ScreenOptions {
+  return { mappings: deps.mappings, ...(job.trialIds ? { trialIds: job.trialIds } : {}), now, fhirServer: job.fhirServer, jobId: job.id };
+}
+
+/**
+ * Screens the files into the store (an incremental job skips patients whose digest is unchanged). `kept`:
+ * threads already started for this job as of its `now` (jobScreenOptions), which the caller keeps and closes.
+ */
+export async function screenFiles(
+  job: ScreeningJob,
+  files: readonly string[],
+  deps: Pick<JobDeps, 'mappings' | 'screening' | 'clock'>,
+  kept?: { now: Date; pool: KeptPool },
+): Promise<ScreenSummary> {
   return screenNdjsonFiles(
     files,
     {
-      mappings: deps.mappings,
-      ...(job.trialIds ? { trialIds: job.trialIds } : {}),
-      now: deps.clock(),
-      fhirServer: job.fhirServer,
-      jobId: job.id,
+      ...jobScreenOptions(job, deps, kept?.now ?? deps.clock()),
+      ...(kept ? { pool: kept.pool } : {}),
       // Only an incremental job skips a patient whose data did not change. A full job re-evaluates everyone at
       // today's date: a result leaves its window and a child has a birthday without any change to the record,
       // so a site runs a full job now and then (--full) to keep the worklist true to the date.
