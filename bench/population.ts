@@ -41,7 +41,7 @@ export interface PopulationResults {
   files: number;
   buildS: number;
   threads: number;
-  endToEnd: Timed & { statuses: Record<string, number>; peakRssMiB: number; journalMiB: number };
+  endToEnd: Timed & { statuses: Record<string, number>; peakRssMiB: number; mainHeapMiB?: number; journalMiB: number };
   evaluation: Timed;
   /** Starting the evaluation's threads and a 500-patient warm-up, before the evaluation alone is timed. */
   threadStart?: { wallS: number; cpuS: number };
@@ -132,6 +132,8 @@ export interface ChildEndToEnd {
   cpuS: number;
   statuses: Record<string, number>;
   peakRssMiB: number;
+  /** The main thread's V8 heap (committed) at its largest, sampled every 100 ms; absent from older runs. */
+  mainHeapMiB?: number;
 }
 
 function endToEndInChild(files: readonly string[], journalFile: string, threads: number): ChildEndToEnd {
@@ -169,10 +171,10 @@ export async function runPopulationBench(log: (line: string) => void): Promise<P
     // End to end from NDJSON on disk into the store; the digests it holds are the "earlier job" of the incremental run.
     // In a process of its own (bench/population-e2e.ts), as `npm run screen` runs: its peak RSS is the job's, not
     // this process's, which built the cohort and ran the other build before.
-    const { statuses, peakRssMiB, ...e2e } = endToEndInChild(cohort.files, journalFile, threads);
+    const { statuses, peakRssMiB, mainHeapMiB, ...e2e } = endToEndInChild(cohort.files, journalFile, threads);
     const journalMiB = Math.round(readFileSync(journalFile).byteLength / 1024 ** 2);
-    const endToEnd_ = { ...rate(e2e.summary.patients, e2e.wallS, e2e.cpuS, e2e.summary), statuses, peakRssMiB, journalMiB };
-    log(`  end to end: ${endToEnd_.perSecond.toFixed(0)} patients/s (${e2e.wallS.toFixed(1)} s wall, ${endToEnd_.cpuMsPerPatient.toFixed(2)} ms CPU per patient), peak RSS ${peakRssMiB} MiB, journal ${journalMiB} MiB; ${JSON.stringify(statuses)}`);
+    const endToEnd_ = { ...rate(e2e.summary.patients, e2e.wallS, e2e.cpuS, e2e.summary), statuses, peakRssMiB, ...(mainHeapMiB !== undefined ? { mainHeapMiB } : {}), journalMiB };
+    log(`  end to end: ${endToEnd_.perSecond.toFixed(0)} patients/s (${e2e.wallS.toFixed(1)} s wall, ${endToEnd_.cpuMsPerPatient.toFixed(2)} ms CPU per patient), peak RSS ${peakRssMiB} MiB (main thread's heap at most ${mainHeapMiB ?? '?'} MiB), journal ${journalMiB} MiB; ${JSON.stringify(statuses)}`);
 
     // A restart: the journal read back (what the CLI pays before its job), then the 1% whose data changed,
     // their full records again, the store's digests deciding who is re-screened (src/bulk/run-job.ts screenFiles).
@@ -297,7 +299,7 @@ function populationMarkdown(r: PopulationResults): string {
     `| incremental: the 1% changed (${r.incremental.changed} patients) | ${r.incremental.patients} | ${r.incremental.wallS.toFixed(2)} | ${r.incremental.perSecond.toFixed(0)} | ${r.incremental.cpuMsPerPatient.toFixed(2)} | | < 10 s | ${verdict(r.incremental.wallS < 10)} |`,
     '',
     ...(r.threadStart ? [`Starting the evaluation's ${r.threads} screening threads and a 500-patient warm-up, before it is timed: ${r.threadStart.wallS.toFixed(1)} s wall, ${r.threadStart.cpuS.toFixed(1)} s CPU (a job's fixed cost: the end-to-end and incremental rows pay it).`, ''] : []),
-    `Peak RSS of the end-to-end run's own process (bench/population-e2e.ts: main thread and workers, the store holding every entry): ${r.endToEnd.peakRssMiB} MiB (target < 1024 MiB: ${verdict(r.endToEnd.peakRssMiB < 1024)}). Screening journal: ${r.endToEnd.journalMiB} MiB. Statuses (patient × trial): ${Object.entries(r.endToEnd.statuses).map(([k, v]) => `${k} ${v}`).join(', ')}; faults ${r.endToEnd.summary.faults}.`,
+    `Peak RSS of the end-to-end run's own process (bench/population-e2e.ts: main thread and workers, the store holding every entry): ${r.endToEnd.peakRssMiB} MiB (target < 1024 MiB: ${verdict(r.endToEnd.peakRssMiB < 1024)})${r.endToEnd.mainHeapMiB !== undefined ? `, of which the main thread's V8 heap at its largest ${r.endToEnd.mainHeapMiB} MiB (sampled every 100 ms)` : ''}. Screening journal: ${r.endToEnd.journalMiB} MiB. Statuses (patient × trial): ${Object.entries(r.endToEnd.statuses).map(([k, v]) => `${k} ${v}`).join(', ')}; faults ${r.endToEnd.summary.faults}.`,
     '',
     `The incremental run is a running service's next job: the store already holds the earlier job's entries. A process that starts for the job (\`npm run screen\`) first reads the screening journal back: ${r.journalReload.wallS.toFixed(1)} s wall (${r.journalReload.cpuS.toFixed(1)} s CPU) for this cohort's.`,
     '',
