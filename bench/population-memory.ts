@@ -2,11 +2,12 @@
  * Where the population job's memory goes (issue #19: peak RSS under 1 GiB): the end-to-end run of
  * bench/population-e2e.ts, with the main thread's memory sampled every 100 ms (process.memoryUsage(),
  * v8.getHeapStatistics()), its live heap after a full collection at the end (with --expose-gc), and optionally
- * a heap snapshot of the main thread at the end (the store holding every entry). With TRACE_GC=1 every isolate's
- * collections are printed (V8's --trace-gc, set here: the flag on the command line is refused by worker
- * threads), one isolate per screening thread, which the caller sums.
+ * a heap snapshot of the main thread at the end (the store holding every entry). With --trace-gc every isolate's
+ * collections are printed (V8's flag, set here: on node's command line it is refused by worker threads), one
+ * isolate per screening thread, which the caller sums. --build <checkout> measures another checkout's built
+ * service (e.g. main before a change) the same way.
  *
- *   node --import tsx bench/population-memory.ts <journal file> <threads> <snapshot file or -> <ndjson file>...
+ *   node --import tsx bench/population-memory.ts [--trace-gc] [--build <checkout>] <journal file> <threads> <snapshot file or -> <ndjson file>...
  *
  * Prints one JSON line at the end (the figures in MiB).
  */
@@ -18,9 +19,12 @@ import { COHORT_NOW } from '../scripts/build-cohort.js';
 import { MAPPINGS_DIR } from './fixtures.js';
 import { loadBuild } from './population.js';
 
-const [journalFile, threads, snapshot, ...files] = process.argv.slice(2);
-if (!journalFile || !threads || !snapshot || files.length === 0) throw new Error('usage: population-memory.ts <journal file> <threads> <snapshot file or -> <ndjson file>...');
-if (process.env.TRACE_GC) setFlagsFromString('--trace-gc');
+const args = process.argv.slice(2);
+const traceGc = args[0] === '--trace-gc' ? Boolean(args.shift()) : false;
+const buildRoot = args[0] === '--build' ? (args.splice(0, 2)[1] ?? '') : resolve(import.meta.dirname, '..');
+const [journalFile, threads, snapshot, ...files] = args;
+if (!journalFile || !threads || !snapshot || files.length === 0) throw new Error('usage: population-memory.ts [--trace-gc] [--build <checkout>] <journal file> <threads> <snapshot file or -> <ndjson file>...');
+if (traceGc) setFlagsFromString('--trace-gc');
 const mib = (n: number): number => Math.round(n / 1024 ** 2);
 const peak = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0, mallocedMemory: 0, rssMinusMainHeap: 0 };
 const sample = (): void => {
@@ -35,8 +39,7 @@ const sample = (): void => {
   peak.rssMinusMainHeap = Math.max(peak.rssMinusMainHeap, m.rss - m.heapTotal);
 };
 const timer = setInterval(sample, 100);
-// POPULATION_BUILD: another checkout's built service (e.g. main before a change), to measure it the same way.
-const build = await loadBuild(process.env.POPULATION_BUILD ?? resolve(import.meta.dirname, '..'));
+const build = await loadBuild(buildRoot);
 const mappings = build.loadMappings({ dir: MAPPINGS_DIR });
 const statuses: Record<string, number> = {};
 // As endToEnd does, but the store stays referenced to the end, so the snapshot and the live heap hold it.
