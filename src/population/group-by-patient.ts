@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLINICAL_TYPES } from '../patient/patient-record.js';
@@ -193,17 +193,31 @@ export async function* groupByPatient(files: readonly string[], counts: GroupCou
       writer.close();
     }
     for (const path of writer.paths) {
-      const groups = new Map<string, string[]>();
-      for await (const row of ndjsonLines(path)) {
-        const tab = row.indexOf('\t');
-        const owner = row.slice(0, tab);
-        const line = row.slice(tab + 1);
-        const list = groups.get(owner);
-        if (list) list.push(line);
-        else groups.set(owner, [line]);
-      }
+      // The bucket read as bytes, off the JS heap, and each patient's lines decoded only when the patient is
+      // yielded: held as strings, a bucket's 32 MiB of text was live on the main thread's heap through the whole
+      // screening, which V8 lets grow to about four times what is live (issue #19: peak RSS under 1 GiB).
+      const bytes = readFileSync(path);
       rmSync(path, { force: true });
-      for (const [patientId, lines] of groups) yield { patientId, lines: withMedications(lines, medications) };
+      // patient → the byte offsets (start, end, start, end…) of its lines in the bucket.
+      const groups = new Map<string, number[]>();
+      for (let start = 0; start < bytes.length; ) {
+        let end = bytes.indexOf(0x0a, start);
+        if (end === -1) end = bytes.length;
+        // Rows as BucketWriter writes them: the patient id, a tab, the line.
+        const tab = bytes.indexOf(0x09, start);
+        if (tab !== -1 && tab < end) {
+          const owner = bytes.toString('utf8', start, tab);
+          const offsets = groups.get(owner);
+          if (offsets) offsets.push(tab + 1, end);
+          else groups.set(owner, [tab + 1, end]);
+        }
+        start = end + 1;
+      }
+      for (const [patientId, offsets] of groups) {
+        const lines: string[] = [];
+        for (let i = 0; i < offsets.length; i += 2) lines.push(bytes.toString('utf8', offsets[i], offsets[i + 1]));
+        yield { patientId, lines: withMedications(lines, medications) };
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

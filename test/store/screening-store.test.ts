@@ -89,7 +89,7 @@ describe('the embedded screening journal', () => {
     expect(await state.screening.digests(base.fhirServer, ['p-17'])).toEqual(new Map([['p-17', 'd-2-17']]));
   });
 
-  it('skips a corrupt line with a warning that gives the count only', async () => {
+  it('skips a corrupt line with a warning that gives the count and its line number only', async () => {
     const name = 'corrupt';
     let state = await openAt(name);
     await state.screening.put(exampleEntries('sle-child-likely', 'job-1'));
@@ -98,8 +98,53 @@ describe('the embedded screening journal', () => {
     appendFileSync(resolve(dir, name, 'screening.jsonl'), '{"t":"screening","patientId":"secret-patient"}\n');
     const warnings: object[] = [];
     state = await openAt(name, { warn: (o: object): void => void warnings.push(o), info: (): void => undefined });
-    expect(warnings).toEqual([{ journal: resolve(dir, name, 'screening.jsonl'), skippedLines: 1 }]);
+    // Named by its line number, which is where an operator opens the file.
+    const lineNumber = readFileSync(resolve(dir, name, 'screening.jsonl'), 'utf8').trim().split('\n').length;
+    expect(warnings).toEqual([{ journal: resolve(dir, name, 'screening.jsonl'), skippedLines: 1, lineNumbers: [lineNumber] }]);
     expect(JSON.stringify(warnings)).not.toContain('secret-patient');
     expect(await state.screening.digests('https://ehr.example/fhir', ['sle-child-likely'])).toHaveProperty('size', 1);
+  });
+
+  it('gives the same worklist after a restart and after a compaction, for candidates whole and ineligible entries with their blocking criterion', async () => {
+    const name = 'same-worklist';
+    let state = await openAt(name);
+    const examplesIds = ['sle-child-likely', 'sle-teen-missing-tests', 'sle-adult-refractory', 'sle-adult-belimumab'];
+    // As population screening writes them (detail 'decision'): an ineligible entry holds its blocking criterion only.
+    const templates = examplesIds.flatMap((p) => exampleEntries(p, 'job-0')).map((e) =>
+      e.status === 'ineligible' ? { ...e, criteria: [e.criteria.find((c) => c.outcome === 'not-met') ?? e.criteria[0]!] } : e,
+    );
+    expect(templates.some((e) => e.status === 'ineligible' && e.criteria.length === 1)).toBe(true);
+    expect(templates.some((e) => e.status !== 'ineligible' && e.criteria.length > 1)).toBe(true);
+    // 3,000 patients of two servers, each trial's entry copied from an example, screened by two jobs (the second
+    // changing a third of them and one trial's reason): enough lines that the journal is compacted.
+    const entriesOf = (job: number): typeof templates =>
+      Array.from({ length: 3000 }, (_, i) => templates.filter((t) => t.patientId === examplesIds[i % examplesIds.length]).map((t) => ({
+        ...t,
+        patientId: `p-${i}`,
+        fhirServer: i % 7 === 0 ? 'https://other.example/fhir' : t.fhirServer,
+        jobId: `job-${job}`,
+        dataDigest: job === 1 && i % 3 === 0 ? `changed-${i}` : `d-${i}`,
+        ...(i % 11 === 0 ? { lastDataSeen: undefined } : {}),
+        screenedAt: `2026-11-2${3 + job}T09:00:00.000Z`,
+      }))).flat().map(({ lastDataSeen, ...e }) => (lastDataSeen === undefined ? e : { ...e, lastDataSeen }));
+    await state.screening.put(entriesOf(0));
+    await state.screening.put(entriesOf(1).filter((e) => e.dataDigest.startsWith('changed-')));
+    const trials = [...new Set(templates.map((t) => t.trialId))];
+    const worklists = async (s: EmbeddedState): Promise<unknown[]> => Promise.all(trials.flatMap((t) => [s.screening.forTrial(t), s.screening.forTrial(t, 'https://other.example/fhir')]));
+    const before = await worklists(state);
+    expect((before[0] as unknown[]).length).toBe(3000);
+    await state.close();
+    state = await openAt(name);
+    expect(await worklists(state)).toEqual(before);
+    // A third job over every patient: 3x the live lines, so the journal is compacted; then read back.
+    await state.screening.put(entriesOf(2));
+    const third = await worklists(state);
+    await state.close();
+    const lines = readFileSync(resolve(dir, name, 'screening.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBeLessThan(3000 * trials.length + 1000);
+    state = await openAt(name);
+    expect(await worklists(state)).toEqual(third);
+    const digests = await state.screening.digests('https://other.example/fhir', ['p-0', 'p-1', 'p-7']);
+    expect(digests).toEqual(new Map([['p-0', 'd-0'], ['p-7', 'd-7']]));
   });
 });

@@ -76,8 +76,8 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
     return true;
   });
   stats.skippedLines = read.skippedLines;
-  // The count only, never the lines: they may hold what a hand edit put there (house rule 8).
-  if (read.skippedLines > 0) options.log.warn({ journal: options.feedbackFile, skippedLines: read.skippedLines }, 'feedback journal: lines that are not valid entries were skipped');
+  // The count and the first line numbers, never the lines: they may hold what a hand edit put there (house rule 8).
+  if (read.skippedLines > 0) options.log.warn({ journal: options.feedbackFile, skippedLines: read.skippedLines, lineNumbers: read.skippedLineNumbers }, 'feedback journal: lines that are not valid entries were skipped');
 
   // Screening results in a journal of their own (issue #19): a population job's lines never slow this one.
   const screening = new EmbeddedScreeningStore();
@@ -86,7 +86,7 @@ export async function openEmbeddedState(options: EmbeddedOptions): Promise<Embed
   try {
     const opened = await Journal.open(screeningFile, (raw) => screening.replay(raw));
     screeningJournal = opened.journal;
-    if (opened.stats.skippedLines > 0) options.log.warn({ journal: screeningFile, skippedLines: opened.stats.skippedLines }, 'screening journal: lines that are not valid entries were skipped');
+    if (opened.stats.skippedLines > 0) options.log.warn({ journal: screeningFile, skippedLines: opened.stats.skippedLines, lineNumbers: opened.stats.skippedLineNumbers }, 'screening journal: lines that are not valid entries were skipped');
   } catch (err) {
     journal.close();
     throw err;

@@ -1,6 +1,5 @@
 import { closeSync, createReadStream, existsSync, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { LineBatch } from './line-batch.js';
 import { LockFile } from './lock-file.js';
@@ -11,11 +10,22 @@ export interface JournalReadStats {
   lines: number;
   /** Lines that were not valid entries (a line cut short by a crash, or edited by hand): skipped. */
   skippedLines: number;
+  /**
+   * The first of them by line number in the file (1 for its first line), at most SKIPPED_LINES_NAMED: what an
+   * operator opens the file at. A number, never the line: it may hold what a hand edit put there (house rule 8).
+   */
+  skippedLineNumbers: number[];
 }
+
+/** Read size at start: a journal streams at disk speed, one chunk in memory at a time. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** Skipped lines named by number in the read stats (the count covers them all). */
+const SKIPPED_LINES_NAMED = 10;
 
 /**
  * An append-only JSON-lines file owned by one process (a lock file beside it). Read at start as a stream
- * (readline over a read stream: a journal of any size starts without being held as one string, issue #12),
+ * (split into lines chunk by chunk: a journal of any size starts without being held as one string, issue #12),
  * appended with one write per batch, fsynced without blocking the event loop, and compacted atomically
  * (temporary file, fsync, rename, fsync the directory) once no fsync is in flight.
  */
@@ -124,20 +134,37 @@ export class Journal {
 }
 
 async function readLines(file: string, accept: (entry: unknown) => boolean): Promise<JournalReadStats> {
-  const stats: JournalReadStats = { lines: 0, skippedLines: 0 };
+  const stats: JournalReadStats = { lines: 0, skippedLines: 0, skippedLineNumbers: [] };
   if (!existsSync(file)) return stats;
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.trim() === '') continue;
+  let lineNumber = 0;
+  const take = (line: string): void => {
+    lineNumber++;
+    if (line.trim() === '') return;
     let ok = false;
     try {
+      // JSON.parse allows the blanks around a value, so a CRLF line's '\r' needs no stripping.
       ok = accept(JSON.parse(line));
     } catch {
       ok = false;
     }
     if (ok) stats.lines++;
-    else stats.skippedLines++;
+    else if (++stats.skippedLines <= SKIPPED_LINES_NAMED) stats.skippedLineNumbers.push(lineNumber);
+  };
+  // Split by hand over 1 MiB chunks rather than with readline, which was 40% of reading back a screening journal
+  // of 500,000 lines (0.64 of 1.6 s); still one chunk and one line at a time in memory (issue #12). Split on the
+  // bytes and each line decoded on its own (a UTF-8 sequence never holds the byte 0x0A): a line cut from a larger
+  // decoded string would be a slice of it, and every string a store keeps from the line would hold the whole chunk.
+  let rest: Buffer | undefined;
+  for await (const read of createReadStream(file, { highWaterMark: READ_CHUNK_BYTES })) {
+    const chunk = rest ? Buffer.concat([rest, read as Buffer]) : (read as Buffer);
+    let start = 0;
+    for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
+      take(chunk.toString('utf8', start, end));
+      start = end + 1;
+    }
+    rest = start < chunk.length ? chunk.subarray(start) : undefined;
   }
+  if (rest) take(rest.toString('utf8'));
   return stats;
 }
 
