@@ -18,6 +18,8 @@
  * BENCH_PATIENT=heavy: the largest Synthea bundle (BENCH_SYNTHEA_DIR, default ../shared/data/synthea beside the
  * checkout) with full prefetch instead of the typical example patient.
  * BENCH_WARMUP: hooks run before the n counted ones (200).
+ * BENCH_REWARM: with BENCH_GATE, hooks run after the forced collection and before the gate (200), so V8 has
+ * optimised its hot code again (the collection throws it away) and the counted hooks are a warm service's.
  * BENCH_GATE=<path> (bench/instructions.sh): after the warm-up the loop creates <path>.ready and waits for
  * <path>.go before the n counted hooks, so valgrind's instrumentation can be switched on for them alone
  * (`--instr-atstart=no`, then `callgrind_control -i on <pid>`) or strace attached; with node --expose-gc the heap is
@@ -30,6 +32,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Script } from 'node:vm';
 import { SignJWT, importJWK } from 'jose';
 
 const root = resolve(process.env.BENCH_ROOT ?? resolve(import.meta.dirname, '..'));
@@ -70,7 +73,7 @@ const tokens: string[] = [];
 if (production) {
   const jwk = JSON.parse(readFileSync(resolve(root, 'config/dev-issuer.private.jwk.json'), 'utf8'));
   const key = await importJWK(jwk, 'ES384');
-  const total = Number(process.env.BENCH_MAX_HOOKS ?? 1500) + warmup + 1;
+  const total = Number(process.env.BENCH_MAX_HOOKS ?? 1500) + warmup + Number(process.env.BENCH_REWARM ?? 200) + 1;
   // exp 50 minutes ahead (under JWT_MAX_LIFETIME_SECONDS' 3600): the service checks exp against the wall clock,
   // and under valgrind a run takes minutes; a token that expired mid-run would be a cheap 401, not a hook.
   const now = Math.floor(Date.now() / 1000);
@@ -94,9 +97,16 @@ const first = await call(); if (first.statusCode !== 200) { console.error(first.
 for (let i = 0; i < warmup; i++) await call();
 const gate = process.env.BENCH_GATE;
 if (gate) {
-  // With --expose-gc, every run starts its counted hooks from a just-collected heap, so two runs of different
-  // lengths differ by their hooks and not by where the warm-up left the collector.
+  // With --expose-gc, every run starts its counted hooks from the same heap (just collected, then the same
+  // BENCH_REWARM hooks), so two runs of different lengths differ by their hooks and not by where the warm-up
+  // left the collector. The forced collection also throws away V8's optimised code (a `gc()` flushes it; the
+  // collections a running service makes did not, bench/trace-opt.sh): with the counted hooks straight after it,
+  // every run re-optimised its hot functions inside them: 61 TurboFan compiles in the 100 typical hooks after a
+  // 2,000-hook warm-up, against 7 without the collection, which the difference of two runs counted as a hook's
+  // cost. The re-warm hooks pay that again before the gate.
   (globalThis as { gc?: () => void }).gc?.();
+  const rewarm = Number(process.env.BENCH_REWARM ?? 200);
+  for (let i = 0; i < rewarm; i++) await call();
   writeFileSync(`${gate}.ready`, String(process.pid));
   while (!existsSync(`${gate}.go`)) await new Promise((r) => setTimeout(r, 20));
 }
@@ -107,6 +117,10 @@ if (inspector) {
   await inspector.post('Profiler.enable');
   await inspector.post('Profiler.start');
 }
+// BENCH_MARK=<name>: a script of that file name compiled and run here, so a V8 log (`node --log-code`) shows
+// where the counted hooks begin (its code-creation line names it): what TurboFan compiles after it is the
+// counted hooks' (bench/trace-opt.sh).
+if (process.env.BENCH_MARK) new Script('0', { filename: process.env.BENCH_MARK }).runInThisContext();
 const cpu = process.cpuUsage();
 // Every counted hook must be a real one: a 401 (expired token) or 503 would be counted as a much cheaper hook.
 let refused = 0;

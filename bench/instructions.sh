@@ -20,19 +20,21 @@
 # under `valgrind --tool=callgrind --trace-children=no --smc-check=all-non-file --instr-atstart=no`, with the
 # normal JIT (no --jitless, no --single-threaded: both change what is measured; every thread's instructions are
 # counted, so V8's background compiling and GC count too). Start-up and WARMUP hooks run uninstrumented (about
-# 5x slower than native instead of 50-100x); then the loop waits at a gate, `callgrind_control -i on` switches
+# 5x slower than native instead of 50-100x); then the loop collects the heap (gc()) and runs REWARM more hooks
+# (the forced collection throws V8's optimised code away; without them every run re-optimised its hot code
+# inside the counted hooks, which a warm service does not: bench/trace-opt.sh); then the loop waits at a gate, `callgrind_control -i on` switches
 # instrumentation on, and the N counted hooks run instrumented. The difference of two runs leaves out whatever
 # the switch itself costs. Every counted hook must answer 200 (else the run fails).
 # Method (system calls): `strace -f -c` over the whole process, per hook = (calls(S2) - calls(S1)) / (S2 - S1).
 #
 # Settings: BENCH_N1 (20) and BENCH_N2 (120) counted hooks under callgrind, BENCH_WARMUP (300) hooks before the
-# counted ones, BENCH_STRACE_N1 (100) and BENCH_STRACE_N2 (500) counted hooks under strace, BENCH_PATIENTS
+# counted ones, BENCH_REWARM (200) hooks after the collection at the gate, BENCH_STRACE_N1 (100) and BENCH_STRACE_N2 (500) counted hooks under strace, BENCH_PATIENTS
 # ("typical heavy"), BENCH_MEASURE ("instructions syscalls"), BENCH_JOBS (2) valgrind runs at once, BENCH_OUT
 # (where the raw counts go). BENCH_MEASURE=none BENCH_OUT=<an earlier run's folder> prints that run's tables again.
 set -euo pipefail
 [ $# -gt 0 ] || { sed -n '2,9p' "$0"; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
-n1=${BENCH_N1:-20} n2=${BENCH_N2:-120} warmup=${BENCH_WARMUP:-300} s1=${BENCH_STRACE_N1:-100} s2=${BENCH_STRACE_N2:-500}
+n1=${BENCH_N1:-20} n2=${BENCH_N2:-120} warmup=${BENCH_WARMUP:-300} rewarm=${BENCH_REWARM:-200} s1=${BENCH_STRACE_N1:-100} s2=${BENCH_STRACE_N2:-500}
 patients=${BENCH_PATIENTS:-typical heavy}
 measure=${BENCH_MEASURE:-instructions syscalls}
 jobs=${BENCH_JOBS:-2}
@@ -50,7 +52,7 @@ max=$((n2 > s2 ? n2 : s2))
 
 # env for one loop run: root patient
 loop_env() {
-  echo BENCH_ROOT="$1" BENCH_PATIENT="$2" BENCH_PRODUCTION=1 BENCH_MAX_HOOKS="$max" BENCH_WARMUP="$warmup"
+  echo BENCH_ROOT="$1" BENCH_PATIENT="$2" BENCH_PRODUCTION=1 BENCH_MAX_HOOKS="$max" BENCH_WARMUP="$warmup" BENCH_REWARM="$rewarm"
 }
 
 # start_loop <tag> <root> <patient> <hooks> [command before node...]: starts the loop in the background with a
@@ -180,4 +182,4 @@ if ls "$out"/*.callgrind >/dev/null 2>&1; then
   done
 fi
 echo
-echo "instructions: (Ir(N2=$n2) - Ir(N1=$n1)) / $((n2 - n1)) hooks, after $warmup uninstrumented warm-up hooks; system calls: (S2=$s2 - S1=$s1 hooks) / $((s2 - s1)), after the same warm-up; raw counts in $out"
+echo "instructions: (Ir(N2=$n2) - Ir(N1=$n1)) / $((n2 - n1)) hooks, after $warmup uninstrumented warm-up hooks, a collection and $rewarm more; system calls: (S2=$s2 - S1=$s1 hooks) / $((s2 - s1)), after the same warm-up; raw counts in $out"

@@ -51,6 +51,15 @@ export const toolShape = {
     env: 'BENCH_GATE',
     doc: 'bench/instructions.sh: after the warm-up, bench/hook-loop.ts creates <path>.ready and waits for <path>.go, so callgrind or strace counts the counted hooks alone.',
   }),
+  benchRewarm: setting(z.string().optional(), {
+    env: 'BENCH_REWARM',
+    shownDefault: '200',
+    doc: 'bench/hook-loop.ts with BENCH_GATE: hooks run after the forced collection and before the gate, so V8 has optimised its hot code again (the collection throws it away) and the counted hooks are a warm service\'s.',
+  }),
+  benchMark: setting(text(), {
+    env: 'BENCH_MARK',
+    doc: 'bench/trace-opt.sh: a script of that file name bench/hook-loop.ts compiles where the counted hooks begin, so a V8 log (node --log-code) shows what TurboFan compiles in them.',
+  }),
   benchCpuProfile: setting(text(), {
     env: 'BENCH_CPU_PROFILE',
     doc: 'A file bench/hook-loop.ts writes a V8 CPU profile of its counted hooks to (for bench/summarise-profile.ts).',
