@@ -14,6 +14,8 @@
  *    HAPI's referential integrity accepts the record; the job and the hook then read the same resources.
  *    BENCH_HAPI_SKIP_LOAD=1 with FHIR_BASE_URL: the server holds the cohort from an earlier run of the same size
  *    and seed (then BENCH_HAPI_PID, HAPI's pid, gives its CPU time).
+ *    BENCH_HAPI_SCOPE=patients: the jobs export `Patient/$export` (every patient on the server: the server
+ *    must hold the cohort alone) instead of the Group.
  * 3. The service built as production runs it (dist/, `npm run build`; BENCH_HAPI_NO_BUILD=1 when it is already
  *    built), its population job started as a coordinator starts it: `POST /population/jobs` with the server
  *    and the Group, then `GET /population/jobs/{id}` until it ends (app.inject: the real routes, the embedded
@@ -59,6 +61,8 @@ const PATIENTS = Number(process.env.BENCH_HAPI_PATIENTS ?? 1000);
 const SEED = Number(process.env.BENCH_HAPI_SEED ?? 19);
 const CHANGED = Number(process.env.BENCH_HAPI_CHANGED ?? 0.01);
 const SAMPLE = Math.max(20, Number(process.env.BENCH_HAPI_SAMPLE ?? 40));
+/** 'group' (default): Group/{id}/$export of the cohort's Group; 'patients': Patient/$export of the whole server. */
+const SCOPE: 'group' | 'patients' = process.env.BENCH_HAPI_SCOPE === 'patients' ? 'patients' : 'group';
 /** Patients per load transaction, and transactions in flight (HAPI's pool has 10 connections; 2 cores). */
 const LOAD_PATIENTS_PER_TX = 20;
 const LOAD_IN_FLIGHT = 2;
@@ -408,12 +412,15 @@ interface JobFigures {
   changedPatients?: number;
   loadBefore: number[];
   loadAfter: number[];
+  /** Why the job failed (e.g. the export past BULK_JOB_TIMEOUT_MS). */
+  failed?: string;
 }
 
 export interface HapiRun {
   date: string;
   commit: string;
   patients: number;
+  scope: 'group' | 'patients';
   resources: number;
   candidates: number;
   threads: number;
@@ -424,8 +431,11 @@ export interface HapiRun {
   loadResourcesPerSecond?: number;
   full: JobFigures;
   statuses: Record<string, number>;
-  incremental: JobFigures & { changedLoaded: number };
-  comparison: { patients: number; differences: number; hookMedianMs: number; firstDifferences: string[] };
+  /** Absent when the full job failed. */
+  incremental?: JobFigures & { changedLoaded: number };
+  comparison?: { patients: number; differences: number; hookMedianMs: number; firstDifferences: string[] };
+  /** What the bench checks beside the hook (counts, the incremental job's `_since` and changed patients). */
+  problems?: string[];
 }
 
 function figures(run: JobRun): JobFigures {
@@ -475,30 +485,40 @@ const START = '<!-- population-hapi: npx tsx bench/population-hapi.ts -->';
 const END = '<!-- /population-hapi -->';
 
 function section(runs: readonly HapiRun[]): string {
+  const exportOf = (r: HapiRun): string => (r.scope === 'group' ? 'Group/{id}/$export' : 'Patient/$export');
+  const hapi = (x: JobFigures): string => (x.hapiCpuS !== undefined ? `${x.hapiCpuS}` : '');
   const rows = runs.map((r) => {
     const f = r.full;
     const i = r.incremental;
-    const hapi = (x: JobFigures): string => (x.hapiCpuS !== undefined ? `${x.hapiCpuS}` : '');
+    if (f.failed) return `| ${r.patients} | ${exportOf(r)} | ${r.poll.minMs / 1000}–${r.poll.maxMs / 1000} s | full: **failed** (${f.failed}) | ${f.wallS} | | ${f.polls} polls, Retry-After ${f.retryAfter.join('/')} | | ${f.cpuS} | ${hapi(f)} | ${f.peakRssMiB} | ${f.loadBefore[0]!} → ${f.loadAfter[0]!} |`;
     return [
-      `| ${r.patients} | ${r.poll.minMs / 1000}–${r.poll.maxMs / 1000} s | full | ${f.wallS} | ${f.patientsPerSecond} | ${f.kickOffToManifestS} (${f.polls} polls, Retry-After ${f.retryAfter.join('/')}) | ${f.downloadAndScreenS} (screen ${f.screenS}) | ${f.cpuS} | ${hapi(f)} | ${f.peakRssMiB} | ${f.loadBefore[0]!} → ${f.loadAfter[0]!} |`,
-      `| | | incremental, ${i.changedLoaded} changed | ${i.wallS} | | ${i.kickOffToManifestS} (${i.kickOffs} kick-offs, ${i.polls} polls) | ${i.downloadAndScreenS} (screen ${i.screenS}) | ${i.cpuS} | ${hapi(i)} | ${i.peakRssMiB} | ${i.loadBefore[0]!} → ${i.loadAfter[0]!} |`,
+      `| ${r.patients} | ${exportOf(r)} | ${r.poll.minMs / 1000}–${r.poll.maxMs / 1000} s | full | ${f.wallS} | ${f.patientsPerSecond} | ${f.kickOffToManifestS} (${f.polls} polls, Retry-After ${f.retryAfter.join('/')}) | ${f.downloadAndScreenS} (screen ${f.screenS}) | ${f.cpuS} | ${hapi(f)} | ${f.peakRssMiB} | ${f.loadBefore[0]!} → ${f.loadAfter[0]!} |`,
+      ...(i
+        ? [
+            `| | | | incremental, ${i.changedLoaded} changed${i.failed ? ': **failed**' : ''} | ${i.wallS} | | ${i.kickOffToManifestS} (${i.kickOffs} kick-offs, ${i.polls} polls) | ${i.downloadAndScreenS} (screen ${i.screenS}) | ${i.cpuS} | ${hapi(i)} | ${i.peakRssMiB} | ${i.loadBefore[0]!} → ${i.loadAfter[0]!} |`,
+          ]
+        : []),
     ].join('\n');
   });
   const detail = runs.map(
     (r) =>
-      `- ${r.patients} patients (${r.date.slice(0, 16)}Z, ${r.commit}): ${r.resources} resources ${r.loadS !== undefined ? `loaded in ${r.loadS} s (${r.loadResourcesPerSecond!}/s, not part of the figure)` : 'loaded by an earlier run into the same HAPI'}, ${r.candidates} lupus candidates; ` +
-      `statuses (patient × trial) ${Object.entries(r.statuses).map(([k, v]) => `${k} ${v}`).join(', ')}, faults ${r.full.faults}; ` +
-      `incremental: ${r.incremental.changedPatients ?? 0} changed patients found, ${r.incremental.screened} re-screened, ${r.incremental.unchanged} unchanged; ` +
-      `the hook (no prefetch, same HAPI) against the job for ${r.comparison.patients} patients: ${r.comparison.differences} differences (hook median ${r.comparison.hookMedianMs} ms).`,
+      `- ${r.patients} patients, ${r.scope === 'group' ? 'Group' : 'Patient'} export (${r.date.slice(0, 16)}Z, ${r.commit}): ${r.resources} resources ${r.loadS !== undefined ? `loaded in ${r.loadS} s (${r.loadResourcesPerSecond!}/s, not part of the figure)` : 'loaded by an earlier run into the same HAPI'}, ${r.candidates} lupus candidates` +
+      (r.full.failed
+        ? `; the full job failed after ${r.full.wallS} s: ${r.full.failed}.`
+        : `; statuses (patient × trial) ${Object.entries(r.statuses).map(([k, v]) => `${k} ${v}`).join(', ')}, faults ${r.full.faults}` +
+          (r.incremental ? `; incremental: ${r.incremental.changedPatients ?? 0} changed patients found, ${r.incremental.screened} re-screened, ${r.incremental.unchanged} unchanged` : '') +
+          (r.comparison ? `; the hook (no prefetch, same HAPI) against the job for ${r.comparison.patients} patients: ${r.comparison.differences} differences (hook median ${r.comparison.hookMedianMs} ms)` : '') +
+          (r.problems?.length ? `; problems: ${r.problems.join('; ')}` : '') +
+          '.'),
   );
   return [
     START,
     '## Population screening from the Maven-built HAPI FHIR server (issue #19)',
     '',
-    'The service built as production runs it (dist/), its population job started as a coordinator starts it (`POST /population/jobs` with the server and a Group, then `GET /population/jobs/{id}`), the embedded store, the service\'s default settings unless the row says otherwise. The cohort comes from scripts/build-cohort.ts (the Synthea records and the lupus examples, identities and dates varied), loaded into the test server (test/fhir-server/, in-memory H2, `-Xmx1024m`, its settings untouched) with transactions and put in one Group. Each job: kick-off of `Group/{id}/$export` with `_type` and `_typeFilter`, status polls honouring HAPI\'s Retry-After within the service\'s bounds (BULK_POLL_MIN_MS, BULK_POLL_MAX_MS), the NDJSON files downloaded streamed, the referenced Medications read by id, then screened on worker threads into the store. The incremental job asks `_since` the first export\'s transactionTime after 1% of the patients got a new result, then exports those patients again whole (`patient` parameter). Wall times are seconds from the POST to the job\'s end; CPU is this process\'s (all its threads) and HAPI\'s JVM\'s over the same span. Load is the 1-minute average before and after, on a 2-core machine shared with other work.',
+    'The service built as production runs it (dist/), its population job started as a coordinator starts it (`POST /population/jobs` with the server and a Group, then `GET /population/jobs/{id}`), the embedded store, the service\'s default settings unless the row says otherwise. The cohort comes from scripts/build-cohort.ts (the Synthea records and the lupus examples, identities and dates varied), loaded into the test server (test/fhir-server/, in-memory H2, `-Xmx1024m`, its settings untouched) with transactions and put in one Group. Each job: kick-off of `Group/{id}/$export` (or `Patient/$export`, as the row says; the server holds the cohort alone) with `_type` and `_typeFilter`, status polls honouring HAPI\'s Retry-After within the service\'s bounds (BULK_POLL_MIN_MS, BULK_POLL_MAX_MS), the NDJSON files downloaded streamed, the referenced Medications read by id, then screened on worker threads into the store. The incremental job asks `_since` the first export\'s transactionTime after 1% of the patients got a new result, then exports those patients again whole (`patient` parameter). Wall times are seconds from the POST to the job\'s end; CPU is this process\'s (all its threads) and HAPI\'s JVM\'s over the same span. Load is the 1-minute average before and after, on a 2-core machine shared with other work.',
     '',
-    '| patients | poll bounds | job | wall s | patients/s | kick-off to manifest, s | download + screen, s | CPU s (service) | CPU s (HAPI) | peak RSS MiB | load |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| patients | export | poll bounds | job | wall s | patients/s | kick-off to manifest, s | download + screen, s | CPU s (service) | CPU s (HAPI) | peak RSS MiB | load |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
     ...detail,
@@ -513,23 +533,25 @@ function section(runs: readonly HapiRun[]): string {
 /** Where a run's time went: HAPI's export and the poll pace, against the service's own download and screen. */
 function reading(r: HapiRun): string {
   const f = r.full;
-  const share = Math.round((100 * f.kickOffToManifestS) / f.wallS);
   const retry = f.retryAfter.map(Number).filter(Number.isFinite);
   const asked = retry.length > 0 ? Math.max(...retry) : undefined;
   const waited = asked !== undefined ? Math.min(r.poll.maxMs, Math.max(r.poll.minMs, asked * 1000)) / 1000 : r.poll.minMs / 1000;
+  const head = `- ${r.patients} patients, ${r.scope === 'group' ? 'Group' : 'Patient'} export, poll bounds ${r.poll.minMs / 1000}–${r.poll.maxMs / 1000} s: `;
+  const polls = `HAPI answered each status poll with Retry-After ${f.retryAfter.join('/')}${asked !== undefined ? ' s' : ''}; the service waited ${waited} s between polls (${f.polls} polls)`;
+  const hapiCpu = f.hapiCpuS !== undefined ? `HAPI's JVM spent ${f.hapiCpuS} s of CPU over the job. ` : '';
+  if (f.failed) return `${head}HAPI had not finished the export after ${f.wallS} s. ${polls}. ${hapiCpu}`;
   return (
-    `- ${r.patients} patients, poll bounds ${r.poll.minMs / 1000}–${r.poll.maxMs / 1000} s: kick-off to manifest is ${share}% of the full job (${f.kickOffToManifestS} of ${f.wallS} s). ` +
-    `HAPI answered each status poll with Retry-After ${f.retryAfter.join('/')}${asked !== undefined ? ' s' : ''}; the service waited ${waited} s between polls (${f.polls} polls), so the manifest is seen up to ${waited} s after HAPI has it. ` +
-    `${f.hapiCpuS !== undefined ? `HAPI's JVM spent ${f.hapiCpuS} s of CPU over the job. ` : ''}` +
+    `${head}kick-off to manifest is ${Math.round((100 * f.kickOffToManifestS) / f.wallS)}% of the full job (${f.kickOffToManifestS} of ${f.wallS} s). ` +
+    `${polls}, so the manifest is seen up to ${waited} s after HAPI has it. ${hapiCpu}` +
     `The service's own part, download and screen, took ${f.downloadAndScreenS} s (the screen ${f.screenS} s on ${r.threads} threads; ${f.cpuS} s of CPU in this process over the whole job): ` +
-    `${f.downloadAndScreenS > 0 ? Math.round(f.patients / f.downloadAndScreenS) : '—'} patients/s once HAPI's files are ready. ` +
-    `The incremental job (${r.incremental.changedLoaded} changed) took ${r.incremental.wallS} s, of which its exports (the \`_since\` one, then the changed patients whole) ${r.incremental.exportsS.join(' + ')} s.`
+    `${f.downloadAndScreenS > 0 ? Math.round(f.patients / f.downloadAndScreenS) : '—'} patients/s once HAPI's files are ready.` +
+    (r.incremental ? ` The incremental job (${r.incremental.changedLoaded} changed) took ${r.incremental.wallS} s, of which its exports (the \`_since\` one, then the changed patients whole) ${r.incremental.exportsS.join(' + ')} s.` : '')
   );
 }
 
 function writeResults(run: HapiRun): HapiRun[] {
   const saved = existsSync(RESULTS_JSON) ? (JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as { runs: HapiRun[] }).runs : [];
-  const key = (r: HapiRun): string => `${r.patients}|${r.poll.minMs}|${r.poll.maxMs}`;
+  const key = (r: HapiRun): string => `${r.patients}|${r.scope}|${r.poll.minMs}|${r.poll.maxMs}`;
   const runs = [...saved.filter((r) => key(r) !== key(run)), run].sort((a, b) => a.patients - b.patients || a.poll.maxMs - b.poll.maxMs);
   writeFileSync(RESULTS_JSON, `${JSON.stringify({ runs }, null, 2)}\n`);
   const md = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '# Benchmark results\n';
@@ -571,13 +593,37 @@ async function main(): Promise<number> {
     app = service.buildApp({ config, clock: () => COHORT_NOW, fetch: recorder.fetch });
     await app.ready();
     const fhirServer = server.baseUrl;
+    const jobBody = SCOPE === 'group' ? { fhirServer, groupId } : { fhirServer };
+    const exported = SCOPE === 'group' ? `Group/${groupId}/$export` : 'Patient/$export';
 
-    log(`full job: Group/${groupId}/$export (poll bounds ${config.bulkPollMinMs}–${config.bulkPollMaxMs} ms; load ${load().join(' ')})`);
-    const full = await runJob(app, recorder, { fhirServer, groupId }, hapiPid);
-    if (full.job.state !== 'completed') throw new Error(`the full job failed: ${full.job.error ?? '?'}`);
+    log(`full job: ${exported} (poll bounds ${config.bulkPollMinMs}–${config.bulkPollMaxMs} ms; load ${load().join(' ')})`);
+    const full = await runJob(app, recorder, jobBody, hapiPid);
     const fullFigures = figures(full);
     log(`  ${describeJob('full', fullFigures)}`);
     log(`  phases: ${full.phases.map((p) => `${p.state} at ${seconds(p.atMs)} s`).join(', ')}`);
+    const base = {
+      date: new Date().toISOString(),
+      commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(),
+      patients: PATIENTS,
+      scope: SCOPE,
+      resources: loaded.resources,
+      candidates: loaded.members.filter((m) => m.candidate).length,
+      threads: availableParallelism(),
+      poll: { minMs: config.bulkPollMinMs, maxMs: config.bulkPollMaxMs },
+      hapiStartedHere: server.started,
+      ...(skipLoad ? {} : { loadS, loadResourcesPerSecond: Math.round(loaded.resources / (loaded.ms / 1000)) }),
+    };
+    const save = (run: HapiRun): void => {
+      if (process.env.BENCH_HAPI_NO_WRITE) return;
+      writeResults(run);
+      log('wrote bench/population-hapi-results.json and the population-hapi section of bench/results.md');
+    };
+    if (full.job.state !== 'completed') {
+      // Recorded too: a job past BULK_JOB_TIMEOUT_MS is what the site would see.
+      log(`  PROBLEM: the full job failed: ${full.job.error ?? '?'}`);
+      save({ ...base, full: { ...fullFigures, failed: full.job.error ?? 'failed' }, statuses: {} });
+      return 1;
+    }
     const entries = await storedEntries(app, full.job.fhirServer);
     const statuses: Record<string, number> = {};
     for (const e of entries.values()) statuses[e.status] = (statuses[e.status] ?? 0) + 1;
@@ -594,42 +640,34 @@ async function main(): Promise<number> {
     const changed = loaded.members.filter((m) => m.added && m.added.length > 0);
     log(`incremental: a new result for ${changed.length} patients`);
     await transaction(server.baseUrl, changed.flatMap((m) => m.added!));
-    const inc = await runJob(app, recorder, { fhirServer, groupId }, hapiPid);
-    if (inc.job.state !== 'completed') throw new Error(`the incremental job failed: ${inc.job.error ?? '?'}`);
+    const inc = await runJob(app, recorder, jobBody, hapiPid);
     const incFigures = { ...figures(inc), changedLoaded: changed.length };
     log(`  ${describeJob('incremental', incFigures)}`);
     log(`  phases: ${inc.phases.map((p) => `${p.state} at ${seconds(p.atMs)} s`).join(', ')}`);
-    if (inc.job.since !== full.job.transactionTime) problems.push(`the incremental job asked _since ${inc.job.since ?? 'nothing'}, not ${full.job.transactionTime ?? '?'}`);
-    if (inc.job.changedPatients !== changed.length) problems.push(`the incremental job found ${inc.job.changedPatients ?? 0} changed patients, not ${changed.length}`);
-    if (inc.job.summary?.screened !== changed.length) problems.push(`the incremental job re-screened ${inc.job.summary?.screened ?? 0} patients, not ${changed.length}`);
-    const afterInc = await storedEntries(app, inc.job.fhirServer);
-    const incCompared = await compareWithHook(app, inc.job.fhirServer, afterInc, changed.slice(0, 10).map((m) => m.id));
-    recorder.take();
+    let incCompared: Comparison = { patients: 0, differences: [], hookMedianMs: 0 };
+    if (inc.job.state !== 'completed') problems.push(`the incremental job failed: ${inc.job.error ?? '?'}`);
+    else {
+      if (inc.job.since !== full.job.transactionTime) problems.push(`the incremental job asked _since ${inc.job.since ?? 'nothing'}, not ${full.job.transactionTime ?? '?'}`);
+      if (inc.job.changedPatients !== changed.length) problems.push(`the incremental job found ${inc.job.changedPatients ?? 0} changed patients, not ${changed.length}`);
+      if (inc.job.summary?.screened !== changed.length) problems.push(`the incremental job re-screened ${inc.job.summary?.screened ?? 0} patients, not ${changed.length}`);
+      const afterInc = await storedEntries(app, inc.job.fhirServer);
+      incCompared = await compareWithHook(app, inc.job.fhirServer, afterInc, changed.slice(0, 10).map((m) => m.id));
+      recorder.take();
+    }
 
     const differences = [...compared.differences, ...incCompared.differences];
     log(`  the hook against the job: ${compared.patients + incCompared.patients} patients, ${differences.length} differences (hook median ${compared.hookMedianMs} ms)`);
     for (const d of differences.slice(0, 30)) log(`    ${d}`);
     for (const p of problems) log(`  PROBLEM: ${p}`);
 
-    const run: HapiRun = {
-      date: new Date().toISOString(),
-      commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(),
-      patients: PATIENTS,
-      resources: loaded.resources,
-      candidates: loaded.members.filter((m) => m.candidate).length,
-      threads: availableParallelism(),
-      poll: { minMs: config.bulkPollMinMs, maxMs: config.bulkPollMaxMs },
-      hapiStartedHere: server.started,
-      ...(skipLoad ? {} : { loadS, loadResourcesPerSecond: Math.round(loaded.resources / (loaded.ms / 1000)) }),
+    save({
+      ...base,
       full: fullFigures,
       statuses,
-      incremental: incFigures,
+      incremental: { ...incFigures, ...(inc.job.state !== 'completed' ? { failed: inc.job.error ?? 'failed' } : {}) },
       comparison: { patients: compared.patients + incCompared.patients, differences: differences.length, hookMedianMs: compared.hookMedianMs, firstDifferences: differences.slice(0, 10) },
-    };
-    if (!process.env.BENCH_HAPI_NO_WRITE) {
-      writeResults(run);
-      log('wrote bench/population-hapi-results.json and the population-hapi section of bench/results.md');
-    }
+      problems,
+    });
     return differences.length > 0 || problems.length > 0 ? 1 : 0;
   } finally {
     await app?.close();
