@@ -30,6 +30,8 @@ export interface FhirServer {
   baseUrl: string;
   started: boolean;
   startMs?: number;
+  /** The JVM's pid when started here (its CPU time is read from /proc by the benches). */
+  pid?: number;
   stop: () => Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export async function obtainFhirServer(log: (l: string) => void): Promise<FhirSe
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return { baseUrl, started: true, startMs: performance.now() - t0, stop };
+  return { baseUrl, started: true, startMs: performance.now() - t0, ...(java.pid !== undefined ? { pid: java.pid } : {}), stop };
 }
 
 /** Loads the typical example (dates moved to `now`) with a transaction of PUTs; returns its patient id. */

@@ -84,8 +84,16 @@ export const toolShape = {
   }),
   benchHapiPid: setting(text(), {
     env: 'BENCH_HAPI_PID',
-    doc: 'The pid of the HAPI JVM behind FHIR_BASE_URL, on this machine: bench/large-record.ts then prints HAPI\'s CPU time per hook.',
+    doc: 'The pid of the HAPI JVM behind FHIR_BASE_URL, on this machine: bench/large-record.ts then prints HAPI\'s CPU time per hook, bench/population-hapi.ts HAPI\'s CPU time per job.',
   }),
+  benchHapiPatients: setting(z.string().optional(), { env: 'BENCH_HAPI_PATIENTS', shownDefault: '1000', doc: 'bench/population-hapi.ts: patients of the cohort loaded into HAPI, exported and screened.' }),
+  benchHapiSeed: setting(z.string().optional(), { env: 'BENCH_HAPI_SEED', shownDefault: '19', doc: 'bench/population-hapi.ts: the cohort generator\'s seed (scripts/build-cohort.ts).' }),
+  benchHapiChanged: setting(z.string().optional(), { env: 'BENCH_HAPI_CHANGED', shownDefault: '0.01', doc: 'bench/population-hapi.ts: the fraction of patients given a new result before the incremental job.' }),
+  benchHapiSample: setting(z.string().optional(), { env: 'BENCH_HAPI_SAMPLE', shownDefault: '40', doc: 'bench/population-hapi.ts: patients (at least 20, half lupus candidates) whose hook statuses are compared with the job\'s.' }),
+  benchHapiScope: setting(z.enum(['group', 'patients']).optional(), { env: 'BENCH_HAPI_SCOPE', shownDefault: 'group', doc: 'bench/population-hapi.ts: `group` exports the cohort\'s Group (`Group/{id}/$export`), `patients` the whole server (`Patient/$export`).' }),
+  benchHapiNoBuild: setting(z.enum(['1']).optional(), { env: 'BENCH_HAPI_NO_BUILD', doc: '`1`: bench/population-hapi.ts uses the `dist/` already built instead of running `npm run build` first.' }),
+  benchHapiSkipLoad: setting(z.enum(['1']).optional(), { env: 'BENCH_HAPI_SKIP_LOAD', doc: '`1` with FHIR_BASE_URL: bench/population-hapi.ts does not load the cohort (the server holds it from an earlier run of the same size and seed).' }),
+  benchHapiNoWrite: setting(z.enum(['1']).optional(), { env: 'BENCH_HAPI_NO_WRITE', doc: '`1`: bench/population-hapi.ts writes neither bench/population-hapi-results.json nor its section of bench/results.md.' }),
   compareHooks: setting(z.string().optional(), {
     env: 'HOOKS',
     shownDefault: '400',
