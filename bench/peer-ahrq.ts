@@ -306,7 +306,7 @@ interface Run {
 const runs: Run[] = [];
 const loadBefore = loadavg();
 /** Requests per second each service reached in the last run, to size the next token pool. */
-const lastRate: Record<'peer' | 'ours', number> = { peer: 200, ours: 1000 };
+const lastRate: Record<'peer' | 'ours', number> = { peer: 20, ours: 300 };
 async function drive(who: 'peer' | 'ours', s: Scenario, seconds: number): Promise<{ load: LoadResult; late: number }> {
   const target = who === 'peer' ? peer : ours;
   const path = who === 'peer' ? PEER_PATH : SERVICE_PATH;
