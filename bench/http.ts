@@ -1,5 +1,6 @@
 /** Starting the HTTP targets in child processes and driving them with autocannon. */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 
@@ -22,7 +23,7 @@ export interface Target {
 let built = false;
 
 /** Compiles src/ to dist/ once per bench run (serve.ts loads the config, and the service, from it), so the service measured is the one the production image runs. */
-function buildOnce(): void {
+export function buildOnce(): void {
   if (built || process.env.BENCH_SOURCE === 'ts') return;
   execFileSync(process.execPath, [join(import.meta.dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(import.meta.dirname, '..', 'tsconfig.build.json')], { stdio: 'inherit' });
   built = true;
@@ -67,15 +68,32 @@ export interface LoadResult {
   cpuUsPerRequest?: number;
 }
 
+export interface LoadOptions {
+  durationS: number;
+  connections: number;
+  /** The hook's path (SERVICE_PATH unless given: bench/peer-ahrq.ts drives another service). */
+  path?: string;
+  /** Headers for each request, asked once per request (a fresh client JWT each, as an EHR sends). */
+  headers?: () => Record<string, string>;
+}
+
 /** Drives POST SERVICE_PATH with the bodies in turn, for a fixed time. */
-export async function runLoad(target: Pick<Target, 'url'> & Partial<Pick<Target, 'stats'>>, bodies: string[], opts: { durationS: number; connections: number }): Promise<LoadResult> {
+export async function runLoad(target: Pick<Target, 'url'> & { stats?: () => Promise<Pick<TargetStats, 'cpuUs'>> }, bodies: string[], opts: LoadOptions): Promise<LoadResult> {
   const cpuBefore = (await target.stats?.())?.cpuUs;
   const url = target.url;
+  const path = opts.path ?? SERVICE_PATH;
+  const headers = opts.headers;
   const result = await autocannon({
-    url: `${url}${SERVICE_PATH}`,
+    url: `${url}${path}`,
     connections: opts.connections,
     duration: opts.durationS,
-    requests: bodies.map((body) => ({ method: 'POST' as const, path: SERVICE_PATH, headers: { 'content-type': 'application/json' }, body })),
+    requests: bodies.map((body) => ({
+      method: 'POST' as const,
+      path,
+      headers: { 'content-type': 'application/json' },
+      body,
+      ...(headers ? { setupRequest: (req: autocannon.Request): autocannon.Request => ({ ...req, headers: { ...req.headers, ...headers() } }) } : {}),
+    })),
     timeout: 30,
   });
   const cpuAfter = (await target.stats?.())?.cpuUs;
@@ -92,10 +110,20 @@ export async function runLoad(target: Pick<Target, 'url'> & Partial<Pick<Target,
   };
 }
 
+/**
+ * User + system CPU time of any process on this machine, all its threads, in µs (Linux /proc/<pid>/stat, in
+ * clock ticks of 10 ms): the same measure as the targets' own process.cpuUsage(), for a process that does not
+ * answer the bench over IPC (the peer service of bench/peer-ahrq.ts).
+ */
+export function processCpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 /** One request, to check the target answers as expected before loading it. */
-export async function postOnce(url: string, body: string): Promise<{ status: number; json: unknown; ms: number }> {
+export async function postOnce(url: string, body: string, opts: { path?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; json: unknown; ms: number }> {
   const t0 = performance.now();
-  const res = await fetch(`${url}${SERVICE_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const res = await fetch(`${url}${opts.path ?? SERVICE_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', ...opts.headers }, body });
   const json: unknown = await res.json();
   return { status: res.status, json, ms: performance.now() - t0 };
 }
