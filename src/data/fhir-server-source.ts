@@ -107,6 +107,28 @@ function offsetSearches(first: Bundle, next: URL, own: URL, limits: { maxResourc
   return urls;
 }
 
+/**
+ * Pages of one search read side by side (`from`: the offset of the first of them, `size` a page), after `before`
+ * when its first page is already in hand: their resources, or undefined unless each page is plainly its share
+ * (no other total, as many matches as its place in the search holds) and the matches together are the search's
+ * `total`, each resource once.
+ */
+function sharesOfSearch(pages: readonly Bundle[], from: number, size: number, total: number, before?: Bundle): Resource[] | undefined {
+  const resources: Resource[] = [];
+  const ids = new Set<string>();
+  const add = (bundle: Bundle): void => {
+    for (const entry of bundle.entry ?? []) if (entry.search?.mode === 'match' && entry.resource) ids.add(`${entry.resource.resourceType}/${entry.resource.id ?? ''}`);
+    resources.push(...bundleResources(bundle));
+  };
+  if (before) add(before);
+  for (const [i, page] of pages.entries()) {
+    const expected = Math.min(size, total - (from + i * size));
+    if ((page.total !== undefined && page.total !== total) || matchCount(page) !== expected) return undefined;
+    add(page);
+  }
+  return ids.size === total ? resources : undefined;
+}
+
 /** The page's entries with search mode `match`, or undefined when an entry has no search mode. */
 function matchCount(bundle: Bundle): number | undefined {
   let n = 0;
@@ -312,29 +334,10 @@ export class FhirServerSource implements PatientDataSource {
    * data is then unknown, never absent).
    */
   private async readOffsetPages(first: Bundle, urls: readonly URL[]): Promise<FetchResult | undefined> {
-    const total = first.total!;
-    const size = Number(urls[0]!.searchParams.get('_count'));
-    const offset = matchCount(first)!;
     const pages = await Promise.all(urls.map((url) => this.request(url)));
-    const resources: Resource[] = bundleResources(first);
-    const ids = new Set<string>();
-    const addMatches = (bundle: Bundle): number => {
-      let n = 0;
-      for (const entry of bundle.entry ?? []) {
-        if (entry.search?.mode !== 'match' || !entry.resource) continue;
-        n++;
-        ids.add(`${entry.resource.resourceType}/${entry.resource.id ?? ''}`);
-      }
-      return n;
-    };
-    addMatches(first);
-    for (const [i, page] of pages.entries()) {
-      if (page.resourceType !== 'Bundle') throw new FetchFailure('a paging link did not return a Bundle', 'paging');
-      const expected = Math.min(size, total - (offset + i * size));
-      if ((page.total !== undefined && page.total !== total) || matchCount(page) !== expected || addMatches(page) !== expected) return undefined;
-      resources.push(...bundleResources(page));
-    }
-    return ids.size === total ? { ok: true, resources, origin: 'fhir-server', pages: 1 + pages.length } : undefined;
+    for (const page of pages) if (page.resourceType !== 'Bundle') throw new FetchFailure('a paging link did not return a Bundle', 'paging');
+    const resources = sharesOfSearch(pages as Bundle[], matchCount(first)!, Number(urls[0]!.searchParams.get('_count')), first.total!, first);
+    return resources ? { ok: true, resources, origin: 'fhir-server', pages: 1 + pages.length } : undefined;
   }
 
   /**
@@ -352,17 +355,9 @@ export class FhirServerSource implements PatientDataSource {
       if (this.options.signal?.aborted) throw err;
       return undefined;
     }
-    const size = Number(urls[0]!.searchParams.get('_count'));
-    const resources: Resource[] = [];
-    const ids = new Set<string>();
-    for (const [i, page] of pages.entries()) {
-      if (page.resourceType !== 'Bundle') return undefined;
-      const expected = Math.min(size, total - i * size);
-      if ((page.total !== undefined && page.total !== total) || matchCount(page) !== expected) return undefined;
-      for (const entry of page.entry ?? []) if (entry.search?.mode === 'match' && entry.resource) ids.add(`${entry.resource.resourceType}/${entry.resource.id ?? ''}`);
-      resources.push(...bundleResources(page));
-    }
-    return ids.size === total ? { ok: true, resources, origin: 'fhir-server', pages: pages.length } : undefined;
+    if (pages.some((page) => page.resourceType !== 'Bundle')) return undefined;
+    const resources = sharesOfSearch(pages as Bundle[], 0, Number(urls[0]!.searchParams.get('_count')), total);
+    return resources ? { ok: true, resources, origin: 'fhir-server', pages: pages.length } : undefined;
   }
 
   /** One request in the hook's slots; `search`: the service's own search, which may go as POST _search. */
