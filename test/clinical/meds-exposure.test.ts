@@ -1,3 +1,4 @@
+import type { BundleEntry, MedicationStatement } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from '../support/app.js';
@@ -155,6 +156,33 @@ describe('a stable dose follows renewals', () => {
     const inc6 = criterion(cards, BLINATUMOMAB, 'inc-6');
     expect(inc6.result).toBe('met');
     expect(inc6.evidence?.find((e) => e.reference === 'MedicationStatement/meds-renewals-mmf-2')?.note).toContain('course started 2026-10-10');
+  });
+});
+
+describe('a course start read the same whatever the record order', () => {
+  it('two earlier records of one start date without a dose: the note names the same one in either order', async () => {
+    // meds-renewals with its first mycophenolate record twice, neither with a dose: the course cannot be
+    // confirmed stable, and which record the note names must not depend on the order the EHR sent them in.
+    const base = record('meds-renewals');
+    const entries = base.entry ?? [];
+    const undosed = (id: string): BundleEntry => {
+      const first = entries.find((e) => e.resource?.id === 'meds-renewals-mmf-1')!;
+      const { dosage: _dosage, ...rest } = first.resource as MedicationStatement;
+      return { ...first, resource: { ...rest, id } };
+    };
+    const others = entries.filter((e) => e.resource?.id !== 'meds-renewals-mmf-1');
+    const notes: (string | undefined)[] = [];
+    for (const pair of [
+      [undosed('meds-renewals-mmf-1a'), undosed('meds-renewals-mmf-1b')],
+      [undosed('meds-renewals-mmf-1b'), undosed('meds-renewals-mmf-1a')],
+    ]) {
+      const cards = (await fireHook(app, { ...base, entry: [...others, ...pair] })) as Card[];
+      const inc6 = criterion(cards, BLINATUMOMAB, 'inc-6');
+      expect(inc6.result).toBe('unknown');
+      notes.push(inc6.evidence?.find((e) => e.reference === 'MedicationStatement/meds-renewals-mmf-2')?.note);
+    }
+    expect(notes[0]).toContain('the dose of MedicationStatement/meds-renewals-mmf-1a is not recorded');
+    expect(notes[1]).toBe(notes[0]);
   });
 });
 

@@ -117,6 +117,12 @@ const RENEWAL_GAP_DAYS = 2;
  * overlap it (renewals). A link whose dose cannot be read on one side makes the result `uncertain`: the
  * course may have been stable, the record cannot show it. A different dose ends the course (a dose change).
  */
+function byReference(a: Match, b: Match): number {
+  const x = referenceOf(a.record);
+  const y = referenceOf(b.record);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 function courseStart(ctx: EvalContext, m: Match, all: readonly Match[]): { start: Date | undefined; uncertain?: string; renewals: number } {
   let start = m.exposure.start;
   if (!start) return { start, renewals: 0 };
@@ -129,7 +135,9 @@ function courseStart(ctx: EvalContext, m: Match, all: readonly Match[]): { start
   let renewals = 0;
   const earlier = all
     .filter((x) => x !== m && x.ingredient === m.ingredient && x.exposure.certainty === 'given' && !x.local && x.exposure.start && x.exposure.end)
-    .sort((a, b) => b.exposure.start!.getTime() - a.exposure.start!.getTime());
+    // Latest start first; records of one start in reference order, so the record a note names does not depend
+    // on the order the EHR sent them in (test/clinical/meds-exposure.test.ts).
+    .sort((a, b) => b.exposure.start!.getTime() - a.exposure.start!.getTime() || byReference(a, b));
   for (let changed = true; changed; ) {
     changed = false;
     for (const x of earlier) {
