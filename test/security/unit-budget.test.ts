@@ -93,5 +93,7 @@ describe('unit conversions per request (issue #20 item 3)', () => {
         if (c.result === 'not-met' && reasons(c).every((r) => r.includes('unit budget'))) throw new Error(`${t.trialId} ${c.id} is not met only for the unit budget`);
       }
     }
-  });
+    // Three hooks of 22,000 results each (2.6 s apiece alone): the unit project's 20 s bound is too tight on a
+    // shared machine (21.5 s at load average 20). The speed asserted is the ratio above, not this bound.
+  }, 90_000);
 });
