@@ -13,7 +13,7 @@ export interface TargetStats {
 }
 
 export interface Target {
-  mode: 'service' | 'baseline';
+  mode: 'service' | 'baseline' | 'baseline-auth';
   url: string;
   /** Resident size, V8 heap in use, and CPU time used so far (user + system, µs), in one message. */
   stats: () => Promise<TargetStats>;

@@ -31,10 +31,13 @@
  *         with a quota no run reaches.
  * The floor of `npm run bench` (bench/serve.ts baseline: a bare fastify route parsing our body) runs beside
  * them: the peer's CPU per request over the floor's is the most any service that parses our body over HTTP
- * could show against the peer on this machine.
+ * could show against the peer on this machine. A second floor (bench/serve.ts baseline-auth) also checks each
+ * request's client JWT with jose, as CDS Hooks 2.0 asks of every service and ours does in production (ES384,
+ * audience, expiry, a jti once), and nothing else: the peer's CPU over that floor's is the most any service
+ * that authenticates its EHR and parses our body could show against the peer.
  * The processes run on the Node that runs this file, stay up for the whole run, and are driven in turn by
  * autocannon from this process (BENCH_CONNECTIONS connections, default 10): for each round, for each patient,
- * the peer, ours, then the floor, each a warm-up (PEER_WARMUP s, default 3) then a measured run (BENCH_DURATION s,
+ * the peer, ours, the floor, then the floor with the token check, each a warm-up (PEER_WARMUP s, default 3) then a measured run (BENCH_DURATION s,
  * default 10); PEER_ROUNDS rounds (default 3). CPU per request is each process's own user + system CPU time
  * (/proc/<pid>/stat, all threads) over the measured run divided by the requests it served: on a machine
  * shared with the load generator, the steadier measure of cost than requests per second.
@@ -202,8 +205,11 @@ const ours = await startProcess(
 // no cards. The peer's CPU per request over the floor's is the most any service reached over HTTP with that
 // body could show against the peer on this machine.
 const floor = await startTarget('baseline');
+// The floor with the client JWT checked as every CDS service must: the same key as our service trusts.
+const floorAuth = await startTarget('baseline-auth', { BENCH_FLOOR_JWKS: JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID, alg: 'ES384', use: 'sig' }] }) });
+const FLOOR_AUTH_AUD = `${floorAuth.url}${SERVICE_PATH}`;
 const stopAll = async (): Promise<void> => {
-  await Promise.all([peer.stop(), ours.stop(), floor.stop()]);
+  await Promise.all([peer.stop(), ours.stop(), floor.stop(), floorAuth.stop()]);
   rmSync(work, { recursive: true, force: true });
 };
 
@@ -294,7 +300,15 @@ for (const s of scenarios) {
   const o = await postOnce(ours.url, s.ourBody, { headers: { authorization: `Bearer ${token(OUR_AUD)}` } });
   const ourCards = (o.json as { cards?: unknown[] }).cards;
   if (o.status !== 200 || !Array.isArray(ourCards) || (s.ourCards === 'some' && ourCards.length === 0)) failures.push(`${s.label}: our service answered ${o.status} with ${JSON.stringify(o.json).slice(0, 300)}`);
-  log(`${s.label}: peer ${p.status}, "${peerCards[0]?.detail ?? ''}"; ours ${o.status}, ${ourCards?.length ?? 0} cards`);
+  // The token-checking floor must really check: 200 with a fresh token, 401 with none and with the same one again.
+  const fresh = token(FLOOR_AUTH_AUD);
+  const statuses = [
+    (await postOnce(floorAuth.url, s.ourBody, { headers: { authorization: `Bearer ${fresh}` } })).status,
+    (await postOnce(floorAuth.url, s.ourBody, {})).status,
+    (await postOnce(floorAuth.url, s.ourBody, { headers: { authorization: `Bearer ${fresh}` } })).status,
+  ];
+  if (statuses.join() !== '200,401,401') failures.push(`${s.label}: the floor with the token check answered ${statuses.join(', ')} to a fresh token, none and a replay; expected 200, 401, 401`);
+  log(`${s.label}: peer ${p.status}, "${peerCards[0]?.detail ?? ''}"; ours ${o.status}, ${ourCards?.length ?? 0} cards; floor with the token check ${statuses.join(', ')}`);
 }
 if (failures.length > 0) {
   console.error(failures.join('\n'));
@@ -303,7 +317,7 @@ if (failures.length > 0) {
 }
 
 // --- the load, interleaved: for each round and patient, the peer then ours ---
-type Who = 'peer' | 'ours' | 'floor';
+type Who = 'peer' | 'ours' | 'floor' | 'floor-auth';
 interface Run {
   round: number;
   scenario: string;
@@ -314,11 +328,17 @@ interface Run {
 const runs: Run[] = [];
 const loadBefore = loadavg();
 /** Requests per second each service reached in the last run, to size the next token pool. */
-const lastRate: Record<'peer' | 'ours', number> = { peer: 20, ours: 300 };
+const lastRate: Record<'peer' | 'ours' | 'floor-auth', number> = { peer: 20, ours: 300, 'floor-auth': 1000 };
 /** The floor checks no token: it is sent one of the same length, the same one every time. */
 const floorHeaders = { authorization: `Bearer ${token(`${floor.url}${SERVICE_PATH}`)}` };
 async function drive(who: Who, s: Scenario, seconds: number): Promise<{ load: LoadResult; late: number }> {
   if (who === 'floor') return { load: await runLoad(floor, [s.ourBody], { durationS: seconds, connections: CONNECTIONS, headers: () => floorHeaders }), late: 0 };
+  if (who === 'floor-auth') {
+    const pool = tokenPool(FLOOR_AUTH_AUD, Math.ceil(lastRate[who] * seconds * 1.5) + 100);
+    const result = await runLoad(floorAuth, [s.ourBody], { durationS: seconds, connections: CONNECTIONS, headers: pool.headers });
+    lastRate[who] = Math.max(lastRate[who], result.requestsPerSec);
+    return { load: result, late: pool.signedDuringRun() };
+  }
   const target = who === 'peer' ? peer : ours;
   const path = who === 'peer' ? PEER_PATH : SERVICE_PATH;
   const pool = tokenPool(`${target.url}${path}`, Math.ceil(lastRate[who] * seconds * 1.5) + 100);
@@ -330,7 +350,7 @@ async function drive(who: Who, s: Scenario, seconds: number): Promise<{ load: Lo
 try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of scenarios) {
-      for (const who of ['peer', 'ours', 'floor'] as const) {
+      for (const who of ['peer', 'ours', 'floor', 'floor-auth'] as const) {
         await drive(who, s, WARMUP);
         const { load: l, late } = await drive(who, s, DURATION);
         runs.push({ round, scenario: s.label, who, load: l, lateTokens: late });
@@ -352,12 +372,12 @@ const lines: string[] = [
   '<!-- peer-ahrq: PEER_DIR=... npx tsx bench/peer-ahrq.ts -->',
   '## Against AHRQ CQL Services (issue #21 item 5)',
   '',
-  `${now.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version} for both; load average (1, 5, 15 min) ${loadBefore.map((x) => x.toFixed(2)).join(', ')} before and ${loadAfter.map((x) => x.toFixed(2)).join(', ')} after. autocannon, ${CONNECTIONS} connections, ${DURATION} s measured after ${WARMUP} s of warm-up per run; ${ROUNDS} rounds, the peer, ours and the floor in turn.`,
+  `${now.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version} for both; load average (1, 5, 15 min) ${loadBefore.map((x) => x.toFixed(2)).join(', ')} before and ${loadAfter.map((x) => x.toFixed(2)).join(', ')} after. autocannon, ${CONNECTIONS} connections, ${DURATION} s measured after ${WARMUP} s of warm-up per run; ${ROUNDS} rounds, the peer, ours, the floor and the floor with the token check in turn.`,
   '',
   `The peer: AHRQ CDS Connect CQL Services (${peerVersion}, https://github.com/AHRQ-CDS/AHRQ-CDS-Connect-CQL-SERVICES at 72932fd), its \`${PEER_SERVICE}\` hook: the one of its two services that runs without a VSAC (UMLS) key; it counts the confirmed Conditions and the MedicationRequests in CQL and answers one card. Different rules from ours (five trials' criteria with their trace): this compares the cost of one patient-view hook with full prefetch on the same patient. Each gets the prefetch its discovery document asks for, from the same bundle; both as production runs them (the peer: \`node bin/www\`, NODE_ENV=production, its request log; ours: the compiled service, NODE_ENV=production, a fresh ES384 client JWT verified on every hook, info logging, the embedded store's writes). The peer verifies no JWT. Method and checks: the header of bench/peer-ahrq.ts.`,
   '',
-  '| patient | round | peer req/s | peer p50 / p99 ms | peer CPU/req | ours req/s | ours p50 / p99 ms | ours CPU/req | floor req/s | floor CPU/req | req/s ratio | CPU ratio | peer / floor CPU |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| patient | round | peer req/s | peer p50 / p99 ms | peer CPU/req | ours req/s | ours p50 / p99 ms | ours CPU/req | floor req/s | floor CPU/req | floor + JWT req/s | floor + JWT CPU/req | req/s ratio | CPU ratio | peer / floor CPU | peer / floor + JWT CPU |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 interface Ratio {
   scenario: Scenario;
@@ -365,27 +385,30 @@ interface Ratio {
   cpu: number[];
   /** The peer's CPU per request over the floor's: the ceiling of the CPU ratio for our body over HTTP. */
   ceiling: number[];
+  /** The same over the floor that also checks the client JWT: the ceiling for a service that authenticates its EHR. */
+  authCeiling: number[];
 }
 const ratios: Ratio[] = [];
 for (const s of scenarios) {
-  const r: Ratio = { scenario: s, rps: [], cpu: [], ceiling: [] };
+  const r: Ratio = { scenario: s, rps: [], cpu: [], ceiling: [], authCeiling: [] };
   for (let round = 1; round <= ROUNDS; round++) {
     const of = (who: Who): LoadResult => runs.find((x) => x.round === round && x.scenario === s.label && x.who === who)!.load;
-    const [p, o, f] = [of('peer'), of('ours'), of('floor')];
+    const [p, o, f, fa] = [of('peer'), of('ours'), of('floor'), of('floor-auth')];
     r.rps.push(o.requestsPerSec / p.requestsPerSec);
     r.cpu.push(cpuMs(p) / cpuMs(o));
     r.ceiling.push(cpuMs(p) / cpuMs(f));
-    lines.push(`| ${s.label} | ${round} | ${fmt(p.requestsPerSec, 1)} | ${p.p50Ms} / ${p.p99Ms} | ${fmt(cpuMs(p), 2)} ms | ${fmt(o.requestsPerSec)} | ${o.p50Ms} / ${o.p99Ms} | ${fmt(cpuMs(o), 2)} ms | ${fmt(f.requestsPerSec)} | ${fmt(cpuMs(f), 2)} ms | ${fmt(r.rps.at(-1)!, 1)}x | ${fmt(r.cpu.at(-1)!, 1)}x | ${fmt(r.ceiling.at(-1)!, 1)}x |`);
+    r.authCeiling.push(cpuMs(p) / cpuMs(fa));
+    lines.push(`| ${s.label} | ${round} | ${fmt(p.requestsPerSec, 1)} | ${p.p50Ms} / ${p.p99Ms} | ${fmt(cpuMs(p), 2)} ms | ${fmt(o.requestsPerSec)} | ${o.p50Ms} / ${o.p99Ms} | ${fmt(cpuMs(o), 2)} ms | ${fmt(f.requestsPerSec)} | ${fmt(cpuMs(f), 2)} ms | ${fmt(fa.requestsPerSec)} | ${fmt(cpuMs(fa), 2)} ms | ${fmt(r.rps.at(-1)!, 1)}x | ${fmt(r.cpu.at(-1)!, 1)}x | ${fmt(r.ceiling.at(-1)!, 1)}x | ${fmt(r.authCeiling.at(-1)!, 1)}x |`);
   }
   ratios.push(r);
 }
-lines.push('', '| patient | resources | body: peer / ours | req/s ratio, median (min-max) | CPU per request ratio, median (min-max) | peer / floor CPU, median | target | |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+lines.push('', '| patient | resources | body: peer / ours | req/s ratio, median (min-max) | CPU per request ratio, median (min-max) | peer / floor CPU, median | peer / floor + JWT CPU, median | target | |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 const verdict = (x: number): string => (x >= TARGET ? 'holds' : '**misses**');
 for (const r of ratios) {
   const range = (xs: number[]): string => `**${fmt(median(xs), 1)}x** (${fmt(Math.min(...xs), 1)}-${fmt(Math.max(...xs), 1)})`;
-  lines.push(`| ${r.scenario.label} | ${r.scenario.resources} | ${kib(r.scenario.peerBody)} / ${kib(r.scenario.ourBody)} | ${range(r.rps)} | ${range(r.cpu)} | ${fmt(median(r.ceiling), 1)}x | >= ${TARGET}x | req/s ${verdict(median(r.rps))}, CPU ${verdict(median(r.cpu))} |`);
+  lines.push(`| ${r.scenario.label} | ${r.scenario.resources} | ${kib(r.scenario.peerBody)} / ${kib(r.scenario.ourBody)} | ${range(r.rps)} | ${range(r.cpu)} | ${fmt(median(r.ceiling), 1)}x | ${fmt(median(r.authCeiling), 1)}x | >= ${TARGET}x | req/s ${verdict(median(r.rps))}, CPU ${verdict(median(r.cpu))} |`);
 }
-lines.push('', 'CPU/req is each process\'s own user + system CPU time (all threads) over the measured run, divided by the requests it served; the load generator shares the machine, so it is the steadier measure. The ratios are ours over the peer (req/s) and the peer over ours (CPU), round by round. The floor is `npm run bench`\'s (bench/serve.ts baseline: a bare fastify route that parses our body, same body limit and JSON settings, no auth, no log, answers no cards), driven in turn with the other two: peer / floor CPU is the most a service paying only for HTTP and parsing our body would show against the peer on this machine.');
+lines.push('', 'CPU/req is each process\'s own user + system CPU time (all threads) over the measured run, divided by the requests it served; the load generator shares the machine, so it is the steadier measure. The ratios are ours over the peer (req/s) and the peer over ours (CPU), round by round. The floor is `npm run bench`\'s (bench/serve.ts baseline: a bare fastify route that parses our body, same body limit and JSON settings, no auth, no log, answers no cards), driven in turn with the others: peer / floor CPU is the most a service paying only for HTTP and parsing our body would show against the peer on this machine. The floor + JWT (bench/serve.ts baseline-auth) is the same route that also checks each request\'s client JWT with jose as CDS Hooks 2.0 asks (ES384 signature, audience, expiry, a jti once), sent fresh tokens as ours is: peer / floor + JWT CPU is the most any service that authenticates its EHR and parses our body would show against the peer.');
 if (failures.length > 0) lines.push('', `**Failed checks**: ${failures.join('; ')}`);
 lines.push('<!-- /peer-ahrq -->');
 const section = lines.join('\n');

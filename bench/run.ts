@@ -16,7 +16,7 @@ import { runAdversarialBench, runAdversarialBodiesBench } from './adversarial.js
 import { checkGolden, runEvaluatorBench, type EvaluatorResults } from './evaluator.js';
 import { largestSynthea, syntheaHookRequest, typicalHookRequest } from './fixtures.js';
 import { loadExample, obtainFhirServer, timeFhirPath, type SearchTiming } from './fhir-path.js';
-import { postOnce, runLoad, startTarget, type LoadResult } from './http.js';
+import { postOnce, runLoad, startTarget, type LoadResult, type Target } from './http.js';
 import { runPopulationBench } from './population.js';
 import { keepMarkedSections } from './results-sections.js';
 
@@ -85,7 +85,7 @@ try {
     const check = await postOnce(service.url, s.body);
     const cards = (check.json as { cards?: unknown[] }).cards?.length ?? -1;
     if (check.status !== 200 || (s.expectCards ? cards < 1 : cards !== 0)) throw new Error(`${s.scenario}: the service answered ${check.status} with ${cards} cards`);
-    const results: Partial<Record<'baseline' | 'service', LoadResult>> = {};
+    const results: Partial<Record<Target['mode'], LoadResult>> = {};
     for (const t of [baseline, service]) {
       await runLoad(t, [s.body], { durationS: WARMUP_S, connections: CONNECTIONS });
       results[t.mode] = await runLoad(t, [s.body], { durationS: DURATION, connections: CONNECTIONS });

@@ -226,7 +226,12 @@ export const toolShape = {
     shownDefault: 'unset: bench/peer-ahrq.ts stops',
     doc: 'A checkout of AHRQ CDS Connect CQL Services (https://github.com/AHRQ-CDS/AHRQ-CDS-Connect-CQL-SERVICES at 72932fd, after `npm ci`) that bench/peer-ahrq.ts runs beside this service (issue #21 item 5).',
   }),
-  peerRounds: setting(num(3), { env: 'PEER_ROUNDS', doc: 'Rounds of bench/peer-ahrq.ts (each drives the peer, then this service, on each patient).' }),
+  peerRounds: setting(num(3), { env: 'PEER_ROUNDS', doc: 'Rounds of bench/peer-ahrq.ts (each drives the peer, this service and the two floors in turn, on each patient).' }),
+  benchFloorJwks: setting(text(), {
+    env: 'BENCH_FLOOR_JWKS',
+    shownDefault: 'unset: `baseline-auth` stops',
+    doc: 'The JSON key set bench/serve.ts `baseline-auth` (the floor that also checks the client JWT) verifies tokens against; bench/peer-ahrq.ts sets it to its bench EHR\'s key.',
+  }),
   peerWarmup: setting(num(3), { env: 'PEER_WARMUP', doc: 'Seconds of load before each measured run of bench/peer-ahrq.ts.' }),
   benchMinMs: setting(num(1500), { env: 'BENCH_MIN_MS', doc: 'Least time bench/evaluator-only.ts evaluates for, in milliseconds.' }),
   profileBodies: setting(z.string().default('typical,heavy'), { env: 'PROFILE_BODIES', doc: 'The patients bench/profile-service.ts profiles: `typical`, `heavy`, or both.' }),
