@@ -55,7 +55,9 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const s = job.summary!;
-    process.stdout.write(`${s.patients} patients (${s.screened} screened, ${s.unchanged} unchanged), ${s.resources} resources, ${job.files ?? 0} files, ${s.faults} faults\n`);
+    // A summary from before failedBatches and tooLarge existed has neither.
+    const lost = [(s.tooLarge ?? 0) > 0 ? `${s.tooLarge} too large for a screening thread` : '', (s.failedBatches ?? 0) > 0 ? `${s.failedBatches} batches whose thread died` : ''].filter(Boolean);
+    process.stdout.write(`${s.patients} patients (${s.screened} screened, ${s.unchanged} unchanged), ${s.resources} resources, ${job.files ?? 0} files, ${s.faults} faults${lost.length > 0 ? ` (${lost.join(', ')}: every criterion unknown)` : ''}\n`);
     for (const t of mappings.trials) {
       const entries = await state.screening.forTrial(t.id, job.fhirServer);
       const count = (status: string): number => entries.filter((e) => e.status === status).length;

@@ -8,8 +8,8 @@ export interface ScreenPool {
   close(): Promise<void>;
 }
 
-/** Old-generation heap per screening thread, MiB. */
-const WORKER_HEAP_MB = 256;
+/** Old-generation heap per screening thread, MiB (ScreenOptions.threadHeapMb). */
+export const WORKER_HEAP_MB = 256;
 /**
  * Young generation per screening thread, MiB (V8 splits it into semi-spaces of a third each). Screening
  * allocates a patient's parsed record and its readable copies and drops them all a millisecond later: with
@@ -53,6 +53,7 @@ export class WorkerPool implements ScreenPool {
   constructor(
     private readonly setup: ScreenSetup,
     readonly threads: number,
+    private readonly heapMb: number = WORKER_HEAP_MB,
   ) {
     for (let i = 0; i < threads; i++) this.spawn();
   }
@@ -61,7 +62,7 @@ export class WorkerPool implements ScreenPool {
     const start = workerStart();
     // A bounded heap per thread (the mappings and a batch need far less): memory stays under the job's bound
     // (issue #19: < 1 GiB for the whole process) whatever a record holds; a thread past it dies and is replaced.
-    const worker = new Worker(start.entry, { eval: start.eval, workerData: this.setup, execArgv: start.execArgv, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+    const worker = new Worker(start.entry, { eval: start.eval, workerData: this.setup, execArgv: start.execArgv, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
     this.all.add(worker);
     worker.on('message', (result: BatchResult) => {
       const task = this.busy.get(worker);

@@ -5,6 +5,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportResources } from '../../scripts/build-cohort.js';
+import { largeLupusRecord } from '../../scripts/build-large-record.js';
 import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { loadMappings } from '../../src/mappings/load-mappings.js';
 import { ownerOfResource } from '../../src/population/group-by-patient.js';
@@ -121,6 +122,56 @@ describe('screening a population from NDJSON', () => {
     } finally {
       await pool.close();
     }
+  }, 120_000);
+
+  it('a record larger than a thread can hold is never sent to one: that patient gets fault entries, the others are screened', async () => {
+    // Threads of 64 MiB take at most 16 Mi characters of one patient (patientCharLimit); this record holds one
+    // 20 MiB text result. One 200 MiB resource sent to a thread of the default heap took the whole process down.
+    const giant = {
+      patientId: 'giant-record',
+      resources: [
+        { resourceType: 'Patient', id: 'giant-record', birthDate: '2014-01-01' },
+        { resourceType: 'Observation', id: 'giant-note', status: 'final', code: { text: 'note' }, subject: { reference: 'Patient/giant-record' }, valueString: 'x'.repeat(20 * 1024 * 1024) },
+      ] as Resource[],
+    };
+    const others = bundles.slice(0, 3).map((b) => ({ patientId: patientIdOf(b), resources: (b.entry ?? []).map((e) => e.resource as Resource) }));
+    async function* patients(): AsyncGenerator<{ patientId: string; resources: Resource[] }> {
+      yield others[0]!;
+      yield giant;
+      yield* others.slice(1);
+    }
+    const got: Entry[] = [];
+    const summary = await screenPatients(patients(), { ...options, threads: 1, threadHeapMb: 64 }, async (list) => {
+      got.push(...list);
+    });
+    expect(summary).toMatchObject({ patients: 4, screened: 4, tooLarge: 1, failedBatches: 0, faults: 1 });
+    const faults = got.filter((e) => e.patientId === 'giant-record');
+    // Every trial stays possible with every criterion unknown: a fault is missing data, never a reason to hide.
+    expect(faults).toHaveLength(options.mappings.trials.length);
+    expect(faults.every((e) => e.status === 'possibly-eligible' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
+    const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+    for (const o of others) expect(sorted(got.filter((e) => e.patientId === o.patientId))).toEqual(sorted(entries.filter((e) => e.patientId === o.patientId)));
+  }, 120_000);
+
+  it('a thread that runs out of heap fails only its batch: those patients get fault entries, a new thread screens the rest, and the summary counts the batch', async () => {
+    // The large lupus record (30,132 resources, 13 MiB of NDJSON: under the limit of a 64 MiB thread, but more
+    // than one can evaluate): the thread dies (ERR_WORKER_OUT_OF_MEMORY) and a new one takes the next batch.
+    const large = largeLupusRecord('large-record-oom');
+    const others = bundles.slice(0, 2).map((b) => ({ patientId: patientIdOf(b), resources: (b.entry ?? []).map((e) => e.resource as Resource) }));
+    async function* patients(): AsyncGenerator<{ patientId: string; resources: Resource[] }> {
+      yield { patientId: 'large-record-oom', resources: (large.entry ?? []).map((e) => e.resource as Resource) };
+      yield* others;
+    }
+    const got: Entry[] = [];
+    const summary = await screenPatients(patients(), { ...options, threads: 1, threadHeapMb: 64 }, async (list) => {
+      got.push(...list);
+    });
+    expect(summary).toMatchObject({ patients: 3, screened: 3, failedBatches: 1, tooLarge: 0, faults: 1 });
+    const faults = got.filter((e) => e.patientId === 'large-record-oom');
+    expect(faults).toHaveLength(options.mappings.trials.length);
+    expect(faults.every((e) => e.status === 'possibly-eligible' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
+    const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+    for (const o of others) expect(sorted(got.filter((e) => e.patientId === o.patientId))).toEqual(sorted(entries.filter((e) => e.patientId === o.patientId)));
   }, 120_000);
 
   it('gives every patient one entry per trial, with the job and server named', () => {
