@@ -10,7 +10,7 @@ import { ANCHOR } from '../../scripts/fhir-builders.js';
 import { loadMappings } from '../../src/mappings/load-mappings.js';
 import { ownerOfResource } from '../../src/population/group-by-patient.js';
 import { screenNdjsonFiles } from '../../src/population/screen-files.js';
-import { screenPatients, startScreenPool, type ScreenOptions } from '../../src/population/screen-patients.js';
+import { screenPatients, startScreenPool, type ScreenOptions, type ScreenSummary } from '../../src/population/screen-patients.js';
 import { screeningEntry, type ScreeningEntry } from '../../src/population/screening-entry.js';
 import { BELIMUMAB_RECRUITING, ROOT, exampleBundle, exampleIds, syntheaBundles, testApp } from '../support/app.js';
 import { clinicalRecord, evaluateOverHttp } from '../support/clinical.js';
@@ -124,54 +124,53 @@ describe('screening a population from NDJSON', () => {
     }
   }, 120_000);
 
+  type PatientResources = { patientId: string; resources: Resource[] };
+  const asPatient = (b: Bundle): PatientResources => ({ patientId: patientIdOf(b), resources: (b.entry ?? []).map((e) => e.resource as Resource) });
+
+  /**
+   * Screens the patients on one thread of 64 MiB; `faulted`'s entries must be faults (every trial still
+   * possible, every criterion unknown: a fault is missing data, never a reason to hide), every other patient's
+   * the full screen's. Returns the summary.
+   */
+  async function screenWithSmallThread(patients: readonly PatientResources[], faulted: string): Promise<ScreenSummary> {
+    async function* each(): AsyncGenerator<PatientResources> {
+      yield* patients;
+    }
+    const got: Entry[] = [];
+    const summary = await screenPatients(each(), { ...options, threads: 1, threadHeapMb: 64 }, async (list) => {
+      got.push(...list);
+    });
+    const faults = got.filter((e) => e.patientId === faulted);
+    expect(faults).toHaveLength(options.mappings.trials.length);
+    expect(faults.every((e) => e.status === 'possibly-eligible' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
+    const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+    for (const { patientId } of patients.filter((p) => p.patientId !== faulted)) {
+      expect(sorted(got.filter((e) => e.patientId === patientId))).toEqual(sorted(entries.filter((e) => e.patientId === patientId)));
+    }
+    return summary;
+  }
+
   it('a record larger than a thread can hold is never sent to one: that patient gets fault entries, the others are screened', async () => {
     // Threads of 64 MiB take at most 16 Mi characters of one patient (patientCharLimit); this record holds one
     // 20 MiB text result. One 200 MiB resource sent to a thread of the default heap took the whole process down.
-    const giant = {
+    const giant: PatientResources = {
       patientId: 'giant-record',
       resources: [
         { resourceType: 'Patient', id: 'giant-record', birthDate: '2014-01-01' },
         { resourceType: 'Observation', id: 'giant-note', status: 'final', code: { text: 'note' }, subject: { reference: 'Patient/giant-record' }, valueString: 'x'.repeat(20 * 1024 * 1024) },
-      ] as Resource[],
+      ],
     };
-    const others = bundles.slice(0, 3).map((b) => ({ patientId: patientIdOf(b), resources: (b.entry ?? []).map((e) => e.resource as Resource) }));
-    async function* patients(): AsyncGenerator<{ patientId: string; resources: Resource[] }> {
-      yield others[0]!;
-      yield giant;
-      yield* others.slice(1);
-    }
-    const got: Entry[] = [];
-    const summary = await screenPatients(patients(), { ...options, threads: 1, threadHeapMb: 64 }, async (list) => {
-      got.push(...list);
-    });
+    const [first, ...rest] = bundles.slice(0, 3).map(asPatient);
+    const summary = await screenWithSmallThread([first!, giant, ...rest], 'giant-record');
     expect(summary).toMatchObject({ patients: 4, screened: 4, tooLarge: 1, failedBatches: 0, faults: 1 });
-    const faults = got.filter((e) => e.patientId === 'giant-record');
-    // Every trial stays possible with every criterion unknown: a fault is missing data, never a reason to hide.
-    expect(faults).toHaveLength(options.mappings.trials.length);
-    expect(faults.every((e) => e.status === 'possibly-eligible' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
-    const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
-    for (const o of others) expect(sorted(got.filter((e) => e.patientId === o.patientId))).toEqual(sorted(entries.filter((e) => e.patientId === o.patientId)));
   }, 120_000);
 
   it('a thread that runs out of heap fails only its batch: those patients get fault entries, a new thread screens the rest, and the summary counts the batch', async () => {
     // The large lupus record (30,132 resources, 13 MiB of NDJSON: under the limit of a 64 MiB thread, but more
     // than one can evaluate): the thread dies (ERR_WORKER_OUT_OF_MEMORY) and a new one takes the next batch.
-    const large = largeLupusRecord('large-record-oom');
-    const others = bundles.slice(0, 2).map((b) => ({ patientId: patientIdOf(b), resources: (b.entry ?? []).map((e) => e.resource as Resource) }));
-    async function* patients(): AsyncGenerator<{ patientId: string; resources: Resource[] }> {
-      yield { patientId: 'large-record-oom', resources: (large.entry ?? []).map((e) => e.resource as Resource) };
-      yield* others;
-    }
-    const got: Entry[] = [];
-    const summary = await screenPatients(patients(), { ...options, threads: 1, threadHeapMb: 64 }, async (list) => {
-      got.push(...list);
-    });
+    const large = asPatient(largeLupusRecord('large-record-oom'));
+    const summary = await screenWithSmallThread([large, ...bundles.slice(0, 2).map(asPatient)], large.patientId);
     expect(summary).toMatchObject({ patients: 3, screened: 3, failedBatches: 1, tooLarge: 0, faults: 1 });
-    const faults = got.filter((e) => e.patientId === 'large-record-oom');
-    expect(faults).toHaveLength(options.mappings.trials.length);
-    expect(faults.every((e) => e.status === 'possibly-eligible' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
-    const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
-    for (const o of others) expect(sorted(got.filter((e) => e.patientId === o.patientId))).toEqual(sorted(entries.filter((e) => e.patientId === o.patientId)));
   }, 120_000);
 
   it('gives every patient one entry per trial, with the job and server named', () => {
