@@ -111,18 +111,19 @@ type Check = { outcome: 'pass' | 'fail' | 'unknown'; note?: string; extraEvidenc
 /** Two records at most this far apart still form one course (a renewal picked up the next day). */
 const RENEWAL_GAP_DAYS = 2;
 
-/**
- * When the current course of this ingredient at this dose began: the record's own start, moved back over
- * earlier given records of the same ingredient and the same daily dose that end where the next begins or
- * overlap it (renewals). A link whose dose cannot be read on one side makes the result `uncertain`: the
- * course may have been stable, the record cannot show it. A different dose ends the course (a dose change).
- */
+/** Two medication records in the order of their references ("MedicationStatement/a" before ".../b"). */
 function byReference(a: Match, b: Match): number {
   const x = referenceOf(a.record);
   const y = referenceOf(b.record);
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/**
+ * When the current course of this ingredient at this dose began: the record's own start, moved back over
+ * earlier given records of the same ingredient and the same daily dose that end where the next begins or
+ * overlap it (renewals). A link whose dose cannot be read on one side makes the result `uncertain`: the
+ * course may have been stable, the record cannot show it. A different dose ends the course (a dose change).
+ */
 function courseStart(ctx: EvalContext, m: Match, all: readonly Match[]): { start: Date | undefined; uncertain?: string; renewals: number } {
   let start = m.exposure.start;
   if (!start) return { start, renewals: 0 };
