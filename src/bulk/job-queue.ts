@@ -7,7 +7,7 @@ import { finished } from 'node:stream/promises';
 import type { Pool } from 'pg';
 import PgBoss from 'pg-boss';
 import { ownerOfResource } from '../population/group-by-patient.js';
-import { startScreenPool, type KeptPool, type ScreenSummary } from '../population/screen-patients.js';
+import { emptySummary, startScreenPool, type KeptPool, type ScreenSummary } from '../population/screen-patients.js';
 import { inTransaction } from '../store/postgres/transaction.js';
 import type { JobRunner } from './population-jobs.js';
 import type { PostgresJobStore } from './postgres-job-store.js';
@@ -302,7 +302,7 @@ export class QueueRunner implements JobRunner {
   /** The job's summary (the buckets' sums), its watermark, and the staged resources removed. */
   private async finish(jobId: string, plan: ExportPlan): Promise<void> {
     const rows = await this.pool.query<{ summary: ScreenSummary | null }>("select summary from population_chunks where job_id = $1 and chunk like 'bucket:%'", [jobId]);
-    const summary: ScreenSummary = { patients: 0, screened: 0, unchanged: 0, resources: 0, faults: 0, failedBatches: 0, tooLarge: 0 };
+    const summary = emptySummary();
     // A bucket's summary written by an older replica has no failedBatches or tooLarge: it counts as none.
     for (const { summary: s } of rows.rows) if (s) for (const k of Object.keys(summary) as (keyof ScreenSummary)[]) summary[k] += s[k] ?? 0;
     const from = (await this.jobs.get(jobId))?.state;

@@ -69,6 +69,11 @@ export interface ScreenSummary {
   tooLarge: number;
 }
 
+/** A summary of nothing screened yet: every count zero (a job's buckets are summed into one). */
+export function emptySummary(): ScreenSummary {
+  return { patients: 0, screened: 0, unchanged: 0, resources: 0, faults: 0, failedBatches: 0, tooLarge: 0 };
+}
+
 /**
  * The most NDJSON (UTF-16 units) of one patient sent to a screening thread: a quarter of its heap (64 Mi with
  * the default 256 MiB). Measured on the large lupus record scaled up, one thread at the default heap: 53 MiB
@@ -122,7 +127,7 @@ function startPool(options: ScreenOptions, ctx: ScreenContext): ScreenPool {
  */
 export async function screenPatientLines(patients: AsyncIterable<PatientLines>, options: ScreenOptions, sink: Sink): Promise<ScreenSummary> {
   const ctx = screenContext(options);
-  const summary: ScreenSummary = { patients: 0, screened: 0, unchanged: 0, resources: 0, faults: 0, failedBatches: 0, tooLarge: 0 };
+  const summary = emptySummary();
   const maxChars = patientCharLimit(options);
   // A kept pool screens with the job, date and trials it was started for: never with another's.
   if (options.pool && options.pool.startedFor !== startedFor(options)) throw new Error('the screening threads were started for another job, date, server or trials');
