@@ -29,6 +29,16 @@ export function buildOnce(): void {
   built = true;
 }
 
+/** Asks a child process to stop (`ask`), kills it if it has not exited 5 s later, and resolves once it has exited. */
+export function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    ask();
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
 export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Target> {
   buildOnce();
   const child: ChildProcess = fork(join(import.meta.dirname, 'serve.ts'), [mode], {
@@ -45,13 +55,7 @@ export async function startTarget(mode: Target['mode'], env: NodeJS.ProcessEnv =
       child.once('message', (m: TargetStats) => resolve(m));
       child.send('stats');
     });
-  const stop = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.send('stop');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    });
+  const stop = (): Promise<void> => stopChild(child, () => child.send('stop'));
   return { mode, url: `http://127.0.0.1:${port}`, stats, stop };
 }
 

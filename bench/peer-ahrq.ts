@@ -63,7 +63,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Bundle, Condition, Patient, Resource } from '@medplum/fhirtypes';
 import { ROOT, bundleResources, largestSynthea, syntheaHookRequest, typicalExample, typicalHookRequest } from './fixtures.js';
-import { SERVICE_PATH, buildOnce, postOnce, processCpuUs, runLoad, startTarget, type LoadResult } from './http.js';
+import { SERVICE_PATH, buildOnce, postOnce, processCpuUs, runLoad, startTarget, stopChild, type LoadResult } from './http.js';
 import { replaceMarkedSection } from './results-sections.js';
 import { median } from './statistics.js';
 
@@ -114,13 +114,7 @@ async function startProcess(name: string, args: string[], cwd: string, env: Node
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const stop = (): Promise<void> =>
-    new Promise((r) => {
-      if (child.exitCode !== null) return r();
-      child.once('exit', () => r());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    });
+  const stop = (): Promise<void> => stopChild(child, () => child.kill('SIGTERM'));
   return { name, url, child, stop };
 }
 
