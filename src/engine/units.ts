@@ -6,7 +6,7 @@ const utils = ucum.UcumLhcUtils.getInstance();
 export type Conversion = { ok: true; value: number } | { ok: false; reason: string };
 
 /** Units that are written differently by EHRs but are the same UCUM unit. */
-const ALIASES: Readonly<Record<string, string>> = {
+const ALIASES: ReadonlyMap<string, string> = new Map(Object.entries({
   'mL/min/1.73m2': 'mL/min/{1.73_m2}',
   'mL/min/1.73 m2': 'mL/min/{1.73_m2}',
   'ml/min/1.73m2': 'mL/min/{1.73_m2}',
@@ -25,7 +25,7 @@ const ALIASES: Readonly<Record<string, string>> = {
   'U/l': 'U/L',
   'IU/mL': '[IU]/mL',
   'IU/ml': '[IU]/mL',
-};
+}));
 
 /** [IU] as UCUM writes it ("[IU]", and the legacy "[iU]"). */
 const IU_ATOM = /\[[Ii]U\]/g;
@@ -50,15 +50,31 @@ function asEnzymeUnits(from: string, to: string): [string, string] | undefined {
   return undefined;
 }
 
+/**
+ * Units already normalised, by the recorded spelling: a pure function of the string, so shared across requests
+ * like the conversion cache below, and bounded the same way (cleared when full). ucumSpelling's rewrites were
+ * 4% of a typical hook's evaluation, for the same handful of units every time (issue #21 item 5).
+ */
+const NORMALISED = new Map<string, string>();
+const MAX_NORMALISED = 4096;
+
 /** Normalises a recorded unit to UCUM where the EHR used a common non-UCUM spelling. */
 export function normaliseUnit(unit: string): string {
   if (unit.length > TEXT_LIMITS.unit * 4) return unit; // not a unit; parsableUnit refuses it
-  const trimmed = unit.trim();
-  const alias = ALIASES[trimmed];
+  const hit = NORMALISED.get(unit);
+  if (hit !== undefined) return hit;
+  const normalised = spelledForUcum(unit.trim());
+  if (NORMALISED.size >= MAX_NORMALISED) NORMALISED.clear();
+  NORMALISED.set(unit, normalised);
+  return normalised;
+}
+
+function spelledForUcum(trimmed: string): string {
+  const alias = ALIASES.get(trimmed);
   if (alias !== undefined) return alias;
   if (trimmed.length > TEXT_LIMITS.unit) return trimmed;
   const printed = ucumSpelling(trimmed);
-  return ALIASES[printed] ?? printed;
+  return ALIASES.get(printed) ?? printed;
 }
 
 /** `109/L`, `103/uL`, `1012/L`: 10^9, 10^3, 10^12 printed without the superscript. */
@@ -125,7 +141,13 @@ export function isDimensionless(unit: string | undefined): boolean {
  * "lab-specific (S/CO ...)" is no UCUM unit, and so measures nothing a threshold could be compared with.
  */
 export function isUcumUnit(unit: string): boolean {
-  return parsableUnit(unit) && utils.validateUnitString(unit).status === 'valid';
+  // ucum-lhc finds "constructor" in its plain-object tables and calls it valid, then throws converting it.
+  if (!parsableUnit(unit) || unit in Object.prototype) return false;
+  try {
+    return utils.validateUnitString(unit).status === 'valid';
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -192,8 +214,17 @@ function conversionFor(from: string, to: string, molecularWeight?: number): Cach
   return found;
 }
 
+/**
+ * ucum-lhc's conversion, `undefined` when it does not convert. ucum-lhc keeps its unit tables in plain objects:
+ * a unit spelled like an inherited key ("constructor", "toString") makes it throw, which is no conversion.
+ */
 function rawConvert(value: number, from: string, to: string, molecularWeight?: number): number | undefined {
-  const res = utils.convertUnitTo(from, value, to, molecularWeight ? { molecularWeight } : undefined);
+  let res;
+  try {
+    res = utils.convertUnitTo(from, value, to, molecularWeight ? { molecularWeight } : undefined);
+  } catch {
+    return undefined;
+  }
   return res.status === 'succeeded' && typeof res.toVal === 'number' && Number.isFinite(res.toVal) ? res.toVal : undefined;
 }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from '../support/app.js';
 import { TRIAL, clinicalRecord as record, eligibilities, fireHook } from '../support/clinical.js';
-import { convertUnit, normaliseUnit, UnitBudget } from '../../src/engine/units.js';
+import { convertUnit, isUcumUnit, normaliseUnit, UnitBudget } from '../../src/engine/units.js';
 
 /**
  * Issue #17, "Units as labs print them": an ANC of 0.3 with the unit ×10^9/L could not be converted, so the
@@ -61,6 +61,21 @@ describe('counts as labs print them', () => {
 
   it('leaves UCUM units as they are', () => {
     for (const u of ['10*9/L', 'g/dL', 'mg/(24.h)', '[IU]/L', 'm[IU]/mL', 'mm[Hg]', '%', 'mL/min/{1.73_m2}', '{score}']) expect(normaliseUnit(u), u).toBe(u);
+  });
+
+  it('reads a unit spelled like an object key as text, not as an inherited property', () => {
+    // ucum-lhc, whose tables are plain objects too, threw on them; the mapping check must refuse them quietly.
+    for (const u of ['constructor', 'toString', '__proto__']) expect(isUcumUnit(u), u).toBe(false);
+    // The alias table was a plain object: "constructor" found Object's constructor and came back as a function.
+    for (const u of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(normaliseUnit(u), u).toBe(u);
+      expect(convertUnit(1, u, 'g/L', new UnitBudget()), u).toMatchObject({ ok: false, reason: expect.stringContaining(`"${u}"`) });
+    }
+  });
+
+  it('gives the same spelling when asked again (the normalised units are kept)', () => {
+    for (const u of [' x10E9/L ', 'K/uL', 'µmol/L', 'cells/mm³']) expect(normaliseUnit(u), u).toBe(normaliseUnit(u));
+    expect(normaliseUnit(' x10E9/L ')).toBe('10*9/L');
   });
 
   it('is bounded: a long or hostile unit is refused at once', () => {
