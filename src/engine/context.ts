@@ -135,7 +135,8 @@ export function findByValueSet(
 /**
  * The record's codes that the value set matches, in the record's index order (the order evidence is
  * listed in). Each code of the record is placed in its lists once per request (listsOfKey: exact entries,
- * prefixes, WHO parents, exclusions), so a list is then a lookup; a union merges its members' codes.
+ * prefixes, WHO parents, exclusions, worked out once per process for a code seen before), so a list is then a
+ * lookup; a union merges its members' codes.
  */
 function keysInRecord(ctx: EvalContext, vs: CompiledValueSet): readonly string[] {
   const index = vs.index;

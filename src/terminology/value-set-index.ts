@@ -15,7 +15,15 @@ export interface ValueSetIndex {
   excludedPrefixes: ReadonlyMap<string, readonly string[]>;
   /** Per system, the distinct lengths of its prefix rules (included or excluded): the only slices to probe. */
   prefixLengths: ReadonlyMap<string, readonly number[]>;
+  /**
+   * listsOfKey's answers so far: the index never changes once built, and records carry the same codes hook
+   * after hook, so a code is placed once per process rather than once per request. Bounded (cleared when full).
+   */
+  placed: Map<string, ReadonlySet<string>>;
 }
+
+/** Codes whose lists are kept (ValueSetIndex.placed); a record of more distinct codes still places each one. */
+const MAX_PLACED = 8192;
 
 function add(map: Map<string, string[]>, key: string, id: string): void {
   const ids = map.get(key);
@@ -47,7 +55,7 @@ export function buildValueSetIndex(sets: Iterable<CompiledValueSet>): ValueSetIn
     }
   }
   const prefixLengths = new Map([...lengths].map(([system, s]) => [system, [...s].sort((a, b) => a - b)] as const));
-  return { exact, prefixes, excludedExact, excludedPrefixes, prefixLengths };
+  return { exact, prefixes, excludedExact, excludedPrefixes, prefixLengths, placed: new Map() };
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -70,6 +78,15 @@ function probePrefixes(index: ValueSetIndex, map: ReadonlyMap<string, readonly s
  * against each list (a test holds them together).
  */
 export function listsOfKey(index: ValueSetIndex, key: string): ReadonlySet<string> {
+  const kept = index.placed.get(key);
+  if (kept) return kept;
+  const lists = placeKey(index, key);
+  if (index.placed.size >= MAX_PLACED) index.placed.clear();
+  index.placed.set(key, lists);
+  return lists;
+}
+
+function placeKey(index: ValueSetIndex, key: string): ReadonlySet<string> {
   let ids: Set<string> | undefined;
   const put = (found: readonly string[] | undefined): void => {
     if (!found) return;
