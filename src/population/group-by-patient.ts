@@ -8,6 +8,11 @@ import { ndjsonLines } from './ndjson.js';
 export interface PatientLines {
   patientId: string;
   lines: string[];
+  /**
+   * Set instead of `lines` (then empty) when the patient's NDJSON is over GroupOptions.maxPatientBytes: the
+   * lines were counted and measured in the bucket file and never decoded (src/population/screen-patients.ts).
+   */
+  tooLarge?: { resources: number; bytes: number };
 }
 
 export interface GroupOptions {
@@ -18,6 +23,11 @@ export interface GroupOptions {
   bucketBytes?: number;
   /** Where the bucket files go (a fresh directory under it, removed at the end); default the OS temp dir. */
   tmpDir?: string;
+  /**
+   * A patient whose lines hold more UTF-8 bytes than this comes without them (PatientLines.tooLarge): a record
+   * no screening thread could hold is not decoded onto the main thread's heap either. Default: no limit.
+   */
+  maxPatientBytes?: number;
 }
 
 export interface GroupCounts {
@@ -164,6 +174,7 @@ export async function* groupByPatient(files: readonly string[], counts: GroupCou
   const total = files.reduce((n, f) => n + statSync(f).size, 0);
   const buckets = Math.max(1, Math.ceil(total / bucketBytes));
   const medications = new Map<string, string>();
+  const maxBytes = options.maxPatientBytes ?? Infinity;
   if (buckets === 1) {
     const groups = new Map<string, string[]>();
     for (const file of files) {
@@ -175,7 +186,10 @@ export async function* groupByPatient(files: readonly string[], counts: GroupCou
         else groups.set(owner, [line]);
       }
     }
-    for (const [patientId, lines] of groups) yield { patientId, lines: withMedications(lines, medications) };
+    for (const [patientId, lines] of groups) {
+      const bytes = maxBytes === Infinity ? 0 : lines.reduce((n, line) => n + Buffer.byteLength(line), 0);
+      yield bytes > maxBytes ? { patientId, lines: [], tooLarge: { resources: lines.length, bytes } } : { patientId, lines: withMedications(lines, medications) };
+    }
     return;
   }
   const dir = mkdtempSync(join(options.tmpDir ?? tmpdir(), 'trialmatch-screen-'));
@@ -214,6 +228,12 @@ export async function* groupByPatient(files: readonly string[], counts: GroupCou
         start = end + 1;
       }
       for (const [patientId, offsets] of groups) {
+        let size = 0;
+        for (let i = 0; i < offsets.length; i += 2) size += offsets[i + 1]! - offsets[i]!;
+        if (size > maxBytes) {
+          yield { patientId, lines: [], tooLarge: { resources: offsets.length / 2, bytes: size } };
+          continue;
+        }
         const lines: string[] = [];
         for (let i = 0; i < offsets.length; i += 2) lines.push(bytes.toString('utf8', offsets[i], offsets[i + 1]));
         yield { patientId, lines: withMedications(lines, medications) };

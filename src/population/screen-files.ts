@@ -1,5 +1,5 @@
 import { groupByPatient, type GroupCounts, type GroupOptions } from './group-by-patient.js';
-import { screenPatientLines, type ScreenOptions, type ScreenSummary, type Sink } from './screen-patients.js';
+import { patientCharLimit, screenPatientLines, type ScreenOptions, type ScreenSummary, type Sink } from './screen-patients.js';
 
 /**
  * Screens the patients of NDJSON files (any mix of resource types, as a Bulk Data export gives them): the
@@ -9,6 +9,8 @@ import { screenPatientLines, type ScreenOptions, type ScreenSummary, type Sink }
  */
 export async function screenNdjsonFiles(files: readonly string[], options: ScreenOptions & { grouping?: GroupOptions }, sink: Sink): Promise<ScreenSummary> {
   const counts: GroupCounts = { lines: 0, unreadable: 0, skipped: 0 };
-  const summary = await screenPatientLines(groupByPatient(files, counts, options.grouping), options, sink);
+  // A patient over what a screening thread takes is measured in its bucket file and never decoded (tooLarge).
+  const grouping: GroupOptions = { maxPatientBytes: patientCharLimit(options), ...options.grouping };
+  const summary = await screenPatientLines(groupByPatient(files, counts, grouping), options, sink);
   return { ...summary, faults: summary.faults + counts.unreadable };
 }

@@ -64,7 +64,8 @@ export interface ScreenSummary {
   /**
    * Patients whose record was larger than a screening thread can hold (patientCharLimit): given fault entries
    * without being sent to a thread, and counted in `faults` too. A thread that ran out of heap on one died
-   * cleanly when the record was many resources, but one 200 MiB resource took the whole process down.
+   * cleanly when the record was many resources, but one 200 MiB resource took the whole process down. From
+   * NDJSON files (screenNdjsonFiles) such a record is measured in its bucket file and never decoded.
    */
   tooLarge: number;
 }
@@ -171,12 +172,12 @@ export async function screenPatientLines(patients: AsyncIterable<PatientLines>, 
     let chars = 0;
     for await (const p of patients) {
       summary.patients++;
-      const text = p.lines.join('\n');
-      if (text.length > maxChars) {
+      const text = p.tooLarge ? '' : p.lines.join('\n');
+      if (p.tooLarge || text.length > maxChars) {
         // Never sent to a thread: every criterion unknown, the patient kept on the worklist for the study team.
         summary.tooLarge++;
-        const alone: ScreenBatch = { id: nextId++, patientIds: [p.patientId], texts: [text], previous: [null] };
-        void settle(alone, faultBatch(alone, ctx));
+        const id = nextId++;
+        void settle({ id, patientIds: [p.patientId], texts: [], previous: [null] }, tooLargeResult(p, ctx, id));
         continue;
       }
       batch.patientIds.push(p.patientId);
@@ -196,6 +197,18 @@ export async function screenPatientLines(patients: AsyncIterable<PatientLines>, 
     if (!options.pool) await pool.close();
   }
   return summary;
+}
+
+/**
+ * The digest kept for a patient too large to screen: no sha256 hex digest, so never "unchanged" against a
+ * record that was screened. Hashing the record, as faultBatch does, would read it all on the main thread.
+ */
+const TOO_LARGE_DIGEST = 'too-large-to-screen';
+
+/** A patient never sent to a thread (over patientCharLimit): entries all unknown, counted as a fault. */
+function tooLargeResult(p: PatientLines, ctx: ScreenContext, id: number): BatchResult {
+  const entries = faultEntries({ patientId: p.patientId, lines: [] }, ctx, TOO_LARGE_DIGEST).map((e) => compactEntry(e));
+  return { id, entries, screened: 1, unchanged: 0, faults: 1, resources: p.tooLarge?.resources ?? p.lines.length };
 }
 
 /** A batch whose thread failed: each patient's entries all unknown, counted as faults. */

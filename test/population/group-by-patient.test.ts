@@ -7,10 +7,10 @@ import { groupByPatient, type GroupCounts, type PatientLines } from '../../src/p
 const dir = mkdtempSync(join(tmpdir(), 'trialmatch-group-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function grouped(files: string[], bucketBytes?: number): Promise<{ patients: PatientLines[]; counts: GroupCounts }> {
+async function grouped(files: string[], bucketBytes?: number, maxPatientBytes?: number): Promise<{ patients: PatientLines[]; counts: GroupCounts }> {
   const counts: GroupCounts = { lines: 0, unreadable: 0, skipped: 0 };
   const patients: PatientLines[] = [];
-  for await (const p of groupByPatient(files, counts, { ...(bucketBytes ? { bucketBytes } : {}), tmpDir: dir })) patients.push(p);
+  for await (const p of groupByPatient(files, counts, { ...(bucketBytes ? { bucketBytes } : {}), ...(maxPatientBytes ? { maxPatientBytes } : {}), tmpDir: dir })) patients.push(p);
   patients.sort((a, b) => a.patientId.localeCompare(b.patientId));
   return { patients, counts };
 }
@@ -44,5 +44,21 @@ describe('grouping an export by patient', () => {
     expect(p0.lines).toContain(patientLines[0]);
     expect(p0.lines).toContain(medications[0]);
     expect(inMemory.counts).toEqual({ lines: patientLines.length + observations.length + requests.length + medications.length + 1, unreadable: 0, skipped: 1 });
+  });
+
+  it('gives a patient over maxPatientBytes without its lines, measured but never decoded, through bucket files as in memory', async () => {
+    const line = (id: string, i: number, size: number): string => JSON.stringify({ resourceType: 'Observation', id: `o-${id}-${i}`, subject: { reference: `Patient/${id}` }, valueString: 'é'.repeat(size) });
+    const small = ['a', 'b', 'c'].flatMap((id) => [JSON.stringify({ resourceType: 'Patient', id }), line(id, 0, 100)]);
+    // 3 lines of 40,000 'é' (2 bytes each in UTF-8): about 240 KB, over the limit of 200,000 bytes.
+    const giant = [JSON.stringify({ resourceType: 'Patient', id: 'giant' }), ...[0, 1, 2].map((i) => line('giant', i, 40_000))];
+    const file = join(dir, 'giant.ndjson');
+    writeFileSync(file, [...small, ...giant].map((l) => `${l}\n`).join(''));
+    const bytes = giant.reduce((n, l) => n + Buffer.byteLength(l), 0);
+    for (const bucketBytes of [undefined, 16 * 1024]) {
+      const { patients } = await grouped([file], bucketBytes, 200_000);
+      expect(patients.map((p) => p.patientId)).toEqual(['a', 'b', 'c', 'giant']);
+      expect(patients[3]).toEqual({ patientId: 'giant', lines: [], tooLarge: { resources: 4, bytes } });
+      for (const p of patients.slice(0, 3)) expect(p.lines).toHaveLength(2);
+    }
   });
 });

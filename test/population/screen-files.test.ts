@@ -165,6 +165,35 @@ describe('screening a population from NDJSON', () => {
     expect(summary).toMatchObject({ patients: 4, screened: 4, tooLarge: 1, failedBatches: 0, faults: 1 });
   }, 120_000);
 
+  it('a patient of an export larger than a thread can hold is measured in its bucket file and never decoded: fault entries, the others screened', async () => {
+    // The same 20 MiB record written into the export's files; the screen's grouping gets patientCharLimit as
+    // maxPatientBytes, so the patient's lines are never read into the main thread's heap, nor hashed there.
+    const giantDir = mkdtempSync(join(tmpdir(), 'trialmatch-giant-'));
+    try {
+      const giant: Bundle = {
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: [
+          { resource: { resourceType: 'Patient', id: 'giant-export', birthDate: '2014-01-01' } },
+          { resource: { resourceType: 'Observation', id: 'giant-export-note', status: 'final', code: { text: 'note' }, subject: { reference: 'Patient/giant-export' }, valueString: 'x'.repeat(20 * 1024 * 1024) } },
+        ],
+      };
+      const some = bundles.slice(0, 3);
+      const exported = writeExport(giantDir, [...some, giant]);
+      let summary: ScreenSummary | undefined;
+      const got = await collect(async (sink) => (summary = await screenNdjsonFiles(exported, { ...options, threads: 1, threadHeapMb: 64, grouping: { bucketBytes: 4 * 1024 * 1024, tmpDir: giantDir } }, sink)));
+      expect(summary).toMatchObject({ patients: 4, screened: 4, tooLarge: 1, failedBatches: 0, faults: 1 });
+      const faults = got.filter((e) => e.patientId === 'giant-export');
+      expect(faults).toHaveLength(options.mappings.trials.length);
+      expect(faults.every((e) => e.status === 'possibly-eligible' && e.dataDigest === 'too-large-to-screen' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
+      const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+      const others = new Set(some.map(patientIdOf));
+      expect(sorted(got.filter((e) => others.has(e.patientId)))).toEqual(sorted(entries.filter((e) => others.has(e.patientId))));
+    } finally {
+      rmSync(giantDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('a thread that runs out of heap fails only its batch: those patients get fault entries, a new thread screens the rest, and the summary counts the batch', async () => {
     // The large lupus record (30,132 resources, 13 MiB of NDJSON: under the limit of a 64 MiB thread, but more
     // than one can evaluate): the thread dies (ERR_WORKER_OUT_OF_MEMORY) and a new one takes the next batch.
