@@ -18,7 +18,7 @@
  * BENCH_PATIENT=heavy: the largest Synthea bundle (BENCH_SYNTHEA_DIR, default ../shared/data/synthea beside the
  * checkout) with full prefetch instead of the typical example patient.
  * BENCH_WARMUP: hooks run before the n counted ones (200).
- * BENCH_REWARM: with BENCH_GATE, hooks run after the forced collection and before the gate (200), so V8 has
+ * BENCH_REWARM: with BENCH_GATE, hooks run after the forced collection and before the gate (2000), so V8 has
  * optimised its hot code again (the collection throws it away) and the counted hooks are a warm service's.
  * BENCH_GATE=<path> (bench/instructions.sh): after the warm-up the loop creates <path>.ready and waits for
  * <path>.go before the n counted hooks, so valgrind's instrumentation can be switched on for them alone
@@ -73,7 +73,7 @@ const tokens: string[] = [];
 if (production) {
   const jwk = JSON.parse(readFileSync(resolve(root, 'config/dev-issuer.private.jwk.json'), 'utf8'));
   const key = await importJWK(jwk, 'ES384');
-  const total = Number(process.env.BENCH_MAX_HOOKS ?? 1500) + warmup + Number(process.env.BENCH_REWARM ?? 200) + 1;
+  const total = Number(process.env.BENCH_MAX_HOOKS ?? 1500) + warmup + Number(process.env.BENCH_REWARM ?? 2000) + 1;
   // exp 50 minutes ahead (under JWT_MAX_LIFETIME_SECONDS' 3600): the service checks exp against the wall clock,
   // and under valgrind a run takes minutes; a token that expired mid-run would be a cheap 401, not a hook.
   const now = Math.floor(Date.now() / 1000);
@@ -105,7 +105,7 @@ if (gate) {
   // 2,000-hook warm-up, against 7 without the collection, which the difference of two runs counted as a hook's
   // cost. The re-warm hooks pay that again before the gate.
   (globalThis as { gc?: () => void }).gc?.();
-  const rewarm = Number(process.env.BENCH_REWARM ?? 200);
+  const rewarm = Number(process.env.BENCH_REWARM ?? 2000);
   for (let i = 0; i < rewarm; i++) await call();
   writeFileSync(`${gate}.ready`, String(process.pid));
   while (!existsSync(`${gate}.go`)) await new Promise((r) => setTimeout(r, 20));

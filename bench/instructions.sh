@@ -25,16 +25,21 @@
 # inside the counted hooks, which a warm service does not: bench/trace-opt.sh); then the loop waits at a gate, `callgrind_control -i on` switches
 # instrumentation on, and the N counted hooks run instrumented. The difference of two runs leaves out whatever
 # the switch itself costs. Every counted hook must answer 200 (else the run fails).
+# Why 600 counted hooks and 2,000 re-warm hooks (2026-12-07; until then 100 and 200): with 100 counted hooks an
+# older build's per-hook count swung with whether a major collection fell inside them (4a0816f: 23.6 to 33.0 M a
+# hook in four runs), and 200 re-warm hooks were too few for V8 to optimise again what the gate's collection had
+# thrown away: 60 TurboFan compiles fell inside 600 counted hooks after a 4,000-hook warm-up, 7 after 2,000
+# re-warm hooks (bench/trace-opt.sh). 600 hooks spread the collector's work over the hooks that made it.
 # Method (system calls): `strace -f -c` over the whole process, per hook = (calls(S2) - calls(S1)) / (S2 - S1).
 #
-# Settings: BENCH_N1 (20) and BENCH_N2 (120) counted hooks under callgrind, BENCH_WARMUP (300) hooks before the
-# counted ones, BENCH_REWARM (200) hooks after the collection at the gate, BENCH_STRACE_N1 (100) and BENCH_STRACE_N2 (500) counted hooks under strace, BENCH_PATIENTS
+# Settings: BENCH_N1 (20) and BENCH_N2 (620) counted hooks under callgrind, BENCH_WARMUP (300) hooks before the
+# counted ones, BENCH_REWARM (2000) hooks after the collection at the gate, BENCH_STRACE_N1 (100) and BENCH_STRACE_N2 (500) counted hooks under strace, BENCH_PATIENTS
 # ("typical heavy"), BENCH_MEASURE ("instructions syscalls"), BENCH_JOBS (2) valgrind runs at once, BENCH_OUT
 # (where the raw counts go). BENCH_MEASURE=none BENCH_OUT=<an earlier run's folder> prints that run's tables again.
 set -euo pipefail
 [ $# -gt 0 ] || { sed -n '2,9p' "$0"; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
-n1=${BENCH_N1:-20} n2=${BENCH_N2:-120} warmup=${BENCH_WARMUP:-300} rewarm=${BENCH_REWARM:-200} s1=${BENCH_STRACE_N1:-100} s2=${BENCH_STRACE_N2:-500}
+n1=${BENCH_N1:-20} n2=${BENCH_N2:-620} warmup=${BENCH_WARMUP:-300} rewarm=${BENCH_REWARM:-2000} s1=${BENCH_STRACE_N1:-100} s2=${BENCH_STRACE_N2:-500}
 patients=${BENCH_PATIENTS:-typical heavy}
 measure=${BENCH_MEASURE:-instructions syscalls}
 jobs=${BENCH_JOBS:-2}
