@@ -7,7 +7,7 @@
 # checkout's when the lockfiles match); `git worktree add --detach /tmp/old 06fc1a5` makes one. Prints a table
 # and writes the raw counts under $BENCH_OUT (default a new folder under /tmp). Two checkouts took 50 minutes on
 # the shared 2-core machine at a load average of 14-24 (2026-12-06), most of it valgrind translating start-up and
-# warm-up code; on a quiet one BENCH_PATIENTS=typical took 4 min 47 s for two. The garbage collector's share
+# warm-up code; on a quiet one BENCH_PATIENTS=typical took 4 min 47 s for two with 100 counted hooks, and about 12 minutes (warm-up 4,000) or 10 (warm-up 300) with today's 600 counted hooks after 2,000 re-warm hooks. The garbage collector's share
 # moves between runs (a major collection falls in the window or not); the other groups repeat within 10%.
 #
 # What one hook is: bench/hook-loop.ts with BENCH_PRODUCTION=1, i.e. AUTH_MODE=on with a fresh ES384 client
