@@ -18,9 +18,12 @@ export async function* ndjsonLines(file: string): AsyncGenerator<string> {
     const chunk = read as string;
     let start = 0;
     for (let end = chunk.indexOf('\n'); end !== -1; end = chunk.indexOf('\n', start)) {
-      const text = rest.length > 0 ? rest.join('') + chunk.slice(0, end) : chunk;
-      const line = rest.length > 0 ? trimLine(text, 0, text.length) : trimLine(chunk, start, end);
-      rest = [];
+      let line: string;
+      if (rest.length > 0) {
+        const text = rest.join('') + chunk.slice(0, end);
+        line = trimLine(text, 0, text.length);
+        rest = [];
+      } else line = trimLine(chunk, start, end);
       if (line) yield line;
       start = end + 1;
     }
