@@ -138,7 +138,7 @@ export async function screenPatientLines(patients: AsyncIterable<PatientLines>, 
   let sinking: Promise<void> = Promise.resolve();
   let nextId = 0;
   const expand = entryExpander(ctx.mappings);
-  const settle = (batch: ScreenBatch, result: BatchResult): Promise<void> => {
+  const settle = (result: BatchResult): Promise<void> => {
     summary.screened += result.screened;
     summary.unchanged += result.unchanged;
     summary.faults += result.faults;
@@ -154,10 +154,10 @@ export async function screenPatientLines(patients: AsyncIterable<PatientLines>, 
       batch.previous = batch.patientIds.map((id) => held.get(id) ?? null);
     }
     const done = pool.run(batch).then(
-      (result) => settle(batch, result),
+      (result) => settle(result),
       () => {
         summary.failedBatches++;
-        return settle(batch, faultBatch(batch, ctx));
+        return settle(faultBatch(batch, ctx));
       },
     );
     inFlight.add(done);
@@ -176,8 +176,7 @@ export async function screenPatientLines(patients: AsyncIterable<PatientLines>, 
       if (p.tooLarge || text.length > maxChars) {
         // Never sent to a thread: every criterion unknown, the patient kept on the worklist for the study team.
         summary.tooLarge++;
-        const id = nextId++;
-        void settle({ id, patientIds: [p.patientId], texts: [], previous: [null] }, tooLargeResult(p, ctx, id));
+        void settle(tooLargeResult(p, ctx, nextId++));
         continue;
       }
       batch.patientIds.push(p.patientId);
