@@ -174,7 +174,8 @@ export async function* groupByPatient(files: readonly string[], counts: GroupCou
   const total = files.reduce((n, f) => n + statSync(f).size, 0);
   const buckets = Math.max(1, Math.ceil(total / bucketBytes));
   const medications = new Map<string, string>();
-  const maxBytes = options.maxPatientBytes ?? Infinity;
+  // No patient's lines can be over the limit when all the files together are not: then nothing is measured.
+  const maxBytes = options.maxPatientBytes !== undefined && options.maxPatientBytes < total ? options.maxPatientBytes : Infinity;
   if (buckets === 1) {
     const groups = new Map<string, string[]>();
     for (const file of files) {
