@@ -127,11 +127,32 @@ describe('screening a population from NDJSON', () => {
   type PatientResources = { patientId: string; resources: Resource[] };
   const asPatient = (b: Bundle): PatientResources => ({ patientId: patientIdOf(b), resources: (b.entry ?? []).map((e) => e.resource as Resource) });
 
+  /** A patient's Bundle with one 20 MiB text result: over the 16 Mi characters a 64 MiB thread takes (patientCharLimit). */
+  const giantRecord = (id: string): Bundle => ({
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: [
+      { resource: { resourceType: 'Patient', id, birthDate: '2014-01-01' } },
+      { resource: { resourceType: 'Observation', id: `${id}-note`, status: 'final', code: { text: 'note' }, subject: { reference: `Patient/${id}` }, valueString: 'x'.repeat(20 * 1024 * 1024) } },
+    ],
+  });
+
   /**
-   * Screens the patients on one thread of 64 MiB; `faulted`'s entries must be faults (every trial still
-   * possible, every criterion unknown: a fault is missing data, never a reason to hide), every other patient's
-   * the full screen's. Returns the summary.
+   * `faulted`'s entries must be faults (every trial still possible, every criterion unknown: a fault is missing
+   * data, never a reason to hide), and every patient of `others` must have the full screen's entries.
    */
+  function expectFaultedAndScreened(got: readonly Entry[], faulted: string, others: Iterable<string>): Entry[] {
+    const faults = got.filter((e) => e.patientId === faulted);
+    expect(faults).toHaveLength(options.mappings.trials.length);
+    expect(faults.every((e) => e.status === 'possibly-eligible' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
+    const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+    for (const patientId of others) {
+      expect(sorted(got.filter((e) => e.patientId === patientId))).toEqual(sorted(entries.filter((e) => e.patientId === patientId)));
+    }
+    return faults;
+  }
+
+  /** Screens the patients on one thread of 64 MiB (expectFaultedAndScreened); returns the summary. */
   async function screenWithSmallThread(patients: readonly PatientResources[], faulted: string): Promise<ScreenSummary> {
     async function* each(): AsyncGenerator<PatientResources> {
       yield* patients;
@@ -140,55 +161,29 @@ describe('screening a population from NDJSON', () => {
     const summary = await screenPatients(each(), { ...options, threads: 1, threadHeapMb: 64 }, async (list) => {
       got.push(...list);
     });
-    const faults = got.filter((e) => e.patientId === faulted);
-    expect(faults).toHaveLength(options.mappings.trials.length);
-    expect(faults.every((e) => e.status === 'possibly-eligible' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
-    const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
-    for (const { patientId } of patients.filter((p) => p.patientId !== faulted)) {
-      expect(sorted(got.filter((e) => e.patientId === patientId))).toEqual(sorted(entries.filter((e) => e.patientId === patientId)));
-    }
+    expectFaultedAndScreened(got, faulted, patients.filter((p) => p.patientId !== faulted).map((p) => p.patientId));
     return summary;
   }
 
   it('a record larger than a thread can hold is never sent to one: that patient gets fault entries, the others are screened', async () => {
-    // Threads of 64 MiB take at most 16 Mi characters of one patient (patientCharLimit); this record holds one
-    // 20 MiB text result. One 200 MiB resource sent to a thread of the default heap took the whole process down.
-    const giant: PatientResources = {
-      patientId: 'giant-record',
-      resources: [
-        { resourceType: 'Patient', id: 'giant-record', birthDate: '2014-01-01' },
-        { resourceType: 'Observation', id: 'giant-note', status: 'final', code: { text: 'note' }, subject: { reference: 'Patient/giant-record' }, valueString: 'x'.repeat(20 * 1024 * 1024) },
-      ],
-    };
+    // One 200 MiB resource sent to a thread of the default heap took the whole process down.
     const [first, ...rest] = bundles.slice(0, 3).map(asPatient);
-    const summary = await screenWithSmallThread([first!, giant, ...rest], 'giant-record');
+    const summary = await screenWithSmallThread([first!, asPatient(giantRecord('giant-record')), ...rest], 'giant-record');
     expect(summary).toMatchObject({ patients: 4, screened: 4, tooLarge: 1, failedBatches: 0, faults: 1 });
   }, 120_000);
 
   it('a patient of an export larger than a thread can hold is measured in its bucket file and never decoded: fault entries, the others screened', async () => {
-    // The same 20 MiB record written into the export's files; the screen's grouping gets patientCharLimit as
+    // The same record written into the export's files; the screen's grouping gets patientCharLimit as
     // maxPatientBytes, so the patient's lines are never read into the main thread's heap, nor hashed there.
     const giantDir = mkdtempSync(join(tmpdir(), 'trialmatch-giant-'));
     try {
-      const giant: Bundle = {
-        resourceType: 'Bundle',
-        type: 'collection',
-        entry: [
-          { resource: { resourceType: 'Patient', id: 'giant-export', birthDate: '2014-01-01' } },
-          { resource: { resourceType: 'Observation', id: 'giant-export-note', status: 'final', code: { text: 'note' }, subject: { reference: 'Patient/giant-export' }, valueString: 'x'.repeat(20 * 1024 * 1024) } },
-        ],
-      };
       const some = bundles.slice(0, 3);
-      const exported = writeExport(giantDir, [...some, giant]);
+      const exported = writeExport(giantDir, [...some, giantRecord('giant-export')]);
       let summary: ScreenSummary | undefined;
       const got = await collect(async (sink) => (summary = await screenNdjsonFiles(exported, { ...options, threads: 1, threadHeapMb: 64, grouping: { bucketBytes: 4 * 1024 * 1024, tmpDir: giantDir } }, sink)));
       expect(summary).toMatchObject({ patients: 4, screened: 4, tooLarge: 1, failedBatches: 0, faults: 1 });
-      const faults = got.filter((e) => e.patientId === 'giant-export');
-      expect(faults).toHaveLength(options.mappings.trials.length);
-      expect(faults.every((e) => e.status === 'possibly-eligible' && e.dataDigest === 'too-large-to-screen' && e.criteria.every((c) => c.outcome === 'unknown'))).toBe(true);
-      const sorted = (list: Entry[]): Entry[] => [...list].sort((a, b) => key(a).localeCompare(key(b)));
-      const others = new Set(some.map(patientIdOf));
-      expect(sorted(got.filter((e) => others.has(e.patientId)))).toEqual(sorted(entries.filter((e) => others.has(e.patientId))));
+      const faults = expectFaultedAndScreened(got, 'giant-export', some.map(patientIdOf));
+      expect(faults.every((e) => e.dataDigest === 'too-large-to-screen')).toBe(true);
     } finally {
       rmSync(giantDir, { recursive: true, force: true });
     }
